@@ -1,0 +1,684 @@
+/*
+ * mstls - TLS over SCTP streams (RFC 3436) and DTLS over UDP on GnuTLS.
+ *
+ * This header is the transport-agnostic core: the multistream session.
+ * The core is sans-IO. It never touches a socket or a clock: messages
+ * arrive through mstls_session_feed() (or the optional pull callback used
+ * by the blocking functions), records leave through the push callback, and
+ * time is an argument of mstls_session_handle_expiry().
+ */
+#ifndef MSTLS_H
+#define MSTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gnutls/gnutls.h>
+
+#include <mstls/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MSTLS_STATICLIB)
+#define MSTLS_EXTERN
+#elif defined(BUILDING_MSTLS)
+#define MSTLS_EXTERN __attribute__((visibility("default")))
+#else
+#define MSTLS_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------
+ * Errors
+ *
+ * Every function that can fail returns a negative MSTLS_E_* code. The codes
+ * live in [MSTLS_ERR_MIN, MSTLS_ERR_MAX]. GnuTLS codes are never returned;
+ * mstls_stream_get_tls_error() exposes the last one of a stream.
+ * ---------------------------------------------------------------------- */
+
+/** An argument was NULL, out of range or inconsistent. */
+#define MSTLS_E_INVALID_ARGUMENT -201
+/** Memory allocation failed. */
+#define MSTLS_E_NOMEM -202
+/** The operation would block; call again when more input arrived or the
+ *  transport can take more output. */
+#define MSTLS_E_AGAIN -203
+/** The stream id is not a bidirectional stream of this session. */
+#define MSTLS_E_INVALID_STREAM -204
+/** The operation is not allowed in the stream's or session's state. */
+#define MSTLS_E_INVALID_STATE -205
+/** A message is larger than the configured maximum. */
+#define MSTLS_E_MSG_SIZE -206
+/** A stream's receive cap or the session's receive budget was exceeded;
+ *  the stream has failed with this error. */
+#define MSTLS_E_BUFFER_FULL -207
+/** The TLS handshake failed (see mstls_stream_get_tls_error()). */
+#define MSTLS_E_HANDSHAKE -208
+/** The peer's certificate could not be verified (untrusted issuer, name
+ *  mismatch, expired, ...). */
+#define MSTLS_E_CERT_VERIFY -209
+/** No protocol version acceptable to both sides (TLS 1.2 is the minimum). */
+#define MSTLS_E_VERSION -210
+/** A record failed decryption or was malformed. */
+#define MSTLS_E_BAD_RECORD -211
+/** RFC 3436 §6: a message arrived unordered on a TLS stream. */
+#define MSTLS_E_UNORDERED -212
+/** A handshake did not complete in time. */
+#define MSTLS_E_TIMEOUT -213
+/** The stream was closed (close_notify sent or received). */
+#define MSTLS_E_CLOSED -214
+/** The push or pull callback reported a transport failure. */
+#define MSTLS_E_TRANSPORT -215
+/** The peer sent a fatal alert. */
+#define MSTLS_E_ALERT -216
+/** The session was aborted: another stream failed while
+ *  MSTLS_SETTINGS_ABORT_ON_FAILURE was set, or the transport failed. */
+#define MSTLS_E_ABORTED -217
+/** Another TLS failure (see mstls_stream_get_tls_error()). */
+#define MSTLS_E_TLS -218
+/** Credentials could not be loaded or are unusable. */
+#define MSTLS_E_CREDENTIALS -219
+/** An application callback returned an error. */
+#define MSTLS_E_CALLBACK_FAILURE -220
+/** The transport ended without close_notify. */
+#define MSTLS_E_PREMATURE_EOF -221
+/** A configured limit was reached (peers, half-open handshakes, rate). */
+#define MSTLS_E_LIMIT -222
+/** A datagram or message was malformed and was dropped. */
+#define MSTLS_E_MALFORMED -223
+/** The feature is not available in this build or on this system. */
+#define MSTLS_E_UNSUPPORTED -224
+/** The peer (association, UDP peer) is gone. */
+#define MSTLS_E_PEER_GONE -225
+
+/** Smallest (most negative) error code. */
+#define MSTLS_ERR_MIN -299
+/** Largest error code. */
+#define MSTLS_ERR_MAX -201
+
+/**
+ * @brief Describe an error code.
+ * @param err an MSTLS_E_* code (any int is accepted).
+ * @return a static, human-readable string; "unknown error" for codes
+ *         outside the range. Never NULL.
+ */
+MSTLS_EXTERN const char *mstls_strerror(int err);
+
+/**
+ * @brief Tell whether an error ends the whole session.
+ * @param err an MSTLS_E_* code.
+ * @return 1 if the session can no longer be used after @p err (NOMEM during
+ *         session-wide work, TRANSPORT, ABORTED, CALLBACK_FAILURE), 0 if the
+ *         error concerns one call or one stream only, or is not an error.
+ */
+MSTLS_EXTERN int mstls_err_is_fatal(int err);
+
+/* ------------------------------------------------------------------------
+ * Basic types
+ * ---------------------------------------------------------------------- */
+
+/** Time in nanoseconds since an arbitrary epoch chosen by the caller. */
+typedef uint64_t mstls_tstamp;
+
+/** No deadline. */
+#define MSTLS_TSTAMP_NEVER UINT64_MAX
+
+/** One second in mstls_tstamp units. */
+#define MSTLS_SECONDS ((mstls_tstamp)1000000000ULL)
+/** One millisecond in mstls_tstamp units. */
+#define MSTLS_MILLISECONDS ((mstls_tstamp)1000000ULL)
+
+/** A piece of an outgoing message. */
+typedef struct mstls_iovec {
+  const void *base;
+  size_t len;
+} mstls_iovec;
+
+/**
+ * Allocator hooks. Pass NULL wherever a `const mstls_mem *` is taken to use
+ * malloc/free. The struct must outlive every object created with it.
+ */
+typedef struct mstls_mem {
+  void *user_data;
+  void *(*malloc)(size_t size, void *user_data);
+  void (*free)(void *ptr, void *user_data);
+  void *(*calloc)(size_t nmemb, size_t size, void *user_data);
+  void *(*realloc)(void *ptr, size_t size, void *user_data);
+} mstls_mem;
+
+/** Which side of the TLS handshake a session plays. */
+typedef enum mstls_role {
+  MSTLS_ROLE_CLIENT = 0,
+  MSTLS_ROLE_SERVER = 1
+} mstls_role;
+
+/* ------------------------------------------------------------------------
+ * Credentials
+ * ---------------------------------------------------------------------- */
+
+/** Certificates, keys, trust anchors and the session-ticket key. May be
+ *  shared by any number of sessions; must outlive them. */
+typedef struct mstls_credentials mstls_credentials;
+
+/**
+ * @brief Create empty credentials.
+ * @param pcred receives the new object.
+ * @param mem allocator, or NULL.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (pcred NULL), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_new(mstls_credentials **pcred,
+                                       const mstls_mem *mem);
+
+/** @brief Free credentials (NULL is ignored). */
+MSTLS_EXTERN void mstls_credentials_del(mstls_credentials *cred);
+
+/**
+ * @brief Load a certificate chain and its private key from PEM files.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS (unreadable or
+ *         mismatched files), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_set_key_file(mstls_credentials *cred,
+                                                const char *cert_file,
+                                                const char *key_file);
+
+/**
+ * @brief Load a certificate chain and its private key from PEM in memory.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_set_key_mem(mstls_credentials *cred,
+                                               const char *cert_pem,
+                                               size_t cert_len,
+                                               const char *key_pem,
+                                               size_t key_len);
+
+/**
+ * @brief Generate an ECDSA P-256 key and a self-signed certificate for
+ *        @p name (subject CN and DNS subjectAltName), valid for one day.
+ *
+ * Meant for tests and demos. The certificate can be exported with
+ * mstls_credentials_get_cert_pem() and trusted by a peer.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_set_self_signed(mstls_credentials *cred,
+                                                   const char *name);
+
+/**
+ * @brief Copy the PEM of the first certificate of the loaded chain.
+ * @param buf destination, may be NULL to query the size.
+ * @param plen in: size of @p buf; out: bytes needed (including a NUL).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (no
+ *         certificate), MSTLS_E_MSG_SIZE (buffer too small, *plen set),
+ *         MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_get_cert_pem(mstls_credentials *cred,
+                                                char *buf, size_t *plen);
+
+/**
+ * @brief Trust the CA certificates of a PEM file.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS (unreadable or
+ *         no certificate in it).
+ */
+MSTLS_EXTERN int mstls_credentials_set_trust_file(mstls_credentials *cred,
+                                                  const char *ca_file);
+
+/**
+ * @brief Trust the CA certificates of PEM data in memory.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS.
+ */
+MSTLS_EXTERN int mstls_credentials_set_trust_mem(mstls_credentials *cred,
+                                                 const char *pem, size_t len);
+
+/**
+ * @brief Trust the system's CA store.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CREDENTIALS.
+ */
+MSTLS_EXTERN int mstls_credentials_set_system_trust(mstls_credentials *cred);
+
+/** Size of a session-ticket key. */
+#define MSTLS_TICKET_KEY_SIZE 64
+
+/**
+ * @brief Set the key that encrypts session tickets (servers).
+ *
+ * Without it, a random key is generated on first use. Share one key between
+ * processes so that any of them resumes a session another one made.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (len != MSTLS_TICKET_KEY_SIZE).
+ */
+MSTLS_EXTERN int mstls_credentials_set_ticket_key(mstls_credentials *cred,
+                                                  const uint8_t *key,
+                                                  size_t len);
+
+/** @brief The underlying GnuTLS credentials (escape hatch). */
+MSTLS_EXTERN gnutls_certificate_credentials_t
+mstls_credentials_get_gnutls(mstls_credentials *cred);
+
+/* ------------------------------------------------------------------------
+ * Multistream session
+ * ---------------------------------------------------------------------- */
+
+/** One association (or any multistream transport) with one TLS channel per
+ *  bidirectional stream. */
+typedef struct mstls_session mstls_session;
+
+/** How the streams of a session get their TLS sessions. */
+typedef enum mstls_policy {
+  /** Full handshake on stream 0; every other stream then resumes that
+   *  session in parallel. Cheapest in CPU. The default. */
+  MSTLS_POLICY_RESUME = 0,
+  /** Full handshakes on every stream at once. Fewest round trips. */
+  MSTLS_POLICY_PARALLEL = 1,
+  /** A stream handshakes on first use (RFC 3436 §5 allows the delay);
+   *  resumes stream 0's session when one is available. */
+  MSTLS_POLICY_LAZY = 2
+} mstls_policy;
+
+/** Skip certificate verification (explicit, never the default). */
+#define MSTLS_SETTINGS_INSECURE 0x01u
+/** Any stream failure aborts the whole session. */
+#define MSTLS_SETTINGS_ABORT_ON_FAILURE 0x02u
+/** Server: ask for a client certificate; verify it if one is sent. */
+#define MSTLS_SETTINGS_REQUEST_CLIENT_CERT 0x04u
+/** Server: require a valid client certificate. */
+#define MSTLS_SETTINGS_REQUIRE_CLIENT_CERT 0x08u
+/** Resumed streams keep an (EC)DHE exchange (psk_dhe_ke) instead of the
+ *  cheaper psk_ke. Forward secrecy per stream, at about twice the CPU. */
+#define MSTLS_SETTINGS_RESUME_DHE 0x10u
+
+/** Settings of a session. Fill with mstls_settings_default() first. */
+typedef struct mstls_settings {
+  /** Handshake policy (client side; a server follows its client). */
+  mstls_policy policy;
+  /** Number of bidirectional streams, 1..65535. Default 10. */
+  uint32_t nstreams;
+  /** Client: the server's expected name, used for SNI and verification.
+   *  Required unless MSTLS_SETTINGS_INSECURE. Copied. */
+  const char *server_name;
+  /** GnuTLS priority string; NULL for the default (TLS 1.3 and 1.2).
+   *  Versions below TLS 1.2 are always removed. Copied. */
+  const char *priority;
+  /** MSTLS_SETTINGS_* flags. Default 0. */
+  uint32_t flags;
+  /** Handshake timeout per stream. Default 30 s. */
+  mstls_tstamp handshake_timeout;
+  /** Largest message accepted by mstls_session_feed(). Default 256 KiB;
+   *  at least 18437 (RFC 3436 §3.2: a full record fits in one message). */
+  size_t max_message;
+  /** Bytes that may wait on one stream (received, not yet read).
+   *  Default 1 MiB. */
+  size_t stream_rx_cap;
+  /** Bytes that may wait on all streams together. Default 64 MiB. */
+  size_t session_rx_budget;
+  /** Allocator, NULL for libc. */
+  const mstls_mem *mem;
+} mstls_settings;
+
+/**
+ * @brief Fill @p settings with defaults.
+ * @param settings must not be NULL.
+ */
+MSTLS_EXTERN void mstls_settings_default(mstls_settings *settings);
+
+/** Flag of a message: it was delivered unordered. */
+#define MSTLS_MSG_UNORDERED 0x01u
+
+/**
+ * Push callback (required): send one message on @p stream. The message is
+ * the concatenation of @p iov. Return 0 when the whole message was taken,
+ * MSTLS_E_AGAIN when it would block (nothing taken; it is offered again
+ * later), any other negative value on a transport failure (the session then
+ * fails with MSTLS_E_TRANSPORT).
+ */
+typedef int (*mstls_push_cb)(mstls_session *session, uint16_t stream,
+                             const mstls_iovec *iov, size_t iovcnt,
+                             void *user_data);
+
+/**
+ * Pull callback (optional; needed by the *_blocking functions): wait at most
+ * @p timeout_ms (-1: no limit) for one whole message, copy it into @p buf
+ * (@p len is the session's max_message) and set @p stream and @p flags
+ * (MSTLS_MSG_*). Return the message length, MSTLS_E_AGAIN on timeout,
+ * MSTLS_E_MSG_SIZE if the message did not fit (it is dropped), or another
+ * negative value on a transport failure.
+ */
+typedef int (*mstls_pull_cb)(mstls_session *session, uint32_t *flags,
+                             uint16_t *stream, uint8_t *buf, size_t len,
+                             int timeout_ms, void *user_data);
+
+/**
+ * Receive-data callback (optional): plaintext for @p stream. When set, data
+ * is delivered here as soon as it is decrypted (callback mode) and
+ * mstls_stream_recv() is not used. Return 0, or a negative value to fail
+ * the session with MSTLS_E_CALLBACK_FAILURE.
+ */
+typedef int (*mstls_recv_data_cb)(mstls_session *session, uint16_t stream,
+                                  const uint8_t *data, size_t len,
+                                  void *user_data);
+
+/** Stream events for mstls_stream_event_cb. */
+typedef enum mstls_stream_event {
+  /** The stream's handshake completed (or it became plaintext). */
+  MSTLS_EVENT_HANDSHAKE_DONE = 1,
+  /** The peer closed the stream with close_notify. */
+  MSTLS_EVENT_CLOSED = 2,
+  /** The stream failed; @p error says why. */
+  MSTLS_EVENT_FAILED = 3
+} mstls_stream_event;
+
+/** Stream event callback (optional). */
+typedef void (*mstls_stream_event_cb)(mstls_session *session,
+                                      mstls_stream_event event,
+                                      uint16_t stream, int error,
+                                      void *user_data);
+
+/** Clock callback (optional): used only by the *_blocking functions to run
+ *  timers. NULL means CLOCK_MONOTONIC. */
+typedef mstls_tstamp (*mstls_clock_cb)(void *user_data);
+
+/** Callbacks of a session. Zero it, then set what you use. */
+typedef struct mstls_callbacks {
+  mstls_push_cb push;              /**< required */
+  mstls_pull_cb pull;              /**< optional: blocking functions */
+  mstls_recv_data_cb recv_data;    /**< optional: callback mode */
+  mstls_stream_event_cb stream_event; /**< optional */
+  mstls_clock_cb clock;            /**< optional */
+} mstls_callbacks;
+
+/**
+ * @brief Create a session.
+ *
+ * No TLS session is created yet: each stream gets its own when it starts
+ * its handshake (so 65535 streams cost nothing until used).
+ * @param psession receives the session.
+ * @param role client or server.
+ * @param settings copied; NULL for defaults.
+ * @param callbacks copied; push is required.
+ * @param cred credentials, must outlive the session.
+ * @param user_data passed to every callback.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL pointer, no push, nstreams out
+ *         of range, client without server_name and not INSECURE,
+ *         max_message below 18437), MSTLS_E_TLS (priority string rejected),
+ *         MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_session_new(mstls_session **psession, mstls_role role,
+                                   const mstls_settings *settings,
+                                   const mstls_callbacks *callbacks,
+                                   mstls_credentials *cred, void *user_data);
+
+/** @brief Free a session and every stream's TLS state (NULL ignored).
+ *  Sends nothing: call mstls_session_bye() first for a clean close. */
+MSTLS_EXTERN void mstls_session_del(mstls_session *session);
+
+/**
+ * @brief Hand one received message to its stream (sans-IO input).
+ *
+ * Handshakes progress and, in callback mode, plaintext is delivered from
+ * inside this call. A failure of the stream is reported here and through
+ * the stream event callback; other streams are unaffected (unless
+ * MSTLS_SETTINGS_ABORT_ON_FAILURE).
+ * @param flags MSTLS_MSG_* flags from the transport.
+ * @param stream stream id from the transport's metadata.
+ * @return 0 (accepted; also when only part of a record arrived),
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM (not a
+ *         bidirectional stream; message dropped), MSTLS_E_MSG_SIZE (larger
+ *         than max_message; dropped, stream unaffected), MSTLS_E_INVALID_STATE
+ *         (stream already failed or closed; dropped), or the error that failed
+ *         the stream: MSTLS_E_UNORDERED, MSTLS_E_BUFFER_FULL,
+ *         MSTLS_E_BAD_RECORD, MSTLS_E_HANDSHAKE, MSTLS_E_CERT_VERIFY,
+ *         MSTLS_E_VERSION, MSTLS_E_ALERT, MSTLS_E_TLS; fatal session errors:
+ *         MSTLS_E_ABORTED, MSTLS_E_TRANSPORT, MSTLS_E_CALLBACK_FAILURE,
+ *         MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_session_feed(mstls_session *session, uint32_t flags,
+                                    uint16_t stream, const uint8_t *data,
+                                    size_t len);
+
+/**
+ * @brief Start and drive the handshakes of all streams (non-blocking).
+ *
+ * Client: starts stream 0 (RESUME), every stream (PARALLEL) or nothing
+ * (LAZY). Server: waits for the client. Progress then happens in
+ * mstls_session_feed(); call this again to learn the state.
+ * @return 0 when every stream the policy handshakes up front is
+ *         established (failed streams excluded unless ABORT_ON_FAILURE),
+ *         MSTLS_E_AGAIN while some are still running, MSTLS_E_HANDSHAKE if
+ *         every stream failed, a fatal error (MSTLS_E_ABORTED,
+ *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_TIMEOUT for stream 0
+ *         under RESUME).
+ */
+MSTLS_EXTERN int mstls_session_handshake(mstls_session *session);
+
+/**
+ * @brief Blocking form of mstls_session_handshake(): pulls messages and runs
+ *        timers until it returns something other than MSTLS_E_AGAIN.
+ * @return as mstls_session_handshake(), never MSTLS_E_AGAIN;
+ *         MSTLS_E_INVALID_STATE if no pull callback is set.
+ */
+MSTLS_EXTERN int mstls_session_handshake_blocking(mstls_session *session);
+
+/**
+ * @brief Encrypt and send application data on a stream (non-blocking).
+ *
+ * Under LAZY, the first send on a stream starts its handshake.
+ * @return bytes taken (> 0; at most one record, 16384 bytes, per call),
+ *         MSTLS_E_AGAIN (handshake not done or push would block),
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM, MSTLS_E_CLOSED,
+ *         MSTLS_E_INVALID_STATE (failed stream; see mstls_stream_get_error()),
+ *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN long mstls_stream_send(mstls_session *session, uint16_t stream,
+                                    const void *data, size_t len);
+
+/**
+ * @brief Blocking send of all @p len bytes. May be called from several
+ *        threads at once for different streams.
+ * @return @p len, or the errors of mstls_stream_send() except
+ *         MSTLS_E_AGAIN; MSTLS_E_TIMEOUT if the stream's handshake times
+ *         out; MSTLS_E_INVALID_STATE without a pull callback.
+ */
+MSTLS_EXTERN long mstls_stream_send_blocking(mstls_session *session,
+                                             uint16_t stream, const void *data,
+                                             size_t len);
+
+/**
+ * @brief Read decrypted data of one stream (non-blocking, pull mode).
+ * @return bytes read (> 0), 0 when the peer closed the stream with
+ *         close_notify, MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT,
+ *         MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (callback mode, or
+ *         failed stream), or the error that fails the stream now
+ *         (MSTLS_E_BAD_RECORD, MSTLS_E_ALERT, MSTLS_E_TLS, ...).
+ */
+MSTLS_EXTERN long mstls_stream_recv(mstls_session *session, uint16_t stream,
+                                    void *buf, size_t len);
+
+/**
+ * @brief Blocking form of mstls_stream_recv(). While it waits, messages for
+ *        other streams are queued for them (up to their caps). May be
+ *        called from several threads at once for different streams.
+ * @return as mstls_stream_recv() but never MSTLS_E_AGAIN; MSTLS_E_TIMEOUT
+ *         if the handshake timed out.
+ */
+MSTLS_EXTERN long mstls_stream_recv_blocking(mstls_session *session,
+                                             uint16_t stream, void *buf,
+                                             size_t len);
+
+/**
+ * @brief Read decrypted data from whichever stream has some.
+ * @param pstream receives the stream id.
+ * @return bytes (> 0), 0 when a stream was closed by the peer (*pstream
+ *         says which; reported once), MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT,
+ *         MSTLS_E_INVALID_STATE (callback mode), or a stream's error
+ *         (*pstream says which).
+ */
+MSTLS_EXTERN long mstls_session_recv_any(mstls_session *session,
+                                         uint16_t *pstream, void *buf,
+                                         size_t len);
+
+/** @brief Blocking form of mstls_session_recv_any(); never MSTLS_E_AGAIN.
+ *  @return as mstls_session_recv_any(); MSTLS_E_CLOSED when every stream is
+ *  closed or failed. */
+MSTLS_EXTERN long mstls_session_recv_any_blocking(mstls_session *session,
+                                                  uint16_t *pstream, void *buf,
+                                                  size_t len);
+
+/**
+ * @brief Send close_notify on every established stream, all at once.
+ * @return 0 when every alert was pushed, MSTLS_E_AGAIN if push would block
+ *         (call again), MSTLS_E_TRANSPORT.
+ */
+MSTLS_EXTERN int mstls_session_bye(mstls_session *session);
+
+/** @brief Send close_notify on one stream.
+ *  @return 0, MSTLS_E_AGAIN, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE
+ *  (not established), MSTLS_E_TRANSPORT. */
+MSTLS_EXTERN int mstls_stream_bye(mstls_session *session, uint16_t stream);
+
+/**
+ * @brief The earliest time at which mstls_session_handle_expiry() must run.
+ * @return a deadline, 0 meaning "now", or MSTLS_TSTAMP_NEVER.
+ */
+MSTLS_EXTERN mstls_tstamp mstls_session_get_expiry(mstls_session *session);
+
+/**
+ * @brief Run the timers due at @p now: handshake timeouts (a stream whose
+ *        handshake outlives settings.handshake_timeout fails with
+ *        MSTLS_E_TIMEOUT).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, or a fatal error (MSTLS_E_ABORTED
+ *         when a timeout aborts the session).
+ */
+MSTLS_EXTERN int mstls_session_handle_expiry(mstls_session *session,
+                                             mstls_tstamp now);
+
+/** @brief Number of bidirectional streams. */
+MSTLS_EXTERN uint32_t mstls_session_get_nstreams(mstls_session *session);
+
+/** @brief The error that ended the session, or 0. */
+MSTLS_EXTERN int mstls_session_get_error(mstls_session *session);
+
+/** @brief The role given to mstls_session_new(). */
+MSTLS_EXTERN mstls_role mstls_session_get_role(mstls_session *session);
+
+/** Counters of a session. */
+typedef struct mstls_session_stats {
+  uint32_t streams_active;    /**< streams with a TLS session now */
+  uint32_t streams_handshaking;
+  uint32_t streams_established; /**< includes plaintext streams */
+  uint32_t streams_failed;
+  uint32_t streams_resumed;
+  uint32_t full_handshakes;
+  uint64_t msgs_in;
+  uint64_t msgs_out;
+  uint64_t bytes_in;          /**< wire bytes fed */
+  uint64_t bytes_out;         /**< wire bytes pushed */
+  uint64_t msgs_dropped;      /**< messages refused by feed */
+  size_t rx_buffered;         /**< bytes waiting on all streams */
+  size_t rx_buffered_max;     /**< high-water mark */
+} mstls_session_stats;
+
+/** @brief Copy the session's counters.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT. */
+MSTLS_EXTERN int mstls_session_get_stats(mstls_session *session,
+                                         mstls_session_stats *stats);
+
+/* Streams ---------------------------------------------------------------- */
+
+/** State of a stream. */
+typedef enum mstls_stream_state {
+  MSTLS_STREAM_IDLE = 0,        /**< no TLS session yet */
+  MSTLS_STREAM_HANDSHAKING = 1,
+  MSTLS_STREAM_OPEN = 2,        /**< established, TLS */
+  MSTLS_STREAM_PLAINTEXT = 3,   /**< RFC 3436 §6 plaintext stream */
+  MSTLS_STREAM_CLOSED = 4,      /**< close_notify sent and/or received */
+  MSTLS_STREAM_FAILED = 5
+} mstls_stream_state;
+
+/** @brief State of a stream; MSTLS_STREAM_FAILED for an invalid id. */
+MSTLS_EXTERN mstls_stream_state mstls_stream_get_state(mstls_session *session,
+                                                       uint16_t stream);
+
+/** @brief The error that failed or closed the stream, or 0. */
+MSTLS_EXTERN int mstls_stream_get_error(mstls_session *session,
+                                        uint16_t stream);
+
+/** @brief The last GnuTLS error code seen on the stream, or 0. */
+MSTLS_EXTERN int mstls_stream_get_tls_error(mstls_session *session,
+                                            uint16_t stream);
+
+/** What mstls_stream_get_info() reports. */
+typedef struct mstls_stream_info {
+  mstls_stream_state state;
+  const char *version;   /**< "TLS1.3", "TLS1.2", "plaintext" or "-" */
+  const char *cipher;    /**< e.g. "AES-256-GCM", or "-" */
+  int resumed;           /**< 1 if the handshake resumed a session */
+  uint64_t bytes_sent;   /**< application bytes */
+  uint64_t bytes_received;
+  int error;             /**< as mstls_stream_get_error() */
+} mstls_stream_info;
+
+/** @brief Describe a stream.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM. */
+MSTLS_EXTERN int mstls_stream_get_info(mstls_session *session, uint16_t stream,
+                                       mstls_stream_info *info);
+
+/**
+ * @brief The peer's certificate chain on an established stream.
+ * @param pcerts receives an array owned by the stream (DER).
+ * @param pn receives its length.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM,
+ *         MSTLS_E_INVALID_STATE (not established or no certificate).
+ */
+MSTLS_EXTERN int
+mstls_stream_get_peer_certificate(mstls_session *session, uint16_t stream,
+                                  const gnutls_datum_t **pcerts,
+                                  unsigned *pn);
+
+/** @brief Attach application data to a stream.
+ *  @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_NOMEM. */
+MSTLS_EXTERN int mstls_stream_set_user_data(mstls_session *session,
+                                            uint16_t stream, void *data);
+
+/** @brief Application data of a stream, or NULL. */
+MSTLS_EXTERN void *mstls_stream_get_user_data(mstls_session *session,
+                                              uint16_t stream);
+
+/** @brief The stream's GnuTLS session (escape hatch), or NULL before its
+ *  handshake started or on a plaintext stream. */
+MSTLS_EXTERN gnutls_session_t mstls_stream_get_gnutls(mstls_session *session,
+                                                      uint16_t stream);
+
+/**
+ * @brief Declare a stream plaintext (RFC 3436 §6). Both sides must agree.
+ * @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (the stream
+ *         already started TLS), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_stream_set_plaintext(mstls_session *session,
+                                            uint16_t stream);
+
+/**
+ * @brief Upgrade a plaintext stream to TLS (STARTTLS style). The client
+ *        starts the handshake at once; a server expects it. Plaintext the
+ *        application has not read yet stays readable.
+ * @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (not plaintext),
+ *         MSTLS_E_NOMEM, MSTLS_E_TLS, MSTLS_E_TRANSPORT.
+ */
+MSTLS_EXTERN int mstls_stream_starttls(mstls_session *session,
+                                       uint16_t stream);
+
+/**
+ * @brief Stop delivering a stream's data in callback mode. Its messages
+ *        wait (up to stream_rx_cap) while the other streams go on.
+ * @return 0, MSTLS_E_INVALID_STREAM.
+ */
+MSTLS_EXTERN int mstls_stream_pause(mstls_session *session, uint16_t stream);
+
+/** @brief Resume delivery of a paused stream; waiting data is delivered
+ *         from inside this call.
+ *  @return 0, MSTLS_E_INVALID_STREAM, or a stream/fatal error from
+ *  delivering its data. */
+MSTLS_EXTERN int mstls_stream_resume(mstls_session *session, uint16_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MSTLS_H */

@@ -1,0 +1,2 @@
+# SCTP backend sources.
+set(MSTLS_SCTP_SOURCES)

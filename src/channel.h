@@ -1,0 +1,50 @@
+/* A channel: one GnuTLS session whose transport is an in-memory receive
+ * queue and a push function carrying the channel's key. Shared by the
+ * multistream session (key = stream id, byte-stream TLS) and the UDP
+ * endpoint (key = peer address, DTLS). GnuTLS's pull for a channel reads
+ * that channel's queue only, so one session never consumes another's
+ * messages. */
+#ifndef MSTLS_CHANNEL_H
+#define MSTLS_CHANNEL_H
+
+#include <gnutls/gnutls.h>
+
+#include "rxq.h"
+
+/** Push one record (or flight piece) for the channel's key.
+ *  @return 0 when taken, MSTLS_E_AGAIN, or another negative error. */
+typedef int (*mstls_chan_push_fn)(void *ctx, const giovec_t *iov, int iovcnt);
+
+typedef struct mstls_channel {
+  gnutls_session_t tls;
+  const mstls_mem *mem;
+  mstls_rxq rxq;
+  mstls_chan_push_fn push;
+  void *push_ctx;
+  int datagram;
+  int push_err;    /* error of the last failed push, 0 if none */
+  int last_gnutls; /* last GnuTLS error code seen, 0 if none */
+} mstls_channel;
+
+/**
+ * Create the GnuTLS session (GNUTLS_NONBLOCK is always added; add
+ * GNUTLS_DATAGRAM for DTLS) and wire its transport to the channel.
+ * @return 0, MSTLS_E_NOMEM, MSTLS_E_TLS.
+ */
+int mstls_chan_init(mstls_channel *ch, const mstls_mem *mem,
+                    unsigned gnutls_flags, mstls_chan_push_fn push,
+                    void *push_ctx);
+/** Free the GnuTLS session and the queued messages. */
+void mstls_chan_deinit(mstls_channel *ch);
+
+/** Queue a received message. @return 0 or MSTLS_E_NOMEM. */
+int mstls_chan_enqueue(mstls_channel *ch, const uint8_t *data, size_t len);
+
+/**
+ * Map a fatal GnuTLS code of this channel to MSTLS_E_*: a failed push gives
+ * its own error, a received alert is examined (protocol_version gives
+ * MSTLS_E_VERSION, certificate alerts MSTLS_E_CERT_VERIFY).
+ */
+int mstls_chan_map_error(mstls_channel *ch, int gerr, int handshaking);
+
+#endif

@@ -1,0 +1,234 @@
+#include "creds.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "mem.h"
+
+int mstls_credentials_new(mstls_credentials **pcred, const mstls_mem *mem) {
+  mstls_credentials *c;
+  if (!pcred) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  *pcred = NULL;
+  if (!mem) {
+    mem = mstls_mem_default();
+  }
+  c = mstls_mem_calloc(mem, 1, sizeof(*c));
+  if (!c) {
+    return MSTLS_E_NOMEM;
+  }
+  c->mem = mem;
+  if (gnutls_certificate_allocate_credentials(&c->x509) < 0) {
+    mstls_mem_free(mem, c);
+    return MSTLS_E_NOMEM;
+  }
+  /* A random ticket key per credentials object; servers sharing one
+   * credentials object (or the same key) resume each other's sessions. */
+  if (gnutls_rnd(GNUTLS_RND_KEY, c->ticket_key_buf, sizeof(c->ticket_key_buf)) <
+      0) {
+    gnutls_certificate_free_credentials(c->x509);
+    mstls_mem_free(mem, c);
+    return MSTLS_E_TLS;
+  }
+  c->ticket_key.data = c->ticket_key_buf;
+  c->ticket_key.size = sizeof(c->ticket_key_buf);
+  *pcred = c;
+  return 0;
+}
+
+void mstls_credentials_del(mstls_credentials *cred) {
+  if (!cred) {
+    return;
+  }
+  gnutls_certificate_free_credentials(cred->x509);
+  gnutls_memset(cred->ticket_key_buf, 0, sizeof(cred->ticket_key_buf));
+  mstls_mem_free(cred->mem, cred);
+}
+
+static int creds_map(int grv) {
+  if (grv == GNUTLS_E_MEMORY_ERROR) {
+    return MSTLS_E_NOMEM;
+  }
+  return grv < 0 ? MSTLS_E_CREDENTIALS : 0;
+}
+
+int mstls_credentials_set_key_file(mstls_credentials *cred,
+                                   const char *cert_file,
+                                   const char *key_file) {
+  int rv;
+  if (!cred || !cert_file || !key_file) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  rv = gnutls_certificate_set_x509_key_file(cred->x509, cert_file, key_file,
+                                            GNUTLS_X509_FMT_PEM);
+  if (rv < 0) {
+    return creds_map(rv);
+  }
+  cred->have_key = 1;
+  return 0;
+}
+
+int mstls_credentials_set_key_mem(mstls_credentials *cred,
+                                  const char *cert_pem, size_t cert_len,
+                                  const char *key_pem, size_t key_len) {
+  gnutls_datum_t c, k;
+  int rv;
+  if (!cred || !cert_pem || !key_pem || !cert_len || !key_len ||
+      cert_len > UINT32_MAX || key_len > UINT32_MAX) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  c.data = (unsigned char *)(uintptr_t)cert_pem;
+  c.size = (unsigned)cert_len;
+  k.data = (unsigned char *)(uintptr_t)key_pem;
+  k.size = (unsigned)key_len;
+  rv = gnutls_certificate_set_x509_key_mem(cred->x509, &c, &k,
+                                           GNUTLS_X509_FMT_PEM);
+  if (rv < 0) {
+    return creds_map(rv);
+  }
+  cred->have_key = 1;
+  return 0;
+}
+
+int mstls_credentials_set_self_signed(mstls_credentials *cred,
+                                      const char *name) {
+  gnutls_x509_privkey_t key = NULL;
+  gnutls_x509_crt_t crt = NULL;
+  uint8_t serial[16];
+  time_t now = time(NULL);
+  int rv;
+
+  if (!cred || !name || !*name) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if ((rv = gnutls_x509_privkey_init(&key)) < 0 ||
+      (rv = gnutls_x509_privkey_generate(
+           key, GNUTLS_PK_ECDSA,
+           GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
+      (rv = gnutls_x509_crt_init(&crt)) < 0 ||
+      (rv = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+      (rv = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial))) < 0) {
+    goto out;
+  }
+  serial[0] &= 0x7f; /* a positive serial number */
+  if ((rv = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
+      (rv = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
+      (rv = gnutls_x509_crt_set_expiration_time(crt, now + 86400)) < 0 ||
+      (rv = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+                                          name, (unsigned)strlen(name))) < 0 ||
+      (rv = gnutls_x509_crt_set_subject_alt_name(
+           crt, GNUTLS_SAN_DNSNAME, name, (unsigned)strlen(name),
+           GNUTLS_FSAN_SET)) < 0 ||
+      (rv = gnutls_x509_crt_set_key(crt, key)) < 0 ||
+      (rv = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+      (rv = gnutls_x509_crt_set_key_usage(crt,
+                                          GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+      (rv = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER,
+                                                0)) < 0 ||
+      (rv = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,
+                                                0)) < 0 ||
+      (rv = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+      (rv = gnutls_certificate_set_x509_key(cred->x509, &crt, 1, key)) < 0) {
+    goto out;
+  }
+  cred->have_key = 1;
+out:
+  if (crt) {
+    gnutls_x509_crt_deinit(crt);
+  }
+  if (key) {
+    gnutls_x509_privkey_deinit(key);
+  }
+  return creds_map(rv);
+}
+
+int mstls_credentials_get_cert_pem(mstls_credentials *cred, char *buf,
+                                   size_t *plen) {
+  gnutls_datum_t der, pem;
+  int rv;
+  if (!cred || !plen) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (!cred->have_key ||
+      gnutls_certificate_get_crt_raw(cred->x509, 0, 0, &der) < 0) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  rv = gnutls_pem_base64_encode2("CERTIFICATE", &der, &pem);
+  if (rv < 0) {
+    return creds_map(rv);
+  }
+  if (!buf || *plen < (size_t)pem.size + 1) {
+    *plen = (size_t)pem.size + 1;
+    gnutls_free(pem.data);
+    return MSTLS_E_MSG_SIZE;
+  }
+  memcpy(buf, pem.data, pem.size);
+  buf[pem.size] = '\0';
+  *plen = (size_t)pem.size + 1;
+  gnutls_free(pem.data);
+  return 0;
+}
+
+int mstls_credentials_set_trust_file(mstls_credentials *cred,
+                                     const char *ca_file) {
+  int rv;
+  if (!cred || !ca_file) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  rv = gnutls_certificate_set_x509_trust_file(cred->x509, ca_file,
+                                              GNUTLS_X509_FMT_PEM);
+  if (rv <= 0) {
+    return rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM : MSTLS_E_CREDENTIALS;
+  }
+  cred->have_trust = 1;
+  return 0;
+}
+
+int mstls_credentials_set_trust_mem(mstls_credentials *cred, const char *pem,
+                                    size_t len) {
+  gnutls_datum_t d;
+  int rv;
+  if (!cred || !pem || !len || len > UINT32_MAX) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  d.data = (unsigned char *)(uintptr_t)pem;
+  d.size = (unsigned)len;
+  rv = gnutls_certificate_set_x509_trust_mem(cred->x509, &d,
+                                             GNUTLS_X509_FMT_PEM);
+  if (rv <= 0) {
+    return rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM : MSTLS_E_CREDENTIALS;
+  }
+  cred->have_trust = 1;
+  return 0;
+}
+
+int mstls_credentials_set_system_trust(mstls_credentials *cred) {
+  int rv;
+  if (!cred) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  rv = gnutls_certificate_set_x509_system_trust(cred->x509);
+  if (rv <= 0) {
+    return rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM : MSTLS_E_CREDENTIALS;
+  }
+  cred->have_trust = 1;
+  return 0;
+}
+
+int mstls_credentials_set_ticket_key(mstls_credentials *cred,
+                                     const uint8_t *key, size_t len) {
+  if (!cred || !key || len != MSTLS_TICKET_KEY_SIZE) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  memcpy(cred->ticket_key_buf, key, len);
+  return 0;
+}
+
+gnutls_certificate_credentials_t
+mstls_credentials_get_gnutls(mstls_credentials *cred) {
+  return cred ? cred->x509 : NULL;
+}

@@ -1,0 +1,79 @@
+#include "rxq.h"
+
+#include <string.h>
+
+#include <mstls/mstls.h>
+
+int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
+                   size_t len) {
+  mstls_msg *m = mstls_mem_malloc(mem, sizeof(*m) + len);
+  if (!m) {
+    return MSTLS_E_NOMEM;
+  }
+  m->next = NULL;
+  m->len = len;
+  m->off = 0;
+  if (len) {
+    memcpy(m->data, data, len);
+  }
+  if (q->tail) {
+    q->tail->next = m;
+  } else {
+    q->head = m;
+  }
+  q->tail = m;
+  q->bytes += len;
+  q->count++;
+  return 0;
+}
+
+static void rxq_pop(mstls_rxq *q, const mstls_mem *mem) {
+  mstls_msg *m = q->head;
+  q->head = m->next;
+  if (!q->head) {
+    q->tail = NULL;
+  }
+  q->bytes -= m->len - m->off;
+  q->count--;
+  mstls_mem_free(mem, m);
+}
+
+size_t mstls_rxq_read(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
+                      size_t len) {
+  size_t done = 0;
+  while (q->head && done < len) {
+    mstls_msg *m = q->head;
+    size_t avail = m->len - m->off;
+    size_t n = avail < len - done ? avail : len - done;
+    memcpy(buf + done, m->data + m->off, n);
+    m->off += n;
+    done += n;
+    q->bytes -= n;
+    if (m->off == m->len) {
+      rxq_pop(q, mem); /* subtracts the unconsumed part: nothing */
+    }
+  }
+  return done;
+}
+
+long mstls_rxq_read_msg(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
+                        size_t len) {
+  mstls_msg *m = q->head;
+  size_t n;
+  if (!m) {
+    return -1;
+  }
+  n = m->len - m->off;
+  if (n > len) {
+    n = len;
+  }
+  memcpy(buf, m->data + m->off, n);
+  rxq_pop(q, mem);
+  return (long)n;
+}
+
+void mstls_rxq_clear(mstls_rxq *q, const mstls_mem *mem) {
+  while (q->head) {
+    rxq_pop(q, mem);
+  }
+}

@@ -1,0 +1,575 @@
+/* The multistream session: stream table, handshake orchestration across
+ * streams, the resume anchor, timers and counters. Per-stream TLS work is in
+ * stream.c; the blocking forms are in blocking.c. */
+#include "session.h"
+
+#include <string.h>
+
+#include "mem.h"
+
+/* TLS 1.2 is the minimum (RFC 8996 updates RFC 3436). */
+#define MSTLS_PRIORITY_DEFAULT "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define MSTLS_PRIORITY_MIN_VERSION ":-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1"
+
+void mstls_settings_default(mstls_settings *settings) {
+  if (!settings) {
+    return;
+  }
+  memset(settings, 0, sizeof(*settings));
+  settings->policy = MSTLS_POLICY_RESUME;
+  settings->nstreams = 10;
+  settings->handshake_timeout = 30 * MSTLS_SECONDS;
+  settings->max_message = 256 * 1024;
+  settings->stream_rx_cap = 1024 * 1024;
+  settings->session_rx_budget = 64 * 1024 * 1024;
+}
+
+static int sess_priority(mstls_session *s, gnutls_priority_t *out,
+                         const char *extra) {
+  const char *base = s->settings.priority ? s->settings.priority
+                                          : MSTLS_PRIORITY_DEFAULT;
+  size_t n = strlen(base) + strlen(MSTLS_PRIORITY_MIN_VERSION) +
+             strlen(extra) + 1;
+  char *str = mstls_mem_malloc(s->mem, n);
+  int rv;
+  if (!str) {
+    return MSTLS_E_NOMEM;
+  }
+  memcpy(str, base, strlen(base) + 1);
+  strcat(str, MSTLS_PRIORITY_MIN_VERSION);
+  strcat(str, extra);
+  rv = gnutls_priority_init2(out, str, NULL, 0);
+  mstls_mem_free(s->mem, str);
+  if (rv < 0) {
+    *out = NULL;
+    return rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM : MSTLS_E_TLS;
+  }
+  return 0;
+}
+
+static int sess_init_priorities(mstls_session *s) {
+  int rv;
+  if (s->role == MSTLS_ROLE_SERVER) {
+    /* A server accepts both resumption modes and lets the client choose:
+     * psk_ke (cheap) or psk_dhe_ke (forward secrecy per stream). */
+    return sess_priority(s, &s->prio, ":+PSK:+ECDHE-PSK");
+  }
+  rv = sess_priority(s, &s->prio, "");
+  if (rv < 0) {
+    return rv;
+  }
+  /* Resumed streams of one association: listing only PSK makes the client
+   * offer psk_ke alone, so a resumption costs no key exchange. */
+  return sess_priority(s, &s->prio_resume,
+                       (s->settings.flags & MSTLS_SETTINGS_RESUME_DHE)
+                           ? ""
+                           : ":+PSK");
+}
+
+static void sess_free_fields(mstls_session *s) {
+  if (s->prio) {
+    gnutls_priority_deinit(s->prio);
+  }
+  if (s->prio_resume) {
+    gnutls_priority_deinit(s->prio_resume);
+  }
+  mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.server_name);
+  mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.priority);
+  mstls_mem_free(s->mem, s->scratch);
+  mstls_mem_free(s->mem, s->pullbuf);
+  if (s->resume_data.data) {
+    gnutls_free(s->resume_data.data);
+  }
+}
+
+int mstls_session_new(mstls_session **psession, mstls_role role,
+                      const mstls_settings *settings,
+                      const mstls_callbacks *callbacks,
+                      mstls_credentials *cred, void *user_data) {
+  mstls_settings defaults;
+  const mstls_mem *mem;
+  mstls_session *s;
+  int rv;
+
+  if (!psession) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  *psession = NULL;
+  if (!settings) {
+    mstls_settings_default(&defaults);
+    settings = &defaults;
+  }
+  if (!callbacks || !callbacks->push || !cred ||
+      (role != MSTLS_ROLE_CLIENT && role != MSTLS_ROLE_SERVER) ||
+      settings->nstreams < 1 || settings->nstreams > 65535 ||
+      settings->max_message < MSTLS_TLS_RECORD_WIRE_MAX ||
+      settings->stream_rx_cap < settings->max_message ||
+      settings->session_rx_budget < settings->stream_rx_cap ||
+      settings->handshake_timeout == 0 ||
+      (settings->policy != MSTLS_POLICY_RESUME &&
+       settings->policy != MSTLS_POLICY_PARALLEL &&
+       settings->policy != MSTLS_POLICY_LAZY)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  /* Certificates are verified unless the application explicitly opts out:
+   * a client needs the name it expects the server to prove. */
+  if (role == MSTLS_ROLE_CLIENT && !settings->server_name &&
+      !(settings->flags & MSTLS_SETTINGS_INSECURE)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (role == MSTLS_ROLE_SERVER && !cred->have_key) {
+    return MSTLS_E_CREDENTIALS;
+  }
+  mem = settings->mem ? settings->mem : mstls_mem_default();
+  s = mstls_mem_calloc(mem, 1, sizeof(*s));
+  if (!s) {
+    return MSTLS_E_NOMEM;
+  }
+  s->mem = mem;
+  s->role = role;
+  s->settings = *settings;
+  s->settings.mem = mem;
+  s->settings.server_name = NULL;
+  s->settings.priority = NULL;
+  s->cb = *callbacks;
+  s->user_data = user_data;
+  s->cred = cred;
+  s->nstreams = settings->nstreams;
+  s->hs_min_deadline = MSTLS_TSTAMP_NEVER;
+  rv = MSTLS_E_NOMEM;
+  if (settings->server_name &&
+      !(s->settings.server_name =
+            mstls_mem_strdup(mem, settings->server_name))) {
+    goto fail;
+  }
+  if (settings->priority &&
+      !(s->settings.priority = mstls_mem_strdup(mem, settings->priority))) {
+    goto fail;
+  }
+  s->scratch = mstls_mem_malloc(mem, MSTLS_RECORD_MAX);
+  if (!s->scratch) {
+    goto fail;
+  }
+  rv = sess_init_priorities(s);
+  if (rv < 0) {
+    goto fail;
+  }
+  if (pthread_mutex_init(&s->lock, NULL) != 0) {
+    rv = MSTLS_E_NOMEM;
+    goto fail;
+  }
+  if (pthread_cond_init(&s->cond, NULL) != 0) {
+    pthread_mutex_destroy(&s->lock);
+    rv = MSTLS_E_NOMEM;
+    goto fail;
+  }
+  *psession = s;
+  return 0;
+fail:
+  sess_free_fields(s);
+  mstls_mem_free(mem, s);
+  return rv;
+}
+
+void mstls_session_del(mstls_session *s) {
+  size_t b, i;
+  if (!s) {
+    return;
+  }
+  for (b = 0; b < 256; b++) {
+    void **blk = s->streams.blocks[b];
+    if (!blk) {
+      continue;
+    }
+    for (i = 0; i < 256; i++) {
+      if (blk[i]) {
+        mstls_strm_free(blk[i]);
+      }
+    }
+  }
+  mstls_dense_free(&s->streams, s->mem);
+  sess_free_fields(s);
+  pthread_cond_destroy(&s->cond);
+  pthread_mutex_destroy(&s->lock);
+  mstls_mem_free(s->mem, s);
+}
+
+mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
+                              int *perr) {
+  mstls_strm *st;
+  int rv;
+  if (id >= s->nstreams) {
+    *perr = MSTLS_E_INVALID_STREAM;
+    return NULL;
+  }
+  st = mstls_dense_get(&s->streams, id);
+  if (st || !create) {
+    *perr = 0;
+    return st;
+  }
+  st = mstls_mem_calloc(s->mem, 1, sizeof(*st));
+  if (!st) {
+    *perr = MSTLS_E_NOMEM;
+    return NULL;
+  }
+  st->sess = s;
+  st->id = id;
+  st->state = MSTLS_STREAM_IDLE;
+  rv = mstls_dense_set(&s->streams, s->mem, id, st);
+  if (rv < 0) {
+    mstls_mem_free(s->mem, st);
+    *perr = rv;
+    return NULL;
+  }
+  *perr = 0;
+  return st;
+}
+
+/* A fatal session error: every stream is finished, nothing more is sent. */
+int mstls_sess_fail(mstls_session *s, int err) {
+  if (!s->err) {
+    s->err = err;
+  }
+  return s->err;
+}
+
+void mstls_sess_ready_add(mstls_session *s, mstls_strm *st) {
+  if (st->in_ready) {
+    return;
+  }
+  st->in_ready = 1;
+  st->ready_next = NULL;
+  if (s->ready_tail) {
+    s->ready_tail->ready_next = st;
+  } else {
+    s->ready_head = st;
+  }
+  s->ready_tail = st;
+}
+
+void mstls_sess_ready_remove(mstls_session *s, mstls_strm *st) {
+  mstls_strm **pp;
+  mstls_strm *prev = NULL;
+  if (!st->in_ready) {
+    return;
+  }
+  for (pp = &s->ready_head; *pp; prev = *pp, pp = &(*pp)->ready_next) {
+    if (*pp == st) {
+      *pp = st->ready_next;
+      if (s->ready_tail == st) {
+        s->ready_tail = prev;
+      }
+      break;
+    }
+  }
+  st->in_ready = 0;
+  st->ready_next = NULL;
+}
+
+void mstls_sess_hs_add(mstls_session *s, mstls_strm *st) {
+  if (st->in_hs) {
+    return;
+  }
+  st->in_hs = 1;
+  st->armed = 0;
+  st->hs_prev = NULL;
+  st->hs_next = s->hs_head;
+  if (s->hs_head) {
+    s->hs_head->hs_prev = st;
+  }
+  s->hs_head = st;
+  s->n_unarmed++;
+  s->stats.streams_handshaking++;
+}
+
+void mstls_sess_hs_remove(mstls_session *s, mstls_strm *st) {
+  if (!st->in_hs) {
+    return;
+  }
+  if (st->hs_prev) {
+    st->hs_prev->hs_next = st->hs_next;
+  } else {
+    s->hs_head = st->hs_next;
+  }
+  if (st->hs_next) {
+    st->hs_next->hs_prev = st->hs_prev;
+  }
+  if (!st->armed) {
+    s->n_unarmed--;
+  }
+  st->in_hs = 0;
+  st->hs_prev = st->hs_next = NULL;
+  s->stats.streams_handshaking--;
+}
+
+/* Start every stream that waited for the anchor's session data. */
+static void sess_start_waiting(mstls_session *s) {
+  size_t b, i;
+  for (b = 0; b < 256 && !s->err; b++) {
+    void **blk = s->streams.blocks[b];
+    if (!blk) {
+      continue;
+    }
+    for (i = 0; i < 256 && !s->err; i++) {
+      mstls_strm *st = blk[i];
+      if (st && st->waiting_resume) {
+        int rv;
+        st->waiting_resume = 0;
+        rv = mstls_strm_start_tls(st);
+        if (rv < 0 && mstls_err_is_fatal(rv)) {
+          mstls_sess_fail(s, rv);
+        }
+      }
+    }
+  }
+}
+
+void mstls_sess_resume_ready(mstls_session *s, const gnutls_datum_t *data) {
+  if (s->resume_state != 0) {
+    return;
+  }
+  s->resume_data = *data;
+  s->resume_state = 1;
+  sess_start_waiting(s);
+}
+
+/* No ticket (the server issues none): the waiting streams do full
+ * handshakes instead of hanging. */
+void mstls_sess_resume_unavailable(mstls_session *s) {
+  if (s->resume_state != 0) {
+    return;
+  }
+  s->resume_state = -1;
+  sess_start_waiting(s);
+}
+
+int mstls_session_feed(mstls_session *s, uint32_t flags, uint16_t stream,
+                       const uint8_t *data, size_t len) {
+  mstls_strm *st;
+  int rv;
+
+  if (!s || (!data && len)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (stream >= s->nstreams) {
+    s->stats.msgs_dropped++;
+    return MSTLS_E_INVALID_STREAM;
+  }
+  if (len > s->settings.max_message) {
+    s->stats.msgs_dropped++;
+    return MSTLS_E_MSG_SIZE;
+  }
+  st = mstls_sess_stream(s, stream, 1, &rv);
+  if (!st) {
+    return mstls_sess_fail(s, rv);
+  }
+  s->stats.msgs_in++;
+  s->stats.bytes_in += len;
+  rv = mstls_strm_enqueue(st, flags, data, len);
+  if (rv < 0) {
+    if (rv == MSTLS_E_INVALID_STATE) {
+      s->stats.msgs_dropped++;
+    }
+    return s->err ? s->err : rv;
+  }
+  rv = mstls_strm_process(st);
+  return s->err ? s->err : rv;
+}
+
+/* Client: which streams start now under each policy. */
+static int sess_start(mstls_session *s) {
+  uint32_t i;
+  int rv;
+
+  s->started = 1;
+  for (i = 0; i < s->nstreams; i++) {
+    mstls_strm *st = mstls_dense_get(&s->streams, (uint16_t)i);
+    if (st && (st->plaintext_declared || st->state != MSTLS_STREAM_IDLE)) {
+      continue;
+    }
+    if (s->settings.policy == MSTLS_POLICY_LAZY) {
+      continue;
+    }
+    s->target++;
+    if (s->role == MSTLS_ROLE_SERVER) {
+      continue; /* a server waits for its client */
+    }
+    st = mstls_sess_stream(s, (uint16_t)i, 1, &rv);
+    if (!st) {
+      return mstls_sess_fail(s, rv);
+    }
+    st->counted_target = 1;
+    if (s->settings.policy == MSTLS_POLICY_RESUME && s->have_anchor) {
+      st->waiting_resume = 1;
+      continue;
+    }
+    if (s->settings.policy == MSTLS_POLICY_RESUME) {
+      s->have_anchor = 1;
+      s->anchor = (uint16_t)i;
+      st->ticket_anchor = 1;
+    }
+    rv = mstls_strm_start_tls(st);
+    if (rv < 0 && mstls_err_is_fatal(rv)) {
+      return mstls_sess_fail(s, rv);
+    }
+  }
+  return 0;
+}
+
+int mstls_session_handshake(mstls_session *s) {
+  int rv;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (!s->started) {
+    rv = sess_start(s);
+    if (rv < 0) {
+      return rv;
+    }
+  }
+  if (s->target_done + s->target_failed < s->target) {
+    return MSTLS_E_AGAIN;
+  }
+  if ((s->settings.flags & MSTLS_SETTINGS_ABORT_ON_FAILURE) &&
+      s->target_failed) {
+    return mstls_sess_fail(s, MSTLS_E_ABORTED);
+  }
+  if (s->target && s->target_done == 0) {
+    return s->first_target_err ? s->first_target_err : MSTLS_E_HANDSHAKE;
+  }
+  return 0;
+}
+
+mstls_tstamp mstls_session_get_expiry(mstls_session *s) {
+  if (!s || s->err || !s->hs_head) {
+    return MSTLS_TSTAMP_NEVER;
+  }
+  if (s->n_unarmed) {
+    return 0;
+  }
+  return s->hs_min_deadline;
+}
+
+int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
+  mstls_strm *st, *next;
+  mstls_tstamp min = MSTLS_TSTAMP_NEVER;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  /* A handshake's deadline starts at the first timer run after it began:
+   * the core has no clock of its own. */
+  for (st = s->hs_head; st; st = next) {
+    next = st->hs_next;
+    if (!st->armed) {
+      st->armed = 1;
+      s->n_unarmed--;
+      st->deadline = now + s->settings.handshake_timeout;
+    }
+    if (st->deadline <= now) {
+      mstls_strm_fail(st, MSTLS_E_TIMEOUT);
+      if (s->err) {
+        return s->err;
+      }
+      next = s->hs_head; /* the list changed; rescan from the start */
+      min = MSTLS_TSTAMP_NEVER;
+      continue;
+    }
+    if (st->deadline < min) {
+      min = st->deadline;
+    }
+  }
+  s->hs_min_deadline = min;
+  return 0;
+}
+
+uint32_t mstls_session_get_nstreams(mstls_session *s) {
+  return s ? s->nstreams : 0;
+}
+
+int mstls_session_get_error(mstls_session *s) {
+  return s ? s->err : MSTLS_E_INVALID_ARGUMENT;
+}
+
+mstls_role mstls_session_get_role(mstls_session *s) {
+  return s ? s->role : MSTLS_ROLE_CLIENT;
+}
+
+int mstls_session_get_stats(mstls_session *s, mstls_session_stats *stats) {
+  if (!s || !stats) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  *stats = s->stats;
+  stats->rx_buffered = s->rx_total;
+  return 0;
+}
+
+int mstls_session_bye(mstls_session *s) {
+  size_t b, i;
+  int result = 0;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  /* RFC 3436 §4.3: every stream's TLS connection is closed; the alerts go
+   * out together, the association closes afterwards. */
+  for (b = 0; b < 256; b++) {
+    void **blk = s->streams.blocks[b];
+    if (!blk) {
+      continue;
+    }
+    for (i = 0; i < 256; i++) {
+      mstls_strm *st = blk[i];
+      int rv;
+      if (!st || st->state == MSTLS_STREAM_FAILED ||
+          st->state == MSTLS_STREAM_IDLE || st->sent_bye) {
+        continue;
+      }
+      rv = mstls_strm_bye(st);
+      if (rv == MSTLS_E_AGAIN) {
+        result = MSTLS_E_AGAIN;
+      } else if (rv < 0 && mstls_err_is_fatal(rv)) {
+        return mstls_sess_fail(s, rv);
+      }
+    }
+  }
+  return result;
+}
+
+int mstls_stream_bye(mstls_session *s, uint16_t stream) {
+  mstls_strm *st;
+  int rv;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  st = mstls_sess_stream(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  if (!st || st->state == MSTLS_STREAM_IDLE ||
+      st->state == MSTLS_STREAM_HANDSHAKING ||
+      st->state == MSTLS_STREAM_FAILED) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  if (st->sent_bye) {
+    return 0;
+  }
+  rv = mstls_strm_bye(st);
+  if (rv < 0 && mstls_err_is_fatal(rv)) {
+    return mstls_sess_fail(s, rv);
+  }
+  return rv;
+}

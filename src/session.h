@@ -1,0 +1,112 @@
+/* Internal structure of the multistream session and its streams. */
+#ifndef MSTLS_SESSION_H
+#define MSTLS_SESSION_H
+
+#include <pthread.h>
+
+#include <mstls/mstls.h>
+
+#include "channel.h"
+#include "creds.h"
+#include "demux.h"
+#include "rxq.h"
+
+/* Largest plaintext of one TLS record. */
+#define MSTLS_RECORD_MAX 16384
+/* RFC 3436 §3.2: a full record (2^14 + 2048 + 5 bytes) fits in a message. */
+#define MSTLS_TLS_RECORD_WIRE_MAX 18437
+
+typedef struct mstls_strm mstls_strm;
+
+struct mstls_strm {
+  mstls_session *sess;
+  uint16_t id;
+  mstls_stream_state state;
+  unsigned has_channel : 1;
+  unsigned plaintext_declared : 1; /* set_plaintext before any TLS */
+  unsigned paused : 1;
+  unsigned armed : 1;       /* handshake deadline set */
+  unsigned in_ready : 1;    /* on the session's ready list */
+  unsigned in_hs : 1;       /* on the session's handshaking list */
+  unsigned waiting_resume : 1; /* client: waits for stream 0's ticket */
+  unsigned ticket_anchor : 1;  /* client: the stream whose ticket others use */
+  unsigned sent_bye : 1;
+  unsigned peer_closed : 1;
+  unsigned eof_reported : 1;
+  unsigned counted_target : 1; /* counts toward handshake() completion */
+  unsigned resumed : 1;
+  mstls_channel ch;
+  mstls_rxq plain; /* plaintext waiting: plaintext streams, held TLS data */
+  int err;
+  int last_gnutls;
+  mstls_tstamp deadline;
+  uint64_t bytes_sent;
+  uint64_t bytes_recv;
+  void *user_data;
+  mstls_strm *ready_next;
+  mstls_strm *hs_prev, *hs_next;
+};
+
+struct mstls_session {
+  const mstls_mem *mem;
+  mstls_role role;
+  mstls_settings settings; /* server_name and priority point to copies */
+  mstls_callbacks cb;
+  void *user_data;
+  mstls_credentials *cred;
+  gnutls_priority_t prio;        /* full handshakes (and servers) */
+  gnutls_priority_t prio_resume; /* client: resumed streams */
+  mstls_dense streams;
+  uint32_t nstreams;
+  int started;
+  int err; /* fatal error that ended the session */
+  uint16_t anchor;          /* client: the stream whose ticket others resume */
+  int have_anchor;
+  gnutls_datum_t resume_data; /* client: from the anchor stream */
+  int resume_state;           /* 0 waiting, 1 ready, -1 not available */
+  uint32_t target;            /* streams handshake() waits for */
+  uint32_t target_done;
+  uint32_t target_failed;
+  int first_target_err;
+  mstls_strm *ready_head, *ready_tail;
+  mstls_strm *hs_head;
+  uint32_t n_unarmed;
+  mstls_tstamp hs_min_deadline;
+  size_t rx_total;
+  mstls_session_stats stats;
+  uint8_t *scratch; /* MSTLS_RECORD_MAX bytes for callback-mode reads */
+  int delivering;   /* re-entrancy guard for recv_data */
+  /* Blocking functions: one lock for the session, one puller at a time. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int puller_active;
+  int push_blocked;
+  uint8_t *pullbuf;
+};
+
+/* session.c */
+mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
+                              int *perr);
+int mstls_sess_fail(mstls_session *s, int err);
+void mstls_sess_ready_add(mstls_session *s, mstls_strm *st);
+void mstls_sess_ready_remove(mstls_session *s, mstls_strm *st);
+void mstls_sess_hs_add(mstls_session *s, mstls_strm *st);
+void mstls_sess_hs_remove(mstls_session *s, mstls_strm *st);
+void mstls_sess_resume_ready(mstls_session *s, const gnutls_datum_t *data);
+void mstls_sess_resume_unavailable(mstls_session *s);
+
+/* stream.c */
+int mstls_strm_start_tls(mstls_strm *st);
+int mstls_strm_process(mstls_strm *st);
+int mstls_strm_fail(mstls_strm *st, int err);
+int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
+                       size_t len);
+long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len);
+long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len);
+int mstls_strm_bye(mstls_strm *st);
+void mstls_strm_free(mstls_strm *st);
+
+/* blocking.c */
+mstls_tstamp mstls_clock_now(mstls_session *s);
+
+#endif

@@ -1,0 +1,13 @@
+# Core sources (transport-agnostic).
+set(MSTLS_CORE_SOURCES
+  src/mem.c
+  src/err.c
+  src/version.c
+  src/creds.c
+  src/rxq.c
+  src/channel.c
+  src/demux.c
+  src/session.c
+  src/stream.c
+  src/blocking.c
+)

@@ -1,0 +1,877 @@
+/* One stream of a session: its TLS channel, handshake, input processing,
+ * send and receive, and the public per-stream functions. */
+#include "session.h"
+
+#include <string.h>
+
+#include "err.h"
+#include "mem.h"
+
+/* RFC 3436 §3.2: a record must fit in one SCTP user message. GnuTLS pushes
+ * one record per call of the vector push function; each becomes one
+ * message. */
+static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
+  mstls_strm *st = ctx;
+  mstls_session *s = st->sess;
+  mstls_iovec small[8] = {{NULL, 0}};
+  mstls_iovec *v = small;
+  size_t total = 0;
+  int i, rv;
+
+  if (s->err) {
+    return s->err;
+  }
+  if (iovcnt > 8) {
+    v = mstls_mem_malloc(s->mem, sizeof(*v) * (size_t)iovcnt);
+    if (!v) {
+      return MSTLS_E_NOMEM;
+    }
+  }
+  for (i = 0; i < iovcnt; i++) {
+    v[i].base = iov[i].iov_base;
+    v[i].len = iov[i].iov_len;
+    total += iov[i].iov_len;
+  }
+  rv = s->cb.push(s, st->id, v, (size_t)iovcnt, s->user_data);
+  if (v != small) {
+    mstls_mem_free(s->mem, v);
+  }
+  if (rv == MSTLS_E_AGAIN) {
+    s->push_blocked = 1;
+    return MSTLS_E_AGAIN;
+  }
+  if (rv < 0) {
+    mstls_sess_fail(s, MSTLS_E_TRANSPORT);
+    return MSTLS_E_TRANSPORT;
+  }
+  s->stats.msgs_out++;
+  s->stats.bytes_out += total;
+  return 0;
+}
+
+static void strm_event(mstls_strm *st, mstls_stream_event ev, int err) {
+  mstls_session *s = st->sess;
+  if (s->cb.stream_event) {
+    s->cb.stream_event(s, ev, st->id, err, s->user_data);
+  }
+}
+
+static size_t strm_queued(const mstls_strm *st) {
+  return st->ch.rxq.bytes + st->plain.bytes;
+}
+
+/* Keep the session's receive total in step with what GnuTLS consumed. */
+static void strm_account(mstls_strm *st, size_t before) {
+  mstls_session *s = st->sess;
+  size_t after = strm_queued(st);
+  s->rx_total = s->rx_total - before + after;
+}
+
+static void strm_release(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  size_t before = strm_queued(st);
+  if (st->has_channel) {
+    mstls_chan_deinit(&st->ch);
+    st->has_channel = 0;
+    s->stats.streams_active--;
+  }
+  mstls_rxq_clear(&st->plain, s->mem);
+  strm_account(st, before);
+}
+
+void mstls_strm_free(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  if (st->has_channel) {
+    mstls_chan_deinit(&st->ch);
+  }
+  mstls_rxq_clear(&st->plain, s->mem);
+  mstls_mem_free(s->mem, st);
+}
+
+int mstls_strm_fail(mstls_strm *st, int err) {
+  mstls_session *s = st->sess;
+  if (st->state == MSTLS_STREAM_FAILED) {
+    return st->err;
+  }
+  if (st->has_channel && st->ch.last_gnutls) {
+    st->last_gnutls = st->ch.last_gnutls;
+  }
+  if (st->counted_target && st->state != MSTLS_STREAM_OPEN &&
+      st->state != MSTLS_STREAM_CLOSED) {
+    s->target_failed++;
+    if (!s->first_target_err) {
+      s->first_target_err = err;
+    }
+  }
+  st->state = MSTLS_STREAM_FAILED;
+  st->err = err;
+  st->waiting_resume = 0;
+  mstls_sess_hs_remove(s, st);
+  mstls_sess_ready_remove(s, st);
+  strm_release(st);
+  s->stats.streams_failed++;
+  strm_event(st, MSTLS_EVENT_FAILED, err);
+  if (mstls_err_is_fatal(err)) {
+    mstls_sess_fail(s, err);
+  } else if (s->settings.flags & MSTLS_SETTINGS_ABORT_ON_FAILURE) {
+    mstls_sess_fail(s, MSTLS_E_ABORTED);
+  }
+  /* The anchor failed before its ticket arrived: the waiting streams
+   * share its fate rather than repeat a handshake that failed. */
+  if (st->ticket_anchor && s->resume_state == 0 && !s->err) {
+    size_t b, i;
+    s->resume_state = -1;
+    for (b = 0; b < 256; b++) {
+      void **blk = s->streams.blocks[b];
+      for (i = 0; blk && i < 256; i++) {
+        mstls_strm *w = blk[i];
+        if (w && w->waiting_resume) {
+          mstls_strm_fail(w, err);
+        }
+      }
+    }
+  }
+  return err;
+}
+
+int mstls_strm_start_tls(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  unsigned flags =
+      s->role == MSTLS_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT;
+  int client_auth = (s->settings.flags & (MSTLS_SETTINGS_REQUEST_CLIENT_CERT |
+                                          MSTLS_SETTINGS_REQUIRE_CLIENT_CERT));
+  int resuming = 0;
+  int rv;
+
+  if (s->role == MSTLS_ROLE_SERVER && !client_auth) {
+    /* TLS 1.3: the server sends its tickets right after its Finished,
+     * so the client can resume every other stream one round trip after
+     * the first handshake began. */
+    flags |= GNUTLS_ENABLE_EARLY_START;
+  }
+  rv = mstls_chan_init(&st->ch, s->mem, flags, strm_push, st);
+  if (rv < 0) {
+    return mstls_strm_fail(st, rv);
+  }
+  st->has_channel = 1;
+  s->stats.streams_active++;
+  if (s->role == MSTLS_ROLE_SERVER &&
+      s->settings.policy != MSTLS_POLICY_LAZY) {
+    st->counted_target = 1; /* the client handshakes it up front */
+  }
+  if (s->role == MSTLS_ROLE_CLIENT && s->resume_state == 1) {
+    resuming = 1;
+  }
+  rv = gnutls_priority_set(st->ch.tls, resuming ? s->prio_resume : s->prio);
+  if (rv >= 0) {
+    rv = gnutls_credentials_set(st->ch.tls, GNUTLS_CRD_CERTIFICATE,
+                                s->cred->x509);
+  }
+  if (rv >= 0 && s->role == MSTLS_ROLE_SERVER) {
+    rv = gnutls_session_ticket_enable_server(st->ch.tls, &s->cred->ticket_key);
+    if (rv >= 0 && client_auth) {
+      gnutls_certificate_server_set_request(
+          st->ch.tls,
+          (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
+              ? GNUTLS_CERT_REQUIRE
+              : GNUTLS_CERT_REQUEST);
+      gnutls_session_set_verify_cert(st->ch.tls, NULL, 0);
+    }
+  }
+  if (rv >= 0 && s->role == MSTLS_ROLE_CLIENT) {
+    if (s->settings.server_name) {
+      rv = gnutls_server_name_set(st->ch.tls, GNUTLS_NAME_DNS,
+                                  s->settings.server_name,
+                                  strlen(s->settings.server_name));
+    }
+    if (rv >= 0 && !(s->settings.flags & MSTLS_SETTINGS_INSECURE)) {
+      gnutls_session_set_verify_cert(st->ch.tls, s->settings.server_name, 0);
+    }
+    if (rv >= 0 && resuming) {
+      rv = gnutls_session_set_data(st->ch.tls, s->resume_data.data,
+                                   s->resume_data.size);
+    }
+  }
+  if (rv < 0) {
+    st->ch.last_gnutls = rv;
+    return mstls_strm_fail(st, rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM
+                                                           : MSTLS_E_TLS);
+  }
+  st->state = MSTLS_STREAM_HANDSHAKING;
+  mstls_sess_hs_add(s, st);
+  if (s->role == MSTLS_ROLE_CLIENT) {
+    return mstls_strm_process(st); /* sends the ClientHello */
+  }
+  return 0;
+}
+
+/* Read post-handshake data on the anchor until its session ticket has
+ * arrived; application data read meanwhile is held for the application. */
+static int strm_capture_ticket(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  gnutls_datum_t data;
+  int tls13 = gnutls_protocol_get_version(st->ch.tls) == GNUTLS_TLS1_3;
+  int rv;
+
+  if (tls13) {
+    while (!(gnutls_session_get_flags(st->ch.tls) &
+             GNUTLS_SFLAGS_SESSION_TICKET)) {
+      size_t before = strm_queued(st);
+      long n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
+      strm_account(st, before);
+      if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+        return 0; /* wait for more input on the anchor */
+      }
+      if (n == 0) {
+        st->peer_closed = 1;
+        mstls_sess_resume_unavailable(s);
+        return 0;
+      }
+      if (n < 0) {
+        return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+      }
+      before = strm_queued(st);
+      rv = mstls_rxq_push(&st->plain, s->mem, s->scratch, (size_t)n);
+      strm_account(st, before);
+      if (rv < 0) {
+        return mstls_strm_fail(st, rv);
+      }
+    }
+  } else if (!(gnutls_session_get_flags(st->ch.tls) &
+               GNUTLS_SFLAGS_SESSION_TICKET)) {
+    mstls_sess_resume_unavailable(s);
+    return 0;
+  }
+  rv = gnutls_session_get_data2(st->ch.tls, &data);
+  if (rv < 0) {
+    mstls_sess_resume_unavailable(s);
+    return 0;
+  }
+  mstls_sess_resume_ready(s, &data);
+  return 0;
+}
+
+static int strm_handshake_done(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  st->state = MSTLS_STREAM_OPEN;
+  st->resumed = gnutls_session_is_resumed(st->ch.tls) != 0;
+  mstls_sess_hs_remove(s, st);
+  s->stats.streams_established++;
+  if (st->resumed) {
+    s->stats.streams_resumed++;
+  } else {
+    s->stats.full_handshakes++;
+  }
+  if (st->counted_target) {
+    s->target_done++;
+  }
+  strm_event(st, MSTLS_EVENT_HANDSHAKE_DONE, 0);
+  if (s->role == MSTLS_ROLE_CLIENT && s->resume_state == 0 &&
+      (st->ticket_anchor || s->settings.policy == MSTLS_POLICY_LAZY)) {
+    st->ticket_anchor = 1;
+    return strm_capture_ticket(st);
+  }
+  return 0;
+}
+
+/* Decrypt and deliver in callback mode. */
+static int strm_deliver(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  int rv;
+
+  /* Data already held (plaintext stream, or read while waiting for a
+   * ticket) goes first, in order. */
+  while (st->plain.count && !st->paused && !s->err) {
+    mstls_msg *m = st->plain.head;
+    size_t before = strm_queued(st);
+    size_t n = m->len - m->off;
+    uint8_t *copy = s->scratch;
+    if (n > MSTLS_RECORD_MAX) {
+      n = MSTLS_RECORD_MAX;
+    }
+    n = mstls_rxq_read(&st->plain, s->mem, copy, n);
+    strm_account(st, before);
+    st->bytes_recv += n;
+    rv = s->cb.recv_data(s, st->id, copy, n, s->user_data);
+    if (rv < 0) {
+      return mstls_sess_fail(s, MSTLS_E_CALLBACK_FAILURE);
+    }
+  }
+  if (st->state != MSTLS_STREAM_OPEN) {
+    return 0;
+  }
+  while (!st->paused && !s->err && st->state == MSTLS_STREAM_OPEN) {
+    size_t before = strm_queued(st);
+    long n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
+    strm_account(st, before);
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+      return 0;
+    }
+    if (n == 0) {
+      st->peer_closed = 1;
+      st->state = MSTLS_STREAM_CLOSED;
+      strm_event(st, MSTLS_EVENT_CLOSED, 0);
+      return 0;
+    }
+    if (n < 0) {
+      return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+    }
+    st->bytes_recv += (uint64_t)n;
+    rv = s->cb.recv_data(s, st->id, s->scratch, (size_t)n, s->user_data);
+    if (rv < 0) {
+      return mstls_sess_fail(s, MSTLS_E_CALLBACK_FAILURE);
+    }
+  }
+  return 0;
+}
+
+int mstls_strm_process(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  int rv;
+
+  if (st->state == MSTLS_STREAM_HANDSHAKING) {
+    size_t before = strm_queued(st);
+    rv = gnutls_handshake(st->ch.tls);
+    strm_account(st, before);
+    if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+      return 0;
+    }
+    if (rv < 0) {
+      if (gnutls_error_is_fatal(rv) == 0) {
+        return 0; /* warning alerts and the like: keep going */
+      }
+      return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, rv, 1));
+    }
+    rv = strm_handshake_done(st);
+    if (rv < 0 || st->state != MSTLS_STREAM_OPEN) {
+      return rv;
+    }
+  }
+  if (st->state == MSTLS_STREAM_OPEN && st->ticket_anchor &&
+      s->resume_state == 0 && s->role == MSTLS_ROLE_CLIENT) {
+    rv = strm_capture_ticket(st);
+    if (rv < 0) {
+      return rv;
+    }
+  }
+  switch (st->state) {
+  case MSTLS_STREAM_OPEN:
+  case MSTLS_STREAM_PLAINTEXT:
+  case MSTLS_STREAM_CLOSED:
+    if (s->cb.recv_data) {
+      if (s->delivering) {
+        return 0; /* delivered by the outer call */
+      }
+      s->delivering = 1;
+      rv = strm_deliver(st);
+      s->delivering = 0;
+      return rv;
+    }
+    if (strm_queued(st)) {
+      mstls_sess_ready_add(s, st);
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
+                       size_t len) {
+  mstls_session *s = st->sess;
+  mstls_rxq *q;
+  int rv;
+
+  switch (st->state) {
+  case MSTLS_STREAM_FAILED:
+    return MSTLS_E_INVALID_STATE;
+  case MSTLS_STREAM_CLOSED:
+    if (st->peer_closed) {
+      return MSTLS_E_INVALID_STATE; /* nothing follows close_notify */
+    }
+    break;
+  case MSTLS_STREAM_IDLE:
+    if (st->plaintext_declared) {
+      st->state = MSTLS_STREAM_PLAINTEXT;
+      break;
+    }
+    if (flags & MSTLS_MSG_UNORDERED) {
+      break; /* failed below */
+    }
+    if (s->role == MSTLS_ROLE_CLIENT) {
+      /* The server cannot open TLS on a stream; data before our
+       * ClientHello is a protocol error on that stream. */
+      return mstls_strm_fail(st, MSTLS_E_HANDSHAKE);
+    }
+    rv = mstls_strm_start_tls(st);
+    if (rv < 0) {
+      return rv;
+    }
+    break;
+  default:
+    break;
+  }
+  /* RFC 3436 §3.1: TLS streams use ordered delivery only; an unordered
+   * message on a TLS stream is that stream's protocol error. */
+  if ((flags & MSTLS_MSG_UNORDERED) && st->state != MSTLS_STREAM_PLAINTEXT) {
+    return mstls_strm_fail(st, MSTLS_E_UNORDERED);
+  }
+  if (strm_queued(st) + len > s->settings.stream_rx_cap ||
+      s->rx_total + len > s->settings.session_rx_budget) {
+    s->stats.msgs_dropped++;
+    return mstls_strm_fail(st, MSTLS_E_BUFFER_FULL);
+  }
+  q = st->state == MSTLS_STREAM_PLAINTEXT ? &st->plain : &st->ch.rxq;
+  rv = mstls_rxq_push(q, s->mem, data, len);
+  if (rv < 0) {
+    return mstls_strm_fail(st, rv);
+  }
+  s->rx_total += len;
+  if (s->rx_total > s->stats.rx_buffered_max) {
+    s->stats.rx_buffered_max = s->rx_total;
+  }
+  if (st->state == MSTLS_STREAM_PLAINTEXT) {
+    st->bytes_recv += len;
+  }
+  return 0;
+}
+
+/* Start a lazily handshaken stream on first use (client). */
+static int strm_lazy_start(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  int rv;
+  if (st->state != MSTLS_STREAM_IDLE || st->plaintext_declared ||
+      s->role != MSTLS_ROLE_CLIENT || st->waiting_resume) {
+    return 0;
+  }
+  /* RFC 3436 §5: the handshake of a stream may be delayed until the
+   * stream is first used. A known session is resumed. */
+  if (s->resume_state == 0 && s->have_anchor) {
+    st->waiting_resume = 1;
+    return 0;
+  }
+  if (s->resume_state == 0 && !s->have_anchor) {
+    s->have_anchor = 1;
+    s->anchor = st->id;
+    st->ticket_anchor = 1;
+  }
+  rv = mstls_strm_start_tls(st);
+  return rv < 0 ? rv : 0;
+}
+
+long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
+  mstls_session *s = st->sess;
+  long n;
+  size_t before;
+  int rv;
+
+  if (st->plain.bytes) {
+    before = strm_queued(st);
+    n = (long)mstls_rxq_read(&st->plain, s->mem, buf, len);
+    strm_account(st, before);
+    if (st->state != MSTLS_STREAM_PLAINTEXT) {
+      st->bytes_recv += (uint64_t)n;
+    }
+    return n;
+  }
+  switch (st->state) {
+  case MSTLS_STREAM_IDLE:
+    rv = strm_lazy_start(st);
+    return rv < 0 ? rv : MSTLS_E_AGAIN;
+  case MSTLS_STREAM_HANDSHAKING:
+  case MSTLS_STREAM_PLAINTEXT:
+    mstls_sess_ready_remove(s, st);
+    return MSTLS_E_AGAIN;
+  case MSTLS_STREAM_FAILED:
+    return st->err;
+  case MSTLS_STREAM_CLOSED:
+    if (st->peer_closed) {
+      return 0;
+    }
+    break;
+  default:
+    break;
+  }
+  before = strm_queued(st);
+  n = gnutls_record_recv(st->ch.tls, buf, len);
+  strm_account(st, before);
+  if (n > 0) {
+    st->bytes_recv += (uint64_t)n;
+    return n;
+  }
+  if (n == 0) {
+    st->peer_closed = 1;
+    st->state = MSTLS_STREAM_CLOSED;
+    mstls_sess_ready_remove(s, st);
+    strm_event(st, MSTLS_EVENT_CLOSED, 0);
+    return 0;
+  }
+  if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+    if (!strm_queued(st)) {
+      mstls_sess_ready_remove(s, st);
+    }
+    return MSTLS_E_AGAIN;
+  }
+  if (!gnutls_error_is_fatal((int)n)) {
+    return MSTLS_E_AGAIN;
+  }
+  return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+}
+
+long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
+  mstls_session *s = st->sess;
+  long n;
+  int rv;
+
+  switch (st->state) {
+  case MSTLS_STREAM_IDLE:
+    if (st->plaintext_declared) {
+      st->state = MSTLS_STREAM_PLAINTEXT;
+      return mstls_strm_send(st, data, len);
+    }
+    rv = strm_lazy_start(st);
+    return rv < 0 ? rv : MSTLS_E_AGAIN;
+  case MSTLS_STREAM_HANDSHAKING:
+    return MSTLS_E_AGAIN;
+  case MSTLS_STREAM_FAILED:
+    return st->err;
+  case MSTLS_STREAM_PLAINTEXT: {
+    mstls_iovec v;
+    if (len > s->settings.max_message) {
+      return MSTLS_E_MSG_SIZE;
+    }
+    v.base = data;
+    v.len = len;
+    rv = s->cb.push(s, st->id, &v, 1, s->user_data);
+    if (rv == MSTLS_E_AGAIN) {
+      s->push_blocked = 1;
+      return rv;
+    }
+    if (rv < 0) {
+      return mstls_sess_fail(s, MSTLS_E_TRANSPORT);
+    }
+    s->stats.msgs_out++;
+    s->stats.bytes_out += len;
+    st->bytes_sent += len;
+    return (long)len;
+  }
+  default:
+    break;
+  }
+  if (st->sent_bye) {
+    return MSTLS_E_CLOSED;
+  }
+  if (len > MSTLS_RECORD_MAX) {
+    len = MSTLS_RECORD_MAX;
+  }
+  n = gnutls_record_send(st->ch.tls, data, len);
+  if (n > 0) {
+    st->bytes_sent += (uint64_t)n;
+    return n;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+    return MSTLS_E_AGAIN;
+  }
+  return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+}
+
+int mstls_strm_bye(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  int rv;
+  if (st->state == MSTLS_STREAM_PLAINTEXT) {
+    st->sent_bye = 1;
+    return 0;
+  }
+  if (!st->has_channel || st->state == MSTLS_STREAM_HANDSHAKING) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  rv = gnutls_bye(st->ch.tls, GNUTLS_SHUT_WR);
+  if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+    return MSTLS_E_AGAIN;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (rv < 0) {
+    return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, rv, 0));
+  }
+  st->sent_bye = 1;
+  if (st->state == MSTLS_STREAM_OPEN) {
+    st->state = MSTLS_STREAM_CLOSED;
+  }
+  return 0;
+}
+
+/* Public per-stream functions ------------------------------------------ */
+
+static mstls_strm *strm_lookup(mstls_session *s, uint16_t stream, int create,
+                               int *perr) {
+  if (!s) {
+    *perr = MSTLS_E_INVALID_ARGUMENT;
+    return NULL;
+  }
+  return mstls_sess_stream(s, stream, create, perr);
+}
+
+long mstls_stream_send(mstls_session *s, uint16_t stream, const void *data,
+                       size_t len) {
+  mstls_strm *st;
+  int rv;
+  if (!s || (!data && len) || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv == MSTLS_E_NOMEM ? mstls_sess_fail(s, rv) : rv;
+  }
+  return mstls_strm_send(st, data, len);
+}
+
+long mstls_stream_recv(mstls_session *s, uint16_t stream, void *buf,
+                       size_t len) {
+  mstls_strm *st;
+  int rv;
+  if (!s || !buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (s->cb.recv_data) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv == MSTLS_E_NOMEM ? mstls_sess_fail(s, rv) : rv;
+  }
+  return mstls_strm_recv(st, buf, len);
+}
+
+long mstls_session_recv_any(mstls_session *s, uint16_t *pstream, void *buf,
+                            size_t len) {
+  if (!s || !pstream || !buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  if (s->cb.recv_data) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  while (s->ready_head) {
+    mstls_strm *st = s->ready_head;
+    long n;
+    /* Round robin: a busy stream goes to the back of the list. */
+    mstls_sess_ready_remove(s, st);
+    n = mstls_strm_recv(st, buf, len);
+    if (n == MSTLS_E_AGAIN) {
+      continue;
+    }
+    if (n == 0 && st->eof_reported) {
+      continue;
+    }
+    if (n == 0) {
+      st->eof_reported = 1;
+    }
+    if (strm_queued(st) && st->state != MSTLS_STREAM_FAILED) {
+      mstls_sess_ready_add(s, st);
+    }
+    *pstream = st->id;
+    return s->err ? s->err : n;
+  }
+  return MSTLS_E_AGAIN;
+}
+
+mstls_stream_state mstls_stream_get_state(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return MSTLS_STREAM_FAILED;
+  }
+  if (!st) {
+    return MSTLS_STREAM_IDLE;
+  }
+  return st->state;
+}
+
+int mstls_stream_get_error(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  return st ? st->err : 0;
+}
+
+int mstls_stream_get_tls_error(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0 || !st) {
+    return 0;
+  }
+  if (st->has_channel && st->ch.last_gnutls) {
+    return st->ch.last_gnutls;
+  }
+  return st->last_gnutls;
+}
+
+int mstls_stream_get_info(mstls_session *s, uint16_t stream,
+                          mstls_stream_info *info) {
+  int rv;
+  mstls_strm *st;
+  if (!info) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  memset(info, 0, sizeof(*info));
+  info->version = "-";
+  info->cipher = "-";
+  if (!st) {
+    info->state = MSTLS_STREAM_IDLE;
+    return 0;
+  }
+  info->state = st->state;
+  info->resumed = st->resumed;
+  info->bytes_sent = st->bytes_sent;
+  info->bytes_received = st->bytes_recv;
+  info->error = st->err;
+  if (st->state == MSTLS_STREAM_PLAINTEXT) {
+    info->version = "plaintext";
+  } else if (st->has_channel && st->state != MSTLS_STREAM_HANDSHAKING) {
+    const char *v = gnutls_protocol_get_name(
+        gnutls_protocol_get_version(st->ch.tls));
+    const char *c = gnutls_cipher_get_name(gnutls_cipher_get(st->ch.tls));
+    info->version = v ? v : "-";
+    info->cipher = c ? c : "-";
+  }
+  return 0;
+}
+
+int mstls_stream_get_peer_certificate(mstls_session *s, uint16_t stream,
+                                      const gnutls_datum_t **pcerts,
+                                      unsigned *pn) {
+  int rv;
+  mstls_strm *st;
+  const gnutls_datum_t *certs;
+  if (!pcerts || !pn) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  if (!st || !st->has_channel || (st->state != MSTLS_STREAM_OPEN &&
+                                  st->state != MSTLS_STREAM_CLOSED)) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  certs = gnutls_certificate_get_peers(st->ch.tls, pn);
+  if (!certs || *pn == 0) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  *pcerts = certs;
+  return 0;
+}
+
+int mstls_stream_set_user_data(mstls_session *s, uint16_t stream,
+                               void *data) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv;
+  }
+  st->user_data = data;
+  return 0;
+}
+
+void *mstls_stream_get_user_data(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  return st ? st->user_data : NULL;
+}
+
+gnutls_session_t mstls_stream_get_gnutls(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  return st && st->has_channel ? st->ch.tls : NULL;
+}
+
+int mstls_stream_set_plaintext(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv;
+  }
+  if (st->state != MSTLS_STREAM_IDLE || st->waiting_resume ||
+      st->counted_target) {
+    return st->state == MSTLS_STREAM_PLAINTEXT ? 0 : MSTLS_E_INVALID_STATE;
+  }
+  /* RFC 3436 §6: a stream may carry plaintext, by agreement of both
+   * sides; it is never protected, and is declared before use. */
+  st->plaintext_declared = 1;
+  st->state = MSTLS_STREAM_PLAINTEXT;
+  s->stats.streams_established++;
+  strm_event(st, MSTLS_EVENT_HANDSHAKE_DONE, 0);
+  return 0;
+}
+
+int mstls_stream_starttls(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  if (!st || st->state != MSTLS_STREAM_PLAINTEXT) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  /* Plaintext not read yet stays in st->plain and is read first. */
+  st->plaintext_declared = 0;
+  s->stats.streams_established--;
+  if (s->role == MSTLS_ROLE_SERVER) {
+    st->state = MSTLS_STREAM_IDLE; /* the client's ClientHello starts it */
+    return 0;
+  }
+  rv = mstls_strm_start_tls(st);
+  if (rv < 0) {
+    return rv;
+  }
+  return s->err ? s->err : 0;
+}
+
+int mstls_stream_pause(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv;
+  }
+  st->paused = 1;
+  return 0;
+}
+
+int mstls_stream_resume(mstls_session *s, uint16_t stream) {
+  int rv;
+  mstls_strm *st = strm_lookup(s, stream, 1, &rv);
+  if (!st) {
+    return rv;
+  }
+  if (!st->paused) {
+    return 0;
+  }
+  st->paused = 0;
+  if (s->err) {
+    return s->err;
+  }
+  rv = mstls_strm_process(st);
+  return s->err ? s->err : rv;
+}

@@ -1,0 +1,2 @@
+# DTLS-over-UDP endpoint sources.
+set(MSTLS_UDP_SOURCES)
