@@ -220,6 +220,11 @@ static int strm_capture_ticket(mstls_strm *st) {
       long n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
       strm_account(st, before);
       if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+        /* The ticket may have been read by this very call. */
+        if (gnutls_session_get_flags(st->ch.tls) &
+            GNUTLS_SFLAGS_SESSION_TICKET) {
+          break;
+        }
         return 0; /* wait for more input on the anchor */
       }
       if (n == 0) {
