@@ -205,6 +205,21 @@ int mstls_strm_start_tls(mstls_strm *st) {
   return 0;
 }
 
+/* Read from the stream's TLS session. GnuTLS returns GNUTLS_E_AGAIN after
+ * consuming a post-handshake message (a NewSessionTicket, a KeyUpdate) even
+ * when more records are queued: read on while input remains. */
+static long strm_tls_read(mstls_strm *st, uint8_t *buf, size_t len) {
+  for (;;) {
+    size_t before = strm_queued(st);
+    long n = gnutls_record_recv(st->ch.tls, buf, len);
+    strm_account(st, before);
+    if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) ||
+        st->ch.rxq.count == 0) {
+      return n;
+    }
+  }
+}
+
 /* Read post-handshake data on the anchor until its session ticket has
  * arrived; application data read meanwhile is held for the application. */
 static int strm_capture_ticket(mstls_strm *st) {
@@ -216,9 +231,8 @@ static int strm_capture_ticket(mstls_strm *st) {
   if (tls13) {
     while (!(gnutls_session_get_flags(st->ch.tls) &
              GNUTLS_SFLAGS_SESSION_TICKET)) {
-      size_t before = strm_queued(st);
-      long n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
-      strm_account(st, before);
+      size_t before;
+      long n = strm_tls_read(st, s->scratch, MSTLS_RECORD_MAX);
       if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
         /* The ticket may have been read by this very call. */
         if (gnutls_session_get_flags(st->ch.tls) &
@@ -306,9 +320,7 @@ static int strm_deliver(mstls_strm *st) {
     return 0;
   }
   while (!st->paused && !s->err && st->state == MSTLS_STREAM_OPEN) {
-    size_t before = strm_queued(st);
-    long n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
-    strm_account(st, before);
+    long n = strm_tls_read(st, s->scratch, MSTLS_RECORD_MAX);
     if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
       return 0;
     }
@@ -497,9 +509,7 @@ long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
   default:
     break;
   }
-  before = strm_queued(st);
-  n = gnutls_record_recv(st->ch.tls, buf, len);
-  strm_account(st, before);
+  n = strm_tls_read(st, buf, len);
   if (n > 0) {
     st->bytes_recv += (uint64_t)n;
     return n;
