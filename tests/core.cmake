@@ -1,2 +1,2 @@
 # Core tests (in-memory link, real GnuTLS).
-mstls_add_test(NAME test_smoke SOURCES test_smoke.c LABELS unit)
+mstls_add_test(NAME test_handshake SOURCES test_handshake.c LABELS unit TIMEOUT 600)

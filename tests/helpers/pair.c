@@ -18,13 +18,22 @@ void test_server_settings(mstls_settings *s, uint32_t n, mstls_policy p) {
 int test_pair_new(test_pair *p, const mstls_settings *cs,
                   const mstls_settings *ss, const memlink_config *lc,
                   const mstls_callbacks *ccb, const mstls_callbacks *scb) {
+  return test_pair_new_creds(p, cs, ss, lc, ccb, scb,
+                             test_client_creds(NULL, NULL, 0),
+                             test_server_creds(NULL));
+}
+
+int test_pair_new_creds(test_pair *p, const mstls_settings *cs,
+                        const mstls_settings *ss, const memlink_config *lc,
+                        const mstls_callbacks *ccb, const mstls_callbacks *scb,
+                        mstls_credentials *ccred, mstls_credentials *scred) {
   mstls_callbacks cb;
   int rv;
 
   memset(p, 0, sizeof(*p));
   p->link = memlink_new(lc);
-  p->scred = test_server_creds(NULL);
-  p->ccred = test_client_creds(NULL, NULL, 0);
+  p->scred = scred;
+  p->ccred = ccred;
   if (!p->link || !p->scred || !p->ccred) {
     test_pair_free(p);
     return MSTLS_E_NOMEM;
@@ -84,6 +93,18 @@ int test_pair_handshake(test_pair *p, size_t max_msgs) {
     }
     n++;
   }
+}
+
+void test_pair_flush(test_pair *p) {
+  memlink_run(p->link, 10000000);
+}
+
+uint8_t test_pattern(uint16_t stream, uint64_t off) {
+  uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)stream << 40);
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 32;
+  return (uint8_t)x;
 }
 
 void test_pair_free(test_pair *p) {

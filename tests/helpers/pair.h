@@ -25,7 +25,18 @@ int test_pair_new(test_pair *p, const mstls_settings *cs,
                   const mstls_settings *ss, const memlink_config *lc,
                   const mstls_callbacks *ccb, const mstls_callbacks *scb);
 /* Drive the client's handshake over the link. @return its final result. */
+/* As test_pair_new with the given credentials (taken over by the pair,
+ * freed by test_pair_free even on failure). */
+int test_pair_new_creds(test_pair *p, const mstls_settings *cs,
+                        const mstls_settings *ss, const memlink_config *lc,
+                        const mstls_callbacks *ccb, const mstls_callbacks *scb,
+                        mstls_credentials *ccred, mstls_credentials *scred);
 int test_pair_handshake(test_pair *p, size_t max_msgs);
+/* Deliver everything in flight (bounded), running timers. */
+void test_pair_flush(test_pair *p);
+
+/* Deterministic content of byte @p off of stream @p stream's data. */
+uint8_t test_pattern(uint16_t stream, uint64_t off);
 void test_pair_free(test_pair *p);
 
 #endif
