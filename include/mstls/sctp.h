@@ -1,0 +1,377 @@
+/*
+ * mstls - SCTP backends: put a multistream session (mstls.h) on a real SCTP
+ * association.
+ *
+ * Two implementations share this interface:
+ *  - usrsctp (the embedded default): the SCTP stack runs in this process.
+ *    Between processes it encapsulates SCTP in UDP (RFC 6951); in-process, or
+ *    over a transport the application owns, it uses AF_CONN links
+ *    (mstls_sctp_link).
+ *  - kernel SCTP through lksctp (one-to-one sockets), where the kernel has
+ *    SCTP.
+ *
+ * An association object (mstls_sctp_assoc) owns the socket, the session and
+ * the glue: every TLS record is sent as one ordered SCTP message on its
+ * stream with the stream's PPID; every received message is reassembled
+ * until MSG_EOR and routed to its stream's TLS session by the stream id of
+ * the receive metadata; SCTP notifications become session or stream errors.
+ */
+#ifndef MSTLS_SCTP_H
+#define MSTLS_SCTP_H
+
+#include <mstls/mstls.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Which SCTP implementation carries an association. */
+typedef enum mstls_sctp_backend {
+  /** Kernel SCTP when the kernel has it, usrsctp otherwise. */
+  MSTLS_SCTP_BACKEND_DEFAULT = 0,
+  /** usrsctp: UDP encapsulation, or AF_CONN when a link is given. */
+  MSTLS_SCTP_BACKEND_USRSCTP = 1,
+  /** Kernel SCTP via lksctp, one-to-one (SOCK_STREAM) sockets. */
+  MSTLS_SCTP_BACKEND_KERNEL = 2
+} mstls_sctp_backend;
+
+/** One SCTP association carrying a multistream TLS session. */
+typedef struct mstls_sctp_assoc mstls_sctp_assoc;
+/** A listening SCTP endpoint. */
+typedef struct mstls_sctp_listener mstls_sctp_listener;
+/** A usrsctp AF_CONN link: SCTP packets travel over the caller's transport. */
+typedef struct mstls_sctp_link mstls_sctp_link;
+/** Two AF_CONN links joined in memory (one process, deterministic). */
+typedef struct mstls_sctp_link_pair mstls_sctp_link_pair;
+
+/** Association events reported by mstls_sctp_event_cb. */
+typedef enum mstls_sctp_event {
+  /** The association is up; @p error is 0. */
+  MSTLS_SCTP_EVENT_UP = 1,
+  /** The association was lost (ABORT, timeout): session error
+   *  MSTLS_E_PEER_GONE. */
+  MSTLS_SCTP_EVENT_COMM_LOST = 2,
+  /** The peer restarted the association; every TLS session is lost:
+   *  session error MSTLS_E_PEER_GONE. */
+  MSTLS_SCTP_EVENT_RESTART = 3,
+  /** The peer started an SCTP shutdown: no more data will arrive. */
+  MSTLS_SCTP_EVENT_SHUTDOWN = 4,
+  /** A message could not be delivered on @p stream: stream error
+   *  MSTLS_E_TRANSPORT (a lost TLS record breaks the stream). */
+  MSTLS_SCTP_EVENT_SEND_FAILED = 5,
+  /** The SSNs of @p stream were reset by the peer. */
+  MSTLS_SCTP_EVENT_STREAM_RESET = 6,
+  /** Partial delivery of a message on @p stream was aborted: session
+   *  error MSTLS_E_PEER_GONE (a TLS record was lost). */
+  MSTLS_SCTP_EVENT_PDAPI_ABORTED = 7,
+  /** The association could not be set up: MSTLS_E_PEER_GONE. */
+  MSTLS_SCTP_EVENT_CANT_START = 8,
+  /** The association ended by a completed shutdown. */
+  MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE = 9
+} mstls_sctp_event;
+
+/** Event callback (optional). @p stream is meaningful for SEND_FAILED,
+ *  STREAM_RESET and PDAPI_ABORTED (0xffff for all streams); @p error is the
+ *  MSTLS_E_* code the event caused, or 0. */
+typedef void (*mstls_sctp_event_cb)(mstls_sctp_assoc *assoc,
+                                    mstls_sctp_event event, uint16_t stream,
+                                    int error, void *user_data);
+
+/** Plaintext message callback (optional): a message arrived on a stream
+ *  beyond the bidirectional ones (RFC 3436 §4: usable in plaintext only).
+ *  Without it such messages are counted and dropped. */
+typedef void (*mstls_sctp_plain_cb)(mstls_sctp_assoc *assoc, uint16_t stream,
+                                    uint32_t ppid, const uint8_t *data,
+                                    size_t len, void *user_data);
+
+/** Readiness callback (optional, usrsctp): the association's socket became
+ *  readable, writable or has an error. May run on a usrsctp thread: do not
+ *  call into the association from here; wake your loop and call
+ *  mstls_sctp_assoc_process() there. */
+typedef void (*mstls_sctp_ready_cb)(mstls_sctp_assoc *assoc, void *user_data);
+
+/** Settings of an association. Fill with mstls_sctp_config_default(). */
+typedef struct mstls_sctp_config {
+  /** Backend. Default MSTLS_SCTP_BACKEND_DEFAULT. */
+  mstls_sctp_backend backend;
+  /** Outbound streams requested (SCTP_INITMSG sinit_num_ostreams).
+   *  Default 10. */
+  uint16_t streams_out;
+  /** Inbound streams accepted (sinit_max_instreams). Default 10. */
+  uint16_t streams_in;
+  /** 1 (default): connect/accept also run the TLS handshake and the
+   *  blocking functions of mstls.h work (a pull callback is installed).
+   *  0: everything is non-blocking; drive with mstls_sctp_assoc_process(). */
+  int blocking;
+  /** usrsctp AF_CONN: the link to use; host names are then ignored. */
+  mstls_sctp_link *link;
+  /** usrsctp over UDP, client: the peer's UDP encapsulation port.
+   *  0 means the SCTP port. */
+  uint16_t remote_udp_port;
+  /** Client: local SCTP port to bind (0: any). */
+  uint16_t local_port;
+  /** Default PPID of every stream (RFC 3436 sets none). Default 0. */
+  uint32_t ppid;
+  mstls_sctp_event_cb event;       /**< optional */
+  mstls_sctp_plain_cb plain_recv;  /**< optional */
+  mstls_sctp_ready_cb ready;       /**< optional (usrsctp) */
+} mstls_sctp_config;
+
+/** @brief Fill @p config with defaults (must not be NULL). */
+MSTLS_EXTERN void mstls_sctp_config_default(mstls_sctp_config *config);
+
+/* usrsctp stack ----------------------------------------------------------- */
+
+/** usrsctp stack flag: no threads; the caller delivers packets and calls
+ *  mstls_sctp_usrsctp_handle_timers() (deterministic in-process mode). */
+#define MSTLS_SCTP_USRSCTP_NOTHREADS 0x01u
+
+/**
+ * @brief Start (or take another reference on) the process's usrsctp stack.
+ *
+ * usrsctp has one stack per process. The first call starts it; later calls
+ * must ask for the same mode and port and only count references.
+ * @param udp_port local UDP encapsulation port (RFC 6951), 0 for AF_CONN
+ *        only. Give every process its own port.
+ * @param flags MSTLS_SCTP_USRSCTP_* flags.
+ * @return 0, MSTLS_E_INVALID_STATE (already running in another mode or on
+ *         another port), MSTLS_E_TRANSPORT (the UDP port could not be
+ *         bound), MSTLS_E_UNSUPPORTED (built without usrsctp).
+ */
+MSTLS_EXTERN int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags);
+
+/**
+ * @brief Drop a reference; the last one stops the stack (usrsctp_finish,
+ *        retried a bounded number of times while packets and timers are
+ *        still processed).
+ * @return 0, MSTLS_E_INVALID_STATE (not running), MSTLS_E_AGAIN
+ *         (associations still alive after the retries; the stack keeps
+ *         running and may be released again).
+ */
+MSTLS_EXTERN int mstls_sctp_usrsctp_release(void);
+
+/** @brief Advance usrsctp's timers by @p elapsed_ms (NOTHREADS mode only;
+ *  a no-op otherwise). */
+MSTLS_EXTERN void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms);
+
+/** @brief 1 if the running kernel supports SCTP sockets, 0 if not. */
+MSTLS_EXTERN int mstls_sctp_kernel_available(void);
+
+/* AF_CONN links ----------------------------------------------------------- */
+
+/** Output of a link: send the SCTP packet to the peer over your transport.
+ *  Called from inside usrsctp: never call mstls_sctp_link_input() from
+ *  here (it deadlocks); queue the packet instead. Return 0 or -1. */
+typedef int (*mstls_sctp_link_output_cb)(mstls_sctp_link *link,
+                                         const uint8_t *packet, size_t len,
+                                         void *user_data);
+
+/**
+ * @brief Create an AF_CONN link (registers an address with usrsctp).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (the usrsctp
+ *         stack is not running), MSTLS_E_NOMEM, MSTLS_E_UNSUPPORTED.
+ */
+MSTLS_EXTERN int mstls_sctp_link_new(mstls_sctp_link **plink,
+                                     mstls_sctp_link_output_cb output,
+                                     void *user_data);
+
+/** @brief Hand an SCTP packet received from the peer to usrsctp.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT. */
+MSTLS_EXTERN int mstls_sctp_link_input(mstls_sctp_link *link,
+                                       const uint8_t *packet, size_t len);
+
+/** @brief Free a link (deregisters its address). Close its associations
+ *  first. NULL is ignored. */
+MSTLS_EXTERN void mstls_sctp_link_del(mstls_sctp_link *link);
+
+/** Tap of a link pair: sees every packet, @p dir 0 for a->b, 1 for b->a.
+ *  Return 1 to drop the packet, 0 to deliver it. */
+typedef int (*mstls_sctp_tap_cb)(int dir, const uint8_t *packet, size_t len,
+                                 void *user_data);
+
+/**
+ * @brief Two links joined by in-memory queues. Packets are delivered by
+ *        mstls_sctp_link_pair_pump(), never from inside usrsctp.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_sctp_link_pair_new(mstls_sctp_link_pair **ppair);
+/** @brief Link 0 (a) or 1 (b) of a pair. */
+MSTLS_EXTERN mstls_sctp_link *mstls_sctp_link_pair_get(mstls_sctp_link_pair *p,
+                                                       int which);
+/** @brief Set a tap that inspects (and may drop) every packet. */
+MSTLS_EXTERN void mstls_sctp_link_pair_set_tap(mstls_sctp_link_pair *p,
+                                               mstls_sctp_tap_cb tap,
+                                               void *user_data);
+/** @brief Deliver every queued packet (including those queued while
+ *  delivering). @return the number of packets delivered. */
+MSTLS_EXTERN size_t mstls_sctp_link_pair_pump(mstls_sctp_link_pair *p);
+/** @brief Free a pair and its links. NULL is ignored. */
+MSTLS_EXTERN void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p);
+
+/* Associations ------------------------------------------------------------ */
+
+/**
+ * @brief Open an association to @p host:@p port and put a client session
+ *        on it.
+ *
+ * Blocking (config.blocking): returns once the association is up, the
+ * session exists with settings.nstreams = min(inbound, outbound) and its
+ * handshake (mstls_session_handshake_blocking) finished. Non-blocking:
+ * returns at once; call mstls_sctp_assoc_process() when the association is
+ * ready (fd or ready callback); the session appears
+ * (mstls_sctp_assoc_get_session) when the association is up and its
+ * handshake is started then.
+ * @param passoc receives the association (also on a handshake failure,
+ *        so the caller can inspect it; NULL on other errors).
+ * @param config backend and SCTP parameters; NULL for defaults.
+ * @param host numeric address or name (ignored with a link).
+ * @param port SCTP port.
+ * @param settings session settings (nstreams is replaced); NULL for
+ *        defaults.
+ * @param callbacks optional recv_data, stream_event and clock; push and
+ *        pull are the association's own and are ignored.
+ * @param user_data passed to every callback.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (usrsctp
+ *         stack not running, or blocking with a NOTHREADS stack),
+ *         MSTLS_E_UNSUPPORTED (backend not built or not available),
+ *         MSTLS_E_TRANSPORT (socket, address or connect failure),
+ *         MSTLS_E_PEER_GONE (association could not be set up),
+ *         MSTLS_E_NOMEM, or an error of mstls_session_new() or of the
+ *         handshake (MSTLS_E_HANDSHAKE, MSTLS_E_CERT_VERIFY, ...).
+ */
+MSTLS_EXTERN int mstls_sctp_connect(mstls_sctp_assoc **passoc,
+                                    const mstls_sctp_config *config,
+                                    const char *host, uint16_t port,
+                                    const mstls_settings *settings,
+                                    const mstls_callbacks *callbacks,
+                                    mstls_credentials *cred, void *user_data);
+
+/**
+ * @brief Listen on @p host:@p port (host NULL: any address).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE,
+ *         MSTLS_E_UNSUPPORTED, MSTLS_E_TRANSPORT, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_sctp_listen(mstls_sctp_listener **plistener,
+                                   const mstls_sctp_config *config,
+                                   const char *host, uint16_t port);
+
+/**
+ * @brief Accept an association and put a server session on it.
+ *
+ * Blocking listener: waits for a peer and runs the handshake. Non-blocking:
+ * MSTLS_E_AGAIN when nobody waits; otherwise the session exists and the
+ * handshake progresses in mstls_sctp_assoc_process().
+ * @return 0, MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_TRANSPORT,
+ *         MSTLS_E_NOMEM, or an error of mstls_session_new() or of the
+ *         handshake (the association is returned then too).
+ */
+MSTLS_EXTERN int mstls_sctp_accept(mstls_sctp_listener *listener,
+                                   mstls_sctp_assoc **passoc,
+                                   const mstls_settings *settings,
+                                   const mstls_callbacks *callbacks,
+                                   mstls_credentials *cred, void *user_data);
+
+/** @brief Wait at most @p timeout_ms (-1: forever) for a peer to accept
+ *  (kernel or threaded usrsctp). @return 0 (ready), MSTLS_E_AGAIN. */
+MSTLS_EXTERN int mstls_sctp_listener_wait(mstls_sctp_listener *listener,
+                                          int timeout_ms);
+
+/** @brief Pollable fd of a kernel listener, -1 for usrsctp. */
+MSTLS_EXTERN int mstls_sctp_listener_get_fd(mstls_sctp_listener *listener);
+
+/** @brief Close a listener (NULL ignored). */
+MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
+
+/**
+ * @brief Read everything the association has (non-blocking): route data to
+ *        the session, handle notifications, finish association setup.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, or the association's error
+ *         (MSTLS_E_PEER_GONE, MSTLS_E_TRANSPORT, or a fatal session error).
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_process(mstls_sctp_assoc *assoc);
+
+/** @brief Wait at most @p timeout_ms (-1: forever) for the association to
+ *  become readable (kernel or threaded usrsctp).
+ *  @return 0 (readable or error pending), MSTLS_E_AGAIN (timeout),
+ *  MSTLS_E_INVALID_STATE (NOTHREADS stack: cannot wait). */
+MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc,
+                                       int timeout_ms);
+
+/** @brief The session, or NULL while the association is being set up. */
+MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
+
+/** @brief Pollable fd (kernel SCTP), or -1 (usrsctp: use config.ready). */
+MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
+
+/** @brief Negotiated stream counts (SCTP_STATUS).
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not up). */
+MSTLS_EXTERN int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *assoc,
+                                              uint16_t *in, uint16_t *out);
+
+/** @brief The association's error, or 0. */
+MSTLS_EXTERN int mstls_sctp_assoc_get_error(mstls_sctp_assoc *assoc);
+
+/** @brief A stream's transport error (SEND_FAILED, PDAPI_ABORTED), or 0. */
+MSTLS_EXTERN int mstls_sctp_assoc_get_stream_error(mstls_sctp_assoc *assoc,
+                                                   uint16_t stream);
+
+/** @brief The backend actually used. */
+MSTLS_EXTERN mstls_sctp_backend
+mstls_sctp_assoc_get_backend(mstls_sctp_assoc *assoc);
+
+/** @brief User data given at connect/accept. */
+MSTLS_EXTERN void *mstls_sctp_assoc_get_user_data(mstls_sctp_assoc *assoc);
+
+/**
+ * @brief Set the PPID of an outbound stream (default config.ppid).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM (beyond the
+ *         outbound streams), MSTLS_E_INVALID_STATE (not up).
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_set_ppid(mstls_sctp_assoc *assoc,
+                                           uint16_t stream, uint32_t ppid);
+
+/**
+ * @brief Send a plaintext message on a unidirectional stream (a stream id
+ *        >= min(in, out) and < out), or on a stream declared plaintext
+ *        with mstls_stream_set_plaintext().
+ * @return 0, MSTLS_E_AGAIN (non-blocking, no room), MSTLS_E_INVALID_ARGUMENT,
+ *         MSTLS_E_INVALID_STREAM (a TLS stream, or beyond the outbound
+ *         streams), MSTLS_E_INVALID_STATE (not up), MSTLS_E_TRANSPORT.
+ */
+MSTLS_EXTERN int mstls_sctp_send_plain(mstls_sctp_assoc *assoc,
+                                       uint16_t stream, uint32_t ppid,
+                                       const void *data, size_t len);
+
+/** Counters of an association. */
+typedef struct mstls_sctp_stats {
+  uint64_t msgs_in;        /**< whole messages received */
+  uint64_t msgs_out;       /**< messages sent */
+  uint64_t partial_reads;  /**< reads that returned part of a message */
+  uint64_t plain_in;       /**< messages on unidirectional streams */
+  uint64_t dropped;        /**< messages dropped (too large, no taker) */
+  uint64_t notifications;
+} mstls_sctp_stats;
+
+/** @brief Copy the counters. @return 0, MSTLS_E_INVALID_ARGUMENT. */
+MSTLS_EXTERN int mstls_sctp_assoc_get_stats(mstls_sctp_assoc *assoc,
+                                            mstls_sctp_stats *stats);
+
+/**
+ * @brief Close cleanly: close_notify on every stream (mstls_session_bye),
+ *        then SCTP SHUTDOWN. The association stays valid until deleted.
+ * @return 0, MSTLS_E_AGAIN (non-blocking: call again), MSTLS_E_TRANSPORT.
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *assoc);
+
+/** @brief Abort the association at once (SCTP ABORT), no close_notify. */
+MSTLS_EXTERN void mstls_sctp_assoc_abort(mstls_sctp_assoc *assoc);
+
+/** @brief Free the association, its socket and its session (NULL ignored).
+ *  Without a previous shutdown the socket is closed gracefully by SCTP. */
+MSTLS_EXTERN void mstls_sctp_assoc_del(mstls_sctp_assoc *assoc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MSTLS_SCTP_H */

@@ -1,0 +1,753 @@
+/* An SCTP association carrying a multistream TLS session: the glue between
+ * a backend socket (usrsctp.c or kernel.c) and the sans-IO core. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+
+/* Slack above max_message in the reassembly buffer: a read that crosses
+ * max_message proves the message too large without a second buffer, and
+ * notifications always have room. */
+#define ASSOC_SLACK 65536
+
+struct mstls_sctp_assoc {
+  const mstls_sctp_ops *ops;
+  mstls_sctp_sock *sock;
+  mstls_sctp_config cfg;
+  mstls_role role;
+  mstls_settings settings;
+  char *server_name;
+  char *priority;
+  mstls_callbacks user_cb;
+  mstls_credentials *cred;
+  void *user_data;
+  mstls_session *session;
+  int up;
+  int error;
+  int peer_shutdown;
+  uint16_t in;
+  uint16_t out;
+  uint16_t nbidi;
+  uint32_t *ppid;     /* per outbound stream */
+  int *stream_err;    /* per stream, max(in, out) entries */
+  /* Reassembly of one message (RFC 3436 §3.2: a TLS record must fit in one
+   * SCTP user message; partial deliveries are joined until MSG_EOR). */
+  uint8_t *rbuf;
+  size_t rcap;
+  size_t rlen;
+  int discarding;
+  uint16_t rsid;
+  uint32_t rflags;
+  uint32_t rppid;
+  pthread_mutex_t rlock;
+  uint8_t *sbuf;
+  size_t scap;
+  pthread_mutex_t slock;
+  mstls_sctp_stats stats;
+};
+
+struct mstls_sctp_listener {
+  const mstls_sctp_ops *ops;
+  mstls_sctp_sock *sock;
+  mstls_sctp_config cfg;
+};
+
+void mstls_sctp_config_default(mstls_sctp_config *config) {
+  if (config == NULL)
+    return;
+  memset(config, 0, sizeof(*config));
+  config->backend = MSTLS_SCTP_BACKEND_DEFAULT;
+  config->streams_out = 10;
+  config->streams_in = 10;
+  config->blocking = 1;
+}
+
+static uint64_t assoc_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Callback wrappers: the session's user_data is the association; the
+ * application's callbacks get its own user_data. */
+static int assoc_cb_recv(mstls_session *s, uint16_t stream, const uint8_t *d,
+                         size_t len, void *ud) {
+  mstls_sctp_assoc *a = ud;
+  return a->user_cb.recv_data(s, stream, d, len, a->user_data);
+}
+
+static void assoc_cb_event(mstls_session *s, mstls_stream_event ev,
+                           uint16_t stream, int error, void *ud) {
+  mstls_sctp_assoc *a = ud;
+  a->user_cb.stream_event(s, ev, stream, error, a->user_data);
+}
+
+static mstls_tstamp assoc_cb_clock(void *ud) {
+  mstls_sctp_assoc *a = ud;
+  return a->user_cb.clock(a->user_data);
+}
+
+static int assoc_fail(mstls_sctp_assoc *a, int err) {
+  if (a->error == 0)
+    a->error = err;
+  return a->error;
+}
+
+static int assoc_push(mstls_session *session, uint16_t stream,
+                      const mstls_iovec *iov, size_t iovcnt, void *ud) {
+  mstls_sctp_assoc *a = ud;
+  const uint8_t *data;
+  size_t len = 0;
+  size_t i;
+  int rc;
+
+  (void)session;
+  if (a->error != 0)
+    return MSTLS_E_TRANSPORT;
+  if (stream >= a->nbidi)
+    return MSTLS_E_INVALID_STREAM;
+  pthread_mutex_lock(&a->slock);
+  if (iovcnt == 1) {
+    data = iov[0].base;
+    len = iov[0].len;
+  } else {
+    for (i = 0; i < iovcnt; i++)
+      len += iov[i].len;
+    if (len > a->scap) {
+      uint8_t *nb = realloc(a->sbuf, len);
+      if (nb == NULL) {
+        pthread_mutex_unlock(&a->slock);
+        return MSTLS_E_NOMEM;
+      }
+      a->sbuf = nb;
+      a->scap = len;
+    }
+    len = 0;
+    for (i = 0; i < iovcnt; i++) {
+      memcpy(a->sbuf + len, iov[i].base, iov[i].len);
+      len += iov[i].len;
+    }
+    data = a->sbuf;
+  }
+  for (;;) {
+    /* RFC 3436 §3.2: each TLS record goes out as one SCTP user message,
+     * ordered, on the stream of its TLS connection. */
+    rc = a->ops->send(a->sock, stream, a->ppid[stream], data, len);
+    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking || a->error != 0)
+      break;
+    (void)a->ops->wait(a->sock, MSTLS_SCTP_WAIT_WRITE, 1000);
+  }
+  if (rc == 0)
+    a->stats.msgs_out++;
+  pthread_mutex_unlock(&a->slock);
+  if (rc == 0 || rc == MSTLS_E_AGAIN)
+    return rc;
+  assoc_fail(a, rc == MSTLS_E_PEER_GONE ? rc : MSTLS_E_TRANSPORT);
+  return rc;
+}
+
+static void assoc_report(mstls_sctp_assoc *a, mstls_sctp_event ev,
+                         uint16_t stream, int err) {
+  if (a->cfg.event != NULL)
+    a->cfg.event(a, ev, stream, err, a->user_data);
+}
+
+static int assoc_pull(mstls_session *session, uint32_t *flags,
+                      uint16_t *stream, uint8_t *buf, size_t len,
+                      int timeout_ms, void *ud);
+
+/* The association is established: learn the stream counts and create the
+ * session. */
+static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
+                           uint16_t ev_out) {
+  mstls_callbacks cb;
+  uint16_t in = ev_in, out = ev_out;
+  size_t n, i;
+  int rc;
+
+  if (a->up)
+    return 0;
+  /* SCTP_STATUS is authoritative; the COMM_UP counts are a fallback. */
+  if (a->ops->status(a->sock, &in, &out) != 0 && (ev_in == 0 || ev_out == 0))
+    return MSTLS_E_AGAIN;
+  a->in = in;
+  a->out = out;
+  /* RFC 3436 §3.1: TLS needs a bi-directional stream; only streams that
+   * exist in both directions, min(in, out), get a TLS connection. The
+   * others are unidirectional and carry plaintext only. */
+  a->nbidi = in < out ? in : out;
+  n = in > out ? in : out;
+  a->ppid = calloc(out, sizeof(*a->ppid));
+  a->stream_err = calloc(n, sizeof(*a->stream_err));
+  if (a->ppid == NULL || a->stream_err == NULL)
+    return assoc_fail(a, MSTLS_E_NOMEM);
+  for (i = 0; i < out; i++)
+    a->ppid[i] = a->cfg.ppid;
+  memset(&cb, 0, sizeof(cb));
+  cb.push = assoc_push;
+  cb.pull = a->cfg.blocking ? assoc_pull : NULL;
+  cb.recv_data = a->user_cb.recv_data ? assoc_cb_recv : NULL;
+  cb.stream_event = a->user_cb.stream_event ? assoc_cb_event : NULL;
+  cb.clock = a->user_cb.clock ? assoc_cb_clock : NULL;
+  a->settings.nstreams = a->nbidi;
+  a->settings.server_name = a->server_name;
+  a->settings.priority = a->priority;
+  rc = mstls_session_new(&a->session, a->role, &a->settings, &cb, a->cred, a);
+  if (rc != 0)
+    return assoc_fail(a, rc);
+  a->up = 1;
+  assoc_report(a, MSTLS_SCTP_EVENT_UP, 0xffff, 0);
+  if (!a->cfg.blocking) {
+    rc = mstls_session_handshake(a->session);
+    if (rc < 0 && rc != MSTLS_E_AGAIN && mstls_err_is_fatal(rc))
+      return assoc_fail(a, rc);
+  }
+  return 0;
+}
+
+static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
+  int err = 0;
+  uint16_t sid = ri->event_stream;
+
+  a->stats.notifications++;
+  switch (ri->event) {
+  case MSTLS_SCTP_EVENT_UP:
+    (void)assoc_become_up(a, ri->event_in, ri->event_out);
+    return;
+  case MSTLS_SCTP_EVENT_COMM_LOST:
+  case MSTLS_SCTP_EVENT_CANT_START:
+    err = MSTLS_E_PEER_GONE;
+    break;
+  case MSTLS_SCTP_EVENT_RESTART:
+    /* The peer lost its state: every TLS connection on this association
+     * is gone with it. */
+    err = MSTLS_E_PEER_GONE;
+    break;
+  case MSTLS_SCTP_EVENT_PDAPI_ABORTED:
+    /* A partly delivered TLS record was lost: its stream cannot go on. */
+    a->rlen = 0;
+    a->discarding = 0;
+    err = MSTLS_E_PEER_GONE;
+    break;
+  case MSTLS_SCTP_EVENT_SHUTDOWN:
+    a->peer_shutdown = 1;
+    break;
+  case MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE:
+    a->peer_shutdown = 1;
+    err = MSTLS_E_CLOSED;
+    break;
+  case MSTLS_SCTP_EVENT_SEND_FAILED:
+    if (a->stream_err != NULL && sid < (a->in > a->out ? a->in : a->out) &&
+        a->stream_err[sid] == 0)
+      a->stream_err[sid] = MSTLS_E_TRANSPORT;
+    assoc_report(a, ri->event, sid, MSTLS_E_TRANSPORT);
+    return;
+  case MSTLS_SCTP_EVENT_STREAM_RESET:
+    assoc_report(a, ri->event, sid, 0);
+    return;
+  default:
+    return;
+  }
+  if (err != 0)
+    assoc_fail(a, err);
+  assoc_report(a, ri->event, sid, err);
+}
+
+/* Read until one whole data message sits in rbuf (1), nothing more is
+ * available (0), or the association failed (< 0). */
+static int assoc_read_msg(mstls_sctp_assoc *a) {
+  size_t max = a->settings.max_message;
+
+  if (a->sock == NULL)
+    return a->error != 0 ? a->error : MSTLS_E_INVALID_STATE;
+  for (;;) {
+    mstls_sctp_rcv ri;
+    long n = a->ops->recv(a->sock, a->rbuf + a->rlen, a->rcap - a->rlen, &ri);
+
+    if (n == MSTLS_E_AGAIN)
+      return 0;
+    if (n < 0) {
+      if (n == MSTLS_E_PEER_GONE && a->peer_shutdown)
+        n = MSTLS_E_CLOSED;
+      return assoc_fail(a, (int)n);
+    }
+    if (ri.is_event) {
+      assoc_on_event(a, &ri);
+      if (a->error != 0)
+        return a->error;
+      continue;
+    }
+    if (a->rlen == 0 && !a->discarding) {
+      a->rsid = ri.sid;
+      a->rflags = ri.flags;
+      a->rppid = ri.ppid;
+    }
+    a->rlen += (size_t)n;
+    if (!ri.eor) {
+      a->stats.partial_reads++;
+      if (a->rlen > max) {
+        a->discarding = 1;
+        a->rlen = 0;
+      }
+      continue;
+    }
+    if (a->discarding || a->rlen > max) {
+      a->discarding = 0;
+      a->rlen = 0;
+      a->stats.dropped++;
+      continue;
+    }
+    a->stats.msgs_in++;
+    return 1;
+  }
+}
+
+/* A message for a stream beyond the bidirectional ones. */
+static void assoc_plain(mstls_sctp_assoc *a) {
+  a->stats.plain_in++;
+  if (a->cfg.plain_recv == NULL) {
+    a->stats.dropped++;
+    return;
+  }
+  a->cfg.plain_recv(a, a->rsid, a->rppid, a->rbuf, a->rlen, a->user_data);
+}
+
+static int assoc_pull(mstls_session *session, uint32_t *flags,
+                      uint16_t *stream, uint8_t *buf, size_t len,
+                      int timeout_ms, void *ud) {
+  mstls_sctp_assoc *a = ud;
+  uint64_t deadline = timeout_ms < 0 ? 0 : assoc_now_ms() + (uint64_t)timeout_ms;
+
+  (void)session;
+  pthread_mutex_lock(&a->rlock);
+  for (;;) {
+    int rc = assoc_read_msg(a);
+    int wait_ms;
+
+    if (rc < 0) {
+      pthread_mutex_unlock(&a->rlock);
+      return rc;
+    }
+    if (rc == 1) {
+      long n = (long)a->rlen;
+      if (a->rsid >= a->nbidi) {
+        assoc_plain(a);
+        a->rlen = 0;
+        continue;
+      }
+      a->rlen = 0;
+      if ((size_t)n > len) {
+        pthread_mutex_unlock(&a->rlock);
+        return MSTLS_E_MSG_SIZE;
+      }
+      memcpy(buf, a->rbuf, (size_t)n);
+      *stream = a->rsid;
+      *flags = a->rflags;
+      pthread_mutex_unlock(&a->rlock);
+      return (int)n;
+    }
+    wait_ms = -1;
+    if (timeout_ms >= 0) {
+      uint64_t now = assoc_now_ms();
+      if (now >= deadline) {
+        pthread_mutex_unlock(&a->rlock);
+        return MSTLS_E_AGAIN;
+      }
+      wait_ms = (int)(deadline - now);
+    }
+    pthread_mutex_unlock(&a->rlock);
+    rc = a->ops->wait(a->sock, MSTLS_SCTP_WAIT_READ, wait_ms);
+    if (rc == MSTLS_E_INVALID_STATE)
+      return MSTLS_E_AGAIN;
+    pthread_mutex_lock(&a->rlock);
+  }
+}
+
+static void assoc_ready(void *arg) {
+  mstls_sctp_assoc *a = arg;
+  if (a->cfg.ready != NULL)
+    a->cfg.ready(a, a->user_data);
+}
+
+static char *assoc_strdup(const char *s) {
+  char *d;
+  size_t n;
+
+  if (s == NULL)
+    return NULL;
+  n = strlen(s) + 1;
+  d = malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}
+
+static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
+                     mstls_role role, const mstls_settings *settings,
+                     const mstls_callbacks *callbacks, mstls_credentials *cred,
+                     void *user_data) {
+  mstls_sctp_assoc *a = calloc(1, sizeof(*a));
+
+  if (a == NULL)
+    return MSTLS_E_NOMEM;
+  a->cfg = *cfg;
+  a->role = role;
+  if (settings != NULL)
+    a->settings = *settings;
+  else
+    mstls_settings_default(&a->settings);
+  if (a->settings.max_message < 18437)
+    a->settings.max_message = 18437;
+  if (callbacks != NULL)
+    a->user_cb = *callbacks;
+  a->cred = cred;
+  a->user_data = user_data;
+  a->server_name = assoc_strdup(a->settings.server_name);
+  a->priority = assoc_strdup(a->settings.priority);
+  a->rcap = a->settings.max_message + ASSOC_SLACK;
+  a->rbuf = malloc(a->rcap);
+  pthread_mutex_init(&a->rlock, NULL);
+  pthread_mutex_init(&a->slock, NULL);
+  if (a->rbuf == NULL ||
+      (a->settings.server_name != NULL && a->server_name == NULL) ||
+      (a->settings.priority != NULL && a->priority == NULL)) {
+    mstls_sctp_assoc_del(a);
+    return MSTLS_E_NOMEM;
+  }
+  *pa = a;
+  return 0;
+}
+
+static mstls_sctp_backend assoc_pick(const mstls_sctp_config *cfg) {
+  if (cfg->backend != MSTLS_SCTP_BACKEND_DEFAULT)
+    return cfg->backend;
+  if (cfg->link != NULL)
+    return MSTLS_SCTP_BACKEND_USRSCTP;
+  return mstls_sctp_kernel_available() ? MSTLS_SCTP_BACKEND_KERNEL
+                                       : MSTLS_SCTP_BACKEND_USRSCTP;
+}
+
+static int assoc_check_config(const mstls_sctp_config *cfg) {
+  if (cfg->streams_out == 0 || cfg->streams_in == 0)
+    return MSTLS_E_INVALID_ARGUMENT;
+  switch (cfg->backend) {
+  case MSTLS_SCTP_BACKEND_DEFAULT:
+  case MSTLS_SCTP_BACKEND_USRSCTP:
+  case MSTLS_SCTP_BACKEND_KERNEL:
+    return 0;
+  default:
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+}
+
+/* Wait (blocking mode) until the association is up or failed. SCTP bounds
+ * this itself: INIT retransmissions end in CANT_STR_ASSOC. */
+static int assoc_wait_up(mstls_sctp_assoc *a) {
+  while (!a->up) {
+    int rc = mstls_sctp_assoc_process(a);
+    if (rc < 0)
+      return rc;
+    if (a->up)
+      break;
+    (void)a->ops->wait(a->sock, MSTLS_SCTP_WAIT_READ | MSTLS_SCTP_WAIT_WRITE,
+                       100);
+  }
+  return 0;
+}
+
+int mstls_sctp_connect(mstls_sctp_assoc **passoc,
+                       const mstls_sctp_config *config, const char *host,
+                       uint16_t port, const mstls_settings *settings,
+                       const mstls_callbacks *callbacks,
+                       mstls_credentials *cred, void *user_data) {
+  mstls_sctp_config cfg;
+  mstls_sctp_assoc *a = NULL;
+  int rc;
+
+  if (passoc == NULL || cred == NULL || port == 0)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *passoc = NULL;
+  if (config != NULL)
+    cfg = *config;
+  else
+    mstls_sctp_config_default(&cfg);
+  rc = assoc_check_config(&cfg);
+  if (rc != 0)
+    return rc;
+  if (cfg.link == NULL && host == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  rc = assoc_new(&a, &cfg, MSTLS_ROLE_CLIENT, settings, callbacks, cred,
+                 user_data);
+  if (rc != 0)
+    return rc;
+  if (assoc_pick(&cfg) == MSTLS_SCTP_BACKEND_KERNEL)
+    rc = mstls_sctp_kernel_connect(&a->sock, &a->ops, &a->cfg, host, port);
+  else
+    rc = mstls_sctp_usrsctp_connect(&a->sock, &a->ops, &a->cfg, host, port);
+  if (rc != 0) {
+    mstls_sctp_assoc_del(a);
+    return rc;
+  }
+  a->ops->set_ready(a->sock, assoc_ready, a);
+  if (!cfg.blocking) {
+    *passoc = a;
+    return 0;
+  }
+  rc = assoc_wait_up(a);
+  if (rc != 0) {
+    mstls_sctp_assoc_del(a);
+    return rc;
+  }
+  *passoc = a;
+  return mstls_session_handshake_blocking(a->session);
+}
+
+int mstls_sctp_listen(mstls_sctp_listener **plistener,
+                      const mstls_sctp_config *config, const char *host,
+                      uint16_t port) {
+  mstls_sctp_listener *l;
+  int rc;
+
+  if (plistener == NULL || port == 0)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *plistener = NULL;
+  l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return MSTLS_E_NOMEM;
+  if (config != NULL)
+    l->cfg = *config;
+  else
+    mstls_sctp_config_default(&l->cfg);
+  rc = assoc_check_config(&l->cfg);
+  if (rc == 0 && assoc_pick(&l->cfg) == MSTLS_SCTP_BACKEND_KERNEL)
+    rc = mstls_sctp_kernel_listen(&l->sock, &l->ops, &l->cfg, host, port);
+  else if (rc == 0)
+    rc = mstls_sctp_usrsctp_listen(&l->sock, &l->ops, &l->cfg, host, port);
+  if (rc != 0) {
+    free(l);
+    return rc;
+  }
+  *plistener = l;
+  return 0;
+}
+
+int mstls_sctp_listener_wait(mstls_sctp_listener *l, int timeout_ms) {
+  if (l == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  return l->ops->wait(l->sock, MSTLS_SCTP_WAIT_READ, timeout_ms);
+}
+
+int mstls_sctp_listener_get_fd(mstls_sctp_listener *l) {
+  return l == NULL ? -1 : l->ops->fd(l->sock);
+}
+
+void mstls_sctp_listener_del(mstls_sctp_listener *l) {
+  if (l == NULL)
+    return;
+  l->ops->close(l->sock);
+  free(l);
+}
+
+int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
+                      const mstls_settings *settings,
+                      const mstls_callbacks *callbacks,
+                      mstls_credentials *cred, void *user_data) {
+  mstls_sctp_sock *ns = NULL;
+  mstls_sctp_assoc *a = NULL;
+  int rc;
+
+  if (l == NULL || passoc == NULL || cred == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *passoc = NULL;
+  for (;;) {
+    rc = l->ops->accept(l->sock, &ns, &l->cfg);
+    if (rc != MSTLS_E_AGAIN || !l->cfg.blocking)
+      break;
+    (void)l->ops->wait(l->sock, MSTLS_SCTP_WAIT_READ, 1000);
+  }
+  if (rc != 0)
+    return rc;
+  rc = assoc_new(&a, &l->cfg, MSTLS_ROLE_SERVER, settings, callbacks, cred,
+                 user_data);
+  if (rc != 0) {
+    l->ops->close(ns);
+    return rc;
+  }
+  a->ops = l->ops;
+  a->sock = ns;
+  a->ops->set_ready(a->sock, assoc_ready, a);
+  rc = assoc_become_up(a, 0, 0);
+  if (rc != 0 && rc != MSTLS_E_AGAIN) {
+    mstls_sctp_assoc_del(a);
+    return rc;
+  }
+  *passoc = a;
+  if (!l->cfg.blocking)
+    return 0;
+  rc = assoc_wait_up(a);
+  if (rc != 0)
+    return rc;
+  return mstls_session_handshake_blocking(a->session);
+}
+
+int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
+  int rc;
+
+  if (a == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (a->sock == NULL)
+    return a->error;
+  if (!a->up && a->error == 0)
+    (void)assoc_become_up(a, 0, 0);
+  pthread_mutex_lock(&a->rlock);
+  while ((rc = assoc_read_msg(a)) == 1) {
+    if (a->rsid >= a->nbidi || a->session == NULL) {
+      assoc_plain(a);
+    } else {
+      rc = mstls_session_feed(a->session, a->rflags, a->rsid, a->rbuf,
+                              a->rlen);
+      if (rc < 0 && mstls_err_is_fatal(rc))
+        assoc_fail(a, rc);
+    }
+    a->rlen = 0;
+    if (a->error != 0)
+      break;
+  }
+  pthread_mutex_unlock(&a->rlock);
+  return a->error;
+}
+
+int mstls_sctp_assoc_wait(mstls_sctp_assoc *a, int timeout_ms) {
+  if (a == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (a->sock == NULL)
+    return 0; /* aborted: the error is ready */
+  return a->ops->wait(a->sock, MSTLS_SCTP_WAIT_READ, timeout_ms);
+}
+
+mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a) {
+  return a == NULL ? NULL : a->session;
+}
+
+int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *a) {
+  return a == NULL || a->sock == NULL ? -1 : a->ops->fd(a->sock);
+}
+
+int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *a, uint16_t *in,
+                                 uint16_t *out) {
+  if (a == NULL || in == NULL || out == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->up)
+    return MSTLS_E_INVALID_STATE;
+  *in = a->in;
+  *out = a->out;
+  return 0;
+}
+
+int mstls_sctp_assoc_get_error(mstls_sctp_assoc *a) {
+  return a == NULL ? MSTLS_E_INVALID_ARGUMENT : a->error;
+}
+
+int mstls_sctp_assoc_get_stream_error(mstls_sctp_assoc *a, uint16_t stream) {
+  if (a == NULL || a->stream_err == NULL)
+    return 0;
+  if (stream >= (a->in > a->out ? a->in : a->out))
+    return MSTLS_E_INVALID_STREAM;
+  return a->stream_err[stream];
+}
+
+mstls_sctp_backend mstls_sctp_assoc_get_backend(mstls_sctp_assoc *a) {
+  return a == NULL || a->ops == NULL ? MSTLS_SCTP_BACKEND_DEFAULT
+                                     : a->ops->backend;
+}
+
+void *mstls_sctp_assoc_get_user_data(mstls_sctp_assoc *a) {
+  return a == NULL ? NULL : a->user_data;
+}
+
+int mstls_sctp_assoc_set_ppid(mstls_sctp_assoc *a, uint16_t stream,
+                              uint32_t ppid) {
+  if (a == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->up)
+    return MSTLS_E_INVALID_STATE;
+  if (stream >= a->out)
+    return MSTLS_E_INVALID_STREAM;
+  a->ppid[stream] = ppid;
+  return 0;
+}
+
+int mstls_sctp_send_plain(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
+                          const void *data, size_t len) {
+  int rc;
+
+  if (a == NULL || (data == NULL && len > 0))
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->up || a->sock == NULL)
+    return MSTLS_E_INVALID_STATE;
+  if (stream >= a->out)
+    return MSTLS_E_INVALID_STREAM;
+  /* RFC 3436 §6: only streams without TLS may carry plaintext. */
+  if (stream < a->nbidi &&
+      mstls_stream_get_state(a->session, stream) != MSTLS_STREAM_PLAINTEXT)
+    return MSTLS_E_INVALID_STREAM;
+  for (;;) {
+    rc = a->ops->send(a->sock, stream, ppid, data, len);
+    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking)
+      break;
+    (void)a->ops->wait(a->sock, MSTLS_SCTP_WAIT_WRITE, 1000);
+  }
+  if (rc == 0)
+    a->stats.msgs_out++;
+  return rc == 0 || rc == MSTLS_E_AGAIN ? rc : MSTLS_E_TRANSPORT;
+}
+
+int mstls_sctp_assoc_get_stats(mstls_sctp_assoc *a, mstls_sctp_stats *st) {
+  if (a == NULL || st == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *st = a->stats;
+  return 0;
+}
+
+int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *a) {
+  int rc;
+
+  if (a == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (a->session != NULL && a->error == 0) {
+    /* Close_notify on every stream at once, then the SCTP SHUTDOWN. */
+    rc = mstls_session_bye(a->session);
+    if (rc == MSTLS_E_AGAIN)
+      return rc;
+  }
+  if (a->sock == NULL)
+    return MSTLS_E_INVALID_STATE;
+  return a->ops->shutdown(a->sock);
+}
+
+void mstls_sctp_assoc_abort(mstls_sctp_assoc *a) {
+  if (a == NULL || a->sock == NULL)
+    return;
+  assoc_fail(a, MSTLS_E_ABORTED);
+  a->ops->abort(a->sock);
+  a->sock = NULL;
+}
+
+void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
+  if (a == NULL)
+    return;
+  mstls_session_del(a->session);
+  if (a->sock != NULL)
+    a->ops->close(a->sock);
+  pthread_mutex_destroy(&a->rlock);
+  pthread_mutex_destroy(&a->slock);
+  free(a->ppid);
+  free(a->stream_err);
+  free(a->rbuf);
+  free(a->sbuf);
+  free(a->server_name);
+  free(a->priority);
+  free(a);
+}

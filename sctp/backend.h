@@ -1,0 +1,73 @@
+/* Internal interface between the common association code (assoc.c) and the
+ * two SCTP implementations (usrsctp.c, kernel.c). Neither the kernel's nor
+ * usrsctp's header may be included here: they conflict. */
+#ifndef MSTLS_SCTP_BACKEND_H
+#define MSTLS_SCTP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mstls/sctp.h>
+
+/* One read from a socket, normalised. */
+typedef struct mstls_sctp_rcv {
+  uint16_t sid;
+  uint32_t ppid;
+  uint32_t flags;      /* MSTLS_MSG_UNORDERED */
+  int eor;             /* the read ended a message */
+  int is_event;        /* a notification, parsed into the fields below */
+  mstls_sctp_event event;
+  uint16_t event_stream; /* 0xffff: all streams */
+  uint16_t event_in;     /* stream counts of COMM_UP/RESTART */
+  uint16_t event_out;
+} mstls_sctp_rcv;
+
+/* Readiness for wait(). */
+#define MSTLS_SCTP_WAIT_READ 0x01
+#define MSTLS_SCTP_WAIT_WRITE 0x02
+
+typedef struct mstls_sctp_sock mstls_sctp_sock;
+
+/* Socket operations of a backend. Every socket is non-blocking. */
+typedef struct mstls_sctp_ops {
+  mstls_sctp_backend backend;
+  /* Bytes read (>= 0), MSTLS_E_AGAIN, or a negative error. */
+  long (*recv)(mstls_sctp_sock *s, uint8_t *buf, size_t len,
+               mstls_sctp_rcv *ri);
+  /* One whole ordered message: 0, MSTLS_E_AGAIN, or a negative error. */
+  int (*send)(mstls_sctp_sock *s, uint16_t sid, uint32_t ppid,
+              const uint8_t *data, size_t len);
+  /* 0 when ready (or error), MSTLS_E_AGAIN on timeout,
+   * MSTLS_E_INVALID_STATE when waiting is impossible. */
+  int (*wait)(mstls_sctp_sock *s, int events, int timeout_ms);
+  /* SCTP_STATUS: 0 when established, MSTLS_E_AGAIN while setting up. */
+  int (*status)(mstls_sctp_sock *s, uint16_t *in, uint16_t *out);
+  /* Accept on a listening socket: 0, MSTLS_E_AGAIN, error. */
+  int (*accept)(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
+                const mstls_sctp_config *cfg);
+  int (*shutdown)(mstls_sctp_sock *s);
+  /* Send an ABORT and free the socket. */
+  void (*abort)(mstls_sctp_sock *s);
+  void (*close)(mstls_sctp_sock *s);
+  int (*fd)(mstls_sctp_sock *s);
+  /* Readiness callback: fn(arg) on any event (usrsctp). */
+  void (*set_ready)(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
+} mstls_sctp_ops;
+
+/* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built. */
+int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                               const mstls_sctp_config *cfg, const char *host,
+                               uint16_t port);
+int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                              const mstls_sctp_config *cfg, const char *host,
+                              uint16_t port);
+int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                              const mstls_sctp_config *cfg, const char *host,
+                              uint16_t port);
+int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                             const mstls_sctp_config *cfg, const char *host,
+                             uint16_t port);
+/* 1 when the usrsctp stack runs without threads (cannot block). */
+int mstls_sctp_usrsctp_is_nothreads(void);
+
+#endif

@@ -1,0 +1,393 @@
+/* Kernel SCTP backend (lksctp, one-to-one SOCK_STREAM sockets). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/sctp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+struct mstls_sctp_sock {
+  int fd;
+};
+
+int mstls_sctp_kernel_available(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+
+  if (fd < 0)
+    return 0;
+  close(fd);
+  return 1;
+}
+
+static int ksctp_errno(int e) {
+  switch (e) {
+  case EAGAIN:
+    return MSTLS_E_AGAIN;
+  case ECONNRESET:
+  case ENOTCONN:
+  case EPIPE:
+  case ECONNREFUSED:
+  case ETIMEDOUT:
+  case ESHUTDOWN:
+    return MSTLS_E_PEER_GONE;
+  case EINVAL:
+    return MSTLS_E_INVALID_STREAM;
+  default:
+    return MSTLS_E_TRANSPORT;
+  }
+}
+
+static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
+  static const uint16_t events[] = {
+      SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT, SCTP_SEND_FAILED_EVENT,
+      SCTP_STREAM_RESET_EVENT, SCTP_PARTIAL_DELIVERY_EVENT};
+  struct sctp_initmsg init;
+  struct sctp_event ev;
+  const int on = 1;
+  size_t i;
+
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+    return -1;
+  memset(&init, 0, sizeof(init));
+  init.sinit_num_ostreams = cfg->streams_out;
+  init.sinit_max_instreams = cfg->streams_in;
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) < 0)
+    return -1;
+  if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0)
+    return -1;
+  (void)setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
+  memset(&ev, 0, sizeof(ev));
+  ev.se_on = 1;
+  for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+    ev.se_type = events[i];
+    if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void ksctp_parse_event(const uint8_t *buf, size_t len,
+                              mstls_sctp_rcv *ri) {
+  union sctp_notification n;
+
+  memset(&n, 0, sizeof(n));
+  memcpy(&n, buf, len < sizeof(n) ? len : sizeof(n));
+  ri->is_event = 1;
+  ri->event = 0;
+  ri->event_stream = 0xffff;
+  switch (n.sn_header.sn_type) {
+  case SCTP_ASSOC_CHANGE:
+    ri->event_in = n.sn_assoc_change.sac_inbound_streams;
+    ri->event_out = n.sn_assoc_change.sac_outbound_streams;
+    switch (n.sn_assoc_change.sac_state) {
+    case SCTP_COMM_UP:
+      ri->event = MSTLS_SCTP_EVENT_UP;
+      break;
+    case SCTP_COMM_LOST:
+      ri->event = MSTLS_SCTP_EVENT_COMM_LOST;
+      break;
+    case SCTP_RESTART:
+      ri->event = MSTLS_SCTP_EVENT_RESTART;
+      break;
+    case SCTP_SHUTDOWN_COMP:
+      ri->event = MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE;
+      break;
+    case SCTP_CANT_STR_ASSOC:
+      ri->event = MSTLS_SCTP_EVENT_CANT_START;
+      break;
+    default:
+      break;
+    }
+    break;
+  case SCTP_SHUTDOWN_EVENT:
+    ri->event = MSTLS_SCTP_EVENT_SHUTDOWN;
+    break;
+  case SCTP_SEND_FAILED_EVENT:
+    ri->event = MSTLS_SCTP_EVENT_SEND_FAILED;
+    ri->event_stream = n.sn_send_failed_event.ssfe_info.snd_sid;
+    break;
+  case SCTP_STREAM_RESET_EVENT: {
+    size_t hdr = offsetof(struct sctp_stream_reset_event, strreset_stream_list);
+    ri->event = MSTLS_SCTP_EVENT_STREAM_RESET;
+    if (len >= hdr + 2 && n.sn_strreset_event.strreset_length == hdr + 2)
+      memcpy(&ri->event_stream, buf + hdr, 2);
+    break;
+  }
+  case SCTP_PARTIAL_DELIVERY_EVENT:
+    if (n.sn_pdapi_event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED) {
+      ri->event = MSTLS_SCTP_EVENT_PDAPI_ABORTED;
+      ri->event_stream = (uint16_t)n.sn_pdapi_event.pdapi_stream;
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+static long ksctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
+                       mstls_sctp_rcv *ri) {
+  union {
+    char buf[CMSG_SPACE(sizeof(struct sctp_rcvinfo))];
+    struct cmsghdr align;
+  } cbuf;
+  struct iovec iov = {buf, len};
+  struct msghdr msg;
+  struct cmsghdr *c;
+  ssize_t n;
+
+  memset(ri, 0, sizeof(*ri));
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf.buf;
+  msg.msg_controllen = sizeof(cbuf.buf);
+  n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+  if (n < 0)
+    return ksctp_errno(errno);
+  if (n == 0 && !(msg.msg_flags & MSG_NOTIFICATION))
+    return MSTLS_E_PEER_GONE;
+  ri->eor = (msg.msg_flags & MSG_EOR) != 0;
+  if (msg.msg_flags & MSG_NOTIFICATION) {
+    ksctp_parse_event(buf, (size_t)n, ri);
+    return n;
+  }
+  for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    struct sctp_rcvinfo rcv;
+    if (c->cmsg_level != IPPROTO_SCTP || c->cmsg_type != SCTP_RCVINFO)
+      continue;
+    memcpy(&rcv, CMSG_DATA(c), sizeof(rcv));
+    ri->sid = rcv.rcv_sid;
+    ri->ppid = ntohl(rcv.rcv_ppid);
+    if (rcv.rcv_flags & SCTP_UNORDERED)
+      ri->flags |= MSTLS_MSG_UNORDERED;
+  }
+  return n;
+}
+
+static int ksctp_sendmsg(int fd, uint16_t sid, uint32_t ppid, uint16_t flags,
+                         const uint8_t *data, size_t len) {
+  union {
+    char buf[CMSG_SPACE(sizeof(struct sctp_sndinfo))];
+    struct cmsghdr align;
+  } cbuf;
+  struct iovec iov = {(void *)(uintptr_t)data, len};
+  struct msghdr msg;
+  struct cmsghdr *c;
+  struct sctp_sndinfo si;
+  ssize_t n;
+
+  memset(&cbuf, 0, sizeof(cbuf));
+  memset(&msg, 0, sizeof(msg));
+  memset(&si, 0, sizeof(si));
+  si.snd_sid = sid;
+  si.snd_ppid = htonl(ppid);
+  si.snd_flags = flags;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf.buf;
+  msg.msg_controllen = sizeof(cbuf.buf);
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_SCTP;
+  c->cmsg_type = SCTP_SNDINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(si));
+  memcpy(CMSG_DATA(c), &si, sizeof(si));
+  n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0)
+    return ksctp_errno(errno);
+  return (size_t)n == len ? 0 : MSTLS_E_TRANSPORT;
+}
+
+static int ksctp_send(mstls_sctp_sock *s, uint16_t sid, uint32_t ppid,
+                      const uint8_t *data, size_t len) {
+  /* RFC 3436 §6: unordered delivery MUST NOT be used on TLS streams, and
+   * no PR-SCTP policy is ever attached: no SCTP_UNORDERED, no PRINFO. */
+  return ksctp_sendmsg(s->fd, sid, ppid, 0, data, len);
+}
+
+static int ksctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
+  struct pollfd p;
+  int rc;
+
+  p.fd = s->fd;
+  p.events = 0;
+  p.revents = 0;
+  if (events & MSTLS_SCTP_WAIT_READ)
+    p.events |= POLLIN;
+  if (events & MSTLS_SCTP_WAIT_WRITE)
+    p.events |= POLLOUT;
+  do {
+    rc = poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return MSTLS_E_TRANSPORT;
+  return rc == 0 ? MSTLS_E_AGAIN : 0;
+}
+
+static int ksctp_status(mstls_sctp_sock *s, uint16_t *in, uint16_t *out) {
+  struct sctp_status st;
+  socklen_t len = sizeof(st);
+
+  memset(&st, 0, sizeof(st));
+  if (getsockopt(s->fd, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
+    return MSTLS_E_AGAIN;
+  if (st.sstat_state != SCTP_ESTABLISHED || st.sstat_instrms == 0 ||
+      st.sstat_outstrms == 0)
+    return MSTLS_E_AGAIN;
+  *in = st.sstat_instrms;
+  *out = st.sstat_outstrms;
+  return 0;
+}
+
+static int ksctp_wrap(int fd, mstls_sctp_sock **ps) {
+  mstls_sctp_sock *s = calloc(1, sizeof(*s));
+
+  if (s == NULL) {
+    close(fd);
+    return MSTLS_E_NOMEM;
+  }
+  s->fd = fd;
+  *ps = s;
+  return 0;
+}
+
+static int ksctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
+                        const mstls_sctp_config *cfg) {
+  int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+  if (fd < 0)
+    return errno == EAGAIN ? MSTLS_E_AGAIN : MSTLS_E_TRANSPORT;
+  if (ksctp_setup(fd, cfg) < 0) {
+    close(fd);
+    return MSTLS_E_TRANSPORT;
+  }
+  return ksctp_wrap(fd, pnew);
+}
+
+static int ksctp_shutdown(mstls_sctp_sock *s) {
+  if (shutdown(s->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+    return MSTLS_E_TRANSPORT;
+  return 0;
+}
+
+/* ABORT the association: linger 0 makes close() send an ABORT. The socket
+ * is freed. */
+static void ksctp_abort(mstls_sctp_sock *s) {
+  struct linger l = {1, 0};
+
+  (void)setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  close(s->fd);
+  free(s);
+}
+
+static void ksctp_close(mstls_sctp_sock *s) {
+  close(s->fd);
+  free(s);
+}
+
+static int ksctp_fd(mstls_sctp_sock *s) { return s->fd; }
+
+static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
+  /* Kernel sockets are polled through their fd. */
+  (void)s;
+  (void)fn;
+  (void)arg;
+}
+
+static const mstls_sctp_ops ksctp_ops = {
+    MSTLS_SCTP_BACKEND_KERNEL, ksctp_recv, ksctp_send, ksctp_wait,
+    ksctp_status, ksctp_accept, ksctp_shutdown, ksctp_abort,
+    ksctp_close, ksctp_fd, ksctp_set_ready};
+
+static int ksctp_socket(const char *host, uint16_t port, int passive,
+                        const mstls_sctp_config *cfg, int *pfd,
+                        struct sockaddr_storage *ss, socklen_t *sslen) {
+  struct addrinfo hints, *res = NULL;
+  char portstr[8];
+  int fd;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_SCTP;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+  if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
+    return MSTLS_E_TRANSPORT;
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *sslen = res->ai_addrlen;
+  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
+  freeaddrinfo(res);
+  if (fd < 0)
+    return errno == EPROTONOSUPPORT ? MSTLS_E_UNSUPPORTED : MSTLS_E_TRANSPORT;
+  if (ksctp_setup(fd, cfg) < 0) {
+    close(fd);
+    return MSTLS_E_TRANSPORT;
+  }
+  *pfd = fd;
+  return 0;
+}
+
+int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                              const mstls_sctp_config *cfg, const char *host,
+                              uint16_t port) {
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  int fd = -1;
+  int rc;
+
+  if (cfg->link != NULL)
+    return MSTLS_E_INVALID_ARGUMENT; /* links are usrsctp's */
+  rc = ksctp_socket(host, port, 0, cfg, &fd, &ss, &sslen);
+  if (rc != 0)
+    return rc;
+  if (cfg->local_port != 0) {
+    struct sockaddr_storage ls;
+    memset(&ls, 0, sizeof(ls));
+    ls.ss_family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+      ((struct sockaddr_in *)&ls)->sin_port = htons(cfg->local_port);
+    else
+      ((struct sockaddr_in6 *)&ls)->sin6_port = htons(cfg->local_port);
+    if (bind(fd, (struct sockaddr *)&ls, sslen) < 0) {
+      close(fd);
+      return MSTLS_E_TRANSPORT;
+    }
+  }
+  if (connect(fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS) {
+    close(fd);
+    return MSTLS_E_TRANSPORT;
+  }
+  *pops = &ksctp_ops;
+  return ksctp_wrap(fd, ps);
+}
+
+int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                             const mstls_sctp_config *cfg, const char *host,
+                             uint16_t port) {
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  const int on = 1;
+  int fd = -1;
+  int rc;
+
+  if (cfg->link != NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  rc = ksctp_socket(host, port, 1, cfg, &fd, &ss, &sslen);
+  if (rc != 0)
+    return rc;
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0) {
+    close(fd);
+    return MSTLS_E_TRANSPORT;
+  }
+  *pops = &ksctp_ops;
+  return ksctp_wrap(fd, ps);
+}

@@ -1,0 +1,819 @@
+/* usrsctp backend: the process's usrsctp stack, AF_CONN links and sockets.
+ *
+ * usrsctp exports hundreds of unprefixed symbols (sctp_connect, hz, ...):
+ * every name here is static or carries the mstls_ prefix. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <usrsctp.h>
+
+#include "backend.h"
+
+/* The stack ----------------------------------------------------------------*/
+
+/* Live links: conn_output may run for an address whose link is being freed,
+ * so a link is only used after it is found here. */
+#define USCTP_MAX_LINKS 256
+
+static pthread_mutex_t usctp_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned usctp_refs;
+static uint16_t usctp_port;
+static unsigned usctp_flags;
+static mstls_sctp_link *usctp_links[USCTP_MAX_LINKS];
+
+struct mstls_sctp_link {
+  mstls_sctp_link_output_cb output;
+  void *user_data;
+};
+
+static int usctp_conn_output(void *addr, void *buf, size_t len, uint8_t tos,
+                             uint8_t set_df) {
+  size_t i;
+  int found = 0;
+
+  (void)tos;
+  (void)set_df;
+  pthread_mutex_lock(&usctp_lock);
+  for (i = 0; i < USCTP_MAX_LINKS; i++) {
+    if (usctp_links[i] == addr) {
+      found = 1;
+      break;
+    }
+  }
+  if (found) {
+    mstls_sctp_link *link = addr;
+    /* Held across the call so the link cannot be freed meanwhile; the
+     * output only queues (it must never call back into usrsctp). */
+    link->output(link, buf, len, link->user_data);
+  }
+  pthread_mutex_unlock(&usctp_lock);
+  return 0;
+}
+
+/* usrsctp_init() fails silently when the UDP port is taken: probe it. */
+static int usctp_port_free(uint16_t port) {
+  struct sockaddr_in sin;
+  int fd, rc;
+
+  if (port == 0)
+    return 1;
+  fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return 0;
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+  close(fd);
+  return rc == 0;
+}
+
+int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
+  pthread_mutex_lock(&usctp_lock);
+  if (usctp_refs > 0) {
+    int ok = usctp_port == udp_port && usctp_flags == flags;
+    if (ok)
+      usctp_refs++;
+    pthread_mutex_unlock(&usctp_lock);
+    return ok ? 0 : MSTLS_E_INVALID_STATE;
+  }
+  if (!usctp_port_free(udp_port)) {
+    pthread_mutex_unlock(&usctp_lock);
+    return MSTLS_E_TRANSPORT;
+  }
+  if (flags & MSTLS_SCTP_USRSCTP_NOTHREADS)
+    usrsctp_init_nothreads(udp_port, usctp_conn_output, NULL);
+  else
+    usrsctp_init(udp_port, usctp_conn_output, NULL);
+  /* As root usrsctp also opens raw SCTP sockets; two stacks on one host
+   * then ABORT each other's packets. Never answer unknown packets. */
+  usrsctp_sysctl_set_sctp_blackhole(2);
+  usctp_port = udp_port;
+  usctp_flags = flags;
+  usctp_refs = 1;
+  pthread_mutex_unlock(&usctp_lock);
+  return 0;
+}
+
+int mstls_sctp_usrsctp_release(void) {
+  int i;
+
+  pthread_mutex_lock(&usctp_lock);
+  if (usctp_refs == 0) {
+    pthread_mutex_unlock(&usctp_lock);
+    return MSTLS_E_INVALID_STATE;
+  }
+  if (usctp_refs > 1) {
+    usctp_refs--;
+    pthread_mutex_unlock(&usctp_lock);
+    return 0;
+  }
+  pthread_mutex_unlock(&usctp_lock);
+  /* usrsctp_finish() refuses while associations exist: let their timers
+   * run (closing associations time out) and retry, a bounded number of
+   * times. */
+  for (i = 0; i < 600; i++) {
+    if (usrsctp_finish() == 0) {
+      pthread_mutex_lock(&usctp_lock);
+      usctp_refs = 0;
+      pthread_mutex_unlock(&usctp_lock);
+      return 0;
+    }
+    if (usctp_flags & MSTLS_SCTP_USRSCTP_NOTHREADS) {
+      usrsctp_handle_timers(1000);
+    } else {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return MSTLS_E_AGAIN;
+}
+
+void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms) {
+  if (usctp_refs == 0 || !(usctp_flags & MSTLS_SCTP_USRSCTP_NOTHREADS))
+    return;
+  usrsctp_handle_timers(elapsed_ms);
+}
+
+int mstls_sctp_usrsctp_is_nothreads(void) {
+  return (usctp_flags & MSTLS_SCTP_USRSCTP_NOTHREADS) != 0;
+}
+
+static int usctp_running(void) {
+  int r;
+  pthread_mutex_lock(&usctp_lock);
+  r = usctp_refs > 0;
+  pthread_mutex_unlock(&usctp_lock);
+  return r;
+}
+
+/* Links ------------------------------------------------------------------- */
+
+int mstls_sctp_link_new(mstls_sctp_link **plink,
+                        mstls_sctp_link_output_cb output, void *user_data) {
+  mstls_sctp_link *link;
+  size_t i;
+
+  if (plink == NULL || output == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *plink = NULL;
+  if (!usctp_running())
+    return MSTLS_E_INVALID_STATE;
+  link = calloc(1, sizeof(*link));
+  if (link == NULL)
+    return MSTLS_E_NOMEM;
+  link->output = output;
+  link->user_data = user_data;
+  pthread_mutex_lock(&usctp_lock);
+  for (i = 0; i < USCTP_MAX_LINKS; i++) {
+    if (usctp_links[i] == NULL) {
+      usctp_links[i] = link;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&usctp_lock);
+  if (i == USCTP_MAX_LINKS) {
+    free(link);
+    return MSTLS_E_NOMEM;
+  }
+  usrsctp_register_address(link);
+  *plink = link;
+  return 0;
+}
+
+int mstls_sctp_link_input(mstls_sctp_link *link, const uint8_t *packet,
+                          size_t len) {
+  if (link == NULL || packet == NULL || len == 0)
+    return MSTLS_E_INVALID_ARGUMENT;
+  usrsctp_conninput(link, packet, len, 0);
+  return 0;
+}
+
+void mstls_sctp_link_del(mstls_sctp_link *link) {
+  size_t i;
+
+  if (link == NULL)
+    return;
+  usrsctp_deregister_address(link);
+  pthread_mutex_lock(&usctp_lock);
+  for (i = 0; i < USCTP_MAX_LINKS; i++) {
+    if (usctp_links[i] == link)
+      usctp_links[i] = NULL;
+  }
+  pthread_mutex_unlock(&usctp_lock);
+  free(link);
+}
+
+/* Link pairs -------------------------------------------------------------- */
+
+typedef struct usctp_pkt {
+  struct usctp_pkt *next;
+  size_t len;
+  uint8_t data[];
+} usctp_pkt;
+
+typedef struct usctp_queue {
+  usctp_pkt *head;
+  usctp_pkt *tail;
+} usctp_queue;
+
+struct mstls_sctp_link_pair {
+  mstls_sctp_link *link[2];
+  usctp_queue q[2]; /* q[0]: packets from link 0, for link 1 */
+  pthread_mutex_t lock;
+  mstls_sctp_tap_cb tap;
+  void *tap_user;
+};
+
+static int usctp_pair_output(mstls_sctp_link *link, const uint8_t *packet,
+                             size_t len, void *user_data) {
+  mstls_sctp_link_pair *pair = user_data;
+  int dir = pair->link[0] == link ? 0 : 1;
+  usctp_pkt *p = malloc(sizeof(*p) + len);
+
+  if (p == NULL)
+    return -1; /* a lost packet: SCTP retransmits */
+  p->next = NULL;
+  p->len = len;
+  memcpy(p->data, packet, len);
+  pthread_mutex_lock(&pair->lock);
+  if (pair->q[dir].tail != NULL)
+    pair->q[dir].tail->next = p;
+  else
+    pair->q[dir].head = p;
+  pair->q[dir].tail = p;
+  pthread_mutex_unlock(&pair->lock);
+  return 0;
+}
+
+int mstls_sctp_link_pair_new(mstls_sctp_link_pair **ppair) {
+  mstls_sctp_link_pair *pair;
+  int rc;
+
+  if (ppair == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *ppair = NULL;
+  pair = calloc(1, sizeof(*pair));
+  if (pair == NULL)
+    return MSTLS_E_NOMEM;
+  pthread_mutex_init(&pair->lock, NULL);
+  rc = mstls_sctp_link_new(&pair->link[0], usctp_pair_output, pair);
+  if (rc == 0)
+    rc = mstls_sctp_link_new(&pair->link[1], usctp_pair_output, pair);
+  if (rc != 0) {
+    mstls_sctp_link_pair_del(pair);
+    return rc;
+  }
+  *ppair = pair;
+  return 0;
+}
+
+mstls_sctp_link *mstls_sctp_link_pair_get(mstls_sctp_link_pair *p, int which) {
+  if (p == NULL || which < 0 || which > 1)
+    return NULL;
+  return p->link[which];
+}
+
+void mstls_sctp_link_pair_set_tap(mstls_sctp_link_pair *p,
+                                  mstls_sctp_tap_cb tap, void *user_data) {
+  if (p == NULL)
+    return;
+  p->tap = tap;
+  p->tap_user = user_data;
+}
+
+static usctp_pkt *usctp_pair_pop(mstls_sctp_link_pair *p, int dir) {
+  usctp_pkt *pkt;
+
+  pthread_mutex_lock(&p->lock);
+  pkt = p->q[dir].head;
+  if (pkt != NULL) {
+    p->q[dir].head = pkt->next;
+    if (p->q[dir].head == NULL)
+      p->q[dir].tail = NULL;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return pkt;
+}
+
+size_t mstls_sctp_link_pair_pump(mstls_sctp_link_pair *p) {
+  size_t n = 0;
+  int idle = 0;
+  int dir = 0;
+
+  if (p == NULL)
+    return 0;
+  /* Alternate directions until both queues stay empty. Bounded: a stack
+   * that keeps answering forever is a bug, not a reason to hang. */
+  while (idle < 2 && n < 1000000) {
+    usctp_pkt *pkt = usctp_pair_pop(p, dir);
+    if (pkt == NULL) {
+      idle++;
+    } else {
+      idle = 0;
+      n++;
+      if (p->tap == NULL || p->tap(dir, pkt->data, pkt->len, p->tap_user) == 0)
+        usrsctp_conninput(p->link[1 - dir], pkt->data, pkt->len, 0);
+      free(pkt);
+    }
+    dir = 1 - dir;
+  }
+  return n;
+}
+
+void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p) {
+  int d;
+
+  if (p == NULL)
+    return;
+  mstls_sctp_link_del(p->link[0]);
+  mstls_sctp_link_del(p->link[1]);
+  for (d = 0; d < 2; d++) {
+    usctp_pkt *pkt;
+    while ((pkt = usctp_pair_pop(p, d)) != NULL)
+      free(pkt);
+  }
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+/* Sockets ----------------------------------------------------------------- */
+
+struct mstls_sctp_sock {
+  struct socket *so;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  uint64_t gen; /* bumped by every upcall */
+  void (*ready)(void *);
+  void *ready_arg;
+};
+
+static void usctp_upcall(struct socket *so, void *arg, int flags) {
+  mstls_sctp_sock *s = arg;
+  void (*fn)(void *);
+  void *fn_arg;
+
+  (void)so;
+  (void)flags;
+  pthread_mutex_lock(&s->lock);
+  s->gen++;
+  fn = s->ready;
+  fn_arg = s->ready_arg;
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+  if (fn != NULL)
+    fn(fn_arg);
+}
+
+static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {
+  mstls_sctp_sock *s = calloc(1, sizeof(*s));
+
+  if (s == NULL)
+    return NULL;
+  s->so = so;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->cond, NULL);
+  usrsctp_set_upcall(so, usctp_upcall, s);
+  return s;
+}
+
+static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
+  static const uint16_t events[] = {
+      SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT, SCTP_SEND_FAILED_EVENT,
+      SCTP_STREAM_RESET_EVENT, SCTP_PARTIAL_DELIVERY_EVENT};
+  struct sctp_initmsg init;
+  struct sctp_event ev;
+  const int on = 1;
+  const int bufsz = 1 << 20;
+  size_t i;
+
+  if (usrsctp_set_non_blocking(so, 1) < 0)
+    return -1;
+  memset(&init, 0, sizeof(init));
+  init.sinit_num_ostreams = cfg->streams_out;
+  init.sinit_max_instreams = cfg->streams_in;
+  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) < 0)
+    return -1;
+  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0)
+    return -1;
+  /* TLS records are complete messages; do not wait to bundle them. */
+  (void)usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
+  (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+  (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+  memset(&ev, 0, sizeof(ev));
+  ev.se_assoc_id = SCTP_FUTURE_ASSOC;
+  ev.se_on = 1;
+  for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+    ev.se_type = events[i];
+    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void usctp_parse_event(const uint8_t *buf, size_t len,
+                              mstls_sctp_rcv *ri) {
+  union sctp_notification n;
+
+  memset(&n, 0, sizeof(n));
+  memcpy(&n, buf, len < sizeof(n) ? len : sizeof(n));
+  ri->is_event = 1;
+  ri->event = 0;
+  ri->event_stream = 0xffff;
+  switch (n.sn_header.sn_type) {
+  case SCTP_ASSOC_CHANGE:
+    ri->event_in = n.sn_assoc_change.sac_inbound_streams;
+    ri->event_out = n.sn_assoc_change.sac_outbound_streams;
+    switch (n.sn_assoc_change.sac_state) {
+    case SCTP_COMM_UP:
+      ri->event = MSTLS_SCTP_EVENT_UP;
+      break;
+    case SCTP_COMM_LOST:
+      ri->event = MSTLS_SCTP_EVENT_COMM_LOST;
+      break;
+    case SCTP_RESTART:
+      ri->event = MSTLS_SCTP_EVENT_RESTART;
+      break;
+    case SCTP_SHUTDOWN_COMP:
+      ri->event = MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE;
+      break;
+    case SCTP_CANT_STR_ASSOC:
+      ri->event = MSTLS_SCTP_EVENT_CANT_START;
+      break;
+    default:
+      break;
+    }
+    break;
+  case SCTP_SHUTDOWN_EVENT:
+    ri->event = MSTLS_SCTP_EVENT_SHUTDOWN;
+    break;
+  case SCTP_SEND_FAILED_EVENT:
+    ri->event = MSTLS_SCTP_EVENT_SEND_FAILED;
+    ri->event_stream = n.sn_send_failed_event.ssfe_info.snd_sid;
+    break;
+  case SCTP_STREAM_RESET_EVENT: {
+    size_t hdr = offsetof(struct sctp_stream_reset_event, strreset_stream_list);
+    ri->event = MSTLS_SCTP_EVENT_STREAM_RESET;
+    if (len >= hdr + 2 && n.sn_strreset_event.strreset_length == hdr + 2)
+      memcpy(&ri->event_stream, buf + hdr, 2);
+    break;
+  }
+  case SCTP_PARTIAL_DELIVERY_EVENT:
+    if (n.sn_pdapi_event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED) {
+      ri->event = MSTLS_SCTP_EVENT_PDAPI_ABORTED;
+      ri->event_stream = (uint16_t)n.sn_pdapi_event.pdapi_stream;
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+static int usctp_errno_to_mstls(int e) {
+  switch (e) {
+  case EWOULDBLOCK:
+    return MSTLS_E_AGAIN;
+  case ECONNRESET:
+  case ENOTCONN:
+  case EPIPE:
+  case ECONNABORTED:
+  case ESHUTDOWN:
+    return MSTLS_E_PEER_GONE;
+  case EINVAL:
+    return MSTLS_E_INVALID_STREAM;
+  default:
+    return MSTLS_E_TRANSPORT;
+  }
+}
+
+static long usctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
+                       mstls_sctp_rcv *ri) {
+  struct sctp_rcvinfo rcv;
+  struct sockaddr_storage from;
+  socklen_t fromlen = sizeof(from);
+  socklen_t infolen = sizeof(rcv);
+  unsigned infotype = 0;
+  int flags = 0;
+  ssize_t n;
+
+  memset(ri, 0, sizeof(*ri));
+  memset(&rcv, 0, sizeof(rcv));
+  n = usrsctp_recvv(s->so, buf, len, (struct sockaddr *)&from, &fromlen, &rcv,
+                    &infolen, &infotype, &flags);
+  if (n < 0)
+    return usctp_errno_to_mstls(errno);
+  if (n == 0 && !(flags & MSG_NOTIFICATION))
+    return MSTLS_E_PEER_GONE; /* the association is gone (EOF) */
+  ri->eor = (flags & MSG_EOR) != 0;
+  if (flags & MSG_NOTIFICATION) {
+    usctp_parse_event(buf, (size_t)n, ri);
+    return n;
+  }
+  if (infotype == SCTP_RECVV_RCVINFO) {
+    ri->sid = rcv.rcv_sid;
+    ri->ppid = ntohl(rcv.rcv_ppid);
+    if (rcv.rcv_flags & SCTP_UNORDERED)
+      ri->flags |= MSTLS_MSG_UNORDERED;
+  }
+  return n;
+}
+
+static int usctp_send(mstls_sctp_sock *s, uint16_t sid, uint32_t ppid,
+                      const uint8_t *data, size_t len) {
+  struct sctp_sndinfo si;
+  ssize_t n;
+
+  memset(&si, 0, sizeof(si));
+  si.snd_sid = sid;
+  si.snd_ppid = htonl(ppid);
+  /* RFC 3436 §6: unordered delivery MUST NOT be used on TLS streams, and
+   * no PR-SCTP policy is ever attached: snd_flags stays 0, no PRINFO. */
+  si.snd_flags = 0;
+  n = usrsctp_sendv(s->so, data, len, NULL, 0, &si, sizeof(si),
+                    SCTP_SENDV_SNDINFO, 0);
+  if (n < 0)
+    return usctp_errno_to_mstls(errno);
+  return (size_t)n == len ? 0 : MSTLS_E_TRANSPORT;
+}
+
+static int usctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
+  struct timespec deadline;
+  int mask = SCTP_EVENT_ERROR;
+
+  if (events & MSTLS_SCTP_WAIT_READ)
+    mask |= SCTP_EVENT_READ;
+  if (events & MSTLS_SCTP_WAIT_WRITE)
+    mask |= SCTP_EVENT_WRITE;
+  if (usrsctp_get_events(s->so) & mask)
+    return 0;
+  if (mstls_sctp_usrsctp_is_nothreads())
+    return MSTLS_E_INVALID_STATE;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  if (timeout_ms >= 0) {
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000L;
+    }
+  }
+  for (;;) {
+    uint64_t gen;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->lock);
+    gen = s->gen;
+    pthread_mutex_unlock(&s->lock);
+    /* Never call into usrsctp with s->lock held: the upcall takes it with
+     * usrsctp's own locks held. */
+    if (usrsctp_get_events(s->so) & mask)
+      return 0;
+    pthread_mutex_lock(&s->lock);
+    while (s->gen == gen && rc == 0) {
+      if (timeout_ms < 0)
+        rc = pthread_cond_wait(&s->cond, &s->lock);
+      else
+        rc = pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc != 0)
+      return (usrsctp_get_events(s->so) & mask) ? 0 : MSTLS_E_AGAIN;
+  }
+}
+
+static int usctp_status(mstls_sctp_sock *s, uint16_t *in, uint16_t *out) {
+  struct sctp_status st;
+  socklen_t len = sizeof(st);
+
+  memset(&st, 0, sizeof(st));
+  if (usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
+    return MSTLS_E_AGAIN;
+  if (st.sstat_state != SCTP_ESTABLISHED || st.sstat_instrms == 0 ||
+      st.sstat_outstrms == 0)
+    return MSTLS_E_AGAIN;
+  *in = st.sstat_instrms;
+  *out = st.sstat_outstrms;
+  return 0;
+}
+
+static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
+                        const mstls_sctp_config *cfg) {
+  struct socket *so = usrsctp_accept(s->so, NULL, NULL);
+  mstls_sctp_sock *ns;
+
+  if (so == NULL)
+    return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
+                                                         : MSTLS_E_TRANSPORT;
+  if (usctp_setup(so, cfg) < 0) {
+    usrsctp_close(so);
+    return MSTLS_E_TRANSPORT;
+  }
+  ns = usctp_sock_wrap(so);
+  if (ns == NULL) {
+    usrsctp_close(so);
+    return MSTLS_E_NOMEM;
+  }
+  *pnew = ns;
+  return 0;
+}
+
+static int usctp_shutdown(mstls_sctp_sock *s) {
+  if (usrsctp_shutdown(s->so, SHUT_WR) < 0 && errno != ENOTCONN)
+    return MSTLS_E_TRANSPORT;
+  return 0;
+}
+
+static void usctp_close(mstls_sctp_sock *s);
+
+/* ABORT the association: linger 0 makes the close send an ABORT. The
+ * socket is freed. */
+static void usctp_abort(mstls_sctp_sock *s) {
+  struct linger l = {1, 0};
+
+  (void)usrsctp_setsockopt(s->so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  usctp_close(s);
+}
+
+static void usctp_close(mstls_sctp_sock *s) {
+  usrsctp_set_upcall(s->so, NULL, NULL);
+  usrsctp_close(s->so);
+  pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->cond);
+  free(s);
+}
+
+static int usctp_fd(mstls_sctp_sock *s) {
+  (void)s;
+  return -1;
+}
+
+static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
+  pthread_mutex_lock(&s->lock);
+  s->ready = fn;
+  s->ready_arg = arg;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static const mstls_sctp_ops usctp_ops = {
+    MSTLS_SCTP_BACKEND_USRSCTP, usctp_recv, usctp_send, usctp_wait,
+    usctp_status, usctp_accept, usctp_shutdown, usctp_abort,
+    usctp_close, usctp_fd, usctp_set_ready};
+
+/* Resolve @p host (numeric or name) for UDP encapsulation. */
+static int usctp_resolve(const char *host, uint16_t port,
+                         struct sockaddr_storage *ss, socklen_t *sslen) {
+  struct addrinfo hints, *res = NULL;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (host == NULL) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    memset(ss, 0, sizeof(*ss));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    *sslen = sizeof(*sin);
+    return 0;
+  }
+  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+    return MSTLS_E_TRANSPORT;
+  memset(ss, 0, sizeof(*ss));
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *sslen = res->ai_addrlen;
+  freeaddrinfo(res);
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons(port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+  return 0;
+}
+
+static int usctp_open(struct socket **pso, int family,
+                      const mstls_sctp_config *cfg) {
+  struct socket *so;
+
+  if (!usctp_running())
+    return MSTLS_E_INVALID_STATE;
+  if (cfg->blocking && mstls_sctp_usrsctp_is_nothreads())
+    return MSTLS_E_INVALID_STATE;
+  if (family != AF_CONN && usctp_port == 0)
+    return MSTLS_E_INVALID_STATE; /* no UDP encapsulation port */
+  so = usrsctp_socket(family, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL, 0, NULL);
+  if (so == NULL)
+    return MSTLS_E_TRANSPORT;
+  if (usctp_setup(so, cfg) < 0) {
+    usrsctp_close(so);
+    return MSTLS_E_TRANSPORT;
+  }
+  *pso = so;
+  return 0;
+}
+
+static int usctp_finish_open(struct socket *so, mstls_sctp_sock **ps,
+                             const mstls_sctp_ops **pops) {
+  mstls_sctp_sock *s = usctp_sock_wrap(so);
+
+  if (s == NULL) {
+    usrsctp_close(so);
+    return MSTLS_E_NOMEM;
+  }
+  *ps = s;
+  *pops = &usctp_ops;
+  return 0;
+}
+
+int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                               const mstls_sctp_config *cfg, const char *host,
+                               uint16_t port) {
+  struct socket *so = NULL;
+  int rc;
+
+  if (cfg->link != NULL) {
+    struct sockaddr_conn sc;
+    rc = usctp_open(&so, AF_CONN, cfg);
+    if (rc != 0)
+      return rc;
+    memset(&sc, 0, sizeof(sc));
+    sc.sconn_family = AF_CONN;
+    sc.sconn_port = htons(cfg->local_port);
+    sc.sconn_addr = cfg->link;
+    /* AF_CONN: the link's own address is both ends' address; the client
+     * connects to its own link with the server's port. */
+    if (usrsctp_bind(so, (struct sockaddr *)&sc, sizeof(sc)) < 0)
+      goto fail;
+    sc.sconn_port = htons(port);
+    if (usrsctp_connect(so, (struct sockaddr *)&sc, sizeof(sc)) < 0 &&
+        errno != EINPROGRESS)
+      goto fail;
+    return usctp_finish_open(so, ps, pops);
+  } else {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    struct sctp_udpencaps enc;
+
+    rc = usctp_resolve(host, port, &ss, &sslen);
+    if (rc != 0)
+      return rc;
+    rc = usctp_open(&so, ss.ss_family, cfg);
+    if (rc != 0)
+      return rc;
+    memset(&enc, 0, sizeof(enc));
+    enc.sue_address.ss_family = ss.ss_family;
+    enc.sue_port = htons(cfg->remote_udp_port ? cfg->remote_udp_port : port);
+    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &enc,
+                           sizeof(enc)) < 0)
+      goto fail;
+    if (usrsctp_connect(so, (struct sockaddr *)&ss, sslen) < 0 &&
+        errno != EINPROGRESS)
+      goto fail;
+    return usctp_finish_open(so, ps, pops);
+  }
+fail:
+  usrsctp_close(so);
+  return MSTLS_E_TRANSPORT;
+}
+
+int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+                              const mstls_sctp_config *cfg, const char *host,
+                              uint16_t port) {
+  struct socket *so = NULL;
+  int rc;
+
+  if (cfg->link != NULL) {
+    struct sockaddr_conn sc;
+    rc = usctp_open(&so, AF_CONN, cfg);
+    if (rc != 0)
+      return rc;
+    memset(&sc, 0, sizeof(sc));
+    sc.sconn_family = AF_CONN;
+    sc.sconn_port = htons(port);
+    sc.sconn_addr = cfg->link;
+    if (usrsctp_bind(so, (struct sockaddr *)&sc, sizeof(sc)) < 0)
+      goto fail;
+  } else {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    rc = usctp_resolve(host, port, &ss, &sslen);
+    if (rc != 0)
+      return rc;
+    rc = usctp_open(&so, ss.ss_family, cfg);
+    if (rc != 0)
+      return rc;
+    if (usrsctp_bind(so, (struct sockaddr *)&ss, sslen) < 0)
+      goto fail;
+  }
+  if (usrsctp_listen(so, 64) < 0)
+    goto fail;
+  return usctp_finish_open(so, ps, pops);
+fail:
+  usrsctp_close(so);
+  return MSTLS_E_TRANSPORT;
+}
