@@ -1,2 +1,3 @@
 # Core tests (in-memory link, real GnuTLS).
 mstls_add_test(NAME test_handshake SOURCES test_handshake.c LABELS unit TIMEOUT 600)
+mstls_add_test(NAME test_data SOURCES test_data.c LABELS unit)
