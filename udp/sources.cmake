@@ -1,2 +1,8 @@
 # DTLS-over-UDP endpoint sources.
-set(MSTLS_UDP_SOURCES)
+set(MSTLS_UDP_SOURCES
+  udp/chello.c
+  udp/cookie.c
+  udp/peer.c
+  udp/endpoint.c
+  udp/loop.c
+)

@@ -1,0 +1,10 @@
+# DTLS-over-UDP tests.
+add_library(mstls_udp_testlib STATIC ${CMAKE_CURRENT_SOURCE_DIR}/udp_helpers.c)
+target_include_directories(mstls_udp_testlib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
+  ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/udp)
+target_link_libraries(mstls_udp_testlib PUBLIC mstls_static PkgConfig::CMOCKA)
+target_compile_options(mstls_udp_testlib PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(mstls_udp_testlib PUBLIC _GNU_SOURCE)
+
+mstls_add_test(NAME test_udp_unit SOURCES test_udp_unit.c LABELS unit
+  TIMEOUT 120 LIBS mstls_udp_testlib)

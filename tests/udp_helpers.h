@@ -1,0 +1,78 @@
+/* Helpers of the UDP tests: a simulated network between sans-IO endpoints
+ * (fake addresses, seeded loss/duplication/reordering), credentials, a
+ * counting allocator and a real ClientHello. */
+#ifndef MSTLS_UDP_HELPERS_H
+#define MSTLS_UDP_HELPERS_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mstls/mstls.h>
+#include <mstls/udp.h>
+
+/* Counting allocator: counts calls and live bytes. */
+typedef struct udpt_counting_mem {
+  mstls_mem mem;
+  uint64_t allocs;
+  uint64_t frees;
+  int64_t live;
+} udpt_counting_mem;
+void udpt_counting_mem_init(udpt_counting_mem *c);
+
+/* Credentials: a server with a self-signed certificate for "localhost",
+ * and a client trusting it. */
+mstls_credentials *udpt_server_creds(void);
+mstls_credentials *udpt_client_creds(mstls_credentials *server);
+/* Write the server's certificate and a matching key as PEM files (for
+ * real peers). @return 0 or -1. */
+int udpt_write_pem_pair(const char *dir, char *cert_path, char *key_path,
+                        size_t pathlen);
+
+/* A simulated network. Each node is an endpoint with an address. */
+#define UDPT_MAX_NODES 1024
+typedef struct udpt_net udpt_net;
+
+typedef struct udpt_loss {
+  uint32_t seed;
+  unsigned drop_pct;    /* 0..100 */
+  unsigned dup_pct;
+  unsigned reorder_pct; /* swap with a later datagram */
+} udpt_loss;
+
+/* Filter: return 1 to drop a datagram. */
+typedef int (*udpt_filter_fn)(int from_node, int to_node,
+                              const uint8_t *data, size_t len, void *ctx);
+
+udpt_net *udpt_net_new(const udpt_loss *loss);
+void udpt_net_free(udpt_net *n);
+/* IPv4 address 10.x.y.z:port derived from @p index, or IPv6 for v6. */
+void udpt_addr(struct sockaddr_storage *ss, socklen_t *len, uint32_t index,
+               int v6);
+/* Create an endpoint bound to @p index's address on the network. */
+mstls_udp_endpoint *udpt_net_add(udpt_net *n, uint32_t index, int v6,
+                                 const mstls_udp_settings *s,
+                                 const mstls_udp_callbacks *cb,
+                                 mstls_credentials *cred, void *user_data);
+int udpt_net_node_of(udpt_net *n, mstls_udp_endpoint *ep);
+void udpt_net_set_filter(udpt_net *n, udpt_filter_fn fn, void *ctx);
+/* Clock: fake unless udpt_net_use_real_clock(). */
+mstls_tstamp udpt_net_now(udpt_net *n);
+void udpt_net_advance(udpt_net *n, mstls_tstamp dt);
+void udpt_net_use_real_clock(udpt_net *n);
+/* Deliver queued datagrams (up to @p max); then run due timers.
+ * @return datagrams delivered. */
+size_t udpt_net_step(udpt_net *n, size_t max);
+/* Run until @p done(ctx) or nothing is in flight and no timer is due within
+ * @p max_wait (fake clock: time jumps to the next deadline), at most
+ * @p max_rounds rounds. @return 1 if done() became true. */
+int udpt_net_run(udpt_net *n, int (*done)(void *ctx), void *ctx,
+                 size_t max_rounds);
+size_t udpt_net_in_flight(udpt_net *n);
+uint64_t udpt_net_sent(udpt_net *n);
+uint64_t udpt_net_dropped(udpt_net *n);
+
+/* A real DTLS 1.2 ClientHello from GnuTLS (first flight, no cookie). */
+size_t udpt_client_hello(uint8_t *buf, size_t cap);
+
+#endif

@@ -1,0 +1,158 @@
+/* Internal structures of the DTLS-over-UDP endpoint. */
+#ifndef MSTLS_UDP_INT_H
+#define MSTLS_UDP_INT_H
+
+#include <stdint.h>
+
+#include <gnutls/dtls.h>
+#include <gnutls/gnutls.h>
+
+#include <mstls/udp.h>
+
+#include "channel.h"
+#include "demux.h"
+#include "mem.h"
+
+/* Canonical peer key: family(1) port(2) address(4 or 16) scope(4). */
+#define MSTLS_UDP_KEY_MAX 23
+
+/* Largest record: 13-byte header + 2^14 + 2048 (RFC 6347 §4.1). */
+#define MSTLS_UDP_RECORD_MAX (13 + 16384 + 2048)
+
+/* ---- classify.c / chello.c -------------------------------------------- */
+
+/** RFC 7983 §7: 1 if the first byte says DTLS (20..63), else 0. */
+int mstls_udp_is_dtls(const uint8_t *data, size_t len);
+
+/** What the ClientHello check found. */
+typedef struct mstls_udp_chello {
+  size_t record_len; /* header + body of the first record */
+  size_t cookie_len; /* 0: no cookie yet */
+} mstls_udp_chello;
+
+/** Check that a datagram starts with a whole, unfragmented DTLS ClientHello
+ *  with sane lengths. @return -1 when valid, else the drop reason. */
+int mstls_udp_check_client_hello(const uint8_t *data, size_t len,
+                                 mstls_udp_chello *ch);
+
+/* ---- cookie.c ---------------------------------------------------------- */
+
+typedef struct mstls_udp_cookie_key {
+  uint64_t period; /* period number the key belongs to */
+  int valid;
+  uint8_t key[32];
+} mstls_udp_cookie_key;
+
+typedef struct mstls_udp_cookies {
+  uint8_t secret[MSTLS_UDP_COOKIE_SECRET_SIZE];
+  mstls_tstamp period_len;
+  mstls_udp_cookie_key cache[2]; /* by period parity */
+} mstls_udp_cookies;
+
+int mstls_udp_cookies_init(mstls_udp_cookies *c, mstls_tstamp period_len);
+void mstls_udp_cookies_set_secret(mstls_udp_cookies *c, const uint8_t *secret);
+/** Send a HelloVerifyRequest through @p push. @return GnuTLS code. */
+int mstls_udp_cookie_send(mstls_udp_cookies *c, const uint8_t *addrkey,
+                          size_t keylen, mstls_tstamp now,
+                          gnutls_dtls_prestate_st *prestate, void *ptr,
+                          gnutls_push_func push);
+/** @return 0 and fills @p prestate when the cookie is valid for the current
+ *  or the previous period, -1 otherwise. */
+int mstls_udp_cookie_verify(mstls_udp_cookies *c, const uint8_t *addrkey,
+                            size_t keylen, mstls_tstamp now,
+                            const uint8_t *msg, size_t len,
+                            gnutls_dtls_prestate_st *prestate);
+
+/* Per-source rate limit: a fixed table of counters allocated once with the
+ * endpoint, indexed by a keyed hash of the source address (port ignored),
+ * so a flood from many addresses costs no memory. */
+#define MSTLS_UDP_RATE_SLOTS 4096
+typedef struct mstls_udp_rate_slot {
+  uint64_t second;
+  uint32_t count;
+} mstls_udp_rate_slot;
+
+/* ---- peer.c ------------------------------------------------------------ */
+
+struct mstls_udp_peer {
+  mstls_udp_endpoint *ep;
+  mstls_channel ch;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  uint8_t key[MSTLS_UDP_KEY_MAX];
+  size_t keylen;
+  mstls_udp_peer_state state;
+  uint32_t flags; /* MSTLS_UDP_PEER_CLIENT */
+  int error;
+  int in_table;
+  char *server_name;
+  mstls_tstamp hs_deadline;   /* handshake timeout */
+  mstls_tstamp dtls_deadline; /* GnuTLS retransmission */
+  mstls_tstamp last_active;
+  mstls_tstamp deadline; /* merged, the heap key */
+  size_t heap_idx;       /* SIZE_MAX when not in the heap */
+  void *user_data;
+  struct mstls_udp_peer *next_dead;
+};
+
+struct mstls_udp_endpoint {
+  mstls_udp_settings settings;
+  mstls_udp_callbacks cb;
+  void *user_data;
+  const mstls_mem *mem;
+  mstls_credentials *cred;
+  char *priority_str;
+  gnutls_priority_t priority;
+  mstls_hash peers;
+  mstls_udp_peer **heap;
+  size_t heap_len, heap_cap;
+  mstls_udp_cookies cookies;
+  mstls_udp_rate_slot *rate;
+  uint64_t rate_k0, rate_k1;
+  mstls_udp_stats stats;
+  mstls_tstamp now;
+  int depth;                  /* nesting of public calls */
+  mstls_udp_peer *dead;       /* closed peers freed when depth returns 0 */
+  uint8_t *rxbuf;             /* decrypted data */
+  uint8_t *txbuf;             /* flattened outgoing datagram */
+  void *transport;            /* the poll loop owning the endpoint */
+};
+
+/** Make the canonical key of an address. @return key length, 0 if the
+ *  family is unsupported. */
+size_t mstls_udp_addr_key(const struct sockaddr *sa, socklen_t len,
+                          uint8_t *key);
+
+void mstls_udp_drop(mstls_udp_endpoint *ep, int reason);
+void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,
+                        socklen_t tolen, const uint8_t *data, size_t len);
+
+int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
+                          socklen_t salen, const uint8_t *key, size_t keylen,
+                          int client, const char *server_name,
+                          const gnutls_dtls_prestate_st *prestate,
+                          mstls_udp_peer **ppeer);
+/** Start or continue the handshake (client: sends the ClientHello). */
+void mstls_udp_peer_start(mstls_udp_peer *peer);
+/** A datagram for an existing peer. @return 0 or MSTLS_E_NOMEM. */
+int mstls_udp_peer_input(mstls_udp_peer *peer, const uint8_t *data,
+                         size_t len);
+/** Run the peer's due timers. */
+void mstls_udp_peer_expire(mstls_udp_peer *peer, mstls_tstamp now);
+/** Close and forget a peer (reason for the callback; send close_notify if
+ *  @p bye). */
+void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye);
+void mstls_udp_peer_free(mstls_udp_peer *peer);
+
+/* Timer heap (min-heap of peers by merged deadline). */
+void mstls_udp_heap_update(mstls_udp_endpoint *ep, mstls_udp_peer *peer);
+void mstls_udp_heap_remove(mstls_udp_endpoint *ep, mstls_udp_peer *peer);
+/** @return 0 or MSTLS_E_NOMEM (capacity for one more peer). */
+int mstls_udp_heap_reserve(mstls_udp_endpoint *ep);
+
+/* Public-call nesting: closed peers are freed when the outermost call
+ * returns, so callbacks may close peers safely. */
+void mstls_udp_enter(mstls_udp_endpoint *ep);
+void mstls_udp_leave(mstls_udp_endpoint *ep);
+
+#endif
