@@ -149,6 +149,14 @@ int mstls_strm_start_tls(mstls_strm *st) {
      * the first handshake began. */
     flags |= GNUTLS_ENABLE_EARLY_START;
   }
+  if (s->role == MSTLS_ROLE_CLIENT && s->resume_state == 1) {
+    resuming = 1;
+    /* psk_ke uses no key share, but GnuTLS sends one anyway: one share
+     * (the top group) instead of two halves the key generation. */
+    if (!(s->settings.flags & MSTLS_SETTINGS_RESUME_DHE)) {
+      flags |= GNUTLS_KEY_SHARE_TOP;
+    }
+  }
   rv = mstls_chan_init(&st->ch, s->mem, flags, strm_push, st);
   if (rv < 0) {
     return mstls_strm_fail(st, rv);
@@ -158,9 +166,6 @@ int mstls_strm_start_tls(mstls_strm *st) {
   if (s->role == MSTLS_ROLE_SERVER &&
       s->settings.policy != MSTLS_POLICY_LAZY) {
     st->counted_target = 1; /* the client handshakes it up front */
-  }
-  if (s->role == MSTLS_ROLE_CLIENT && s->resume_state == 1) {
-    resuming = 1;
   }
   rv = gnutls_priority_set(st->ch.tls, resuming ? s->prio_resume : s->prio);
   if (rv >= 0) {
