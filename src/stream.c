@@ -134,6 +134,21 @@ int mstls_strm_fail(mstls_strm *st, int err) {
   return err;
 }
 
+/* A fatal GnuTLS error of the stream's own TLS session. */
+static int strm_fail_tls(mstls_strm *st, int gerr, int handshaking) {
+  int err = mstls_chan_map_error(&st->ch, gerr, handshaking);
+  /* RFC 8446 §6.2 / RFC 5246 §7.2.2: a connection that fails is closed with
+   * a fatal alert, so the peer's stream fails now instead of waiting for its
+   * handshake timeout. Not when the peer's alert or our transport ended
+   * it. */
+  if (gerr != GNUTLS_E_FATAL_ALERT_RECEIVED && gerr != GNUTLS_E_PUSH_ERROR &&
+      gerr != GNUTLS_E_PULL_ERROR && gerr != GNUTLS_E_MEMORY_ERROR &&
+      !st->sess->err) {
+    (void)gnutls_alert_send_appropriate(st->ch.tls, gerr);
+  }
+  return mstls_strm_fail(st, err);
+}
+
 int mstls_strm_start_tls(mstls_strm *st) {
   mstls_session *s = st->sess;
   unsigned flags =
@@ -252,7 +267,7 @@ static int strm_capture_ticket(mstls_strm *st) {
         return 0;
       }
       if (n < 0) {
-        return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+        return strm_fail_tls(st, (int)n, 0);
       }
       before = strm_queued(st);
       rv = mstls_rxq_push(&st->plain, s->mem, s->scratch, (size_t)n);
@@ -336,7 +351,7 @@ static int strm_deliver(mstls_strm *st) {
       return 0;
     }
     if (n < 0) {
-      return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+      return strm_fail_tls(st, (int)n, 0);
     }
     st->bytes_recv += (uint64_t)n;
     rv = s->cb.recv_data(s, st->id, s->scratch, (size_t)n, s->user_data);
@@ -362,7 +377,7 @@ int mstls_strm_process(mstls_strm *st) {
       if (gnutls_error_is_fatal(rv) == 0) {
         return 0; /* warning alerts and the like: keep going */
       }
-      return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, rv, 1));
+      return strm_fail_tls(st, rv, 1);
     }
     rv = strm_handshake_done(st);
     if (rv < 0 || st->state != MSTLS_STREAM_OPEN) {
@@ -535,7 +550,7 @@ long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
   if (!gnutls_error_is_fatal((int)n)) {
     return MSTLS_E_AGAIN;
   }
-  return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+  return strm_fail_tls(st, (int)n, 0);
 }
 
 long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
@@ -595,7 +610,7 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
     return MSTLS_E_AGAIN;
   }
-  return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, (int)n, 0));
+  return strm_fail_tls(st, (int)n, 0);
 }
 
 int mstls_strm_bye(mstls_strm *st) {
@@ -616,7 +631,7 @@ int mstls_strm_bye(mstls_strm *st) {
     return s->err;
   }
   if (rv < 0) {
-    return mstls_strm_fail(st, mstls_chan_map_error(&st->ch, rv, 0));
+    return strm_fail_tls(st, rv, 0);
   }
   st->sent_bye = 1;
   if (st->state == MSTLS_STREAM_OPEN) {

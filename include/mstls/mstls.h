@@ -397,8 +397,10 @@ typedef struct mstls_callbacks {
  * @param user_data passed to every callback.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL pointer, no push, nstreams out
  *         of range, client without server_name and not INSECURE,
- *         max_message below 18437), MSTLS_E_TLS (priority string rejected),
- *         MSTLS_E_NOMEM.
+ *         max_message below 18437, stream_rx_cap below max_message,
+ *         session_rx_budget below stream_rx_cap, handshake_timeout 0),
+ *         MSTLS_E_CREDENTIALS (server credentials without a key),
+ *         MSTLS_E_TLS (priority string rejected), MSTLS_E_NOMEM.
  */
 MSTLS_EXTERN int mstls_session_new(mstls_session **psession, mstls_role role,
                                    const mstls_settings *settings,
@@ -463,7 +465,9 @@ MSTLS_EXTERN int mstls_session_handshake_blocking(mstls_session *session);
  * @return bytes taken (> 0; at most one record, 16384 bytes, per call),
  *         MSTLS_E_AGAIN (handshake not done or push would block),
  *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM, MSTLS_E_CLOSED,
- *         MSTLS_E_INVALID_STATE (failed stream; see mstls_stream_get_error()),
+ *         MSTLS_E_MSG_SIZE (plaintext stream, @p len above max_message),
+ *         on a failed stream the error that failed it (as
+ *         mstls_stream_get_error(): MSTLS_E_TIMEOUT, MSTLS_E_BAD_RECORD, ...),
  *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM.
  */
 MSTLS_EXTERN long mstls_stream_send(mstls_session *session, uint16_t stream,
@@ -484,9 +488,10 @@ MSTLS_EXTERN long mstls_stream_send_blocking(mstls_session *session,
  * @brief Read decrypted data of one stream (non-blocking, pull mode).
  * @return bytes read (> 0), 0 when the peer closed the stream with
  *         close_notify, MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT,
- *         MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (callback mode, or
- *         failed stream), or the error that fails the stream now
- *         (MSTLS_E_BAD_RECORD, MSTLS_E_ALERT, MSTLS_E_TLS, ...).
+ *         MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (callback mode),
+ *         or the error that failed the stream, now or earlier (as
+ *         mstls_stream_get_error(): MSTLS_E_BAD_RECORD, MSTLS_E_ALERT,
+ *         MSTLS_E_TIMEOUT, MSTLS_E_TLS, ...).
  */
 MSTLS_EXTERN long mstls_stream_recv(mstls_session *session, uint16_t stream,
                                     void *buf, size_t len);
