@@ -149,6 +149,19 @@ static int strm_fail_tls(mstls_strm *st, int gerr, int handshaking) {
   return mstls_strm_fail(st, err);
 }
 
+/* Server with MSTLS_SETTINGS_REQUEST_CLIENT_CERT: no certificate is fine,
+ * a certificate that is sent must verify. */
+static int strm_verify_optional(gnutls_session_t tls) {
+  unsigned n = 0, status = 0;
+  if (!gnutls_certificate_get_peers(tls, &n) || n == 0) {
+    return 0;
+  }
+  if (gnutls_certificate_verify_peers2(tls, &status) < 0 || status != 0) {
+    return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+  }
+  return 0;
+}
+
 int mstls_strm_start_tls(mstls_strm *st) {
   mstls_session *s = st->sess;
   unsigned flags =
@@ -195,7 +208,13 @@ int mstls_strm_start_tls(mstls_strm *st) {
           (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
               ? GNUTLS_CERT_REQUIRE
               : GNUTLS_CERT_REQUEST);
-      gnutls_session_set_verify_cert(st->ch.tls, NULL, 0);
+      if (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT) {
+        gnutls_session_set_verify_cert(st->ch.tls, NULL, 0);
+      } else {
+        /* gnutls_session_set_verify_cert fails a handshake without a
+         * client certificate; a merely requested one is optional. */
+        gnutls_session_set_verify_function(st->ch.tls, strm_verify_optional);
+      }
     }
   }
   if (rv >= 0 && s->role == MSTLS_ROLE_CLIENT) {

@@ -2,3 +2,4 @@
 mstls_add_test(NAME test_handshake SOURCES test_handshake.c LABELS unit TIMEOUT 600)
 mstls_add_test(NAME test_data SOURCES test_data.c LABELS unit)
 mstls_add_test(NAME test_negative SOURCES test_negative.c LABELS unit)
+mstls_add_test(NAME test_auth SOURCES test_auth.c LABELS unit)
