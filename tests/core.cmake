@@ -3,3 +3,4 @@ mstls_add_test(NAME test_handshake SOURCES test_handshake.c LABELS unit TIMEOUT 
 mstls_add_test(NAME test_data SOURCES test_data.c LABELS unit)
 mstls_add_test(NAME test_negative SOURCES test_negative.c LABELS unit)
 mstls_add_test(NAME test_auth SOURCES test_auth.c LABELS unit)
+mstls_add_test(NAME test_plaintext SOURCES test_plaintext.c LABELS unit)
