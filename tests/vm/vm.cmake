@@ -1,0 +1,61 @@
+# Tests that need kernel SCTP run inside a QEMU guest booted on Debian's own
+# kernel (see tests/vm/README.md). Include this file from tests/CMakeLists.txt
+# before any file that calls mstls_add_vm_test().
+
+set(MSTLS_VM_RUNNER ${CMAKE_CURRENT_LIST_DIR}/run-in-vm.sh)
+
+# mstls_add_vm_test(NAME name COMMAND cmd [args...] [TIMEOUT s] [LABELS ...])
+#
+# Registers a ctest test that runs COMMAND inside the guest, from the test's
+# working directory, and passes its exit status back. A first word of COMMAND
+# that names a target is replaced by that target's file, as add_test() does.
+# The test carries the label "vm" plus LABELS. It is skipped (77) only where no
+# guest can be started at all; a guest that boots but never reports a status
+# fails the test.
+function(mstls_add_vm_test)
+  cmake_parse_arguments(V "" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT V_NAME OR NOT V_COMMAND)
+    message(FATAL_ERROR "mstls_add_vm_test: NAME and COMMAND are required")
+  endif()
+  if(V_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "mstls_add_vm_test(${V_NAME}): unknown arguments "
+                        "${V_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT V_TIMEOUT)
+    set(V_TIMEOUT 300)
+  endif()
+  list(GET V_COMMAND 0 first)
+  if(TARGET ${first})
+    list(REMOVE_AT V_COMMAND 0)
+    list(INSERT V_COMMAND 0 $<TARGET_FILE:${first}>)
+  endif()
+  # The guest gets less time than ctest so that a hung guest is reported by
+  # the runner (with the console output) instead of being killed silently.
+  math(EXPR guest_timeout "${V_TIMEOUT} * 9 / 10")
+  add_test(NAME ${V_NAME}
+    COMMAND ${MSTLS_VM_RUNNER} --timeout ${guest_timeout} -- ${V_COMMAND})
+  set_tests_properties(${V_NAME} PROPERTIES
+    LABELS "vm;${V_LABELS}"
+    TIMEOUT ${V_TIMEOUT}
+    SKIP_RETURN_CODE 77)
+endfunction()
+
+if(MSTLS_WITH_KERNEL_SCTP)
+  # Plain libc + libsctp, no mstls: it checks the guest itself, so that a
+  # failing backend test can be told apart from a broken VM.
+  add_executable(smoke_kernel_sctp ${CMAKE_CURRENT_LIST_DIR}/smoke_kernel_sctp.c)
+  target_link_libraries(smoke_kernel_sctp PRIVATE PkgConfig::LIBSCTP)
+  target_compile_options(smoke_kernel_sctp PRIVATE ${MSTLS_WARNINGS})
+  target_compile_definitions(smoke_kernel_sctp PRIVATE _GNU_SOURCE)
+
+  # On a host without kernel SCTP this reports a skip; where the host kernel
+  # has SCTP it is a real test.
+  add_test(NAME kernel_sctp_smoke_host COMMAND smoke_kernel_sctp)
+  set_tests_properties(kernel_sctp_smoke_host PROPERTIES
+    LABELS "vm"
+    TIMEOUT 300
+    SKIP_RETURN_CODE 77)
+
+  mstls_add_vm_test(NAME vm_kernel_sctp_smoke COMMAND smoke_kernel_sctp
+                    TIMEOUT 300)
+endif()
