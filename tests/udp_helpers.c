@@ -550,3 +550,21 @@ size_t udpt_client_hello(uint8_t *buf, size_t cap) {
   gnutls_certificate_free_credentials(x);
   return c.len;
 }
+
+mstls_udp_endpoint *udpt_net_renew(udpt_net *n, mstls_udp_endpoint *old,
+                                   const mstls_udp_settings *s,
+                                   const mstls_udp_callbacks *cb,
+                                   mstls_credentials *cred, void *user_data) {
+  mstls_udp_callbacks c = *cb;
+  int i = udpt_net_node_of(n, old);
+  if (i < 0) {
+    return NULL;
+  }
+  mstls_udp_endpoint_del(old);
+  n->nodes[i].ep = NULL;
+  c.send = net_send;
+  if (mstls_udp_endpoint_new(&n->nodes[i].ep, s, &c, cred, user_data) < 0) {
+    return NULL;
+  }
+  return n->nodes[i].ep;
+}

@@ -55,6 +55,12 @@ mstls_udp_endpoint *udpt_net_add(udpt_net *n, uint32_t index, int v6,
                                  const mstls_udp_callbacks *cb,
                                  mstls_credentials *cred, void *user_data);
 int udpt_net_node_of(udpt_net *n, mstls_udp_endpoint *ep);
+/* Replace a node's endpoint by a new one at the same address (a process
+ * restart): the old one is freed without sending anything. */
+mstls_udp_endpoint *udpt_net_renew(udpt_net *n, mstls_udp_endpoint *old,
+                                   const mstls_udp_settings *s,
+                                   const mstls_udp_callbacks *cb,
+                                   mstls_credentials *cred, void *user_data);
 void udpt_net_set_filter(udpt_net *n, udpt_filter_fn fn, void *ctx);
 /* Clock: fake unless udpt_net_use_real_clock(). */
 mstls_tstamp udpt_net_now(udpt_net *n);
