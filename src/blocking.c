@@ -76,6 +76,11 @@ static int blk_step(mstls_session *s) {
   pthread_mutex_lock(&s->lock);
   s->puller_active = 0;
   pthread_cond_broadcast(&s->cond);
+  if (n >= 0 && (size_t)n > s->settings.max_message) {
+    /* The callback claims more than the buffer holds: it is broken, and
+     * nothing it returned can be trusted. */
+    return mstls_sess_fail(s, MSTLS_E_TRANSPORT);
+  }
   if (n >= 0) {
     /* Errors of other streams stay with those streams. */
     mstls_session_feed(s, flags, stream, s->pullbuf, (size_t)n);
