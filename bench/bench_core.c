@@ -318,8 +318,10 @@ static void describe(gnutls_session_t g, char *out, size_t len) {
            gnutls_protocol_get_name(gnutls_protocol_get_version(g)),
            gnutls_session_is_resumed(g) != 0, grp ? grp : "none",
            !gnutls_session_is_resumed(g) ? "full handshake"
-           : grp                         ? "psk_dhe_ke"
-                                         : "psk_ke");
+           : gnutls_protocol_get_version(g) != GNUTLS_TLS1_3
+               ? "abbreviated handshake"
+           : grp ? "psk_dhe_ke"
+                 : "psk_ke");
 }
 
 /* Bring up all n streams: handshake() for RESUME and PARALLEL; for LAZY
