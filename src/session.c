@@ -348,7 +348,9 @@ int mstls_session_feed(mstls_session *s, uint32_t flags, uint16_t stream,
   mstls_strm *st;
   int rv;
 
-  if (!s || (!data && len)) {
+  /* An empty message carries nothing, and queued it would read as the
+   * end of the stream's transport. */
+  if (!s || !data || len == 0) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   if (s->err) {

@@ -109,7 +109,8 @@ MSTLS_EXTERN const char *mstls_strerror(int err);
  * @brief Tell whether an error ends the whole session.
  * @param err an MSTLS_E_* code.
  * @return 1 if the session can no longer be used after @p err (NOMEM during
- *         session-wide work, TRANSPORT, ABORTED, CALLBACK_FAILURE), 0 if the
+ *         session-wide work, TRANSPORT, ABORTED, CALLBACK_FAILURE,
+ *         PEER_GONE), 0 if the
  *         error concerns one call or one stream only, or is not an error.
  */
 MSTLS_EXTERN int mstls_err_is_fatal(int err);
@@ -422,7 +423,8 @@ MSTLS_EXTERN void mstls_session_del(mstls_session *session);
  * @param flags MSTLS_MSG_* flags from the transport.
  * @param stream stream id from the transport's metadata.
  * @return 0 (accepted; also when only part of a record arrived),
- *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM (not a
+ *         MSTLS_E_INVALID_ARGUMENT (NULL session or data, empty message),
+ *         MSTLS_E_INVALID_STREAM (not a
  *         bidirectional stream; message dropped), MSTLS_E_MSG_SIZE (larger
  *         than max_message; dropped, stream unaffected), MSTLS_E_INVALID_STATE
  *         (stream already failed or closed; dropped), or the error that failed
