@@ -1,0 +1,438 @@
+/* Interop with DTLS peers nobody here wrote: gnutls-cli and
+ * openssl s_client against the endpoint's server; the endpoint's client
+ * against gnutls-serv and openssl s_server. Children run on loopback with
+ * ports picked by the kernel, bounded in time and always killed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "udp_helpers.h"
+
+#define DEADLINE_MS 20000
+
+typedef struct child {
+  pid_t pid;
+  int in;  /* its stdin */
+  int out; /* its stdout + stderr */
+  char buf[65536];
+  size_t len;
+} child;
+
+static mstls_credentials *g_scred, *g_ccred;
+static char g_dir[64], g_cert[128], g_key[128];
+
+static int have(const char *prog) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+  return system(cmd) == 0;
+}
+
+static void spawn(child *c, const char *const argv[]) {
+  int in[2], out[2];
+  memset(c, 0, sizeof(*c));
+  assert_int_equal(pipe(in), 0);
+  assert_int_equal(pipe(out), 0);
+  c->pid = fork();
+  assert_true(c->pid >= 0);
+  if (c->pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    close(in[1]);
+    close(out[0]);
+    {
+      char *v[16];
+      size_t i;
+      for (i = 0; argv[i] && i < 15; i++) {
+        v[i] = strdup(argv[i]);
+      }
+      v[i] = NULL;
+      execvp(v[0], v);
+    }
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  c->in = in[1];
+  c->out = out[0];
+  fcntl(c->out, F_SETFL, O_NONBLOCK);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static void child_pump(child *c) {
+  for (;;) {
+    ssize_t n;
+    if (c->len + 1 >= sizeof(c->buf)) {
+      return;
+    }
+    n = read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+    if (n <= 0) {
+      return;
+    }
+    c->len += (size_t)n;
+    c->buf[c->len] = 0;
+  }
+}
+
+static void child_kill(child *c) {
+  if (c->pid > 0) {
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    c->pid = 0;
+  }
+  if (c->in >= 0) {
+    close(c->in);
+  }
+  close(c->out);
+  c->in = -1;
+}
+
+static void child_write(child *c, const char *s) {
+  assert_int_equal(write(c->in, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* ---- our server ------------------------------------------------------------ */
+
+typedef struct srv {
+  uint64_t done, closed, bytes;
+  int last_reason;
+} srv;
+
+static void srv_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                     void *ud) {
+  srv *s = ud;
+  (void)ep;
+  (void)f;
+  (void)p;
+  s->done++;
+}
+
+static void srv_data(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                     const uint8_t *d, size_t len, void *ud) {
+  srv *s = ud;
+  (void)ep;
+  (void)f;
+  s->bytes += len;
+  mstls_udp_peer_send(p, d, len);
+}
+
+static void srv_closed(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                       int reason, void *ud) {
+  srv *s = ud;
+  (void)ep;
+  (void)f;
+  (void)p;
+  s->closed++;
+  s->last_reason = reason;
+}
+
+static mstls_udp_loop *start_server(srv *s, int v6, char *port, size_t plen) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  mstls_udp_settings set;
+  mstls_udp_callbacks cb;
+  mstls_udp_loop *loop = NULL;
+
+  assert_int_equal(mstls_udp_resolve(v6 ? "[::1]:0" : "127.0.0.1:0", &ss, &sl),
+                   0);
+  mstls_udp_settings_default(&set);
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = srv_done;
+  cb.recv_data = srv_data;
+  cb.closed = srv_closed;
+  memset(s, 0, sizeof(*s));
+  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
+                                      &cb, g_scred, s),
+                   0);
+  assert_int_equal(mstls_udp_loop_get_local_addr(loop, &ss, &sl), 0);
+  snprintf(port, plen, "%u",
+           ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                    : ((struct sockaddr_in *)&ss)->sin_port));
+  return loop;
+}
+
+/* Pump the loop and the child until @p want appears in its output. */
+static int wait_output(mstls_udp_loop *loop, child *c, const char *want) {
+  mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (mstls_udp_now() < end) {
+    if (loop) {
+      mstls_udp_loop_run_once(loop, 10);
+    } else {
+      usleep(10000);
+    }
+    child_pump(c);
+    if (strstr(c->buf, want)) {
+      return 1;
+    }
+  }
+  print_message("child output:\n%s\n", c->buf);
+  return 0;
+}
+
+static void server_vs(int v6, int use_openssl) {
+  char port[16], hostport[64], marker[64];
+  srv s;
+  child c;
+  mstls_udp_loop *loop;
+  mstls_udp_stats st;
+  mstls_tstamp end;
+
+  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
+    skip();
+  }
+  loop = start_server(&s, v6, port, sizeof(port));
+  snprintf(marker, sizeof(marker), "interop-%s-%s-%d\n",
+           use_openssl ? "openssl" : "gnutls", v6 ? "v6" : "v4", getpid());
+  if (use_openssl) {
+    /* Not -quiet: it implies -ign_eof, and the end of stdin must make
+     * s_client close with close_notify. */
+    const char *argv[] = {"openssl", "s_client", "-dtls1_2", "-connect",
+                          hostport, NULL};
+    snprintf(hostport, sizeof(hostport), v6 ? "[::1]:%s" : "127.0.0.1:%s",
+             port);
+    spawn(&c, argv);
+  } else {
+    const char *argv[] = {"gnutls-cli", "--udp", "--insecure", "--port", port,
+                    v6 ? "::1" : "127.0.0.1", NULL};
+    spawn(&c, argv);
+  }
+  /* Send once the handshake is done (the peer reads stdin only then). */
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (s.done == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  assert_int_equal(s.done, 1);
+  child_write(&c, marker);
+  assert_true(wait_output(loop, &c, marker));
+  /* Its stdin ends: it closes with close_notify. */
+  close(c.in);
+  c.in = -1;
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (s.closed == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(loop), &st);
+  assert_int_equal(st.handshakes_done, 1);
+  assert_int_equal(st.cookies_verified, 1);
+  assert_int_equal(s.bytes, strlen(marker));
+  assert_int_equal(s.closed, 1);
+  assert_int_equal(s.last_reason, 0);
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+}
+
+static void test_server_vs_gnutls_cli_v4(void **state) {
+  (void)state;
+  server_vs(0, 0);
+}
+
+static void test_server_vs_gnutls_cli_v6(void **state) {
+  (void)state;
+  server_vs(1, 0);
+}
+
+static void test_server_vs_openssl_s_client_v4(void **state) {
+  (void)state;
+  server_vs(0, 1);
+}
+
+static void test_server_vs_openssl_s_client_v6(void **state) {
+  (void)state;
+  server_vs(1, 1);
+}
+
+/* ---- our client ------------------------------------------------------------ */
+
+typedef struct cli {
+  int done, closed, reason;
+  char got[256];
+  size_t len;
+} cli;
+
+static void cli_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                     void *ud) {
+  cli *c = ud;
+  (void)ep;
+  (void)f;
+  (void)p;
+  c->done = 1;
+}
+
+static void cli_data(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                     const uint8_t *d, size_t len, void *ud) {
+  cli *c = ud;
+  (void)ep;
+  (void)f;
+  (void)p;
+  if (c->len + len < sizeof(c->got)) {
+    memcpy(c->got + c->len, d, len);
+    c->len += len;
+    c->got[c->len] = 0;
+  }
+}
+
+static void cli_closed(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                       int reason, void *ud) {
+  cli *c = ud;
+  (void)ep;
+  (void)f;
+  (void)p;
+  c->closed = 1;
+  c->reason = reason;
+}
+
+static void free_port(char *port, size_t plen) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof(a);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  getsockname(fd, (struct sockaddr *)&a, &al);
+  snprintf(port, plen, "%u", ntohs(a.sin_port));
+  close(fd);
+}
+
+static void client_vs(int use_openssl) {
+  char port[16], target[64], marker[64];
+  struct sockaddr_storage ss, ts;
+  socklen_t sl, tl;
+  mstls_udp_settings set;
+  mstls_udp_callbacks cb;
+  mstls_udp_loop *loop = NULL;
+  mstls_udp_peer *peer = NULL;
+  mstls_tstamp end;
+  child c;
+  cli st;
+
+  if (!have(use_openssl ? "openssl" : "gnutls-serv")) {
+    skip();
+  }
+  free_port(port, sizeof(port));
+  if (use_openssl) {
+    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet", "-accept",
+                    port, "-cert", g_cert, "-key", g_key, NULL};
+    spawn(&c, argv);
+  } else {
+    const char *argv[] = {"gnutls-serv", "--udp", "--echo", "--port", port,
+                    "--x509certfile", g_cert, "--x509keyfile", g_key, NULL};
+    spawn(&c, argv);
+  }
+  memset(&st, 0, sizeof(st));
+  mstls_udp_settings_default(&set);
+  set.flags = 0;
+  /* The child may not listen yet: retransmit the ClientHello quickly. */
+  set.retrans_timeout_ms = 100;
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = cli_done;
+  cb.recv_data = cli_data;
+  cb.closed = cli_closed;
+  assert_int_equal(mstls_udp_resolve("127.0.0.1:0", &ss, &sl), 0);
+  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
+                                      &cb, g_ccred, &st),
+                   0);
+  snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+  assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
+  if (!use_openssl) {
+    /* gnutls-serv says when it listens. */
+    assert_true(wait_output(NULL, &c, "listening"));
+  }
+  assert_int_equal(mstls_udp_loop_connect(loop, (struct sockaddr *)&ts, tl,
+                                          "localhost", &peer),
+                   0);
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (!st.done && !st.closed && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  if (!st.done) {
+    print_message("closed %d reason %d, child:\n%s\n", st.closed, st.reason,
+                  c.buf);
+  }
+  assert_true(st.done);
+  snprintf(marker, sizeof(marker), "interop-client-%s-%d\n",
+           use_openssl ? "openssl" : "gnutls", getpid());
+  assert_int_equal(mstls_udp_peer_send(peer, marker, strlen(marker)),
+                   (long)strlen(marker));
+  if (use_openssl) {
+    /* s_server prints what it got; the test echoes it back on stdin. */
+    assert_true(wait_output(loop, &c, marker));
+    child_write(&c, marker);
+  }
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (!strstr(st.got, marker) && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  assert_int_equal(st.len, strlen(marker));
+  assert_memory_equal(st.got, marker, strlen(marker));
+  assert_int_equal(mstls_udp_peer_close(peer), 0);
+  assert_int_equal(st.reason, MSTLS_E_CLOSED);
+  mstls_udp_loop_run_once(loop, 0);
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+}
+
+static void test_client_vs_gnutls_serv(void **state) {
+  (void)state;
+  client_vs(0);
+}
+
+static void test_client_vs_openssl_s_server(void **state) {
+  (void)state;
+  client_vs(1);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(g_dir, sizeof(g_dir), "/tmp/mstls-udp-interop-XXXXXX");
+  if (!mkdtemp(g_dir)) {
+    return -1;
+  }
+  if (udpt_write_pem_pair(g_dir, g_cert, g_key, sizeof(g_cert)) < 0) {
+    return -1;
+  }
+  g_scred = udpt_server_creds();
+  g_ccred = udpt_client_creds(g_scred);
+  return g_scred && g_ccred ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  mstls_credentials_del(g_scred);
+  mstls_credentials_del(g_ccred);
+  unlink(g_cert);
+  unlink(g_key);
+  rmdir(g_dir);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_server_vs_gnutls_cli_v4),
+      cmocka_unit_test(test_server_vs_gnutls_cli_v6),
+      cmocka_unit_test(test_server_vs_openssl_s_client_v4),
+      cmocka_unit_test(test_server_vs_openssl_s_client_v6),
+      cmocka_unit_test(test_client_vs_gnutls_serv),
+      cmocka_unit_test(test_client_vs_openssl_s_server),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
