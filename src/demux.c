@@ -82,7 +82,9 @@ uint64_t mstls_siphash13(uint64_t k0, uint64_t k1, const uint8_t *in,
     SIPROUND;
     v0 ^= m;
   }
-  memcpy(tail, in, left);
+  if (left) {
+    memcpy(tail, in, left); /* never from NULL: an empty key may be NULL */
+  }
   b |= load_le64(tail);
   v3 ^= b;
   SIPROUND;
