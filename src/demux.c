@@ -172,8 +172,7 @@ static void hash_grow(mstls_hash *h) {
   h->nbuckets = n;
 }
 
-int mstls_hash_put(mstls_hash *h, const void *key, size_t keylen,
-                   void *value) {
+int mstls_hash_put(mstls_hash *h, const void *key, size_t keylen, void *value) {
   uint64_t hv;
   mstls_hash_entry **pe;
   mstls_hash_entry *e;

@@ -26,10 +26,10 @@ void mstls_settings_default(mstls_settings *settings) {
 
 static int sess_priority(mstls_session *s, gnutls_priority_t *out,
                          const char *extra) {
-  const char *base = s->settings.priority ? s->settings.priority
-                                          : MSTLS_PRIORITY_DEFAULT;
-  size_t n = strlen(base) + strlen(MSTLS_PRIORITY_MIN_VERSION) +
-             strlen(extra) + 1;
+  const char *base =
+      s->settings.priority ? s->settings.priority : MSTLS_PRIORITY_DEFAULT;
+  size_t n =
+      strlen(base) + strlen(MSTLS_PRIORITY_MIN_VERSION) + strlen(extra) + 1;
   char *str = mstls_mem_malloc(s->mem, n);
   int rv;
   if (!str) {
@@ -60,10 +60,9 @@ static int sess_init_priorities(mstls_session *s) {
   }
   /* Resumed streams of one association: listing only PSK makes the client
    * offer psk_ke alone, so a resumption costs no key exchange. */
-  return sess_priority(s, &s->prio_resume,
-                       (s->settings.flags & MSTLS_SETTINGS_RESUME_DHE)
-                           ? ""
-                           : ":+PSK");
+  return sess_priority(
+      s, &s->prio_resume,
+      (s->settings.flags & MSTLS_SETTINGS_RESUME_DHE) ? "" : ":+PSK");
 }
 
 static void sess_free_fields(mstls_session *s) {
@@ -84,8 +83,8 @@ static void sess_free_fields(mstls_session *s) {
 
 int mstls_session_new(mstls_session **psession, mstls_role role,
                       const mstls_settings *settings,
-                      const mstls_callbacks *callbacks,
-                      mstls_credentials *cred, void *user_data) {
+                      const mstls_callbacks *callbacks, mstls_credentials *cred,
+                      void *user_data) {
   mstls_settings defaults;
   const mstls_mem *mem;
   mstls_session *s;
@@ -137,9 +136,8 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   s->nstreams = settings->nstreams;
   s->hs_min_deadline = MSTLS_TSTAMP_NEVER;
   rv = MSTLS_E_NOMEM;
-  if (settings->server_name &&
-      !(s->settings.server_name =
-            mstls_mem_strdup(mem, settings->server_name))) {
+  if (settings->server_name && !(s->settings.server_name = mstls_mem_strdup(
+                                     mem, settings->server_name))) {
     goto fail;
   }
   if (settings->priority &&

@@ -164,8 +164,7 @@ static int strm_verify_optional(gnutls_session_t tls) {
 
 int mstls_strm_start_tls(mstls_strm *st) {
   mstls_session *s = st->sess;
-  unsigned flags =
-      s->role == MSTLS_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT;
+  unsigned flags = s->role == MSTLS_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT;
   int client_auth = (s->settings.flags & (MSTLS_SETTINGS_REQUEST_CLIENT_CERT |
                                           MSTLS_SETTINGS_REQUIRE_CLIENT_CERT));
   int resuming = 0;
@@ -191,8 +190,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
   }
   st->has_channel = 1;
   s->stats.streams_active++;
-  if (s->role == MSTLS_ROLE_SERVER &&
-      s->settings.policy != MSTLS_POLICY_LAZY) {
+  if (s->role == MSTLS_ROLE_SERVER && s->settings.policy != MSTLS_POLICY_LAZY) {
     st->counted_target = 1; /* the client handshakes it up front */
   }
   rv = gnutls_priority_set(st->ch.tls, resuming ? s->prio_resume : s->prio);
@@ -204,10 +202,9 @@ int mstls_strm_start_tls(mstls_strm *st) {
     rv = gnutls_session_ticket_enable_server(st->ch.tls, &s->cred->ticket_key);
     if (rv >= 0 && client_auth) {
       gnutls_certificate_server_set_request(
-          st->ch.tls,
-          (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
-              ? GNUTLS_CERT_REQUIRE
-              : GNUTLS_CERT_REQUEST);
+          st->ch.tls, (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
+                          ? GNUTLS_CERT_REQUIRE
+                          : GNUTLS_CERT_REQUEST);
       if (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT) {
         gnutls_session_set_verify_cert(st->ch.tls, NULL, 0);
       } else {
@@ -801,8 +798,8 @@ int mstls_stream_get_info(mstls_session *s, uint16_t stream,
   if (st->state == MSTLS_STREAM_PLAINTEXT) {
     info->version = "plaintext";
   } else if (st->has_channel && st->state != MSTLS_STREAM_HANDSHAKING) {
-    const char *v = gnutls_protocol_get_name(
-        gnutls_protocol_get_version(st->ch.tls));
+    const char *v =
+        gnutls_protocol_get_name(gnutls_protocol_get_version(st->ch.tls));
     const char *c = gnutls_cipher_get_name(gnutls_cipher_get(st->ch.tls));
     info->version = v ? v : "-";
     info->cipher = c ? c : "-";
@@ -823,8 +820,8 @@ int mstls_stream_get_peer_certificate(mstls_session *s, uint16_t stream,
   if (rv < 0) {
     return rv;
   }
-  if (!st || !st->has_channel || (st->state != MSTLS_STREAM_OPEN &&
-                                  st->state != MSTLS_STREAM_CLOSED)) {
+  if (!st || !st->has_channel ||
+      (st->state != MSTLS_STREAM_OPEN && st->state != MSTLS_STREAM_CLOSED)) {
     return MSTLS_E_INVALID_STATE;
   }
   certs = gnutls_certificate_get_peers(st->ch.tls, pn);
@@ -835,8 +832,7 @@ int mstls_stream_get_peer_certificate(mstls_session *s, uint16_t stream,
   return 0;
 }
 
-int mstls_stream_set_user_data(mstls_session *s, uint16_t stream,
-                               void *data) {
+int mstls_stream_set_user_data(mstls_session *s, uint16_t stream, void *data) {
   int rv;
   mstls_strm *st = strm_lookup(s, stream, 1, &rv);
   if (!st) {

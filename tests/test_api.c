@@ -69,8 +69,7 @@ static void t_credentials_args(void **state) {
   char small[8];
   (void)state;
   assert_non_null(pki);
-  assert_int_equal(mstls_credentials_new(NULL, NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_new(NULL, NULL), MSTLS_E_INVALID_ARGUMENT);
   mstls_credentials_del(NULL);
   assert_null(mstls_credentials_get_gnutls(NULL));
   assert_int_equal(mstls_credentials_new(&c, NULL), 0);
@@ -168,89 +167,86 @@ static void t_session_new_args(void **state) {
   assert_true(good.max_message >= 18437);
   good.server_name = "server.test";
 
-  assert_int_equal(mstls_session_new(NULL, MSTLS_ROLE_CLIENT, &good, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, NULL, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(NULL, MSTLS_ROLE_CLIENT, &good, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, NULL, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   assert_null(s);
   {
     mstls_callbacks nopush;
     memset(&nopush, 0, sizeof(nopush));
-    assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, &nopush,
-                                       cc, NULL),
-                     MSTLS_E_INVALID_ARGUMENT);
+    assert_int_equal(
+        mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, &nopush, cc, NULL),
+        MSTLS_E_INVALID_ARGUMENT);
   }
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, &cb, NULL,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &good, &cb, NULL, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   assert_int_equal(mstls_session_new(&s, (mstls_role)7, &good, &cb, cc, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.nstreams = 0;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set.nstreams = 65536;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.max_message = 18436;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.stream_rx_cap = set.max_message - 1;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.handshake_timeout = 0;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.policy = (mstls_policy)9;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set = good;
   set.server_name = NULL;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_INVALID_ARGUMENT);
   set.flags = MSTLS_SETTINGS_INSECURE;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL), 0);
   mstls_session_del(s);
   set = good;
   set.priority = "NOT-A-PRIORITY";
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   MSTLS_E_TLS);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL),
+      MSTLS_E_TLS);
   /* A server needs a key. */
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_SERVER, &good, &cb, cc,
-                                     NULL),
-                   MSTLS_E_CREDENTIALS);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_SERVER, &good, &cb, cc, NULL),
+      MSTLS_E_CREDENTIALS);
   /* Bounds that are allowed. */
   set = good;
   set.nstreams = 65535;
   set.max_message = 18437;
   set.stream_rx_cap = 18437;
   set.session_rx_budget = 18437;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc,
-                                     NULL),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &set, &cb, cc, NULL), 0);
   assert_int_equal(mstls_session_get_nstreams(s), 65535);
   assert_int_equal(mstls_session_get_role(s), MSTLS_ROLE_CLIENT);
   mstls_session_del(s);
   /* NULL settings: defaults (a server needs no name). */
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_SERVER, NULL, &cb, sc,
-                                     NULL),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_SERVER, NULL, &cb, sc, NULL), 0);
   assert_int_equal(mstls_session_get_nstreams(s), 10);
   assert_int_equal(mstls_session_get_role(s), MSTLS_ROLE_SERVER);
   mstls_session_del(s);
@@ -363,9 +359,12 @@ static void t_session_args(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_strerror),         cmocka_unit_test(t_err_is_fatal),
-      cmocka_unit_test(t_version),          cmocka_unit_test(t_credentials_args),
-      cmocka_unit_test(t_session_new_args), cmocka_unit_test(t_session_args),
+      cmocka_unit_test(t_strerror),
+      cmocka_unit_test(t_err_is_fatal),
+      cmocka_unit_test(t_version),
+      cmocka_unit_test(t_credentials_args),
+      cmocka_unit_test(t_session_new_args),
+      cmocka_unit_test(t_session_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,11 +21,11 @@ static void make_pair(test_pair *p, uint32_t n, const char *server_name,
   cs.server_name = server_name;
   cs.flags = cflags;
   ss.flags = sflags;
-  assert_int_equal(test_pair_new_creds(p, &cs, &ss, NULL, NULL, NULL,
-                                       test_client_creds(NULL, ca_pem,
-                                                         client_cert),
-                                       test_server_creds(NULL)),
-                   0);
+  assert_int_equal(
+      test_pair_new_creds(p, &cs, &ss, NULL, NULL, NULL,
+                          test_client_creds(NULL, ca_pem, client_cert),
+                          test_server_creds(NULL)),
+      0);
 }
 
 static void assert_fails_verify(const char *name, const char *ca_pem) {
@@ -39,8 +39,7 @@ static void assert_fails_verify(const char *name, const char *ca_pem) {
   /* The streams waiting to resume share the anchor's fate. */
   assert_int_equal(mstls_stream_get_error(p.client, 1), MSTLS_E_CERT_VERIFY);
   assert_int_equal(mstls_stream_get_error(p.client, 2), MSTLS_E_CERT_VERIFY);
-  assert_int_equal(mstls_stream_send(p.client, 1, "x", 1),
-                   MSTLS_E_CERT_VERIFY);
+  assert_int_equal(mstls_stream_send(p.client, 1, "x", 1), MSTLS_E_CERT_VERIFY);
   /* The server learns it from the client's alert. */
   test_pair_flush(&p);
   assert_int_equal(mstls_stream_recv(p.server, 0, rb, sizeof(rb)),
@@ -100,12 +99,12 @@ static void t_client_cert_required(void **state) {
   assert_int_equal(test_pair_handshake(&p, 10000), 0);
   test_pair_flush(&p);
   assert_int_equal(mstls_session_handshake(p.server), 0);
-  assert_int_equal(
-      mstls_stream_get_peer_certificate(p.server, 0, &certs, &n), 0);
+  assert_int_equal(mstls_stream_get_peer_certificate(p.server, 0, &certs, &n),
+                   0);
   assert_true(n >= 1);
   assert_cert_is(&certs[0], pki->client_cert_pem);
-  assert_int_equal(
-      mstls_stream_get_peer_certificate(p.client, 0, &certs, &n), 0);
+  assert_int_equal(mstls_stream_get_peer_certificate(p.client, 0, &certs, &n),
+                   0);
   assert_cert_is(&certs[0], pki->server_cert_pem);
   /* Every stream is up, the resumed ones included. */
   assert_int_equal(mstls_stream_get_state(p.server, 3), MSTLS_STREAM_OPEN);
@@ -148,8 +147,8 @@ static void t_client_cert_requested(void **state) {
             1);
   assert_int_equal(test_pair_handshake(&p, 10000), 0);
   test_pair_flush(&p);
-  assert_int_equal(
-      mstls_stream_get_peer_certificate(p.server, 0, &certs, &n), 0);
+  assert_int_equal(mstls_stream_get_peer_certificate(p.server, 0, &certs, &n),
+                   0);
   test_pair_free(&p);
 }
 
@@ -164,17 +163,15 @@ static void set_forged_cert(mstls_credentials *cc) {
   const char *ca_cn = "mstls test CA", *cn = "client.test";
   assert_int_equal(gnutls_x509_privkey_init(&fake_ca_key), 0);
   assert_int_equal(gnutls_x509_privkey_init(&key), 0);
-  assert_int_equal(gnutls_x509_privkey_generate(fake_ca_key, GNUTLS_PK_ECDSA,
-                                                256, 0),
-                   0);
+  assert_int_equal(
+      gnutls_x509_privkey_generate(fake_ca_key, GNUTLS_PK_ECDSA, 256, 0), 0);
   assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, 256, 0),
                    0);
   assert_int_equal(gnutls_x509_crt_init(&fake_ca), 0);
-  assert_int_equal(gnutls_x509_crt_set_dn_by_oid(fake_ca,
-                                                 GNUTLS_OID_X520_COMMON_NAME,
-                                                 0, ca_cn,
-                                                 (unsigned)strlen(ca_cn)),
-                   0);
+  assert_int_equal(
+      gnutls_x509_crt_set_dn_by_oid(fake_ca, GNUTLS_OID_X520_COMMON_NAME, 0,
+                                    ca_cn, (unsigned)strlen(ca_cn)),
+      0);
   assert_int_equal(gnutls_x509_crt_set_key(fake_ca, fake_ca_key), 0);
   assert_int_equal(gnutls_x509_crt_init(&crt), 0);
   assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
@@ -186,12 +183,11 @@ static void set_forged_cert(mstls_credentials *cc) {
                                                  cn, (unsigned)strlen(cn)),
                    0);
   assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
-  assert_int_equal(gnutls_x509_crt_set_key_usage(crt,
-                                                 GNUTLS_KEY_DIGITAL_SIGNATURE),
-                   0);
-  assert_int_equal(gnutls_x509_crt_sign2(crt, fake_ca, fake_ca_key,
-                                         GNUTLS_DIG_SHA256, 0),
-                   0);
+  assert_int_equal(
+      gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
+  assert_int_equal(
+      gnutls_x509_crt_sign2(crt, fake_ca, fake_ca_key, GNUTLS_DIG_SHA256, 0),
+      0);
   assert_int_equal(gnutls_certificate_set_x509_key(
                        mstls_credentials_get_gnutls(cc), &crt, 1, key),
                    0);

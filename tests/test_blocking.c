@@ -175,8 +175,7 @@ static void t_negative(void **state) {
   s = make(&b, MSTLS_ROLE_SERVER, M_NEGATIVE, &cred);
   assert_int_equal(mstls_session_recv_any_blocking(s, &sid, buf, sizeof(buf)),
                    MSTLS_E_TRANSPORT);
-  assert_int_equal(mstls_stream_send_blocking(s, 0, "x", 1),
-                   MSTLS_E_TRANSPORT);
+  assert_int_equal(mstls_stream_send_blocking(s, 0, "x", 1), MSTLS_E_TRANSPORT);
   assert_true(mstls_err_is_fatal(mstls_session_get_error(s)));
   mstls_session_del(s);
   mstls_credentials_del(cred);
@@ -196,9 +195,8 @@ static void t_no_pull(void **state) {
   assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
   memlink_callbacks(&cb, MEMLINK_CLIENT);
   cb.pull = NULL;
-  assert_int_equal(mstls_session_new(&s, MSTLS_ROLE_CLIENT, &cs, &cb, p.ccred,
-                                     p.link),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_CLIENT, &cs, &cb, p.ccred, p.link), 0);
   assert_int_equal(mstls_session_handshake_blocking(s), MSTLS_E_INVALID_STATE);
   assert_int_equal(mstls_stream_send_blocking(s, 0, "x", 1),
                    MSTLS_E_INVALID_STATE);

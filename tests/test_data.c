@@ -289,9 +289,8 @@ static void t_bye_all(void **state) {
   assert_int_equal(mstls_session_recv_any(p.client, &sid, rb, sizeof(rb)),
                    MSTLS_E_AGAIN);
   /* A record after close_notify is refused. */
-  assert_int_equal(memlink_inject(p.link, MEMLINK_SERVER, 1, 0, "\x17\x03\x03",
-                                  3),
-                   0);
+  assert_int_equal(
+      memlink_inject(p.link, MEMLINK_SERVER, 1, 0, "\x17\x03\x03", 3), 0);
   {
     int frv = 0;
     assert_int_equal(memlink_step(p.link, &frv), 1);

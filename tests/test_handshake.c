@@ -20,11 +20,11 @@ static void exchange_all(test_pair *p, uint32_t n) {
   char buf[32], rb[32];
   for (i = 0; i < n; i++) {
     int len = snprintf(buf, sizeof(buf), "c%u", i);
-    assert_int_equal(mstls_stream_send(p->client, (uint16_t)i, buf, (size_t)len),
-                     len);
+    assert_int_equal(
+        mstls_stream_send(p->client, (uint16_t)i, buf, (size_t)len), len);
     len = snprintf(buf, sizeof(buf), "s%u", i);
-    assert_int_equal(mstls_stream_send(p->server, (uint16_t)i, buf, (size_t)len),
-                     len);
+    assert_int_equal(
+        mstls_stream_send(p->server, (uint16_t)i, buf, (size_t)len), len);
   }
   test_pair_flush(p);
   for (i = 0; i < n; i++) {
@@ -91,8 +91,7 @@ static void run_upfront(uint32_t n, mstls_policy pol, const char *prio,
   }
   assert_int_equal(mstls_session_get_stats(p.server, &st), 0);
   assert_int_equal(st.streams_established, n);
-  assert_int_equal(st.streams_resumed,
-                   pol == MSTLS_POLICY_RESUME ? n - 1 : 0);
+  assert_int_equal(st.streams_resumed, pol == MSTLS_POLICY_RESUME ? n - 1 : 0);
   /* Nothing is left to time out once every stream is up. */
   assert_true(mstls_session_get_expiry(p.client) == MSTLS_TSTAMP_NEVER);
   assert_true(mstls_session_get_expiry(p.server) == MSTLS_TSTAMP_NEVER);
@@ -121,8 +120,9 @@ static void run_lazy(uint32_t n, uint32_t used, const char *prio) {
   assert_null(mstls_stream_get_gnutls(p.client, 0));
   /* First use of each stream: it would block and starts the handshake. */
   for (i = 0; i < used; i++) {
-    assert_int_equal(mstls_stream_send(p.client, (uint16_t)(i * stride), "x", 1),
-                     MSTLS_E_AGAIN);
+    assert_int_equal(
+        mstls_stream_send(p.client, (uint16_t)(i * stride), "x", 1),
+        MSTLS_E_AGAIN);
   }
   test_pair_flush(&p);
   for (i = 0; i < used; i++) {

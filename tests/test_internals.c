@@ -235,9 +235,9 @@ static void t_err_map(void **state) {
       MSTLS_E_CERT_VERIFY);
   assert_int_equal(mstls_err_from_gnutls(GNUTLS_E_CERTIFICATE_REQUIRED, 1),
                    MSTLS_E_CERT_VERIFY);
-  assert_int_equal(mstls_err_from_gnutls(GNUTLS_E_UNSUPPORTED_VERSION_PACKET,
-                                         1),
-                   MSTLS_E_VERSION);
+  assert_int_equal(
+      mstls_err_from_gnutls(GNUTLS_E_UNSUPPORTED_VERSION_PACKET, 1),
+      MSTLS_E_VERSION);
   assert_int_equal(mstls_err_from_gnutls(GNUTLS_E_DECRYPTION_FAILED, 0),
                    MSTLS_E_BAD_RECORD);
   assert_int_equal(mstls_err_from_gnutls(GNUTLS_E_DECRYPTION_FAILED, 1),
@@ -300,12 +300,10 @@ static void t_channel(void **state) {
   assert_non_null(p);
   assert_non_null(sc);
   assert_non_null(cc);
-  assert_int_equal(mstls_chan_init(&p->c, mem, GNUTLS_CLIENT, push_to_server,
-                                   p),
-                   0);
-  assert_int_equal(mstls_chan_init(&p->s, mem, GNUTLS_SERVER, push_to_client,
-                                   p),
-                   0);
+  assert_int_equal(
+      mstls_chan_init(&p->c, mem, GNUTLS_CLIENT, push_to_server, p), 0);
+  assert_int_equal(
+      mstls_chan_init(&p->s, mem, GNUTLS_SERVER, push_to_client, p), 0);
   gnutls_set_default_priority(p->c.tls);
   gnutls_set_default_priority(p->s.tls);
   gnutls_credentials_set(p->c.tls, GNUTLS_CRD_CERTIFICATE,
@@ -373,20 +371,16 @@ static void t_channel_alerts(void **state) {
     char buf[8];
     const mstls_mem *mem = mstls_mem_default();
     assert_non_null(p);
-    assert_int_equal(mstls_chan_init(&p->c, mem, GNUTLS_CLIENT, push_to_server,
-                                     p),
-                     0);
-    assert_int_equal(mstls_chan_init(&p->s, mem, GNUTLS_SERVER, push_to_client,
-                                     p),
-                     0);
+    assert_int_equal(
+        mstls_chan_init(&p->c, mem, GNUTLS_CLIENT, push_to_server, p), 0);
+    assert_int_equal(
+        mstls_chan_init(&p->s, mem, GNUTLS_SERVER, push_to_client, p), 0);
     gnutls_set_default_priority(p->c.tls);
     gnutls_set_default_priority(p->s.tls);
-    assert_int_equal(gnutls_alert_send(p->s.tls, GNUTLS_AL_FATAL,
-                                       cases[i].alert),
-                     0);
+    assert_int_equal(
+        gnutls_alert_send(p->s.tls, GNUTLS_AL_FATAL, cases[i].alert), 0);
     /* The client's handshake reads the alert in place of a ServerHello. */
-    assert_int_equal(gnutls_handshake(p->c.tls),
-                     GNUTLS_E_FATAL_ALERT_RECEIVED);
+    assert_int_equal(gnutls_handshake(p->c.tls), GNUTLS_E_FATAL_ALERT_RECEIVED);
     (void)buf;
     assert_int_equal(
         mstls_chan_map_error(&p->c, GNUTLS_E_FATAL_ALERT_RECEIVED, 1),

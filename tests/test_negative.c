@@ -415,12 +415,11 @@ static void raw_init(raw_peer *r, unsigned flags) {
                                                          GNUTLS_X509_FMT_PEM),
                      0);
   }
-  assert_int_equal(gnutls_credentials_set(r->tls, GNUTLS_CRD_CERTIFICATE,
-                                          r->cred),
-                   0);
-  assert_int_equal(gnutls_priority_set_direct(
-                       r->tls, "NORMAL:-VERS-ALL:+VERS-TLS1.1", NULL),
-                   0);
+  assert_int_equal(
+      gnutls_credentials_set(r->tls, GNUTLS_CRD_CERTIFICATE, r->cred), 0);
+  assert_int_equal(
+      gnutls_priority_set_direct(r->tls, "NORMAL:-VERS-ALL:+VERS-TLS1.1", NULL),
+      0);
   gnutls_transport_set_ptr(r->tls, r);
   gnutls_transport_set_push_function(r->tls, raw_push);
   gnutls_transport_set_pull_function(r->tls, raw_pull);
@@ -443,9 +442,8 @@ static void t_tls11_client(void **state) {
   test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
   memset(&cb, 0, sizeof(cb));
   cb.push = to_raw_push;
-  assert_int_equal(mstls_session_new(&r->other, MSTLS_ROLE_SERVER, &ss, &cb,
-                                     scred, r),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&r->other, MSTLS_ROLE_SERVER, &ss, &cb, scred, r), 0);
   raw_init(r, GNUTLS_CLIENT);
   for (k = 0; k < 20; k++) {
     rv = gnutls_handshake(r->tls);
@@ -477,9 +475,8 @@ static void t_tls11_server(void **state) {
   test_client_settings(&cs, 1, MSTLS_POLICY_RESUME);
   memset(&cb, 0, sizeof(cb));
   cb.push = to_raw_push;
-  assert_int_equal(mstls_session_new(&r->other, MSTLS_ROLE_CLIENT, &cs, &cb,
-                                     ccred, r),
-                   0);
+  assert_int_equal(
+      mstls_session_new(&r->other, MSTLS_ROLE_CLIENT, &cs, &cb, ccred, r), 0);
   raw_init(r, GNUTLS_SERVER);
   for (k = 0; k < 20 && rv == MSTLS_E_AGAIN; k++) {
     rv = mstls_session_handshake(r->other);
@@ -516,11 +513,16 @@ static void t_push_failure(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_unknown_stream),  cmocka_unit_test(t_beyond_negotiated),
-      cmocka_unit_test(t_oversized),       cmocka_unit_test(t_corrupt_record),
-      cmocka_unit_test(t_abort_on_failure), cmocka_unit_test(t_unordered),
-      cmocka_unit_test(t_vanish),          cmocka_unit_test(t_buffer_full),
-      cmocka_unit_test(t_tls11_client),    cmocka_unit_test(t_tls11_server),
+      cmocka_unit_test(t_unknown_stream),
+      cmocka_unit_test(t_beyond_negotiated),
+      cmocka_unit_test(t_oversized),
+      cmocka_unit_test(t_corrupt_record),
+      cmocka_unit_test(t_abort_on_failure),
+      cmocka_unit_test(t_unordered),
+      cmocka_unit_test(t_vanish),
+      cmocka_unit_test(t_buffer_full),
+      cmocka_unit_test(t_tls11_client),
+      cmocka_unit_test(t_tls11_server),
       cmocka_unit_test(t_push_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

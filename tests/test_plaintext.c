@@ -86,8 +86,7 @@ static void t_plaintext(void **state) {
     uint16_t sid = 9;
     assert_int_equal(mstls_stream_send(p.server, 1, "back", 4), 4);
     test_pair_flush(&p);
-    assert_int_equal(mstls_session_recv_any(p.client, &sid, rb, sizeof(rb)),
-                     4);
+    assert_int_equal(mstls_session_recv_any(p.client, &sid, rb, sizeof(rb)), 4);
     assert_int_equal(sid, 1);
   }
   assert_int_equal(mstls_session_get_error(p.server), 0);
@@ -233,8 +232,7 @@ static void t_callback_pause(void **state) {
     assert_int_equal(memlink_step(p.link, &frv), 1);
     assert_int_equal(frv, MSTLS_E_CALLBACK_FAILURE);
   }
-  assert_int_equal(mstls_session_get_error(p.server),
-                   MSTLS_E_CALLBACK_FAILURE);
+  assert_int_equal(mstls_session_get_error(p.server), MSTLS_E_CALLBACK_FAILURE);
   assert_true(mstls_err_is_fatal(MSTLS_E_CALLBACK_FAILURE));
   test_pair_free(&p);
 }
