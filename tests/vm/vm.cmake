@@ -1,3 +1,4 @@
+include_guard(GLOBAL)
 # Tests that need kernel SCTP run inside a QEMU guest booted on Debian's own
 # kernel (see tests/vm/README.md). Include this file from tests/CMakeLists.txt
 # before any file that calls mstls_add_vm_test().
