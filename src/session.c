@@ -419,6 +419,22 @@ static int sess_start(mstls_session *s) {
   return 0;
 }
 
+/* Handshakes whose last flight met a full transport (push returned
+ * MSTLS_E_AGAIN) make no progress until GnuTLS is called again. */
+static int sess_redrive(mstls_session *s) {
+  mstls_strm *st, *next;
+  for (st = s->hs_head; st && !s->err; st = next) {
+    next = st->hs_next;
+    if (st->out_blocked) {
+      st->out_blocked = 0;
+      /* Only st itself leaves the list here; streams that start now are
+       * added at its head, behind this walk. */
+      mstls_strm_process(st);
+    }
+  }
+  return s->err;
+}
+
 int mstls_session_handshake(mstls_session *s) {
   int rv;
   if (!s) {
@@ -432,6 +448,10 @@ int mstls_session_handshake(mstls_session *s) {
     if (rv < 0) {
       return rv;
     }
+  }
+  rv = sess_redrive(s);
+  if (rv < 0) {
+    return rv;
   }
   if (s->target_done + s->target_failed < s->target) {
     return MSTLS_E_AGAIN;

@@ -35,6 +35,7 @@ struct mstls_strm {
   unsigned eof_reported : 1;
   unsigned counted_target : 1; /* counts toward handshake() completion */
   unsigned resumed : 1;
+  unsigned out_blocked : 1; /* the last push returned MSTLS_E_AGAIN */
   mstls_channel ch;
   mstls_rxq plain; /* plaintext waiting: plaintext streams, held TLS data */
   int err;

@@ -37,9 +37,13 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
     mstls_mem_free(s->mem, v);
   }
   if (rv == MSTLS_E_AGAIN) {
+    /* GnuTLS keeps the record and offers it again on its next call:
+     * mstls_session_handshake() re-drives streams in this state. */
     s->push_blocked = 1;
+    st->out_blocked = 1;
     return MSTLS_E_AGAIN;
   }
+  st->out_blocked = 0;
   if (rv < 0) {
     mstls_sess_fail(s, MSTLS_E_TRANSPORT);
     return MSTLS_E_TRANSPORT;
@@ -96,8 +100,12 @@ int mstls_strm_fail(mstls_strm *st, int err) {
   if (st->has_channel && st->ch.last_gnutls) {
     st->last_gnutls = st->ch.last_gnutls;
   }
-  if (st->counted_target && st->state != MSTLS_STREAM_OPEN &&
-      st->state != MSTLS_STREAM_CLOSED) {
+  if (st->counted_target) {
+    /* A stream that failed right after its handshake returned (a TLS 1.3
+     * peer rejecting our certificate, say) no longer counts as done. */
+    if (st->state == MSTLS_STREAM_OPEN || st->state == MSTLS_STREAM_CLOSED) {
+      s->target_done--;
+    }
     s->target_failed++;
     if (!s->first_target_err) {
       s->first_target_err = err;

@@ -511,6 +511,32 @@ static void t_push_failure(void **state) {
   test_pair_free(&p);
 }
 
+/* A ClientHello that met a full transport goes out when the application
+ * calls mstls_session_handshake() again; the handshake then completes. */
+static void t_push_blocked_handshake(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  int i;
+  (void)state;
+  test_client_settings(&cs, 4, MSTLS_POLICY_PARALLEL);
+  test_server_settings(&ss, 4, MSTLS_POLICY_PARALLEL);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  memlink_set_push_error(p.link, MEMLINK_CLIENT, MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
+  assert_int_equal(memlink_in_flight(p.link), 0);
+  assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
+  assert_int_equal(memlink_in_flight(p.link), 0);
+  memlink_set_push_error(p.link, MEMLINK_CLIENT, 0);
+  assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
+  assert_int_equal(memlink_in_flight(p.link), 4); /* four ClientHellos */
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(mstls_stream_get_state(p.client, (uint16_t)i),
+                     MSTLS_STREAM_OPEN);
+  }
+  test_pair_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_unknown_stream),
@@ -524,6 +550,7 @@ int main(void) {
       cmocka_unit_test(t_tls11_client),
       cmocka_unit_test(t_tls11_server),
       cmocka_unit_test(t_push_failure),
+      cmocka_unit_test(t_push_blocked_handshake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,8 +258,16 @@ mstls_credentials_get_gnutls(mstls_credentials *cred);
  * Multistream session
  * ---------------------------------------------------------------------- */
 
-/** One association (or any multistream transport) with one TLS channel per
- *  bidirectional stream. */
+/**
+ * One association (or any multistream transport) with one TLS channel per
+ * bidirectional stream.
+ *
+ * Threads: the *_blocking functions take the session's lock, so blocking
+ * send and receive on different streams may run in different threads at
+ * once. Callbacks called from inside them run with the lock held and must
+ * not call *_blocking functions. The non-blocking functions take no lock:
+ * call them from one thread at a time per session.
+ */
 typedef struct mstls_session mstls_session;
 
 /** How the streams of a session get their TLS sessions. */
@@ -288,7 +296,10 @@ typedef enum mstls_policy {
 
 /** Settings of a session. Fill with mstls_settings_default() first. */
 typedef struct mstls_settings {
-  /** Handshake policy (client side; a server follows its client). */
+  /** Handshake policy. The client's policy decides which streams
+   *  handshake when; a server's only decides what its
+   *  mstls_session_handshake() waits for: every stream (RESUME, PARALLEL)
+   *  or none (LAZY). Give both sides the same policy. */
   mstls_policy policy;
   /** Number of bidirectional streams, 1..65535. Default 10. */
   uint32_t nstreams;
@@ -443,13 +454,16 @@ MSTLS_EXTERN int mstls_session_feed(mstls_session *session, uint32_t flags,
  *
  * Client: starts stream 0 (RESUME), every stream (PARALLEL) or nothing
  * (LAZY). Server: waits for the client. Progress then happens in
- * mstls_session_feed(); call this again to learn the state.
- * @return 0 when every stream the policy handshakes up front is
- *         established (failed streams excluded unless ABORT_ON_FAILURE),
- *         MSTLS_E_AGAIN while some are still running, MSTLS_E_HANDSHAKE if
- *         every stream failed, a fatal error (MSTLS_E_ABORTED,
- *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_TIMEOUT for stream 0
- *         under RESUME).
+ * mstls_session_feed(); call this again to learn the state. A handshake
+ * whose output met a full transport (push returned MSTLS_E_AGAIN) is driven
+ * again by this call: call it when the transport can take more.
+ * @return 0 when every stream the policy handshakes up front has finished
+ *         and at least one is established (failed streams are excluded
+ *         unless ABORT_ON_FAILURE), MSTLS_E_AGAIN while some are still
+ *         running, the first stream error if every stream failed
+ *         (MSTLS_E_CERT_VERIFY, MSTLS_E_VERSION, MSTLS_E_TIMEOUT,
+ *         MSTLS_E_HANDSHAKE, ...), or a fatal error (MSTLS_E_ABORTED,
+ *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_CALLBACK_FAILURE).
  */
 MSTLS_EXTERN int mstls_session_handshake(mstls_session *session);
 
@@ -531,6 +545,9 @@ MSTLS_EXTERN long mstls_session_recv_any_blocking(mstls_session *session,
 
 /**
  * @brief Send close_notify on every established stream, all at once.
+ *
+ * Streams still handshaking are skipped (close them with
+ * mstls_stream_bye() once established, or free the session).
  * @return 0 when every alert was pushed, MSTLS_E_AGAIN if push would block
  *         (call again), MSTLS_E_TRANSPORT.
  */
