@@ -731,6 +731,7 @@ void mstls_sctp_assoc_abort(mstls_sctp_assoc *a) {
   if (a == NULL || a->sock == NULL)
     return;
   assoc_fail(a, MSTLS_E_ABORTED);
+  a->ops->set_ready(a->sock, NULL, NULL);
   a->ops->abort(a->sock);
   a->sock = NULL;
 }
@@ -738,6 +739,8 @@ void mstls_sctp_assoc_abort(mstls_sctp_assoc *a) {
 void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
   if (a == NULL)
     return;
+  if (a->sock != NULL)
+    a->ops->set_ready(a->sock, NULL, NULL);
   mstls_session_del(a->session);
   if (a->sock != NULL)
     a->ops->close(a->sock);

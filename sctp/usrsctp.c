@@ -358,19 +358,17 @@ struct mstls_sctp_sock {
 
 static void usctp_upcall(struct socket *so, void *arg, int flags) {
   mstls_sctp_sock *s = arg;
-  void (*fn)(void *);
-  void *fn_arg;
 
   (void)so;
   (void)flags;
+  /* The ready callback runs under s->lock so that set_ready(NULL) is a
+   * barrier: once it returned, the owner may be freed. */
   pthread_mutex_lock(&s->lock);
   s->gen++;
-  fn = s->ready;
-  fn_arg = s->ready_arg;
   pthread_cond_broadcast(&s->cond);
+  if (s->ready != NULL)
+    s->ready(s->ready_arg);
   pthread_mutex_unlock(&s->lock);
-  if (fn != NULL)
-    fn(fn_arg);
 }
 
 static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {

@@ -7,3 +7,26 @@ if(MSTLS_WITH_USRSCTP)
   mstls_add_test(NAME test_sctp_conn SOURCES test_sctp_conn.c
                  LABELS integration TIMEOUT 240 LIBS mstls_sctp_testlib)
 endif()
+
+# The two-process suite, once per backend.
+add_library(mstls_sctp_e2e STATIC sctp_e2e.c)
+target_link_libraries(mstls_sctp_e2e PUBLIC mstls_testlib)
+target_compile_options(mstls_sctp_e2e PRIVATE ${MSTLS_WARNINGS})
+if(MSTLS_WITH_USRSCTP)
+  mstls_add_test(NAME test_sctp_udp SOURCES test_sctp_udp.c
+                 LABELS integration TIMEOUT 240 LIBS mstls_sctp_e2e)
+endif()
+if(MSTLS_WITH_KERNEL_SCTP)
+  # On a host without kernel SCTP this exits 77 with a one-line reason.
+  mstls_add_test(NAME test_sctp_kernel SOURCES test_sctp_udp.c
+                 LABELS integration TIMEOUT 240 LIBS mstls_sctp_e2e)
+  target_compile_definitions(test_sctp_kernel PRIVATE
+                             E2E_BACKEND=MSTLS_SCTP_BACKEND_KERNEL)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/vm/vm.cmake)
+    include(${CMAKE_CURRENT_SOURCE_DIR}/vm/vm.cmake)
+    if(COMMAND mstls_add_vm_test)
+      mstls_add_vm_test(NAME test_sctp_kernel_vm
+                        COMMAND $<TARGET_FILE:test_sctp_kernel>)
+    endif()
+  endif()
+endif()

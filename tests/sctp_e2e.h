@@ -1,0 +1,23 @@
+/* End-to-end suite between two processes over real SCTP, parameterised by
+ * backend: usrsctp (UDP encapsulation on loopback) or kernel SCTP. */
+#ifndef TEST_SCTP_E2E_H
+#define TEST_SCTP_E2E_H
+
+#include <mstls/sctp.h>
+
+typedef struct e2e_case {
+  mstls_sctp_backend backend;
+  uint16_t streams;
+  mstls_policy policy;
+  size_t msg_size;    /* bytes echoed on each stream */
+  unsigned rounds;    /* messages per stream */
+} e2e_case;
+
+/* Fork a server and a client process, run the case, reap both.
+ * @return 0 on success, else a description-free failure code. */
+int e2e_run(const e2e_case *c);
+
+/* 1 if the backend can run here; else prints a one-line reason. */
+int e2e_backend_available(mstls_sctp_backend b);
+
+#endif

@@ -1,0 +1,76 @@
+/* TLS over real SCTP between two processes: usrsctp with UDP encapsulation
+ * on loopback (kernel SCTP: test_sctp_kernel runs the same suite). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "sctp_e2e.h"
+
+#ifndef E2E_BACKEND
+#define E2E_BACKEND MSTLS_SCTP_BACKEND_USRSCTP
+#endif
+
+static void run(uint16_t streams, mstls_policy pol, size_t size,
+                unsigned rounds) {
+  e2e_case c = {E2E_BACKEND, streams, pol, size, rounds};
+  assert_int_equal(e2e_run(&c), 0);
+}
+
+static void test_streams_1(void **s) {
+  (void)s;
+  run(1, MSTLS_POLICY_RESUME, 1000, 3);
+}
+static void test_streams_10(void **s) {
+  (void)s;
+  run(10, MSTLS_POLICY_RESUME, 5000, 2);
+}
+static void test_streams_100(void **s) {
+  (void)s;
+  run(100, MSTLS_POLICY_RESUME, 100, 1);
+}
+static void test_streams_1000(void **s) {
+  (void)s;
+  run(1000, MSTLS_POLICY_RESUME, 1, 1);
+}
+static void test_parallel_16(void **s) {
+  (void)s;
+  run(16, MSTLS_POLICY_PARALLEL, 1000, 1);
+}
+static void test_lazy_16(void **s) {
+  (void)s;
+  run(16, MSTLS_POLICY_LAZY, 1000, 1);
+}
+static void test_size_1(void **s) {
+  (void)s;
+  run(2, MSTLS_POLICY_RESUME, 1, 5);
+}
+static void test_size_18437(void **s) {
+  (void)s;
+  run(2, MSTLS_POLICY_RESUME, 18437, 3);
+}
+static void test_size_256k(void **s) {
+  (void)s;
+  run(2, MSTLS_POLICY_RESUME, 256u * 1024u, 2);
+}
+static void test_size_1m(void **s) {
+  (void)s;
+  run(1, MSTLS_POLICY_RESUME, 1u << 20, 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_streams_1),   cmocka_unit_test(test_streams_10),
+      cmocka_unit_test(test_streams_100), cmocka_unit_test(test_streams_1000),
+      cmocka_unit_test(test_parallel_16), cmocka_unit_test(test_lazy_16),
+      cmocka_unit_test(test_size_1),      cmocka_unit_test(test_size_18437),
+      cmocka_unit_test(test_size_256k),   cmocka_unit_test(test_size_1m),
+  };
+  if (!e2e_backend_available(E2E_BACKEND))
+    return 77;
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
