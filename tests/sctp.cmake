@@ -26,7 +26,7 @@ if(MSTLS_WITH_KERNEL_SCTP)
     include(${CMAKE_CURRENT_SOURCE_DIR}/vm/vm.cmake)
     if(COMMAND mstls_add_vm_test)
       mstls_add_vm_test(NAME test_sctp_kernel_vm
-                        COMMAND $<TARGET_FILE:test_sctp_kernel>)
+                        COMMAND test_sctp_kernel TIMEOUT 600)
     endif()
   endif()
 endif()
