@@ -448,6 +448,7 @@ int mstls_session_handshake(mstls_session *s) {
     if (rv < 0) {
       return rv;
     }
+    s->all_pending = s->target > 0;
   }
   rv = sess_redrive(s);
   if (rv < 0) {
@@ -456,6 +457,7 @@ int mstls_session_handshake(mstls_session *s) {
   if (s->target_done + s->target_failed < s->target) {
     return MSTLS_E_AGAIN;
   }
+  s->all_pending = 0;
   if ((s->settings.flags & MSTLS_SETTINGS_ABORT_ON_FAILURE) &&
       s->target_failed) {
     return mstls_sess_fail(s, MSTLS_E_ABORTED);
@@ -467,13 +469,48 @@ int mstls_session_handshake(mstls_session *s) {
 }
 
 mstls_tstamp mstls_session_get_expiry(mstls_session *s) {
-  if (!s || s->err || !s->hs_head) {
+  mstls_tstamp e = MSTLS_TSTAMP_NEVER;
+  if (!s || s->err) {
     return MSTLS_TSTAMP_NEVER;
   }
-  if (s->n_unarmed) {
-    return 0;
+  if (s->all_pending) {
+    if (!s->all_armed) {
+      return 0;
+    }
+    e = s->all_deadline;
   }
-  return s->hs_min_deadline;
+  if (s->hs_head) {
+    if (s->n_unarmed) {
+      return 0;
+    }
+    if (s->hs_min_deadline < e) {
+      e = s->hs_min_deadline;
+    }
+  }
+  return e;
+}
+
+/* handshake() has waited too long: every stream it waits for that never
+ * started fails with MSTLS_E_TIMEOUT. Streams without state are counted
+ * without allocating any. */
+static void sess_timeout_unstarted(mstls_session *s) {
+  uint32_t i;
+  for (i = 0; i < s->nstreams && !s->err; i++) {
+    mstls_strm *st = mstls_dense_get(&s->streams, (uint16_t)i);
+    if (!st) {
+      s->target_failed++;
+      if (!s->first_target_err) {
+        s->first_target_err = MSTLS_E_TIMEOUT;
+      }
+      continue;
+    }
+    if ((st->state == MSTLS_STREAM_IDLE && !st->plaintext_declared) ||
+        st->waiting_resume) {
+      st->counted_target = 1;
+      mstls_strm_fail(st, MSTLS_E_TIMEOUT);
+    }
+  }
+  s->all_pending = 0;
 }
 
 int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
@@ -508,7 +545,16 @@ int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
     }
   }
   s->hs_min_deadline = min;
-  return 0;
+  if (s->all_pending) {
+    if (!s->all_armed) {
+      s->all_armed = 1;
+      s->all_deadline = now + s->settings.handshake_timeout;
+    } else if (s->all_deadline <= now &&
+               s->target_done + s->target_failed < s->target) {
+      sess_timeout_unstarted(s);
+    }
+  }
+  return s->err;
 }
 
 uint32_t mstls_session_get_nstreams(mstls_session *s) {

@@ -73,6 +73,12 @@ struct mstls_session {
   mstls_strm *hs_head;
   uint32_t n_unarmed;
   mstls_tstamp hs_min_deadline;
+  /* Deadline of handshake() as a whole: streams that never start (a
+   * client that vanished before opening them, a ticket that never came)
+   * fail with MSTLS_E_TIMEOUT instead of waiting forever. */
+  int all_pending;
+  int all_armed;
+  mstls_tstamp all_deadline;
   size_t rx_total;
   mstls_session_stats stats;
   uint8_t *scratch; /* MSTLS_RECORD_MAX bytes for callback-mode reads */

@@ -537,6 +537,31 @@ static void t_push_blocked_handshake(void **state) {
   test_pair_free(&p);
 }
 
+/* A server whose client never opens its streams does not wait forever:
+ * handshake() fails with MSTLS_E_TIMEOUT once the timeout has passed. */
+static void t_server_client_never_comes(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  mstls_tstamp now = 5 * MSTLS_SECONDS;
+  (void)state;
+  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  assert_int_equal(mstls_session_handshake(p.server), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_get_expiry(p.server), 0);
+  assert_int_equal(mstls_session_handle_expiry(p.server, now), 0);
+  assert_int_equal(mstls_session_get_expiry(p.server),
+                   now + ss.handshake_timeout);
+  assert_int_equal(
+      mstls_session_handle_expiry(p.server, now + ss.handshake_timeout - 1), 0);
+  assert_int_equal(mstls_session_handshake(p.server), MSTLS_E_AGAIN);
+  assert_int_equal(
+      mstls_session_handle_expiry(p.server, now + ss.handshake_timeout), 0);
+  assert_int_equal(mstls_session_handshake(p.server), MSTLS_E_TIMEOUT);
+  assert_int_equal(mstls_session_get_expiry(p.server), MSTLS_TSTAMP_NEVER);
+  test_pair_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_unknown_stream),
@@ -551,6 +576,7 @@ int main(void) {
       cmocka_unit_test(t_tls11_server),
       cmocka_unit_test(t_push_failure),
       cmocka_unit_test(t_push_blocked_handshake),
+      cmocka_unit_test(t_server_client_never_comes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -567,7 +567,9 @@ MSTLS_EXTERN mstls_tstamp mstls_session_get_expiry(mstls_session *session);
 /**
  * @brief Run the timers due at @p now: handshake timeouts (a stream whose
  *        handshake outlives settings.handshake_timeout fails with
- *        MSTLS_E_TIMEOUT).
+ *        MSTLS_E_TIMEOUT; so do the streams mstls_session_handshake() waits
+ *        for that have not started within that time after its first call,
+ *        e.g. on a server whose client never opens them).
  * @return 0, MSTLS_E_INVALID_ARGUMENT, or a fatal error (MSTLS_E_ABORTED
  *         when a timeout aborts the session).
  */
