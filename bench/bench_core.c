@@ -279,8 +279,8 @@ static int ms_step(ms_pair *p) {
 }
 
 typedef struct hs_result {
-  double cpu;          /* seconds, whole bring-up including session setup */
-  double round_trips;  /* simulated, until the client had every stream */
+  double cpu;         /* seconds, whole bring-up including session setup */
+  double round_trips; /* simulated, until the client had every stream */
   uint32_t full, resumed;
 } hs_result;
 
@@ -391,8 +391,7 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
   }
   ms_pair_free(&p);
   r->cpu = cpu_now() - c0;
-  r->round_trips =
-      (double)(t1 - t0) / (double)(2 * 10 * MSTLS_MILLISECONDS);
+  r->round_trips = (double)(t1 - t0) / (double)(2 * 10 * MSTLS_MILLISECONDS);
   r->full = st.full_handshakes;
   r->resumed = st.streams_resumed;
 }
@@ -413,8 +412,8 @@ static void bench_handshakes(void) {
          BENCH_PRIO_DEFAULT);
   memset(desc, 0, sizeof(desc));
   printf("| %5s | %-12s | %10s | %11s | %6s | %11s | %4s | %7s |\n", "N",
-         "policy", "mstls ms", "baseline ms", "ratio", "round trips",
-         "full", "resumed");
+         "policy", "mstls ms", "baseline ms", "ratio", "round trips", "full",
+         "resumed");
   printf("|------:|--------------|-----------:|------------:|-------:|"
          "------------:|-----:|--------:|\n");
   for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
@@ -591,16 +590,15 @@ static void bench_bulk(void) {
   }
   printf("\nBulk: %u-byte records, %llu MB per run, MB/s = 10^6 bytes per"
          " CPU second (sender+receiver), best of %d\n\n",
-         BENCH_RECORD, (unsigned long long)(bulk_total() >> 20),
-         BENCH_TRIALS);
+         BENCH_RECORD, (unsigned long long)(bulk_total() >> 20), BENCH_TRIALS);
   printf("| %-28s | %-19s | %8s | %8s |\n", "path", "negotiated", "MB/s",
          "vs raw");
   printf("|------------------------------|---------------------|---------:|"
          "---------:|\n");
   printf("| %-28s | %-19s | %8.0f | %8.3f |\n", "raw GnuTLS records", cp, raw,
          1.0);
-  printf("| %-28s | %-19s | %8.0f | %8.3f |\n", "mstls + memlink, 1 stream",
-         c1, m1, m1 / raw);
+  printf("| %-28s | %-19s | %8.0f | %8.3f |\n", "mstls + memlink, 1 stream", c1,
+         m1, m1 / raw);
   printf("| %-28s | %-19s | %8.0f | %8.3f |\n", "mstls + memlink, 16 streams",
          c16, m16, m16 / raw);
 }

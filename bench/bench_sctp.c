@@ -252,8 +252,8 @@ int main(int argc, char **argv) {
   if (mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_NOTHREADS) < 0)
     return 1;
   printf("TLS over SCTP (usrsctp, in-process AF_CONN link, one thread)\n\n");
-  printf("Bulk throughput, %llu MB, %d-byte messages\n",
-         (unsigned long long)mb, BENCH_MSG);
+  printf("Bulk throughput, %llu MB, %d-byte messages\n", (unsigned long long)mb,
+         BENCH_MSG);
   printf("%-8s %16s %16s %8s\n", "streams", "plain MB/s", "mstls MB/s",
          "ratio");
   for (i = 0; i < sizeof(bulk_n) / sizeof(bulk_n[0]); i++) {

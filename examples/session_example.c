@@ -104,8 +104,8 @@ static int deliver(mstls_session *to, msg *m, const char *who) {
 
 /* Move messages both ways until nothing is in flight, running the timers
  * of both sessions as an event loop would. */
-static int pump(mstls_session *client, queue *to_client,
-                mstls_session *server, queue *to_server) {
+static int pump(mstls_session *client, queue *to_client, mstls_session *server,
+                queue *to_server) {
   for (;;) {
     msg *m;
     mstls_tstamp now = now_ns();

@@ -73,8 +73,7 @@ int tool_client_credentials(mstls_credentials **pcred, const char *ca,
     } else {
       rv = mstls_credentials_set_key_file(c, cert, key);
       if (rv < 0) {
-        fprintf(stderr, "mstls: client certificate: %s\n",
-                mstls_strerror(rv));
+        fprintf(stderr, "mstls: client certificate: %s\n", mstls_strerror(rv));
       }
     }
   }

@@ -100,8 +100,8 @@ static void dtls_on_closed(mstls_udp_endpoint *ep, uint32_t flags,
   if (!t->quiet) {
     fprintf(stderr, "%s: closed (%s)\n", dtls_peer_str(peer, a, 80),
             reason == MSTLS_E_CLOSED ? "closed locally"
-            : reason          ? mstls_strerror(reason)
-                              : "close_notify");
+            : reason                 ? mstls_strerror(reason)
+                                     : "close_notify");
   }
   if (t->exit_after > 0 && t->closed >= t->exit_after) {
     mstls_udp_loop_stop(g_loop);
@@ -152,9 +152,23 @@ static void dtls_server_usage(FILE *f) {
           "  --exit-after  exit after N peers closed (0: run until SIGINT)\n");
 }
 
-enum { OPT_LISTEN = 1, OPT_CONNECT, OPT_ECHO, OPT_CERT, OPT_KEY, OPT_CA,
-       OPT_INSECURE, OPT_MTU, OPT_MAXPEERS, OPT_IDLE, OPT_EXIT, OPT_QUIET,
-       OPT_NAME, OPT_LINGER, OPT_HELP };
+enum {
+  OPT_LISTEN = 1,
+  OPT_CONNECT,
+  OPT_ECHO,
+  OPT_CERT,
+  OPT_KEY,
+  OPT_CA,
+  OPT_INSECURE,
+  OPT_MTU,
+  OPT_MAXPEERS,
+  OPT_IDLE,
+  OPT_EXIT,
+  OPT_QUIET,
+  OPT_NAME,
+  OPT_LINGER,
+  OPT_HELP
+};
 
 static const struct option dtls_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},

@@ -28,22 +28,23 @@ typedef struct tsctp_opts {
 } tsctp_opts;
 
 static void tsctp_usage(const char *cmd) {
-  fprintf(stderr,
-          "usage: mstls %s [options]\n"
-          "  --listen ADDR:PORT | --connect ADDR:PORT\n"
-          "  --streams N          streams requested each way (default 10)\n"
-          "  --policy resume|parallel|lazy   handshakes (client; default resume)\n"
-          "  --backend usrsctp|kernel        (default: kernel if available)\n"
-          "  --udp-port P         usrsctp local UDP port (server: PORT,\n"
-          "                       client: PORT+1)\n"
-          "  --echo               server: echo every message on its stream\n"
-          "  --once               server: exit after one association\n"
-          "  --cert F --key F     certificate and key (server default: a\n"
-          "                       self-signed ECDSA certificate in memory)\n"
-          "  --ca F | --insecure  client: trust anchors, or no verification\n"
-          "  --name NAME          server name (default localhost)\n"
-          "  --stream K           client: send stdin lines on stream K\n",
-          cmd);
+  fprintf(
+      stderr,
+      "usage: mstls %s [options]\n"
+      "  --listen ADDR:PORT | --connect ADDR:PORT\n"
+      "  --streams N          streams requested each way (default 10)\n"
+      "  --policy resume|parallel|lazy   handshakes (client; default resume)\n"
+      "  --backend usrsctp|kernel        (default: kernel if available)\n"
+      "  --udp-port P         usrsctp local UDP port (server: PORT,\n"
+      "                       client: PORT+1)\n"
+      "  --echo               server: echo every message on its stream\n"
+      "  --once               server: exit after one association\n"
+      "  --cert F --key F     certificate and key (server default: a\n"
+      "                       self-signed ECDSA certificate in memory)\n"
+      "  --ca F | --insecure  client: trust anchors, or no verification\n"
+      "  --name NAME          server name (default localhost)\n"
+      "  --stream K           client: send stdin lines on stream K\n",
+      cmd);
 }
 
 static int tsctp_addr(const char *arg, const char **host, uint16_t *port) {

@@ -30,8 +30,8 @@ struct mstls_sctp_assoc {
   uint16_t in;
   uint16_t out;
   uint16_t nbidi;
-  uint32_t *ppid;     /* per outbound stream */
-  int *stream_err;    /* per stream, max(in, out) entries */
+  uint32_t *ppid;  /* per outbound stream */
+  int *stream_err; /* per stream, max(in, out) entries */
   /* Reassembly of one message (RFC 3436 §3.2: a TLS record must fit in one
    * SCTP user message; partial deliveries are joined until MSG_EOR). */
   uint8_t *rbuf;
@@ -154,9 +154,8 @@ static void assoc_report(mstls_sctp_assoc *a, mstls_sctp_event ev,
     a->cfg.event(a, ev, stream, err, a->user_data);
 }
 
-static int assoc_pull(mstls_session *session, uint32_t *flags,
-                      uint16_t *stream, uint8_t *buf, size_t len,
-                      int timeout_ms, void *ud);
+static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
+                      uint8_t *buf, size_t len, int timeout_ms, void *ud);
 
 /* The association is established: learn the stream counts and create the
  * session. */
@@ -314,11 +313,11 @@ static void assoc_plain(mstls_sctp_assoc *a) {
   a->cfg.plain_recv(a, a->rsid, a->rppid, a->rbuf, a->rlen, a->user_data);
 }
 
-static int assoc_pull(mstls_session *session, uint32_t *flags,
-                      uint16_t *stream, uint8_t *buf, size_t len,
-                      int timeout_ms, void *ud) {
+static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
+                      uint8_t *buf, size_t len, int timeout_ms, void *ud) {
   mstls_sctp_assoc *a = ud;
-  uint64_t deadline = timeout_ms < 0 ? 0 : assoc_now_ms() + (uint64_t)timeout_ms;
+  uint64_t deadline =
+      timeout_ms < 0 ? 0 : assoc_now_ms() + (uint64_t)timeout_ms;
 
   (void)session;
   pthread_mutex_lock(&a->rlock);
@@ -552,8 +551,8 @@ void mstls_sctp_listener_del(mstls_sctp_listener *l) {
 
 int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
                       const mstls_settings *settings,
-                      const mstls_callbacks *callbacks,
-                      mstls_credentials *cred, void *user_data) {
+                      const mstls_callbacks *callbacks, mstls_credentials *cred,
+                      void *user_data) {
   mstls_sctp_sock *ns = NULL;
   mstls_sctp_assoc *a = NULL;
   int rc;
@@ -606,8 +605,7 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
     if (a->rsid >= a->nbidi || a->session == NULL) {
       assoc_plain(a);
     } else {
-      rc = mstls_session_feed(a->session, a->rflags, a->rsid, a->rbuf,
-                              a->rlen);
+      rc = mstls_session_feed(a->session, a->rflags, a->rsid, a->rbuf, a->rlen);
       if (rc < 0 && mstls_err_is_fatal(rc))
         assoc_fail(a, rc);
     }

@@ -13,9 +13,9 @@
 typedef struct mstls_sctp_rcv {
   uint16_t sid;
   uint32_t ppid;
-  uint32_t flags;      /* MSTLS_MSG_UNORDERED */
-  int eor;             /* the read ended a message */
-  int is_event;        /* a notification, parsed into the fields below */
+  uint32_t flags; /* MSTLS_MSG_UNORDERED */
+  int eor;        /* the read ended a message */
+  int is_event;   /* a notification, parsed into the fields below */
   mstls_sctp_event event;
   uint16_t event_stream; /* 0xffff: all streams */
   uint16_t event_in;     /* stream counts of COMM_UP/RESTART */
@@ -55,7 +55,8 @@ typedef struct mstls_sctp_ops {
 } mstls_sctp_ops;
 
 /* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built. */
-int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
+                               const mstls_sctp_ops **pops,
                                const mstls_sctp_config *cfg, const char *host,
                                uint16_t port);
 int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,

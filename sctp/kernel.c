@@ -292,7 +292,9 @@ static void ksctp_close(mstls_sctp_sock *s) {
   free(s);
 }
 
-static int ksctp_fd(mstls_sctp_sock *s) { return s->fd; }
+static int ksctp_fd(mstls_sctp_sock *s) {
+  return s->fd;
+}
 
 static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   /* Kernel sockets are polled through their fd. */
@@ -301,10 +303,17 @@ static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   (void)arg;
 }
 
-static const mstls_sctp_ops ksctp_ops = {
-    MSTLS_SCTP_BACKEND_KERNEL, ksctp_recv, ksctp_send, ksctp_wait,
-    ksctp_status, ksctp_accept, ksctp_shutdown, ksctp_abort,
-    ksctp_close, ksctp_fd, ksctp_set_ready};
+static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
+                                         ksctp_recv,
+                                         ksctp_send,
+                                         ksctp_wait,
+                                         ksctp_status,
+                                         ksctp_accept,
+                                         ksctp_shutdown,
+                                         ksctp_abort,
+                                         ksctp_close,
+                                         ksctp_fd,
+                                         ksctp_set_ready};
 
 static int ksctp_socket(const char *host, uint16_t port, int passive,
                         const mstls_sctp_config *cfg, int *pfd,

@@ -398,9 +398,11 @@ static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
   memset(&init, 0, sizeof(init));
   init.sinit_num_ostreams = cfg->streams_out;
   init.sinit_max_instreams = cfg->streams_in;
-  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) < 0)
+  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) <
+      0)
     return -1;
-  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0)
+  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) <
+      0)
     return -1;
   /* TLS records are complete messages; do not wait to bundle them. */
   (void)usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
@@ -609,7 +611,7 @@ static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
 
   if (so == NULL)
     return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
-                                                         : MSTLS_E_TRANSPORT;
+                                                        : MSTLS_E_TRANSPORT;
   if (usctp_setup(so, cfg) < 0) {
     usrsctp_close(so);
     return MSTLS_E_TRANSPORT;
@@ -660,10 +662,17 @@ static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   pthread_mutex_unlock(&s->lock);
 }
 
-static const mstls_sctp_ops usctp_ops = {
-    MSTLS_SCTP_BACKEND_USRSCTP, usctp_recv, usctp_send, usctp_wait,
-    usctp_status, usctp_accept, usctp_shutdown, usctp_abort,
-    usctp_close, usctp_fd, usctp_set_ready};
+static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
+                                         usctp_recv,
+                                         usctp_send,
+                                         usctp_wait,
+                                         usctp_status,
+                                         usctp_accept,
+                                         usctp_shutdown,
+                                         usctp_abort,
+                                         usctp_close,
+                                         usctp_fd,
+                                         usctp_set_ready};
 
 /* Resolve @p host (numeric or name) for UDP encapsulation. */
 static int usctp_resolve(const char *host, uint16_t port,
@@ -728,7 +737,8 @@ static int usctp_finish_open(struct socket *so, mstls_sctp_sock **ps,
   return 0;
 }
 
-int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
+                               const mstls_sctp_ops **pops,
                                const mstls_sctp_config *cfg, const char *host,
                                uint16_t port) {
   struct socket *so = NULL;

@@ -6,11 +6,17 @@ int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
   (void)flags;
   return MSTLS_E_UNSUPPORTED;
 }
-int mstls_sctp_usrsctp_release(void) { return MSTLS_E_INVALID_STATE; }
-void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms) { (void)elapsed_ms; }
-int mstls_sctp_usrsctp_is_nothreads(void) { return 0; }
-int mstls_sctp_link_new(mstls_sctp_link **plink, mstls_sctp_link_output_cb output,
-                        void *user_data) {
+int mstls_sctp_usrsctp_release(void) {
+  return MSTLS_E_INVALID_STATE;
+}
+void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms) {
+  (void)elapsed_ms;
+}
+int mstls_sctp_usrsctp_is_nothreads(void) {
+  return 0;
+}
+int mstls_sctp_link_new(mstls_sctp_link **plink,
+                        mstls_sctp_link_output_cb output, void *user_data) {
   (void)output;
   (void)user_data;
   if (plink != NULL)
@@ -24,7 +30,9 @@ int mstls_sctp_link_input(mstls_sctp_link *link, const uint8_t *packet,
   (void)len;
   return MSTLS_E_UNSUPPORTED;
 }
-void mstls_sctp_link_del(mstls_sctp_link *link) { (void)link; }
+void mstls_sctp_link_del(mstls_sctp_link *link) {
+  (void)link;
+}
 int mstls_sctp_link_pair_new(mstls_sctp_link_pair **ppair) {
   if (ppair != NULL)
     *ppair = NULL;
@@ -35,8 +43,8 @@ mstls_sctp_link *mstls_sctp_link_pair_get(mstls_sctp_link_pair *p, int which) {
   (void)which;
   return NULL;
 }
-void mstls_sctp_link_pair_set_tap(mstls_sctp_link_pair *p, mstls_sctp_tap_cb tap,
-                                  void *user_data) {
+void mstls_sctp_link_pair_set_tap(mstls_sctp_link_pair *p,
+                                  mstls_sctp_tap_cb tap, void *user_data) {
   (void)p;
   (void)tap;
   (void)user_data;
@@ -45,8 +53,11 @@ size_t mstls_sctp_link_pair_pump(mstls_sctp_link_pair *p) {
   (void)p;
   return 0;
 }
-void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p) { (void)p; }
-int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
+void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p) {
+  (void)p;
+}
+int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
+                               const mstls_sctp_ops **pops,
                                const mstls_sctp_config *cfg, const char *host,
                                uint16_t port) {
   (void)ps;

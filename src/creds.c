@@ -72,9 +72,9 @@ int mstls_credentials_set_key_file(mstls_credentials *cred,
   return 0;
 }
 
-int mstls_credentials_set_key_mem(mstls_credentials *cred,
-                                  const char *cert_pem, size_t cert_len,
-                                  const char *key_pem, size_t key_len) {
+int mstls_credentials_set_key_mem(mstls_credentials *cred, const char *cert_pem,
+                                  size_t cert_len, const char *key_pem,
+                                  size_t key_len) {
   gnutls_datum_t c, k;
   int rv;
   if (!cred || !cert_pem || !key_pem || !cert_len || !key_len ||
@@ -120,13 +120,13 @@ int mstls_credentials_set_self_signed(mstls_credentials *cred,
       (rv = gnutls_x509_crt_set_expiration_time(crt, now + 86400)) < 0 ||
       (rv = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
                                           name, (unsigned)strlen(name))) < 0 ||
-      (rv = gnutls_x509_crt_set_subject_alt_name(
-           crt, GNUTLS_SAN_DNSNAME, name, (unsigned)strlen(name),
-           GNUTLS_FSAN_SET)) < 0 ||
+      (rv = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
+                                                 (unsigned)strlen(name),
+                                                 GNUTLS_FSAN_SET)) < 0 ||
       (rv = gnutls_x509_crt_set_key(crt, key)) < 0 ||
       (rv = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
-      (rv = gnutls_x509_crt_set_key_usage(crt,
-                                          GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+      (rv = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) <
+          0 ||
       (rv = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER,
                                                 0)) < 0 ||
       (rv = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,

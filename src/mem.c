@@ -26,7 +26,9 @@ static void *mem_realloc(void *ptr, size_t size, void *ud) {
 static const mstls_mem mem_libc = {NULL, mem_malloc, mem_free, mem_calloc,
                                    mem_realloc};
 
-const mstls_mem *mstls_mem_default(void) { return &mem_libc; }
+const mstls_mem *mstls_mem_default(void) {
+  return &mem_libc;
+}
 
 void *mstls_mem_malloc(const mstls_mem *mem, size_t size) {
   return mem->malloc(size, mem->user_data);

@@ -25,9 +25,9 @@ struct mstls_strm {
   unsigned has_channel : 1;
   unsigned plaintext_declared : 1; /* set_plaintext before any TLS */
   unsigned paused : 1;
-  unsigned armed : 1;       /* handshake deadline set */
-  unsigned in_ready : 1;    /* on the session's ready list */
-  unsigned in_hs : 1;       /* on the session's handshaking list */
+  unsigned armed : 1;          /* handshake deadline set */
+  unsigned in_ready : 1;       /* on the session's ready list */
+  unsigned in_hs : 1;          /* on the session's handshaking list */
   unsigned waiting_resume : 1; /* client: waits for stream 0's ticket */
   unsigned ticket_anchor : 1;  /* client: the stream whose ticket others use */
   unsigned sent_bye : 1;
@@ -60,8 +60,8 @@ struct mstls_session {
   mstls_dense streams;
   uint32_t nstreams;
   int started;
-  int err; /* fatal error that ended the session */
-  uint16_t anchor;          /* client: the stream whose ticket others resume */
+  int err;         /* fatal error that ended the session */
+  uint16_t anchor; /* client: the stream whose ticket others resume */
   int have_anchor;
   gnutls_datum_t resume_data; /* client: from the anchor stream */
   int resume_state;           /* 0 waiting, 1 ready, -1 not available */

@@ -192,8 +192,8 @@ static unsigned e2e_child_timeout(void) {
   return n > 0 && n < 3600 ? (unsigned)n : 60;
 }
 
-static pid_t e2e_spawn(int (*fn)(const e2e_case *, uint16_t),
-                       const e2e_case *c, uint16_t port) {
+static pid_t e2e_spawn(int (*fn)(const e2e_case *, uint16_t), const e2e_case *c,
+                       uint16_t port) {
   pid_t pid = fork();
   if (pid == 0) {
     alarm(e2e_child_timeout()); /* never outlive the test */
@@ -239,6 +239,7 @@ int e2e_run(const e2e_case *c) {
     }
   }
   if (codes[0] != 0 || codes[1] != 0)
-    fprintf(stderr, "e2e: server exit %d, client exit %d\n", codes[0], codes[1]);
+    fprintf(stderr, "e2e: server exit %d, client exit %d\n", codes[0],
+            codes[1]);
   return codes[0] != 0 || codes[1] != 0;
 }

@@ -9,8 +9,8 @@ typedef struct e2e_case {
   mstls_sctp_backend backend;
   uint16_t streams;
   mstls_policy policy;
-  size_t msg_size;    /* bytes echoed on each stream */
-  unsigned rounds;    /* messages per stream */
+  size_t msg_size; /* bytes echoed on each stream */
+  unsigned rounds; /* messages per stream */
 } e2e_case;
 
 /* Fork a server and a client process, run the case, reap both.

@@ -10,7 +10,9 @@ int sctp_h_stack_up(void) {
   return mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_NOTHREADS);
 }
 
-void sctp_h_stack_down(void) { (void)mstls_sctp_usrsctp_release(); }
+void sctp_h_stack_down(void) {
+  (void)mstls_sctp_usrsctp_release();
+}
 
 void sctp_h_defaults(sctp_h *h, uint16_t n, mstls_policy pol) {
   memset(h, 0, sizeof(*h));
@@ -46,8 +48,8 @@ int sctp_h_start(sctp_h *h) {
 void sctp_h_step(sctp_h *h) {
   (void)mstls_sctp_link_pair_pump(h->pair);
   if (h->srv == NULL && h->lst != NULL) {
-    int rc = mstls_sctp_accept(h->lst, &h->srv, &h->ss, &h->scb, h->scred,
-                               h->sud);
+    int rc =
+        mstls_sctp_accept(h->lst, &h->srv, &h->ss, &h->scb, h->scred, h->sud);
     if (rc != 0 && rc != MSTLS_E_AGAIN)
       h->srv_rc = rc;
   }

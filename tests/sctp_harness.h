@@ -21,7 +21,7 @@ typedef struct sctp_h {
   void *cud;
   void *sud;
   uint16_t port;
-  int cli_rc;  /* last error of the client association */
+  int cli_rc; /* last error of the client association */
   int srv_rc;
 } sctp_h;
 

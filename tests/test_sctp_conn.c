@@ -39,24 +39,46 @@ static void handshake_n(uint16_t n, mstls_policy pol) {
   assert_int_equal(mstls_sctp_assoc_get_streams(h.cli, &in, &out), 0);
   assert_int_equal(in, n);
   assert_int_equal(out, n);
-  assert_int_equal(mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.cli)), n);
+  assert_int_equal(
+      mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.cli)), n);
   if (pol != MSTLS_POLICY_LAZY) {
-    assert_int_equal(mstls_session_get_stats(mstls_sctp_assoc_get_session(h.cli), &st), 0);
+    assert_int_equal(
+        mstls_session_get_stats(mstls_sctp_assoc_get_session(h.cli), &st), 0);
     assert_int_equal(st.streams_established, n);
     for (i = 0; i < n; i++)
-      assert_int_equal(mstls_stream_get_state(mstls_sctp_assoc_get_session(h.cli), (uint16_t)i),
+      assert_int_equal(mstls_stream_get_state(
+                           mstls_sctp_assoc_get_session(h.cli), (uint16_t)i),
                        MSTLS_STREAM_OPEN);
   }
-  assert_int_equal(mstls_sctp_assoc_get_backend(h.cli), MSTLS_SCTP_BACKEND_USRSCTP);
+  assert_int_equal(mstls_sctp_assoc_get_backend(h.cli),
+                   MSTLS_SCTP_BACKEND_USRSCTP);
   sctp_h_close(&h);
 }
 
-static void test_handshake_1(void **s) { (void)s; handshake_n(1, MSTLS_POLICY_RESUME); }
-static void test_handshake_10(void **s) { (void)s; handshake_n(10, MSTLS_POLICY_RESUME); }
-static void test_handshake_100(void **s) { (void)s; handshake_n(100, MSTLS_POLICY_RESUME); }
-static void test_handshake_1000(void **s) { (void)s; handshake_n(1000, MSTLS_POLICY_RESUME); }
-static void test_handshake_parallel_16(void **s) { (void)s; handshake_n(16, MSTLS_POLICY_PARALLEL); }
-static void test_handshake_lazy_16(void **s) { (void)s; handshake_n(16, MSTLS_POLICY_LAZY); }
+static void test_handshake_1(void **s) {
+  (void)s;
+  handshake_n(1, MSTLS_POLICY_RESUME);
+}
+static void test_handshake_10(void **s) {
+  (void)s;
+  handshake_n(10, MSTLS_POLICY_RESUME);
+}
+static void test_handshake_100(void **s) {
+  (void)s;
+  handshake_n(100, MSTLS_POLICY_RESUME);
+}
+static void test_handshake_1000(void **s) {
+  (void)s;
+  handshake_n(1000, MSTLS_POLICY_RESUME);
+}
+static void test_handshake_parallel_16(void **s) {
+  (void)s;
+  handshake_n(16, MSTLS_POLICY_PARALLEL);
+}
+static void test_handshake_lazy_16(void **s) {
+  (void)s;
+  handshake_n(16, MSTLS_POLICY_LAZY);
+}
 
 /* Stream negotiation: bidirectional = min(in, out); the rest is
  * plaintext-only (RFC 3436). */
@@ -75,11 +97,13 @@ static void test_negotiation(void **state) {
   assert_int_equal(mstls_sctp_assoc_get_streams(h.cli, &in, &out), 0);
   assert_int_equal(in, 5);
   assert_int_equal(out, 20);
-  assert_int_equal(mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.cli)), 5);
+  assert_int_equal(
+      mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.cli)), 5);
   assert_int_equal(mstls_sctp_assoc_get_streams(h.srv, &in, &out), 0);
   assert_int_equal(in, 20);
   assert_int_equal(out, 5);
-  assert_int_equal(mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.srv)), 5);
+  assert_int_equal(
+      mstls_session_get_nstreams(mstls_sctp_assoc_get_session(h.srv)), 5);
   sctp_h_close(&h);
 }
 
@@ -128,8 +152,10 @@ static void test_plain_and_reassembly(void **state) {
   assert_int_equal(sctp_h_handshake(&h, 20000), 0);
   assert_int_equal(h.srv_rc, 0);
   /* A TLS stream refuses plaintext. */
-  assert_int_equal(mstls_sctp_send_plain(h.cli, 3, 0, "x", 1), MSTLS_E_INVALID_STREAM);
-  assert_int_equal(mstls_sctp_send_plain(h.cli, 12, 0, "x", 1), MSTLS_E_INVALID_STREAM);
+  assert_int_equal(mstls_sctp_send_plain(h.cli, 3, 0, "x", 1),
+                   MSTLS_E_INVALID_STREAM);
+  assert_int_equal(mstls_sctp_send_plain(h.cli, 12, 0, "x", 1),
+                   MSTLS_E_INVALID_STREAM);
   for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     int k, rc;
     pattern(buf, sizes[i], 11, 0);
@@ -158,7 +184,8 @@ static void test_plain_and_reassembly(void **state) {
 /* Per-stream data integrity over TLS: every stream sends a different
  * amount, 1 byte to 1 MB, and reads back exactly its own bytes. */
 static void test_data_integrity(void **state) {
-  static const size_t sizes[] = {1, 100, 16384, 18437, 65536, 300000, 1u << 20, 7};
+  static const size_t sizes[] = {1,     100,    16384,    18437,
+                                 65536, 300000, 1u << 20, 7};
   enum { N = 8 };
   sctp_h h;
   size_t sent[N] = {0}, got[N] = {0};
@@ -228,9 +255,12 @@ static void test_wire_ordered_ppid(void **state) {
   mstls_sctp_link_pair_set_tap(h.pair, tap_inspect, &w);
   assert_int_equal(sctp_h_handshake(&h, 20000), 0);
   assert_int_equal(mstls_sctp_assoc_set_ppid(h.cli, 3, 42), 0);
-  assert_int_equal(mstls_sctp_assoc_set_ppid(h.cli, 4, 42), MSTLS_E_INVALID_STREAM);
-  assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.cli), 3, "hello", 5) == 5);
-  assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.cli), 1, "hello", 5) == 5);
+  assert_int_equal(mstls_sctp_assoc_set_ppid(h.cli, 4, 42),
+                   MSTLS_E_INVALID_STREAM);
+  assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.cli), 3, "hello",
+                                5) == 5);
+  assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.cli), 1, "hello",
+                                5) == 5);
   for (i = 0; i < 50; i++)
     sctp_h_step(&h);
   assert_true(w.data_chunks > 8);
@@ -278,7 +308,8 @@ static void test_stalled_stream(void **state) {
   assert_int_equal(mstls_stream_pause(s, 1), 0);
   for (i = 0; i < 100; i++) {
     for (k = 0; k < 4; k++)
-      assert_int_equal(mstls_stream_send(c, (uint16_t)k, buf, sizeof(buf)), (long)sizeof(buf));
+      assert_int_equal(mstls_stream_send(c, (uint16_t)k, buf, sizeof(buf)),
+                       (long)sizeof(buf));
     sctp_h_step(&h);
   }
   for (i = 0; i < 100; i++)
@@ -301,12 +332,15 @@ static void abort_at(int after_handshake) {
   assert_int_equal(sctp_h_start(&h), 0);
   if (after_handshake) {
     assert_int_equal(sctp_h_handshake(&h, 20000), 0);
-    assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.srv), 2, "x", 1) == 1);
+    assert_true(
+        mstls_stream_send(mstls_sctp_assoc_get_session(h.srv), 2, "x", 1) == 1);
   } else {
     for (i = 0; i < 1000 && h.srv == NULL; i++)
       sctp_h_step(&h);
     assert_non_null(h.srv);
-    assert_int_equal(mstls_session_handshake(mstls_sctp_assoc_get_session(h.srv)), MSTLS_E_AGAIN);
+    assert_int_equal(
+        mstls_session_handshake(mstls_sctp_assoc_get_session(h.srv)),
+        MSTLS_E_AGAIN);
   }
   mstls_sctp_assoc_abort(h.cli);
   for (i = 0; i < 100 && h.srv_rc == 0; i++)
@@ -317,12 +351,19 @@ static void abort_at(int after_handshake) {
   assert_true(mstls_sctp_assoc_get_error(h.srv) == MSTLS_E_PEER_GONE ||
               mstls_sctp_assoc_get_error(h.srv) == MSTLS_E_TRANSPORT);
   /* Sending now fails instead of queueing forever. */
-  assert_true(mstls_stream_send(mstls_sctp_assoc_get_session(h.srv), 1, "x", 1) < 0);
+  assert_true(
+      mstls_stream_send(mstls_sctp_assoc_get_session(h.srv), 1, "x", 1) < 0);
   sctp_h_close(&h);
 }
 
-static void test_abort_mid_handshake(void **s) { (void)s; abort_at(0); }
-static void test_abort_mid_transfer(void **s) { (void)s; abort_at(1); }
+static void test_abort_mid_handshake(void **s) {
+  (void)s;
+  abort_at(0);
+}
+static void test_abort_mid_transfer(void **s) {
+  (void)s;
+  abort_at(1);
+}
 
 /* Association restart: the client's stack loses the association silently
  * and connects again from the same port; the server learns that every TLS
@@ -354,7 +395,8 @@ static void test_restart(void **state) {
   mstls_sctp_link_pair_set_tap(h.pair, NULL, NULL);
   cfg = h.ccfg;
   assert_int_equal(mstls_sctp_connect(&again, &cfg, NULL, h.port, &h.cs, NULL,
-                                      h.ccred, NULL), 0);
+                                      h.ccred, NULL),
+                   0);
   for (i = 0; i < 200 && h.srv_rc == 0; i++) {
     sctp_h_step(&h);
     (void)mstls_sctp_assoc_process(again);

@@ -201,11 +201,9 @@ static void connect_client(ctx *c, size_t i, int v6) {
   socklen_t sl;
   server_addr(&sa, &sl, 0);
   (void)v6;
-  assert_int_equal(mstls_udp_endpoint_connect(c->clients[i],
-                                              (struct sockaddr *)&sa, sl,
-                                              "localhost",
-                                              udpt_net_now(c->net),
-                                              &c->cpeer[i]),
+  assert_int_equal(mstls_udp_endpoint_connect(
+                       c->clients[i], (struct sockaddr *)&sa, sl, "localhost",
+                       udpt_net_now(c->net), &c->cpeer[i]),
                    0);
 }
 
@@ -254,23 +252,21 @@ static void run_echo(int v6) {
   }
   add_client(&c, v6, NULL, NULL);
   server_addr(&sa, &sl, v6);
-  assert_int_equal(mstls_udp_endpoint_connect(c.clients[0],
-                                              (struct sockaddr *)&sa, sl,
-                                              "localhost",
-                                              udpt_net_now(c.net), &c.cpeer[0]),
-                   0);
-  assert_int_equal(mstls_udp_endpoint_connect(c.clients[0],
-                                              (struct sockaddr *)&sa, sl,
-                                              "localhost",
-                                              udpt_net_now(c.net), NULL),
-                   MSTLS_E_INVALID_STATE);
+  assert_int_equal(
+      mstls_udp_endpoint_connect(c.clients[0], (struct sockaddr *)&sa, sl,
+                                 "localhost", udpt_net_now(c.net), &c.cpeer[0]),
+      0);
+  assert_int_equal(
+      mstls_udp_endpoint_connect(c.clients[0], (struct sockaddr *)&sa, sl,
+                                 "localhost", udpt_net_now(c.net), NULL),
+      MSTLS_E_INVALID_STATE);
   c.target = 1;
   assert_true(udpt_net_run(c.net, all_done, &c, 1000));
   assert_int_equal(mstls_udp_peer_get_state(c.cpeer[0]), MSTLS_UDP_PEER_OPEN);
   assert_non_null(mstls_udp_peer_get_gnutls(c.cpeer[0]));
-  assert_int_equal(gnutls_protocol_get_version(
-                       mstls_udp_peer_get_gnutls(c.cpeer[0])),
-                   GNUTLS_DTLS1_2);
+  assert_int_equal(
+      gnutls_protocol_get_version(mstls_udp_peer_get_gnutls(c.cpeer[0])),
+      GNUTLS_DTLS1_2);
   assert_true(mstls_udp_peer_get_data_mtu(c.cpeer[0]) > 1000);
   assert_int_equal(mstls_udp_peer_send(c.cpeer[0], msg, sizeof(msg)),
                    (long)sizeof(msg));
@@ -397,8 +393,8 @@ static void test_idle_reaping(void **state) {
   udpt_net_free(c.net);
 }
 
-static int drop_server_after_hvr(int from, int to, const uint8_t *d,
-                                 size_t len, void *ud) {
+static int drop_server_after_hvr(int from, int to, const uint8_t *d, size_t len,
+                                 void *ud) {
   (void)to;
   (void)len;
   (void)ud;

@@ -106,7 +106,8 @@ static void child_write(child *c, const char *s) {
   assert_int_equal(write(c->in, s, strlen(s)), (ssize_t)strlen(s));
 }
 
-/* ---- our server ------------------------------------------------------------ */
+/* ---- our server ------------------------------------------------------------
+ */
 
 typedef struct srv {
   uint64_t done, closed, bytes;
@@ -201,14 +202,15 @@ static void server_vs(int v6, int use_openssl) {
   if (use_openssl) {
     /* Not -quiet: it implies -ign_eof, and the end of stdin must make
      * s_client close with close_notify. */
-    const char *argv[] = {"openssl", "s_client", "-dtls1_2", "-connect",
-                          hostport, NULL};
+    const char *argv[] = {"openssl",  "s_client", "-dtls1_2",
+                          "-connect", hostport,   NULL};
     snprintf(hostport, sizeof(hostport), v6 ? "[::1]:%s" : "127.0.0.1:%s",
              port);
     spawn(&c, argv);
   } else {
-    const char *argv[] = {"gnutls-cli", "--udp", "--insecure", "--port", port,
-                    v6 ? "::1" : "127.0.0.1", NULL};
+    const char *argv[] = {"gnutls-cli", "--udp", "--insecure",
+                          "--port",     port,    v6 ? "::1" : "127.0.0.1",
+                          NULL};
     spawn(&c, argv);
   }
   /* Send once the handshake is done (the peer reads stdin only then). */
@@ -258,7 +260,8 @@ static void test_server_vs_openssl_s_client_v6(void **state) {
   server_vs(1, 1);
 }
 
-/* ---- our client ------------------------------------------------------------ */
+/* ---- our client ------------------------------------------------------------
+ */
 
 typedef struct cli {
   int done, closed, reason;
@@ -328,12 +331,14 @@ static void client_vs(int use_openssl) {
   }
   free_port(port, sizeof(port));
   if (use_openssl) {
-    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet", "-accept",
-                    port, "-cert", g_cert, "-key", g_key, NULL};
+    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet",
+                          "-accept", port,       "-cert",    g_cert,
+                          "-key",    g_key,      NULL};
     spawn(&c, argv);
   } else {
-    const char *argv[] = {"gnutls-serv", "--udp", "--echo", "--port", port,
-                    "--x509certfile", g_cert, "--x509keyfile", g_key, NULL};
+    const char *argv[] = {
+        "gnutls-serv",    "--udp", "--echo",        "--port", port,
+        "--x509certfile", g_cert,  "--x509keyfile", g_key,    NULL};
     spawn(&c, argv);
   }
   memset(&st, 0, sizeof(st));

@@ -331,7 +331,8 @@ static void test_bad_input(void **state) {
   uint32_t rng = 99;
   int i;
   static const uint8_t stun[] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4,
-                                 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+                                 0x42, 1,    2,    3,    4,    5,    6,
+                                 7,    8,    9,    10,   11,   12};
   static const uint8_t rtp[] = {0x80, 0x60, 0x00, 0x01, 0, 0, 0, 1, 9, 9};
   (void)state;
 
@@ -403,8 +404,8 @@ static void test_bad_input(void **state) {
                    0);
   assert_int_equal(g_nd.len, sizeof(stun));
   assert_memory_equal(g_nd.data, stun, sizeof(stun));
-  assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen,
-                                           rtp, sizeof(rtp), 1),
+  assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen, rtp,
+                                           sizeof(rtp), 1),
                    0);
   assert_memory_equal(g_nd.data, rtp, sizeof(rtp));
   mstls_udp_endpoint_get_stats(ep, &st);
@@ -490,8 +491,7 @@ static void test_settings_validation(void **state) {
   assert_string_equal(mstls_udp_drop_reason_str(MSTLS_UDP_DROP_COUNT),
                       "unknown");
   assert_int_equal(mstls_udp_endpoint_get_expiry(NULL), MSTLS_TSTAMP_NEVER);
-  assert_int_equal(mstls_udp_peer_send(NULL, "x", 1),
-                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_udp_peer_send(NULL, "x", 1), MSTLS_E_INVALID_ARGUMENT);
 }
 
 int main(void) {

@@ -10,7 +10,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-/* ---- counting allocator --------------------------------------------------- */
+/* ---- counting allocator ---------------------------------------------------
+ */
 
 typedef struct cm_hdr {
   size_t size;
@@ -80,7 +81,8 @@ void udpt_counting_mem_init(udpt_counting_mem *c) {
   c->mem.realloc = cm_realloc;
 }
 
-/* ---- credentials ------------------------------------------------------------ */
+/* ---- credentials ------------------------------------------------------------
+ */
 
 static char g_cert_pem[8192];
 static char g_key_pem[8192];
@@ -108,9 +110,8 @@ static int make_pem_pair(void) {
       gnutls_x509_crt_set_expiration_time(crt, now + 86400) < 0 ||
       gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
                                     "localhost", 9) < 0 ||
-      gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME,
-                                           "localhost", 9,
-                                           GNUTLS_FSAN_SET) < 0 ||
+      gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost",
+                                           9, GNUTLS_FSAN_SET) < 0 ||
       gnutls_x509_crt_set_key(crt, key) < 0 ||
       gnutls_x509_crt_set_basic_constraints(crt, 1, -1) < 0 ||
       gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
@@ -190,7 +191,8 @@ int udpt_write_pem_pair(const char *dir, char *cert_path, char *key_path,
   return 0;
 }
 
-/* ---- simulated network ------------------------------------------------------ */
+/* ---- simulated network ------------------------------------------------------
+ */
 
 typedef struct udpt_pkt {
   int from;
@@ -319,8 +321,8 @@ static int net_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
   int from = udpt_net_node_of(n, ep);
   (void)ud;
   n->sent++;
-  if (n->filter && n->filter(from, net_find_addr(n, to, tolen), data, len,
-                             n->filter_ctx)) {
+  if (n->filter &&
+      n->filter(from, net_find_addr(n, to, tolen), data, len, n->filter_ctx)) {
     n->dropped++;
     return 0;
   }
@@ -443,10 +445,9 @@ size_t udpt_net_step(udpt_net *n, size_t max) {
     }
     to = net_find_addr(n, (struct sockaddr *)&p.to, p.tolen);
     if (to >= 0 && p.from >= 0) {
-      mstls_udp_endpoint_feed(n->nodes[to].ep,
-                              (struct sockaddr *)&n->nodes[p.from].addr,
-                              n->nodes[p.from].addrlen, p.data, p.len,
-                              udpt_net_now(n));
+      mstls_udp_endpoint_feed(
+          n->nodes[to].ep, (struct sockaddr *)&n->nodes[p.from].addr,
+          n->nodes[p.from].addrlen, p.data, p.len, udpt_net_now(n));
     }
     free(p.data);
     done++;
@@ -497,7 +498,8 @@ int udpt_net_run(udpt_net *n, int (*done)(void *ctx), void *ctx,
   return done ? done(ctx) : 0;
 }
 
-/* ---- a real ClientHello -------------------------------------------------------- */
+/* ---- a real ClientHello
+ * -------------------------------------------------------- */
 
 typedef struct ch_cap {
   uint8_t *buf;

@@ -35,14 +35,14 @@ typedef struct udpt_net udpt_net;
 
 typedef struct udpt_loss {
   uint32_t seed;
-  unsigned drop_pct;    /* 0..100 */
+  unsigned drop_pct; /* 0..100 */
   unsigned dup_pct;
   unsigned reorder_pct; /* swap with a later datagram */
 } udpt_loss;
 
 /* Filter: return 1 to drop a datagram. */
-typedef int (*udpt_filter_fn)(int from_node, int to_node,
-                              const uint8_t *data, size_t len, void *ctx);
+typedef int (*udpt_filter_fn)(int from_node, int to_node, const uint8_t *data,
+                              size_t len, void *ctx);
 
 udpt_net *udpt_net_new(const udpt_loss *loss);
 void udpt_net_free(udpt_net *n);

@@ -380,9 +380,8 @@ typedef enum mstls_stream_event {
 
 /** Stream event callback (optional). */
 typedef void (*mstls_stream_event_cb)(mstls_session *session,
-                                      mstls_stream_event event,
-                                      uint16_t stream, int error,
-                                      void *user_data);
+                                      mstls_stream_event event, uint16_t stream,
+                                      int error, void *user_data);
 
 /** Clock callback (optional): used only by the *_blocking functions to run
  *  timers. NULL means CLOCK_MONOTONIC. */
@@ -390,11 +389,11 @@ typedef mstls_tstamp (*mstls_clock_cb)(void *user_data);
 
 /** Callbacks of a session. Zero it, then set what you use. */
 typedef struct mstls_callbacks {
-  mstls_push_cb push;              /**< required */
-  mstls_pull_cb pull;              /**< optional: blocking functions */
-  mstls_recv_data_cb recv_data;    /**< optional: callback mode */
+  mstls_push_cb push;                 /**< required */
+  mstls_pull_cb pull;                 /**< optional: blocking functions */
+  mstls_recv_data_cb recv_data;       /**< optional: callback mode */
   mstls_stream_event_cb stream_event; /**< optional */
-  mstls_clock_cb clock;            /**< optional */
+  mstls_clock_cb clock;               /**< optional */
 } mstls_callbacks;
 
 /**
@@ -587,7 +586,7 @@ MSTLS_EXTERN mstls_role mstls_session_get_role(mstls_session *session);
 
 /** Counters of a session. */
 typedef struct mstls_session_stats {
-  uint32_t streams_active;    /**< streams with a TLS session now */
+  uint32_t streams_active; /**< streams with a TLS session now */
   uint32_t streams_handshaking;
   uint32_t streams_established; /**< includes plaintext streams */
   uint32_t streams_failed;
@@ -595,11 +594,11 @@ typedef struct mstls_session_stats {
   uint32_t full_handshakes;
   uint64_t msgs_in;
   uint64_t msgs_out;
-  uint64_t bytes_in;          /**< wire bytes fed */
-  uint64_t bytes_out;         /**< wire bytes pushed */
-  uint64_t msgs_dropped;      /**< messages refused by feed */
-  size_t rx_buffered;         /**< bytes waiting on all streams */
-  size_t rx_buffered_max;     /**< high-water mark */
+  uint64_t bytes_in;      /**< wire bytes fed */
+  uint64_t bytes_out;     /**< wire bytes pushed */
+  uint64_t msgs_dropped;  /**< messages refused by feed */
+  size_t rx_buffered;     /**< bytes waiting on all streams */
+  size_t rx_buffered_max; /**< high-water mark */
 } mstls_session_stats;
 
 /** @brief Copy the session's counters.
@@ -611,11 +610,11 @@ MSTLS_EXTERN int mstls_session_get_stats(mstls_session *session,
 
 /** State of a stream. */
 typedef enum mstls_stream_state {
-  MSTLS_STREAM_IDLE = 0,        /**< no TLS session yet */
+  MSTLS_STREAM_IDLE = 0, /**< no TLS session yet */
   MSTLS_STREAM_HANDSHAKING = 1,
-  MSTLS_STREAM_OPEN = 2,        /**< established, TLS */
-  MSTLS_STREAM_PLAINTEXT = 3,   /**< RFC 3436 §6 plaintext stream */
-  MSTLS_STREAM_CLOSED = 4,      /**< close_notify sent and/or received */
+  MSTLS_STREAM_OPEN = 2,      /**< established, TLS */
+  MSTLS_STREAM_PLAINTEXT = 3, /**< RFC 3436 §6 plaintext stream */
+  MSTLS_STREAM_CLOSED = 4,    /**< close_notify sent and/or received */
   MSTLS_STREAM_FAILED = 5
 } mstls_stream_state;
 
@@ -634,12 +633,12 @@ MSTLS_EXTERN int mstls_stream_get_tls_error(mstls_session *session,
 /** What mstls_stream_get_info() reports. */
 typedef struct mstls_stream_info {
   mstls_stream_state state;
-  const char *version;   /**< "TLS1.3", "TLS1.2", "plaintext" or "-" */
-  const char *cipher;    /**< e.g. "AES-256-GCM", or "-" */
-  int resumed;           /**< 1 if the handshake resumed a session */
-  uint64_t bytes_sent;   /**< application bytes */
+  const char *version; /**< "TLS1.3", "TLS1.2", "plaintext" or "-" */
+  const char *cipher;  /**< e.g. "AES-256-GCM", or "-" */
+  int resumed;         /**< 1 if the handshake resumed a session */
+  uint64_t bytes_sent; /**< application bytes */
   uint64_t bytes_received;
-  int error;             /**< as mstls_stream_get_error() */
+  int error; /**< as mstls_stream_get_error() */
 } mstls_stream_info;
 
 /** @brief Describe a stream.
@@ -656,8 +655,7 @@ MSTLS_EXTERN int mstls_stream_get_info(mstls_session *session, uint16_t stream,
  */
 MSTLS_EXTERN int
 mstls_stream_get_peer_certificate(mstls_session *session, uint16_t stream,
-                                  const gnutls_datum_t **pcerts,
-                                  unsigned *pn);
+                                  const gnutls_datum_t **pcerts, unsigned *pn);
 
 /** @brief Attach application data to a stream.
  *  @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_NOMEM. */
@@ -688,8 +686,7 @@ MSTLS_EXTERN int mstls_stream_set_plaintext(mstls_session *session,
  * @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (not plaintext),
  *         MSTLS_E_NOMEM, MSTLS_E_TLS, MSTLS_E_TRANSPORT.
  */
-MSTLS_EXTERN int mstls_stream_starttls(mstls_session *session,
-                                       uint16_t stream);
+MSTLS_EXTERN int mstls_stream_starttls(mstls_session *session, uint16_t stream);
 
 /**
  * @brief Stop delivering a stream's data in callback mode. Its messages

@@ -112,9 +112,9 @@ typedef struct mstls_sctp_config {
   uint16_t local_port;
   /** Default PPID of every stream (RFC 3436 sets none). Default 0. */
   uint32_t ppid;
-  mstls_sctp_event_cb event;       /**< optional */
-  mstls_sctp_plain_cb plain_recv;  /**< optional */
-  mstls_sctp_ready_cb ready;       /**< optional (usrsctp) */
+  mstls_sctp_event_cb event;      /**< optional */
+  mstls_sctp_plain_cb plain_recv; /**< optional */
+  mstls_sctp_ready_cb ready;      /**< optional (usrsctp) */
 } mstls_sctp_config;
 
 /** @brief Fill @p config with defaults (must not be NULL). */
@@ -294,8 +294,7 @@ MSTLS_EXTERN int mstls_sctp_assoc_process(mstls_sctp_assoc *assoc);
  *  become readable (kernel or threaded usrsctp).
  *  @return 0 (readable or error pending), MSTLS_E_AGAIN (timeout),
  *  MSTLS_E_INVALID_STATE (NOTHREADS stack: cannot wait). */
-MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc,
-                                       int timeout_ms);
+MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc, int timeout_ms);
 
 /** @brief The session, or NULL while the association is being set up. */
 MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
@@ -338,17 +337,17 @@ MSTLS_EXTERN int mstls_sctp_assoc_set_ppid(mstls_sctp_assoc *assoc,
  *         MSTLS_E_INVALID_STREAM (a TLS stream, or beyond the outbound
  *         streams), MSTLS_E_INVALID_STATE (not up), MSTLS_E_TRANSPORT.
  */
-MSTLS_EXTERN int mstls_sctp_send_plain(mstls_sctp_assoc *assoc,
-                                       uint16_t stream, uint32_t ppid,
-                                       const void *data, size_t len);
+MSTLS_EXTERN int mstls_sctp_send_plain(mstls_sctp_assoc *assoc, uint16_t stream,
+                                       uint32_t ppid, const void *data,
+                                       size_t len);
 
 /** Counters of an association. */
 typedef struct mstls_sctp_stats {
-  uint64_t msgs_in;        /**< whole messages received */
-  uint64_t msgs_out;       /**< messages sent */
-  uint64_t partial_reads;  /**< reads that returned part of a message */
-  uint64_t plain_in;       /**< messages on unidirectional streams */
-  uint64_t dropped;        /**< messages dropped (too large, no taker) */
+  uint64_t msgs_in;       /**< whole messages received */
+  uint64_t msgs_out;      /**< messages sent */
+  uint64_t partial_reads; /**< reads that returned part of a message */
+  uint64_t plain_in;      /**< messages on unidirectional streams */
+  uint64_t dropped;       /**< messages dropped (too large, no taker) */
   uint64_t notifications;
 } mstls_sctp_stats;
 

@@ -70,24 +70,24 @@ typedef enum mstls_udp_drop_reason {
 
 /** Counters of an endpoint. */
 typedef struct mstls_udp_stats {
-  uint32_t peers;              /**< peers that exist now */
-  uint32_t half_open;          /**< of which are handshaking */
-  uint64_t peers_accepted;     /**< server peers created after a cookie */
-  uint64_t peers_connected;    /**< client peers created by connect */
+  uint32_t peers;           /**< peers that exist now */
+  uint32_t half_open;       /**< of which are handshaking */
+  uint64_t peers_accepted;  /**< server peers created after a cookie */
+  uint64_t peers_connected; /**< client peers created by connect */
   uint64_t handshakes_done;
-  uint64_t handshakes_failed;  /**< includes timeouts */
+  uint64_t handshakes_failed; /**< includes timeouts */
   uint64_t handshake_timeouts;
-  uint64_t reaped;             /**< established peers closed as idle */
-  uint64_t closed;             /**< peers closed for any reason */
-  uint64_t restarts;           /**< established peers replaced by a new
-                                    handshake from the same address */
-  uint64_t cookies_sent;       /**< HelloVerifyRequests sent */
+  uint64_t reaped;       /**< established peers closed as idle */
+  uint64_t closed;       /**< peers closed for any reason */
+  uint64_t restarts;     /**< established peers replaced by a new
+                              handshake from the same address */
+  uint64_t cookies_sent; /**< HelloVerifyRequests sent */
   uint64_t cookies_verified;
-  uint64_t cookies_rejected;   /**< wrong or expired cookies */
+  uint64_t cookies_rejected; /**< wrong or expired cookies */
   uint64_t datagrams_in;
   uint64_t datagrams_out;
-  uint64_t send_failures;      /**< send callback failures (datagram lost) */
-  uint64_t non_dtls;           /**< handed to the non_dtls callback */
+  uint64_t send_failures; /**< send callback failures (datagram lost) */
+  uint64_t non_dtls;      /**< handed to the non_dtls callback */
   uint64_t dropped_total;
   uint64_t dropped[MSTLS_UDP_DROP_COUNT];
 } mstls_udp_stats;
@@ -167,8 +167,8 @@ typedef void (*mstls_udp_handshake_done_cb)(mstls_udp_endpoint *ep,
                                             void *user_data);
 
 /** Data callback (optional): decrypted application data of one record. */
-typedef void (*mstls_udp_recv_data_cb)(mstls_udp_endpoint *ep,
-                                       uint32_t flags, mstls_udp_peer *peer,
+typedef void (*mstls_udp_recv_data_cb)(mstls_udp_endpoint *ep, uint32_t flags,
+                                       mstls_udp_peer *peer,
                                        const uint8_t *data, size_t len,
                                        void *user_data);
 
@@ -199,12 +199,12 @@ typedef void (*mstls_udp_non_dtls_cb)(mstls_udp_endpoint *ep, uint32_t flags,
 
 /** Callbacks of an endpoint; copied by mstls_udp_endpoint_new(). */
 typedef struct mstls_udp_callbacks {
-  mstls_udp_send_cb send;                 /**< required */
-  mstls_udp_peer_new_cb peer_new;         /**< optional */
+  mstls_udp_send_cb send;                     /**< required */
+  mstls_udp_peer_new_cb peer_new;             /**< optional */
   mstls_udp_handshake_done_cb handshake_done; /**< optional */
-  mstls_udp_recv_data_cb recv_data;       /**< optional */
-  mstls_udp_closed_cb closed;             /**< optional */
-  mstls_udp_non_dtls_cb non_dtls;         /**< optional */
+  mstls_udp_recv_data_cb recv_data;           /**< optional */
+  mstls_udp_closed_cb closed;                 /**< optional */
+  mstls_udp_non_dtls_cb non_dtls;             /**< optional */
 } mstls_udp_callbacks;
 
 /**
@@ -274,12 +274,10 @@ MSTLS_EXTERN int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep,
  *         that address exists), MSTLS_E_LIMIT (max_peers or max_half_open
  *         reached), MSTLS_E_NOMEM, MSTLS_E_TLS.
  */
-MSTLS_EXTERN int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
-                                            const struct sockaddr *to,
-                                            socklen_t tolen,
-                                            const char *server_name,
-                                            mstls_tstamp now,
-                                            mstls_udp_peer **ppeer);
+MSTLS_EXTERN int
+mstls_udp_endpoint_connect(mstls_udp_endpoint *ep, const struct sockaddr *to,
+                           socklen_t tolen, const char *server_name,
+                           mstls_tstamp now, mstls_udp_peer **ppeer);
 
 /** @brief Copy the counters. @return 0, MSTLS_E_INVALID_ARGUMENT. */
 MSTLS_EXTERN int mstls_udp_endpoint_get_stats(mstls_udp_endpoint *ep,
@@ -290,8 +288,9 @@ MSTLS_EXTERN int mstls_udp_endpoint_get_stats(mstls_udp_endpoint *ep,
 MSTLS_EXTERN const char *mstls_udp_drop_reason_str(mstls_udp_drop_reason r);
 
 /** @brief The peer with address @p addr, or NULL. */
-MSTLS_EXTERN mstls_udp_peer *mstls_udp_endpoint_find_peer(
-    mstls_udp_endpoint *ep, const struct sockaddr *addr, socklen_t addrlen);
+MSTLS_EXTERN mstls_udp_peer *
+mstls_udp_endpoint_find_peer(mstls_udp_endpoint *ep,
+                             const struct sockaddr *addr, socklen_t addrlen);
 
 /** Size of a cookie secret. */
 #define MSTLS_UDP_COOKIE_SECRET_SIZE 32
@@ -348,8 +347,8 @@ MSTLS_EXTERN const struct sockaddr *
 mstls_udp_peer_get_addr(mstls_udp_peer *peer, socklen_t *plen);
 
 /** @brief The peer's endpoint. */
-MSTLS_EXTERN mstls_udp_endpoint *mstls_udp_peer_get_endpoint(
-    mstls_udp_peer *peer);
+MSTLS_EXTERN mstls_udp_endpoint *
+mstls_udp_peer_get_endpoint(mstls_udp_peer *peer);
 
 /** @brief Attach application data. */
 MSTLS_EXTERN void mstls_udp_peer_set_user_data(mstls_udp_peer *peer,
@@ -365,7 +364,8 @@ MSTLS_EXTERN gnutls_session_t mstls_udp_peer_get_gnutls(mstls_udp_peer *peer);
 /** @brief The error that closed the peer, or 0. */
 MSTLS_EXTERN int mstls_udp_peer_get_error(mstls_udp_peer *peer);
 
-/* Ready-made poll loop ------------------------------------------------------ */
+/* Ready-made poll loop ------------------------------------------------------
+ */
 
 /** An endpoint on a real UDP socket, driven by poll(2) and
  *  CLOCK_MONOTONIC. */
@@ -401,8 +401,8 @@ MSTLS_EXTERN int mstls_udp_loop_new(mstls_udp_loop **ploop,
 MSTLS_EXTERN void mstls_udp_loop_del(mstls_udp_loop *loop);
 
 /** @brief The loop's endpoint. */
-MSTLS_EXTERN mstls_udp_endpoint *mstls_udp_loop_get_endpoint(
-    mstls_udp_loop *loop);
+MSTLS_EXTERN mstls_udp_endpoint *
+mstls_udp_loop_get_endpoint(mstls_udp_loop *loop);
 
 /** @brief The loop's socket (to add it to another event loop, call
  *  mstls_udp_loop_read() when readable). */

@@ -47,7 +47,8 @@ static int make_cert(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key,
   unsigned char ser[4] = {0, 0, (unsigned char)(serial >> 8),
                           (unsigned char)serial};
   gnutls_datum_t d;
-  if (gnutls_x509_crt_init(crt) < 0 || gnutls_x509_crt_set_version(*crt, 3) < 0 ||
+  if (gnutls_x509_crt_init(crt) < 0 ||
+      gnutls_x509_crt_set_version(*crt, 3) < 0 ||
       gnutls_x509_crt_set_serial(*crt, ser, sizeof(ser)) < 0 ||
       gnutls_x509_crt_set_activation_time(*crt, now - 3600) < 0 ||
       gnutls_x509_crt_set_expiration_time(*crt, now + 86400) < 0 ||
@@ -62,11 +63,11 @@ static int make_cert(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key,
                                                 GNUTLS_KEY_CRL_SIGN) < 0) {
       return -1;
     }
-  } else if (gnutls_x509_crt_set_subject_alt_name(
-                 *crt, GNUTLS_SAN_DNSNAME, cn, (unsigned)strlen(cn),
-                 GNUTLS_FSAN_SET) < 0 ||
-             gnutls_x509_crt_set_key_usage(*crt,
-                                           GNUTLS_KEY_DIGITAL_SIGNATURE) < 0) {
+  } else if (gnutls_x509_crt_set_subject_alt_name(*crt, GNUTLS_SAN_DNSNAME, cn,
+                                                  (unsigned)strlen(cn),
+                                                  GNUTLS_FSAN_SET) < 0 ||
+             gnutls_x509_crt_set_key_usage(*crt, GNUTLS_KEY_DIGITAL_SIGNATURE) <
+                 0) {
     return -1;
   }
   if (gnutls_x509_crt_sign2(*crt, issuer ? issuer : *crt,
@@ -85,10 +86,9 @@ static void pki_build(void) {
   if (make_key(&cak, NULL) < 0 || make_key(&ok, NULL) < 0 ||
       make_key(&sk, &pki.server_key_pem) < 0 ||
       make_key(&ck, &pki.client_key_pem) < 0 ||
-      make_cert(&ca, cak, "mstls test CA", 1, NULL, NULL, &pki.ca_pem, 1) <
+      make_cert(&ca, cak, "mstls test CA", 1, NULL, NULL, &pki.ca_pem, 1) < 0 ||
+      make_cert(&oca, ok, "unrelated CA", 1, NULL, NULL, &pki.other_ca_pem, 2) <
           0 ||
-      make_cert(&oca, ok, "unrelated CA", 1, NULL, NULL, &pki.other_ca_pem,
-                2) < 0 ||
       make_cert(&sc, sk, "server.test", 0, ca, cak, &pki.server_cert_pem, 3) <
           0 ||
       make_cert(&cc, ck, "client.test", 0, ca, cak, &pki.client_cert_pem, 4) <
@@ -117,10 +117,9 @@ mstls_credentials *test_server_creds(const mstls_mem *mem) {
   if (!p || mstls_credentials_new(&c, mem) < 0) {
     return NULL;
   }
-  if (mstls_credentials_set_key_mem(c, p->server_cert_pem,
-                                    strlen(p->server_cert_pem),
-                                    p->server_key_pem,
-                                    strlen(p->server_key_pem)) < 0 ||
+  if (mstls_credentials_set_key_mem(
+          c, p->server_cert_pem, strlen(p->server_cert_pem), p->server_key_pem,
+          strlen(p->server_key_pem)) < 0 ||
       mstls_credentials_set_trust_mem(c, p->ca_pem, strlen(p->ca_pem)) < 0) {
     mstls_credentials_del(c);
     return NULL;
@@ -139,11 +138,9 @@ mstls_credentials *test_client_creds(const mstls_mem *mem, const char *ca_pem,
     ca_pem = p->ca_pem;
   }
   if (mstls_credentials_set_trust_mem(c, ca_pem, strlen(ca_pem)) < 0 ||
-      (with_cert &&
-       mstls_credentials_set_key_mem(c, p->client_cert_pem,
-                                     strlen(p->client_cert_pem),
-                                     p->client_key_pem,
-                                     strlen(p->client_key_pem)) < 0)) {
+      (with_cert && mstls_credentials_set_key_mem(
+                        c, p->client_cert_pem, strlen(p->client_cert_pem),
+                        p->client_key_pem, strlen(p->client_key_pem)) < 0)) {
     mstls_credentials_del(c);
     return NULL;
   }

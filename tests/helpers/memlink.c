@@ -110,8 +110,8 @@ void memlink_set_push_error(memlink *l, int side, int err) {
 
 static void ml_insert(ml_dir *d, ml_msg *m) {
   ml_msg **pp = &d->head;
-  while (*pp && ((*pp)->at < m->at ||
-                 ((*pp)->at == m->at && (*pp)->seq < m->seq))) {
+  while (*pp &&
+         ((*pp)->at < m->at || ((*pp)->at == m->at && (*pp)->seq < m->seq))) {
     pp = &(*pp)->next;
   }
   m->next = *pp;
@@ -304,18 +304,26 @@ size_t memlink_run(memlink *l, size_t max_msgs) {
   return n;
 }
 
-mstls_tstamp memlink_now(memlink *l) { return l->now; }
+mstls_tstamp memlink_now(memlink *l) {
+  return l->now;
+}
 
 void memlink_advance(memlink *l, mstls_tstamp dt) {
   l->now += dt;
   ml_timers(l);
 }
 
-size_t memlink_in_flight(memlink *l) { return l->in_flight; }
+size_t memlink_in_flight(memlink *l) {
+  return l->in_flight;
+}
 
-uint64_t memlink_msgs(memlink *l, int from) { return l->msgs[from]; }
+uint64_t memlink_msgs(memlink *l, int from) {
+  return l->msgs[from];
+}
 
-uint64_t memlink_bytes(memlink *l, int from) { return l->bytes[from]; }
+uint64_t memlink_bytes(memlink *l, int from) {
+  return l->bytes[from];
+}
 
 int memlink_inject(memlink *l, int to, uint16_t stream, uint32_t flags,
                    const void *data, size_t len) {
