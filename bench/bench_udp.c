@@ -29,23 +29,57 @@ static gnutls_certificate_credentials_t g_anon; /* clients: no verify */
 static gnutls_priority_t g_prio;
 static volatile int g_stop;
 
-/* ---- clients: plain GnuTLS on connected sockets ----------------------------- */
+/* ---- clients: plain GnuTLS on connected sockets -----------------------------
+ */
 
 typedef struct bclient {
   int fd;
   gnutls_session_t s;
-  int busy;
+  int busy; /* 1 handshaking, 2 established and held open */
 } bclient;
+
+typedef struct bcells {
+  const struct sockaddr_in *srv;
+  long started, done, failed, total;
+  int hold;
+} bcells;
+
+/* The clients' sockets are non-blocking and GnuTLS must never wait: the
+ * pull timeout only reports whether a datagram is queued. */
+static int bench_client_pull_timeout(gnutls_transport_ptr_t p, unsigned ms) {
+  bclient *c = p;
+  struct pollfd pfd = {c->fd, POLLIN, 0};
+  (void)ms;
+  return poll(&pfd, 1, 0);
+}
+
+static ssize_t bench_client_push(gnutls_transport_ptr_t p, const void *buf,
+                                 size_t len) {
+  bclient *c = p;
+  return send(c->fd, buf, len, 0);
+}
+
+static ssize_t bench_client_pull(gnutls_transport_ptr_t p, void *buf,
+                                 size_t len) {
+  bclient *c = p;
+  return recv(c->fd, buf, len, 0);
+}
 
 static int bench_client_start(bclient *c, const struct sockaddr_in *srv) {
   c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)srv, sizeof(*srv))) {
+    if (c->fd >= 0) {
+      close(c->fd);
+    }
     return -1;
   }
   gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK);
   gnutls_priority_set(c->s, g_prio);
   gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, g_anon);
-  gnutls_transport_set_int(c->s, c->fd);
+  gnutls_transport_set_ptr(c->s, c);
+  gnutls_transport_set_push_function(c->s, bench_client_push);
+  gnutls_transport_set_pull_function(c->s, bench_client_pull);
+  gnutls_transport_set_pull_timeout_function(c->s, bench_client_pull_timeout);
   gnutls_dtls_set_timeouts(c->s, 200, 30000);
   c->busy = 1;
   return 0;
@@ -60,24 +94,61 @@ static void bench_client_end(bclient *c, int bye) {
   c->busy = 0;
 }
 
+/* Advance one client, replacing it by a new one when its handshake ends.
+ * The result of every gnutls_handshake() call counts, the first one
+ * included: with the server thread answering within microseconds GnuTLS
+ * often completes the whole handshake inside one call (it checks the
+ * socket between flights), and calling gnutls_handshake() again on an
+ * established session starts a renegotiation that both servers refuse.
+ * Ignoring that first result made clients renegotiate and back off
+ * until the cell's deadline, which was the stall. */
+static void bench_client_drive(bclient *c, bcells *st) {
+  for (;;) {
+    int rv = gnutls_handshake(c->s);
+    if (rv == GNUTLS_E_AGAIN || (rv < 0 && !gnutls_error_is_fatal(rv))) {
+      return;
+    }
+    if (rv == 0) {
+      st->done++;
+      if (st->hold) {
+        c->busy = 2; /* stays open, no longer driven */
+        return;
+      }
+      bench_client_end(c, 1);
+    } else {
+      st->failed++;
+      bench_client_end(c, 0);
+    }
+    if (st->started >= st->total || bench_client_start(c, st->srv) < 0) {
+      return;
+    }
+    st->started++;
+  }
+}
+
 /* Run @p total handshakes with @p conc in flight; keep them open when
  * @p hold. @return handshakes completed. */
 static long bench_clients(const struct sockaddr_in *srv, int conc, long total,
                           int hold, bclient *cl) {
   struct pollfd pfd[MAXC];
-  long started = 0, done = 0;
-  double end = (double)mstls_udp_now() / 1e9 + 15.0; /* bounded cell */
+  int idx[MAXC];
+  bcells st = {srv, 0, 0, 0, total, hold};
+  uint64_t end = mstls_udp_now() + 15000000000ull; /* bounded cell */
+  uint64_t tick = mstls_udp_now();
   int i;
-  for (i = 0; i < conc && started < total; i++, started++) {
-    bench_client_start(&cl[i], srv);
-    gnutls_handshake(cl[i].s);
+  for (i = 0; i < conc && st.started < total; i++) {
+    if (bench_client_start(&cl[i], srv) == 0) {
+      st.started++;
+      bench_client_drive(&cl[i], &st);
+    }
   }
-  while (done < total && (double)mstls_udp_now() / 1e9 < end) {
-    int n = 0, idx[MAXC];
+  while (st.done + st.failed < total && mstls_udp_now() < end) {
+    int n = 0, all;
     for (i = 0; i < conc; i++) {
-      if (cl[i].busy) {
+      if (cl[i].busy == 1) {
         pfd[n].fd = cl[i].fd;
         pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
         idx[n++] = i;
       }
     }
@@ -85,28 +156,15 @@ static long bench_clients(const struct sockaddr_in *srv, int conc, long total,
       break;
     }
     poll(pfd, (nfds_t)n, 5);
+    /* Readable clients now; all of them every 10 ms so that GnuTLS can
+     * run its retransmission timers. */
+    all = mstls_udp_now() >= tick;
+    if (all) {
+      tick = mstls_udp_now() + 10000000ull;
+    }
     for (i = 0; i < n; i++) {
-      bclient *c = &cl[idx[i]];
-      int rv = gnutls_handshake(c->s);
-      if (rv == 0) {
-        done++;
-        if (hold) {
-          c->busy = 2; /* stays open, not polled */
-          continue;
-        }
-        bench_client_end(c, 1);
-        if (started < total) {
-          started++;
-          bench_client_start(c, srv);
-          gnutls_handshake(c->s);
-        }
-      } else if (rv != GNUTLS_E_AGAIN && gnutls_error_is_fatal(rv)) {
-        bench_client_end(c, 0);
-        if (started < total) {
-          started++;
-          bench_client_start(c, srv);
-          gnutls_handshake(c->s);
-        }
+      if (all || pfd[i].revents) {
+        bench_client_drive(&cl[idx[i]], &st);
       }
     }
   }
@@ -115,10 +173,16 @@ static long bench_clients(const struct sockaddr_in *srv, int conc, long total,
       bench_client_end(&cl[i], 0);
     }
   }
-  return done;
+  if (st.failed || st.done < total) {
+    fprintf(stderr,
+            "bench_udp: %d clients: %ld of %ld handshakes done, %ld failed\n",
+            conc, st.done, total, st.failed);
+  }
+  return st.done;
 }
 
-/* ---- server A: the mstls endpoint ------------------------------------------- */
+/* ---- server A: the mstls endpoint -------------------------------------------
+ */
 
 static void *bench_mstls_server(void *arg) {
   mstls_udp_loop *loop = arg;
@@ -143,8 +207,8 @@ static mstls_udp_loop *bench_mstls_loop(struct sockaddr_in *addr) {
   memset(addr, 0, sizeof(*addr));
   addr->sin_family = AF_INET;
   addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (mstls_udp_loop_new(&loop, (struct sockaddr *)addr, sizeof(*addr), &s,
-                         &cb, g_cred, NULL) < 0) {
+  if (mstls_udp_loop_new(&loop, (struct sockaddr *)addr, sizeof(*addr), &s, &cb,
+                         g_cred, NULL) < 0) {
     return NULL;
   }
   mstls_udp_loop_get_local_addr(loop, &ss, &sl);
@@ -157,7 +221,8 @@ static mstls_udp_loop *bench_mstls_loop(struct sockaddr_in *addr) {
   return loop;
 }
 
-/* ---- server B: plain GnuTLS, a connected socket per peer ------------------- */
+/* ---- server B: plain GnuTLS, a connected socket per peer -------------------
+ */
 
 typedef struct bpeer {
   int fd;
@@ -220,8 +285,8 @@ static void bench_base_accept(bbase *b) {
   gnutls_dtls_prestate_st pre;
   bpeer *bp;
   int one = 1;
-  ssize_t n = recvfrom(b->lfd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-                       &fl);
+  ssize_t n =
+      recvfrom(b->lfd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
   if (n <= 0) {
     return;
   }
@@ -272,8 +337,9 @@ static void bench_base_drop(bbase *b, int i) {
 static void *bench_base_server(void *arg) {
   bbase *b = arg;
   static struct pollfd pfd[MAXC * 2 + 1];
+  uint64_t tick = 0;
   while (!g_stop) {
-    int i, n = b->n;
+    int i, n = b->n, all;
     pfd[0].fd = b->lfd;
     pfd[0].events = POLLIN;
     for (i = 0; i < n; i++) {
@@ -281,11 +347,21 @@ static void *bench_base_server(void *arg) {
       pfd[i + 1].events = POLLIN;
       pfd[i + 1].revents = 0;
     }
+    pfd[0].revents = 0;
     poll(pfd, (nfds_t)n + 1, 5);
+    /* Like the clients: readable peers, and all handshaking peers every
+     * 10 ms for GnuTLS's retransmission timers. */
+    all = mstls_udp_now() >= tick;
+    if (all) {
+      tick = mstls_udp_now() + 10000000ull;
+    }
     for (i = n - 1; i >= 0; i--) {
       bpeer *bp = b->peers[i];
       int rv;
       if (!bp->established) {
+        if (!all && !pfd[i + 1].revents) {
+          continue;
+        }
         rv = gnutls_handshake(bp->s);
         if (rv == 0) {
           bp->established = 1;
@@ -297,8 +373,8 @@ static void *bench_base_server(void *arg) {
       if (pfd[i + 1].revents) {
         char buf[2048];
         rv = (int)gnutls_record_recv(bp->s, buf, sizeof(buf));
-        if (rv == 0 || (rv < 0 && rv != GNUTLS_E_AGAIN &&
-                        gnutls_error_is_fatal(rv))) {
+        if (rv == 0 ||
+            (rv < 0 && rv != GNUTLS_E_AGAIN && gnutls_error_is_fatal(rv))) {
           bench_base_drop(b, i);
         }
       }
@@ -320,7 +396,8 @@ static void *bench_base_server(void *arg) {
   return NULL;
 }
 
-/* ---- driver ------------------------------------------------------------------ */
+/* ---- driver
+ * ------------------------------------------------------------------ */
 
 static double bench_now(void) {
   return (double)mstls_udp_now() / 1e9;
