@@ -23,8 +23,7 @@ int mstls_udp_cookies_init(mstls_udp_cookies *c, mstls_tstamp period_len) {
   return 0;
 }
 
-void mstls_udp_cookies_set_secret(mstls_udp_cookies *c,
-                                  const uint8_t *secret) {
+void mstls_udp_cookies_set_secret(mstls_udp_cookies *c, const uint8_t *secret) {
   memcpy(c->secret, secret, sizeof(c->secret));
   c->cache[0].valid = 0;
   c->cache[1].valid = 0;
@@ -41,7 +40,8 @@ static const mstls_udp_cookie_key *cookie_key(mstls_udp_cookies *c,
   }
   memcpy(in, cookie_label, sizeof(cookie_label) - 1);
   for (i = 0; i < 8; i++) {
-    in[sizeof(cookie_label) - 1 + (size_t)i] = (uint8_t)(period >> (56 - 8 * i));
+    in[sizeof(cookie_label) - 1 + (size_t)i] =
+        (uint8_t)(period >> (56 - 8 * i));
   }
   if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, c->secret, sizeof(c->secret), in,
                        sizeof(in), k->key) < 0) {
@@ -107,9 +107,8 @@ static int cookie_verify_period(mstls_udp_cookies *c, const uint8_t *addrkey,
 }
 
 int mstls_udp_cookie_verify(mstls_udp_cookies *c, const uint8_t *addrkey,
-                            size_t keylen, mstls_tstamp now,
-                            const uint8_t *msg, size_t len,
-                            gnutls_dtls_prestate_st *prestate) {
+                            size_t keylen, mstls_tstamp now, const uint8_t *msg,
+                            size_t len, gnutls_dtls_prestate_st *prestate) {
   uint64_t period = now / c->period_len;
 
   if (cookie_verify_period(c, addrkey, keylen, period, msg, len, prestate) ==

@@ -64,7 +64,8 @@ const char *mstls_udp_drop_reason_str(mstls_udp_drop_reason r) {
 
 size_t mstls_udp_addr_key(const struct sockaddr *sa, socklen_t len,
                           uint8_t *key) {
-  if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+  if (sa->sa_family == AF_INET &&
+      len >= (socklen_t)sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
     key[0] = 4;
     memcpy(key + 1, &in->sin_port, 2);
@@ -305,8 +306,8 @@ static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
     mstls_udp_drop(ep, MSTLS_UDP_DROP_HALF_OPEN_LIMIT);
     return MSTLS_E_LIMIT;
   }
-  rv = mstls_udp_peer_create(ep, from, fromlen, key, keylen, 0, NULL,
-                             &prestate, &peer);
+  rv = mstls_udp_peer_create(ep, from, fromlen, key, keylen, 0, NULL, &prestate,
+                             &peer);
   if (rv < 0) {
     mstls_udp_drop(ep, MSTLS_UDP_DROP_NOMEM);
     return rv == MSTLS_E_NOMEM ? MSTLS_E_NOMEM : MSTLS_E_MALFORMED;
@@ -401,8 +402,7 @@ mstls_tstamp mstls_udp_endpoint_get_expiry(mstls_udp_endpoint *ep) {
   return ep->heap[0]->deadline;
 }
 
-int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep,
-                                     mstls_tstamp now) {
+int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep, mstls_tstamp now) {
   size_t budget;
   if (!ep) {
     return MSTLS_E_INVALID_ARGUMENT;

@@ -249,9 +249,9 @@ int mstls_udp_loop_run(mstls_udp_loop *loop, int timeout_ms) {
   if (!loop) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  end = timeout_ms < 0 ? MSTLS_TSTAMP_NEVER
-                       : mstls_udp_now() +
-                             (mstls_tstamp)timeout_ms * MSTLS_MILLISECONDS;
+  end = timeout_ms < 0
+            ? MSTLS_TSTAMP_NEVER
+            : mstls_udp_now() + (mstls_tstamp)timeout_ms * MSTLS_MILLISECONDS;
   while (!loop->stop) {
     mstls_tstamp now = mstls_udp_now();
     int wait = 1000;

@@ -132,8 +132,8 @@ static int peer_push(void *ctx, const giovec_t *iov, int iovcnt) {
   int i;
 
   if (iovcnt == 1) {
-    mstls_udp_transmit(ep, (const struct sockaddr *)&peer->addr,
-                       peer->addrlen, iov[0].iov_base, iov[0].iov_len);
+    mstls_udp_transmit(ep, (const struct sockaddr *)&peer->addr, peer->addrlen,
+                       iov[0].iov_base, iov[0].iov_len);
     return 0;
   }
   for (i = 0; i < iovcnt; i++) {
@@ -212,8 +212,8 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                  : GNUTLS_CERT_IGNORE);
     /* The ClientHello with the cookie is the second one: GnuTLS continues
      * from the sequence numbers the cookie exchange used. */
-    gnutls_dtls_prestate_set(tls, (gnutls_dtls_prestate_st *)(uintptr_t)
-                                      prestate);
+    gnutls_dtls_prestate_set(tls,
+                             (gnutls_dtls_prestate_st *)(uintptr_t)prestate);
   }
   gnutls_dtls_set_mtu(tls, ep->settings.mtu);
   /* Never gnutls_handshake_set_timeout(): it resets the retransmission
@@ -295,8 +295,8 @@ static void peer_read(mstls_udp_peer *peer) {
   int i;
 
   for (i = 0; i < PEER_READ_STEPS && peer->state == MSTLS_UDP_PEER_OPEN; i++) {
-    ssize_t rv = gnutls_record_recv(peer->ch.tls, ep->rxbuf,
-                                    MSTLS_UDP_RECORD_MAX);
+    ssize_t rv =
+        gnutls_record_recv(peer->ch.tls, ep->rxbuf, MSTLS_UDP_RECORD_MAX);
     if (rv > 0) {
       peer->last_active = ep->now;
       if (ep->cb.recv_data) {
@@ -328,8 +328,7 @@ static void peer_read(mstls_udp_peer *peer) {
       mstls_udp_drop(ep, MSTLS_UDP_DROP_PEER_RECORD);
       continue;
     }
-    mstls_udp_peer_finish(peer, mstls_chan_map_error(&peer->ch, (int)rv, 0),
-                          0);
+    mstls_udp_peer_finish(peer, mstls_chan_map_error(&peer->ch, (int)rv, 0), 0);
     return;
   }
 }
@@ -372,8 +371,8 @@ static void peer_handshake(mstls_udp_peer *peer) {
   /* DTLS timers only while handshaking: gnutls_dtls_get_timeout() returns
    * 0 forever once the handshake is over. A 0 now still means "soon". */
   ms = gnutls_dtls_get_timeout(peer->ch.tls);
-  peer->dtls_deadline = ep->now + (mstls_tstamp)(ms ? ms : 1) *
-                                      MSTLS_MILLISECONDS;
+  peer->dtls_deadline =
+      ep->now + (mstls_tstamp)(ms ? ms : 1) * MSTLS_MILLISECONDS;
 }
 
 void mstls_udp_peer_start(mstls_udp_peer *peer) {

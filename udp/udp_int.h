@@ -59,9 +59,8 @@ int mstls_udp_cookie_send(mstls_udp_cookies *c, const uint8_t *addrkey,
 /** @return 0 and fills @p prestate when the cookie is valid for the current
  *  or the previous period, -1 otherwise. */
 int mstls_udp_cookie_verify(mstls_udp_cookies *c, const uint8_t *addrkey,
-                            size_t keylen, mstls_tstamp now,
-                            const uint8_t *msg, size_t len,
-                            gnutls_dtls_prestate_st *prestate);
+                            size_t keylen, mstls_tstamp now, const uint8_t *msg,
+                            size_t len, gnutls_dtls_prestate_st *prestate);
 
 /* Per-source rate limit: a fixed table of counters allocated once with the
  * endpoint, indexed by a keyed hash of the source address (port ignored),
@@ -111,11 +110,11 @@ struct mstls_udp_endpoint {
   uint64_t rate_k0, rate_k1;
   mstls_udp_stats stats;
   mstls_tstamp now;
-  int depth;                  /* nesting of public calls */
-  mstls_udp_peer *dead;       /* closed peers freed when depth returns 0 */
-  uint8_t *rxbuf;             /* decrypted data */
-  uint8_t *txbuf;             /* flattened outgoing datagram */
-  void *transport;            /* the poll loop owning the endpoint */
+  int depth;            /* nesting of public calls */
+  mstls_udp_peer *dead; /* closed peers freed when depth returns 0 */
+  uint8_t *rxbuf;       /* decrypted data */
+  uint8_t *txbuf;       /* flattened outgoing datagram */
+  void *transport;      /* the poll loop owning the endpoint */
 };
 
 /** Make the canonical key of an address. @return key length, 0 if the
@@ -135,8 +134,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
 /** Start or continue the handshake (client: sends the ClientHello). */
 void mstls_udp_peer_start(mstls_udp_peer *peer);
 /** A datagram for an existing peer. @return 0 or MSTLS_E_NOMEM. */
-int mstls_udp_peer_input(mstls_udp_peer *peer, const uint8_t *data,
-                         size_t len);
+int mstls_udp_peer_input(mstls_udp_peer *peer, const uint8_t *data, size_t len);
 /** Run the peer's due timers. */
 void mstls_udp_peer_expire(mstls_udp_peer *peer, mstls_tstamp now);
 /** Close and forget a peer (reason for the callback; send close_notify if
