@@ -26,10 +26,10 @@ if(MSTLS_WITH_KERNEL_SCTP)
     include(${CMAKE_CURRENT_SOURCE_DIR}/vm/vm.cmake)
     if(COMMAND mstls_add_vm_test)
       mstls_add_vm_test(NAME test_sctp_kernel_vm
-                        COMMAND test_sctp_kernel TIMEOUT 900)
+                        COMMAND test_sctp_kernel TIMEOUT 600)
       # The guest emulates its CPU in software; sanitizers slow it further.
       set_property(TEST test_sctp_kernel_vm APPEND PROPERTY
-                   ENVIRONMENT MSTLS_E2E_TIMEOUT=400)
+                   ENVIRONMENT "MSTLS_E2E_TIMEOUT=120;MSTLS_E2E_LIGHT=1")
     endif()
   endif()
 endif()
