@@ -3,9 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
+#include "clock.h"
 
 /* Slack above max_message in the reassembly buffer: a read that crosses
  * max_message proves the message too large without a second buffer, and
@@ -65,9 +65,7 @@ void mstls_sctp_config_default(mstls_sctp_config *config) {
 }
 
 static uint64_t assoc_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  return mstls_clock_monotonic() / MSTLS_MILLISECONDS;
 }
 
 /* Callback wrappers: the session's user_data is the association; the

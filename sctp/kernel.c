@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "event_parse.inc"
 
 struct mstls_sctp_sock {
   int fd;
@@ -74,64 +75,6 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
   return 0;
 }
 
-static void ksctp_parse_event(const uint8_t *buf, size_t len,
-                              mstls_sctp_rcv *ri) {
-  union sctp_notification n;
-
-  memset(&n, 0, sizeof(n));
-  memcpy(&n, buf, len < sizeof(n) ? len : sizeof(n));
-  ri->is_event = 1;
-  ri->event = 0;
-  ri->event_stream = 0xffff;
-  switch (n.sn_header.sn_type) {
-  case SCTP_ASSOC_CHANGE:
-    ri->event_in = n.sn_assoc_change.sac_inbound_streams;
-    ri->event_out = n.sn_assoc_change.sac_outbound_streams;
-    switch (n.sn_assoc_change.sac_state) {
-    case SCTP_COMM_UP:
-      ri->event = MSTLS_SCTP_EVENT_UP;
-      break;
-    case SCTP_COMM_LOST:
-      ri->event = MSTLS_SCTP_EVENT_COMM_LOST;
-      break;
-    case SCTP_RESTART:
-      ri->event = MSTLS_SCTP_EVENT_RESTART;
-      break;
-    case SCTP_SHUTDOWN_COMP:
-      ri->event = MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE;
-      break;
-    case SCTP_CANT_STR_ASSOC:
-      ri->event = MSTLS_SCTP_EVENT_CANT_START;
-      break;
-    default:
-      break;
-    }
-    break;
-  case SCTP_SHUTDOWN_EVENT:
-    ri->event = MSTLS_SCTP_EVENT_SHUTDOWN;
-    break;
-  case SCTP_SEND_FAILED_EVENT:
-    ri->event = MSTLS_SCTP_EVENT_SEND_FAILED;
-    ri->event_stream = n.sn_send_failed_event.ssfe_info.snd_sid;
-    break;
-  case SCTP_STREAM_RESET_EVENT: {
-    size_t hdr = offsetof(struct sctp_stream_reset_event, strreset_stream_list);
-    ri->event = MSTLS_SCTP_EVENT_STREAM_RESET;
-    if (len >= hdr + 2 && n.sn_strreset_event.strreset_length == hdr + 2)
-      memcpy(&ri->event_stream, buf + hdr, 2);
-    break;
-  }
-  case SCTP_PARTIAL_DELIVERY_EVENT:
-    if (n.sn_pdapi_event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED) {
-      ri->event = MSTLS_SCTP_EVENT_PDAPI_ABORTED;
-      ri->event_stream = (uint16_t)n.sn_pdapi_event.pdapi_stream;
-    }
-    break;
-  default:
-    break;
-  }
-}
-
 static long ksctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
                        mstls_sctp_rcv *ri) {
   union {
@@ -156,7 +99,7 @@ static long ksctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
     return MSTLS_E_PEER_GONE;
   ri->eor = (msg.msg_flags & MSG_EOR) != 0;
   if (msg.msg_flags & MSG_NOTIFICATION) {
-    ksctp_parse_event(buf, (size_t)n, ri);
+    backend_parse_event(buf, (size_t)n, ri);
     return n;
   }
   for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {

@@ -16,6 +16,7 @@
 #include <usrsctp.h>
 
 #include "backend.h"
+#include "event_parse.inc"
 
 /* The stack ----------------------------------------------------------------*/
 
@@ -419,64 +420,6 @@ static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
   return 0;
 }
 
-static void usctp_parse_event(const uint8_t *buf, size_t len,
-                              mstls_sctp_rcv *ri) {
-  union sctp_notification n;
-
-  memset(&n, 0, sizeof(n));
-  memcpy(&n, buf, len < sizeof(n) ? len : sizeof(n));
-  ri->is_event = 1;
-  ri->event = 0;
-  ri->event_stream = 0xffff;
-  switch (n.sn_header.sn_type) {
-  case SCTP_ASSOC_CHANGE:
-    ri->event_in = n.sn_assoc_change.sac_inbound_streams;
-    ri->event_out = n.sn_assoc_change.sac_outbound_streams;
-    switch (n.sn_assoc_change.sac_state) {
-    case SCTP_COMM_UP:
-      ri->event = MSTLS_SCTP_EVENT_UP;
-      break;
-    case SCTP_COMM_LOST:
-      ri->event = MSTLS_SCTP_EVENT_COMM_LOST;
-      break;
-    case SCTP_RESTART:
-      ri->event = MSTLS_SCTP_EVENT_RESTART;
-      break;
-    case SCTP_SHUTDOWN_COMP:
-      ri->event = MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE;
-      break;
-    case SCTP_CANT_STR_ASSOC:
-      ri->event = MSTLS_SCTP_EVENT_CANT_START;
-      break;
-    default:
-      break;
-    }
-    break;
-  case SCTP_SHUTDOWN_EVENT:
-    ri->event = MSTLS_SCTP_EVENT_SHUTDOWN;
-    break;
-  case SCTP_SEND_FAILED_EVENT:
-    ri->event = MSTLS_SCTP_EVENT_SEND_FAILED;
-    ri->event_stream = n.sn_send_failed_event.ssfe_info.snd_sid;
-    break;
-  case SCTP_STREAM_RESET_EVENT: {
-    size_t hdr = offsetof(struct sctp_stream_reset_event, strreset_stream_list);
-    ri->event = MSTLS_SCTP_EVENT_STREAM_RESET;
-    if (len >= hdr + 2 && n.sn_strreset_event.strreset_length == hdr + 2)
-      memcpy(&ri->event_stream, buf + hdr, 2);
-    break;
-  }
-  case SCTP_PARTIAL_DELIVERY_EVENT:
-    if (n.sn_pdapi_event.pdapi_indication == SCTP_PARTIAL_DELIVERY_ABORTED) {
-      ri->event = MSTLS_SCTP_EVENT_PDAPI_ABORTED;
-      ri->event_stream = (uint16_t)n.sn_pdapi_event.pdapi_stream;
-    }
-    break;
-  default:
-    break;
-  }
-}
-
 static int usctp_errno_to_mstls(int e) {
   switch (e) {
   case EWOULDBLOCK:
@@ -514,7 +457,7 @@ static long usctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
     return MSTLS_E_PEER_GONE; /* the association is gone (EOF) */
   ri->eor = (flags & MSG_EOR) != 0;
   if (flags & MSG_NOTIFICATION) {
-    usctp_parse_event(buf, (size_t)n, ri);
+    backend_parse_event(buf, (size_t)n, ri);
     return n;
   }
   if (infotype == SCTP_RECVV_RCVINFO) {
@@ -724,6 +667,25 @@ static int usctp_open(struct socket **pso, int family,
   return 0;
 }
 
+/* An AF_CONN socket bound to the link's own address: that address is both
+ * ends' address, so a client binds it with its local port and connects to
+ * it with the server's port. */
+static int usctp_open_conn(struct socket **pso, const mstls_sctp_config *cfg,
+                           uint16_t bind_port, struct sockaddr_conn *sc) {
+  int rc = usctp_open(pso, AF_CONN, cfg);
+  if (rc != 0)
+    return rc;
+  memset(sc, 0, sizeof(*sc));
+  sc->sconn_family = AF_CONN;
+  sc->sconn_port = htons(bind_port);
+  sc->sconn_addr = cfg->link;
+  if (usrsctp_bind(*pso, (struct sockaddr *)sc, sizeof(*sc)) < 0) {
+    usrsctp_close(*pso);
+    return MSTLS_E_TRANSPORT;
+  }
+  return 0;
+}
+
 static int usctp_finish_open(struct socket *so, mstls_sctp_sock **ps,
                              const mstls_sctp_ops **pops) {
   mstls_sctp_sock *s = usctp_sock_wrap(so);
@@ -746,17 +708,9 @@ int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
 
   if (cfg->link != NULL) {
     struct sockaddr_conn sc;
-    rc = usctp_open(&so, AF_CONN, cfg);
+    rc = usctp_open_conn(&so, cfg, cfg->local_port, &sc);
     if (rc != 0)
       return rc;
-    memset(&sc, 0, sizeof(sc));
-    sc.sconn_family = AF_CONN;
-    sc.sconn_port = htons(cfg->local_port);
-    sc.sconn_addr = cfg->link;
-    /* AF_CONN: the link's own address is both ends' address; the client
-     * connects to its own link with the server's port. */
-    if (usrsctp_bind(so, (struct sockaddr *)&sc, sizeof(sc)) < 0)
-      goto fail;
     sc.sconn_port = htons(port);
     if (usrsctp_connect(so, (struct sockaddr *)&sc, sizeof(sc)) < 0 &&
         errno != EINPROGRESS)
@@ -797,15 +751,9 @@ int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
 
   if (cfg->link != NULL) {
     struct sockaddr_conn sc;
-    rc = usctp_open(&so, AF_CONN, cfg);
+    rc = usctp_open_conn(&so, cfg, port, &sc);
     if (rc != 0)
       return rc;
-    memset(&sc, 0, sizeof(sc));
-    sc.sconn_family = AF_CONN;
-    sc.sconn_port = htons(port);
-    sc.sconn_addr = cfg->link;
-    if (usrsctp_bind(so, (struct sockaddr *)&sc, sizeof(sc)) < 0)
-      goto fail;
   } else {
     struct sockaddr_storage ss;
     socklen_t sslen;

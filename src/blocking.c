@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "clock.h"
 #include "mem.h"
 
 /* Longest single wait in the pull callback, so that a thread waiting on
@@ -15,12 +16,7 @@
 #define BLOCKING_PUSH_RETRY_MS 1
 
 mstls_tstamp mstls_clock_now(mstls_session *s) {
-  struct timespec ts;
-  if (s->cb.clock) {
-    return s->cb.clock(s->user_data);
-  }
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (mstls_tstamp)ts.tv_sec * MSTLS_SECONDS + (mstls_tstamp)ts.tv_nsec;
+  return s->cb.clock ? s->cb.clock(s->user_data) : mstls_clock_monotonic();
 }
 
 static int blk_timeout_ms(mstls_session *s, mstls_tstamp now) {
@@ -173,24 +169,20 @@ long mstls_stream_recv_blocking(mstls_session *s, uint16_t stream, void *buf,
   return rv;
 }
 
+static int blk_stream_open(void *p, void *ctx) {
+  const mstls_strm *st = p;
+  (void)ctx;
+  return st->state == MSTLS_STREAM_HANDSHAKING ||
+         st->state == MSTLS_STREAM_OPEN ||
+         st->state == MSTLS_STREAM_PLAINTEXT || st->plain.bytes ||
+         (st->state == MSTLS_STREAM_CLOSED && !st->peer_closed) ||
+         (st->peer_closed && !st->eof_reported) || st->waiting_resume;
+}
+
 /* Whether any stream can still deliver something. */
 static int blk_any_open(mstls_session *s) {
-  size_t b, i;
-  for (b = 0; b < 256; b++) {
-    void **blk = s->streams.blocks[b];
-    for (i = 0; blk && i < 256; i++) {
-      mstls_strm *st = blk[i];
-      if (!st) {
-        continue;
-      }
-      if (st->state == MSTLS_STREAM_HANDSHAKING ||
-          st->state == MSTLS_STREAM_OPEN ||
-          st->state == MSTLS_STREAM_PLAINTEXT || st->plain.bytes ||
-          (st->state == MSTLS_STREAM_CLOSED && !st->peer_closed) ||
-          (st->peer_closed && !st->eof_reported) || st->waiting_resume) {
-        return 1;
-      }
-    }
+  if (mstls_dense_foreach(&s->streams, blk_stream_open, NULL)) {
+    return 1;
   }
   /* A server whose client has not opened any stream yet. */
   return s->role == MSTLS_ROLE_SERVER && s->stats.streams_established == 0 &&

@@ -35,6 +35,21 @@ void mstls_dense_free(mstls_dense *d, const mstls_mem *mem) {
   }
 }
 
+int mstls_dense_foreach(const mstls_dense *d, int (*fn)(void *value, void *ctx),
+                        void *ctx) {
+  size_t b, i;
+  for (b = 0; b < 256; b++) {
+    void **blk = d->blocks[b];
+    for (i = 0; blk && i < 256; i++) {
+      int rv;
+      if (blk[i] && (rv = fn(blk[i], ctx)) != 0) {
+        return rv;
+      }
+    }
+  }
+  return 0;
+}
+
 /* SipHash-1-3. Debian 12's nettle (3.8) has no SipHash, and the table needs
  * a keyed hash: peer addresses are chosen by whoever sends datagrams. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))

@@ -20,6 +20,11 @@ void *mstls_dense_get(const mstls_dense *d, uint16_t key);
 int mstls_dense_set(mstls_dense *d, const mstls_mem *mem, uint16_t key,
                     void *value);
 void mstls_dense_free(mstls_dense *d, const mstls_mem *mem);
+/** Call @p fn for every non-NULL value in key order until it returns
+ *  non-zero; @return that value, or 0. @p fn may change the value it was
+ *  given but must not add keys. */
+int mstls_dense_foreach(const mstls_dense *d, int (*fn)(void *value, void *ctx),
+                        void *ctx);
 
 #define MSTLS_HASH_KEY_MAX 32
 

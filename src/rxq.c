@@ -24,7 +24,17 @@ int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
   q->tail = m;
   q->bytes += len;
   q->count++;
+  if (q->total) {
+    *q->total += len;
+  }
   return 0;
+}
+
+static void rxq_consume(mstls_rxq *q, size_t n) {
+  q->bytes -= n;
+  if (q->total) {
+    *q->total -= n;
+  }
 }
 
 static void rxq_pop(mstls_rxq *q, const mstls_mem *mem) {
@@ -33,7 +43,7 @@ static void rxq_pop(mstls_rxq *q, const mstls_mem *mem) {
   if (!q->head) {
     q->tail = NULL;
   }
-  q->bytes -= m->len - m->off;
+  rxq_consume(q, m->len - m->off);
   q->count--;
   mstls_mem_free(mem, m);
 }
@@ -48,7 +58,7 @@ size_t mstls_rxq_read(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
     memcpy(buf + done, m->data + m->off, n);
     m->off += n;
     done += n;
-    q->bytes -= n;
+    rxq_consume(q, n);
     if (m->off == m->len) {
       rxq_pop(q, mem); /* subtracts the unconsumed part: nothing */
     }

@@ -19,6 +19,7 @@ typedef struct mstls_rxq {
   mstls_msg *tail;
   size_t bytes; /* unconsumed bytes */
   size_t count;
+  size_t *total; /* optional: a sum over several queues, kept in step */
 } mstls_rxq;
 
 /** Copy a message to the tail. @return 0 or MSTLS_E_NOMEM. */

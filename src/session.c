@@ -169,22 +169,17 @@ fail:
   return rv;
 }
 
+static int sess_free_stream(void *st, void *ctx) {
+  (void)ctx;
+  mstls_strm_free(st);
+  return 0;
+}
+
 void mstls_session_del(mstls_session *s) {
-  size_t b, i;
   if (!s) {
     return;
   }
-  for (b = 0; b < 256; b++) {
-    void **blk = s->streams.blocks[b];
-    if (!blk) {
-      continue;
-    }
-    for (i = 0; i < 256; i++) {
-      if (blk[i]) {
-        mstls_strm_free(blk[i]);
-      }
-    }
-  }
+  mstls_dense_foreach(&s->streams, sess_free_stream, NULL);
   mstls_dense_free(&s->streams, s->mem);
   sess_free_fields(s);
   pthread_cond_destroy(&s->cond);
@@ -212,6 +207,7 @@ mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
   }
   st->sess = s;
   st->id = id;
+  st->plain.total = &s->rx_total;
   st->state = MSTLS_STREAM_IDLE;
   rv = mstls_dense_set(&s->streams, s->mem, id, st);
   if (rv < 0) {
@@ -300,26 +296,24 @@ void mstls_sess_hs_remove(mstls_session *s, mstls_strm *st) {
   s->stats.streams_handshaking--;
 }
 
+static int sess_start_one(void *p, void *ctx) {
+  mstls_strm *st = p;
+  int rv;
+  (void)ctx;
+  if (!st->waiting_resume) {
+    return 0;
+  }
+  st->waiting_resume = 0;
+  rv = mstls_strm_start_tls(st);
+  if (rv < 0 && mstls_err_is_fatal(rv)) {
+    mstls_sess_fail(st->sess, rv);
+  }
+  return st->sess->err;
+}
+
 /* Start every stream that waited for the anchor's session data. */
 static void sess_start_waiting(mstls_session *s) {
-  size_t b, i;
-  for (b = 0; b < 256 && !s->err; b++) {
-    void **blk = s->streams.blocks[b];
-    if (!blk) {
-      continue;
-    }
-    for (i = 0; i < 256 && !s->err; i++) {
-      mstls_strm *st = blk[i];
-      if (st && st->waiting_resume) {
-        int rv;
-        st->waiting_resume = 0;
-        rv = mstls_strm_start_tls(st);
-        if (rv < 0 && mstls_err_is_fatal(rv)) {
-          mstls_sess_fail(s, rv);
-        }
-      }
-    }
-  }
+  mstls_dense_foreach(&s->streams, sess_start_one, NULL);
 }
 
 void mstls_sess_resume_ready(mstls_session *s, const gnutls_datum_t *data) {
@@ -408,7 +402,6 @@ static int sess_start(mstls_session *s) {
     }
     if (s->settings.policy == MSTLS_POLICY_RESUME) {
       s->have_anchor = 1;
-      s->anchor = (uint16_t)i;
       st->ticket_anchor = 1;
     }
     rv = mstls_strm_start_tls(st);
@@ -578,9 +571,26 @@ int mstls_session_get_stats(mstls_session *s, mstls_session_stats *stats) {
   return 0;
 }
 
+static int sess_bye_one(void *p, void *ctx) {
+  mstls_strm *st = p;
+  int *result = ctx;
+  int rv;
+  if (st->state == MSTLS_STREAM_FAILED || st->state == MSTLS_STREAM_IDLE ||
+      st->sent_bye) {
+    return 0;
+  }
+  rv = mstls_strm_bye(st);
+  if (rv == MSTLS_E_AGAIN) {
+    *result = MSTLS_E_AGAIN;
+  } else if (rv < 0 && mstls_err_is_fatal(rv)) {
+    return mstls_sess_fail(st->sess, rv);
+  }
+  return 0;
+}
+
 int mstls_session_bye(mstls_session *s) {
-  size_t b, i;
   int result = 0;
+  int rv;
   if (!s) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
@@ -589,27 +599,8 @@ int mstls_session_bye(mstls_session *s) {
   }
   /* RFC 3436 §4.3: every stream's TLS connection is closed; the alerts go
    * out together, the association closes afterwards. */
-  for (b = 0; b < 256; b++) {
-    void **blk = s->streams.blocks[b];
-    if (!blk) {
-      continue;
-    }
-    for (i = 0; i < 256; i++) {
-      mstls_strm *st = blk[i];
-      int rv;
-      if (!st || st->state == MSTLS_STREAM_FAILED ||
-          st->state == MSTLS_STREAM_IDLE || st->sent_bye) {
-        continue;
-      }
-      rv = mstls_strm_bye(st);
-      if (rv == MSTLS_E_AGAIN) {
-        result = MSTLS_E_AGAIN;
-      } else if (rv < 0 && mstls_err_is_fatal(rv)) {
-        return mstls_sess_fail(s, rv);
-      }
-    }
-  }
-  return result;
+  rv = mstls_dense_foreach(&s->streams, sess_bye_one, &result);
+  return rv < 0 ? rv : result;
 }
 
 int mstls_stream_bye(mstls_session *s, uint16_t stream) {

@@ -61,8 +61,7 @@ struct mstls_session {
   uint32_t nstreams;
   int started;
   int err;         /* fatal error that ended the session */
-  uint16_t anchor; /* client: the stream whose ticket others resume */
-  int have_anchor;
+  int have_anchor; /* client: a stream was chosen whose ticket others use */
   gnutls_datum_t resume_data; /* client: from the anchor stream */
   int resume_state;           /* 0 waiting, 1 ready, -1 not available */
   uint32_t target;            /* streams handshake() waits for */

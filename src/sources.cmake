@@ -10,4 +10,5 @@ set(MSTLS_CORE_SOURCES
   src/session.c
   src/stream.c
   src/blocking.c
+  src/clock.c
 )

@@ -60,36 +60,33 @@ static void strm_event(mstls_strm *st, mstls_stream_event ev, int err) {
   }
 }
 
+/* Bytes waiting on the stream. Both queues keep the session's rx_total in
+ * step themselves, whoever consumes them (GnuTLS's pull included). */
 static size_t strm_queued(const mstls_strm *st) {
   return st->ch.rxq.bytes + st->plain.bytes;
 }
 
-/* Keep the session's receive total in step with what GnuTLS consumed. */
-static void strm_account(mstls_strm *st, size_t before) {
-  mstls_session *s = st->sess;
-  size_t after = strm_queued(st);
-  s->rx_total = s->rx_total - before + after;
-}
-
 static void strm_release(mstls_strm *st) {
   mstls_session *s = st->sess;
-  size_t before = strm_queued(st);
   if (st->has_channel) {
     mstls_chan_deinit(&st->ch);
     st->has_channel = 0;
     s->stats.streams_active--;
   }
   mstls_rxq_clear(&st->plain, s->mem);
-  strm_account(st, before);
 }
 
 void mstls_strm_free(mstls_strm *st) {
-  mstls_session *s = st->sess;
-  if (st->has_channel) {
-    mstls_chan_deinit(&st->ch);
+  strm_release(st);
+  mstls_mem_free(st->sess->mem, st);
+}
+
+static int strm_fail_waiting(void *p, void *ctx) {
+  mstls_strm *w = p;
+  if (w->waiting_resume) {
+    mstls_strm_fail(w, *(int *)ctx);
   }
-  mstls_rxq_clear(&st->plain, s->mem);
-  mstls_mem_free(s->mem, st);
+  return 0;
 }
 
 int mstls_strm_fail(mstls_strm *st, int err) {
@@ -127,17 +124,8 @@ int mstls_strm_fail(mstls_strm *st, int err) {
   /* The anchor failed before its ticket arrived: the waiting streams
    * share its fate rather than repeat a handshake that failed. */
   if (st->ticket_anchor && s->resume_state == 0 && !s->err) {
-    size_t b, i;
     s->resume_state = -1;
-    for (b = 0; b < 256; b++) {
-      void **blk = s->streams.blocks[b];
-      for (i = 0; blk && i < 256; i++) {
-        mstls_strm *w = blk[i];
-        if (w && w->waiting_resume) {
-          mstls_strm_fail(w, err);
-        }
-      }
-    }
+    mstls_dense_foreach(&s->streams, strm_fail_waiting, &err);
   }
   return err;
 }
@@ -197,6 +185,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
     return mstls_strm_fail(st, rv);
   }
   st->has_channel = 1;
+  st->ch.rxq.total = &s->rx_total;
   s->stats.streams_active++;
   if (s->role == MSTLS_ROLE_SERVER && s->settings.policy != MSTLS_POLICY_LAZY) {
     st->counted_target = 1; /* the client handshakes it up front */
@@ -254,9 +243,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
  * when more records are queued: read on while input remains. */
 static long strm_tls_read(mstls_strm *st, uint8_t *buf, size_t len) {
   for (;;) {
-    size_t before = strm_queued(st);
     long n = gnutls_record_recv(st->ch.tls, buf, len);
-    strm_account(st, before);
     if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) ||
         st->ch.rxq.count == 0) {
       return n;
@@ -275,7 +262,6 @@ static int strm_capture_ticket(mstls_strm *st) {
   if (tls13) {
     while (!(gnutls_session_get_flags(st->ch.tls) &
              GNUTLS_SFLAGS_SESSION_TICKET)) {
-      size_t before;
       long n = strm_tls_read(st, s->scratch, MSTLS_RECORD_MAX);
       if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
         /* The ticket may have been read by this very call. */
@@ -293,9 +279,7 @@ static int strm_capture_ticket(mstls_strm *st) {
       if (n < 0) {
         return strm_fail_tls(st, (int)n, 0);
       }
-      before = strm_queued(st);
       rv = mstls_rxq_push(&st->plain, s->mem, s->scratch, (size_t)n);
-      strm_account(st, before);
       if (rv < 0) {
         return mstls_strm_fail(st, rv);
       }
@@ -329,12 +313,21 @@ static int strm_handshake_done(mstls_strm *st) {
     s->target_done++;
   }
   strm_event(st, MSTLS_EVENT_HANDSHAKE_DONE, 0);
+  /* Under LAZY the first stream to finish provides the ticket;
+   * mstls_strm_process() reads it. */
   if (s->role == MSTLS_ROLE_CLIENT && s->resume_state == 0 &&
-      (st->ticket_anchor || s->settings.policy == MSTLS_POLICY_LAZY)) {
+      s->settings.policy == MSTLS_POLICY_LAZY) {
     st->ticket_anchor = 1;
-    return strm_capture_ticket(st);
   }
   return 0;
+}
+
+/* The peer's close_notify arrived (gnutls_record_recv returned 0). */
+static void strm_peer_closed(mstls_strm *st) {
+  st->peer_closed = 1;
+  st->state = MSTLS_STREAM_CLOSED;
+  mstls_sess_ready_remove(st->sess, st);
+  strm_event(st, MSTLS_EVENT_CLOSED, 0);
 }
 
 /* Decrypt and deliver in callback mode. */
@@ -345,17 +338,11 @@ static int strm_deliver(mstls_strm *st) {
   /* Data already held (plaintext stream, or read while waiting for a
    * ticket) goes first, in order. */
   while (st->plain.count && !st->paused && !s->err) {
-    mstls_msg *m = st->plain.head;
-    size_t before = strm_queued(st);
-    size_t n = m->len - m->off;
-    uint8_t *copy = s->scratch;
-    if (n > MSTLS_RECORD_MAX) {
-      n = MSTLS_RECORD_MAX;
+    size_t n = mstls_rxq_read(&st->plain, s->mem, s->scratch, MSTLS_RECORD_MAX);
+    if (st->state != MSTLS_STREAM_PLAINTEXT) {
+      st->bytes_recv += n; /* plaintext was counted when it arrived */
     }
-    n = mstls_rxq_read(&st->plain, s->mem, copy, n);
-    strm_account(st, before);
-    st->bytes_recv += n;
-    rv = s->cb.recv_data(s, st->id, copy, n, s->user_data);
+    rv = s->cb.recv_data(s, st->id, s->scratch, n, s->user_data);
     if (rv < 0) {
       return mstls_sess_fail(s, MSTLS_E_CALLBACK_FAILURE);
     }
@@ -369,9 +356,7 @@ static int strm_deliver(mstls_strm *st) {
       return 0;
     }
     if (n == 0) {
-      st->peer_closed = 1;
-      st->state = MSTLS_STREAM_CLOSED;
-      strm_event(st, MSTLS_EVENT_CLOSED, 0);
+      strm_peer_closed(st);
       return 0;
     }
     if (n < 0) {
@@ -391,9 +376,7 @@ int mstls_strm_process(mstls_strm *st) {
   int rv;
 
   if (st->state == MSTLS_STREAM_HANDSHAKING) {
-    size_t before = strm_queued(st);
     rv = gnutls_handshake(st->ch.tls);
-    strm_account(st, before);
     if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
       return 0;
     }
@@ -487,7 +470,6 @@ int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
   if (rv < 0) {
     return mstls_strm_fail(st, rv);
   }
-  s->rx_total += len;
   if (s->rx_total > s->stats.rx_buffered_max) {
     s->stats.rx_buffered_max = s->rx_total;
   }
@@ -513,7 +495,6 @@ static int strm_lazy_start(mstls_strm *st) {
   }
   if (s->resume_state == 0 && !s->have_anchor) {
     s->have_anchor = 1;
-    s->anchor = st->id;
     st->ticket_anchor = 1;
   }
   rv = mstls_strm_start_tls(st);
@@ -523,13 +504,10 @@ static int strm_lazy_start(mstls_strm *st) {
 long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
   mstls_session *s = st->sess;
   long n;
-  size_t before;
   int rv;
 
   if (st->plain.bytes) {
-    before = strm_queued(st);
     n = (long)mstls_rxq_read(&st->plain, s->mem, buf, len);
-    strm_account(st, before);
     if (st->state != MSTLS_STREAM_PLAINTEXT) {
       st->bytes_recv += (uint64_t)n;
     }
@@ -559,10 +537,7 @@ long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
     return n;
   }
   if (n == 0) {
-    st->peer_closed = 1;
-    st->state = MSTLS_STREAM_CLOSED;
-    mstls_sess_ready_remove(s, st);
-    strm_event(st, MSTLS_EVENT_CLOSED, 0);
+    strm_peer_closed(st);
     return 0;
   }
   if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
@@ -595,22 +570,16 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   case MSTLS_STREAM_FAILED:
     return st->err;
   case MSTLS_STREAM_PLAINTEXT: {
-    mstls_iovec v;
+    giovec_t v;
     if (len > s->settings.max_message) {
       return MSTLS_E_MSG_SIZE;
     }
-    v.base = data;
-    v.len = len;
-    rv = s->cb.push(s, st->id, &v, 1, s->user_data);
-    if (rv == MSTLS_E_AGAIN) {
-      s->push_blocked = 1;
+    v.iov_base = (void *)(uintptr_t)data;
+    v.iov_len = len;
+    rv = strm_push(st, &v, 1);
+    if (rv < 0) {
       return rv;
     }
-    if (rv < 0) {
-      return mstls_sess_fail(s, MSTLS_E_TRANSPORT);
-    }
-    s->stats.msgs_out++;
-    s->stats.bytes_out += len;
     st->bytes_sent += len;
     return (long)len;
   }

@@ -237,6 +237,33 @@ static void t_callback_pause(void **state) {
   test_pair_free(&p);
 }
 
+/* A plaintext stream in callback mode: data delivered once, counted once. */
+static void t_callback_plaintext(void **state) {
+  mstls_settings cs, ss;
+  mstls_callbacks scb;
+  mstls_stream_info info;
+  test_pair p;
+  sink k;
+  (void)state;
+  memset(&k, 0, sizeof(k));
+  memset(&scb, 0, sizeof(scb));
+  scb.recv_data = on_data;
+  test_client_settings(&cs, 2, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, &scb), 0);
+  assert_int_equal(mstls_stream_set_plaintext(p.client, 1), 0);
+  assert_int_equal(mstls_stream_set_plaintext(p.server, 1), 0);
+  assert_int_equal(mstls_stream_set_user_data(p.server, 1, &k), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  assert_int_equal(mstls_stream_send(p.client, 1, "hello", 5), 5);
+  test_pair_flush(&p);
+  assert_int_equal(k.len[1], 5);
+  assert_memory_equal(k.data[1], "hello", 5);
+  assert_int_equal(mstls_stream_get_info(p.server, 1, &info), 0);
+  assert_int_equal(info.bytes_received, 5);
+  test_pair_free(&p);
+}
+
 /* Close and failure events in callback mode. */
 static int events[4];
 static int event_err;
@@ -287,6 +314,7 @@ int main(void) {
       cmocka_unit_test(t_plaintext),
       cmocka_unit_test(t_starttls),
       cmocka_unit_test(t_callback_pause),
+      cmocka_unit_test(t_callback_plaintext),
       cmocka_unit_test(t_callback_events),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "udp_int.h"
 
 #define LOOP_BUF 65536
@@ -26,9 +26,7 @@ struct mstls_udp_loop {
 };
 
 mstls_tstamp mstls_udp_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (mstls_tstamp)ts.tv_sec * MSTLS_SECONDS + (mstls_tstamp)ts.tv_nsec;
+  return mstls_clock_monotonic();
 }
 
 int mstls_udp_resolve(const char *hostport, struct sockaddr_storage *ss,
