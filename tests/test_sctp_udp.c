@@ -83,7 +83,10 @@ int main(void) {
       cmocka_unit_test(test_size_1),      cmocka_unit_test(test_size_18437),
       cmocka_unit_test(test_size_256k),   cmocka_unit_test(test_size_1m),
   };
+  const char *only = getenv("MSTLS_TEST_FILTER");
   if (!e2e_backend_available(E2E_BACKEND))
     return 77;
+  if (only && *only)
+    cmocka_set_test_filter(only);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
