@@ -12,6 +12,16 @@
  * notifications always have room. */
 #define ASSOC_SLACK 65536
 
+/* A whole inbound message read ahead by a send that waited for room. */
+typedef struct assoc_parked {
+  struct assoc_parked *next;
+  uint16_t sid;
+  uint32_t flags;
+  uint32_t ppid;
+  size_t len;
+  uint8_t data[];
+} assoc_parked;
+
 struct mstls_sctp_assoc {
   const mstls_sctp_ops *ops;
   mstls_sctp_sock *sock;
@@ -32,6 +42,10 @@ struct mstls_sctp_assoc {
   uint16_t nbidi;
   uint32_t *ppid;  /* per outbound stream */
   int *stream_err; /* per stream, max(in, out) entries */
+  /* TLS streams the transport lost, not yet failed in the session: the
+   * session is told outside the read lock (assoc_apply_fails). */
+  uint16_t *fail_q;
+  size_t fail_n;
   /* Reassembly of one message (RFC 3436 §3.2: a TLS record must fit in one
    * SCTP user message; partial deliveries are joined until MSG_EOR). */
   uint8_t *rbuf;
@@ -41,6 +55,10 @@ struct mstls_sctp_assoc {
   uint16_t rsid;
   uint32_t rflags;
   uint32_t rppid;
+  /* Messages set aside by blocked sends, oldest first; under rlock. */
+  assoc_parked *park_head;
+  assoc_parked **park_tail;
+  size_t parked_bytes;
   pthread_mutex_t rlock;
   uint8_t *sbuf;
   size_t scap;
@@ -62,6 +80,7 @@ void mstls_sctp_config_default(mstls_sctp_config *config) {
   config->streams_out = 10;
   config->streams_in = 10;
   config->blocking = 1;
+  config->park_max = MSTLS_SCTP_DEFAULT_PARK_MAX;
 }
 
 static uint64_t assoc_now_ms(void) {
@@ -91,6 +110,66 @@ static int assoc_fail(mstls_sctp_assoc *a, int err) {
   if (a->error == 0)
     a->error = err;
   return a->error;
+}
+
+static int assoc_read_msg(mstls_sctp_assoc *a);
+
+/* Move the message in rbuf to the end of the park queue. */
+static int assoc_park_msg(mstls_sctp_assoc *a) {
+  assoc_parked *p = malloc(sizeof(*p) + a->rlen);
+
+  if (p == NULL)
+    return MSTLS_E_NOMEM;
+  p->next = NULL;
+  p->sid = a->rsid;
+  p->flags = a->rflags;
+  p->ppid = a->rppid;
+  p->len = a->rlen;
+  memcpy(p->data, a->rbuf, a->rlen);
+  *a->park_tail = p;
+  a->park_tail = &p->next;
+  a->parked_bytes += a->rlen;
+  a->rlen = 0;
+  a->stats.parked++;
+  if (a->parked_bytes > a->stats.parked_max)
+    a->stats.parked_max = a->parked_bytes;
+  return 0;
+}
+
+/* Read ahead while a send waits for room, so that two peers that both
+ * send never wait on each other. @return 1 if reading may go on (wait for
+ * the socket to become readable too), 0 if not: another thread reads, the
+ * park limit is reached, or the association failed. */
+static int assoc_park(mstls_sctp_assoc *a) {
+  int more = 0;
+  int rc;
+
+  if (a->cfg.park_max == 0 || pthread_mutex_trylock(&a->rlock) != 0)
+    return 0;
+  for (;;) {
+    if (a->parked_bytes >= a->cfg.park_max) {
+      a->stats.park_full++;
+      break;
+    }
+    rc = assoc_read_msg(a);
+    if (rc == 0)
+      more = 1;
+    if (rc != 1)
+      break;
+    if (assoc_park_msg(a) != 0)
+      break; /* out of memory: wait for room only */
+  }
+  pthread_mutex_unlock(&a->rlock);
+  return more;
+}
+
+/* Blocking send found no room: wait for it, reading ahead meanwhile. */
+static void assoc_wait_room(mstls_sctp_assoc *a) {
+  int events = MSTLS_SCTP_WAIT_WRITE;
+
+  if (assoc_park(a))
+    events |= MSTLS_SCTP_WAIT_READ;
+  (void)a->ops->wait(a->sock, events, 1000);
 }
 
 static int assoc_push(mstls_session *session, uint16_t stream,
@@ -135,7 +214,7 @@ static int assoc_push(mstls_session *session, uint16_t stream,
     rc = a->ops->send(a->sock, stream, a->ppid[stream], data, len);
     if (rc != MSTLS_E_AGAIN || !a->cfg.blocking || a->error != 0)
       break;
-    (void)a->ops->wait(a->sock, MSTLS_SCTP_WAIT_WRITE, 1000);
+    assoc_wait_room(a);
   }
   if (rc == 0)
     a->stats.msgs_out++;
@@ -178,7 +257,8 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
   n = in > out ? in : out;
   a->ppid = calloc(out, sizeof(*a->ppid));
   a->stream_err = calloc(n, sizeof(*a->stream_err));
-  if (a->ppid == NULL || a->stream_err == NULL)
+  a->fail_q = calloc(n, sizeof(*a->fail_q));
+  if (a->ppid == NULL || a->stream_err == NULL || a->fail_q == NULL)
     return assoc_fail(a, MSTLS_E_NOMEM);
   for (i = 0; i < out; i++)
     a->ppid[i] = a->cfg.ppid;
@@ -204,6 +284,38 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
   return 0;
 }
 
+/* The transport lost stream @p sid: remember its error; a TLS stream is
+ * failed in the session later, outside the read lock. */
+static void assoc_stream_lost(mstls_sctp_assoc *a, uint16_t sid, int err) {
+  size_t n = a->in > a->out ? a->in : a->out;
+
+  if (a->stream_err == NULL || sid >= n || a->stream_err[sid] != 0)
+    return;
+  a->stream_err[sid] = err;
+  if (sid < a->nbidi)
+    a->fail_q[a->fail_n++] = sid;
+}
+
+/* RFC 6525 stream reset: the listed streams (none listed: all) restarted
+ * their sequence numbers. A TLS connection cannot span a reset, which
+ * starts the stream afresh, so each reset TLS stream ends. */
+static void assoc_on_reset(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
+  size_t i, n = a->in > a->out ? a->in : a->out;
+
+  if (ri->event_refused)
+    return;
+  if (ri->event_count == 0) {
+    for (i = 0; i < n; i++)
+      assoc_stream_lost(a, (uint16_t)i, MSTLS_E_STREAM_RESET);
+    return;
+  }
+  for (i = 0; i < ri->event_count; i++) {
+    uint16_t sid;
+    memcpy(&sid, ri->event_list + 2 * i, 2);
+    assoc_stream_lost(a, sid, MSTLS_E_STREAM_RESET);
+  }
+}
+
 static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   int err = 0;
   uint16_t sid = ri->event_stream;
@@ -222,12 +334,6 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
      * is gone with it. */
     err = MSTLS_E_PEER_GONE;
     break;
-  case MSTLS_SCTP_EVENT_PDAPI_ABORTED:
-    /* A partly delivered TLS record was lost: its stream cannot go on. */
-    a->rlen = 0;
-    a->discarding = 0;
-    err = MSTLS_E_PEER_GONE;
-    break;
   case MSTLS_SCTP_EVENT_SHUTDOWN:
     a->peer_shutdown = 1;
     break;
@@ -235,14 +341,24 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
     a->peer_shutdown = 1;
     err = MSTLS_E_CLOSED;
     break;
+  case MSTLS_SCTP_EVENT_PDAPI_ABORTED:
+    /* A partly delivered TLS record was lost: its stream cannot go on
+     * (one partial delivery at a time: the buffer held that message). */
+    a->rlen = 0;
+    a->discarding = 0;
+    assoc_stream_lost(a, sid, MSTLS_E_STREAM_LOST);
+    assoc_report(a, ri->event, sid, MSTLS_E_STREAM_LOST);
+    return;
   case MSTLS_SCTP_EVENT_SEND_FAILED:
-    if (a->stream_err != NULL && sid < (a->in > a->out ? a->in : a->out) &&
-        a->stream_err[sid] == 0)
-      a->stream_err[sid] = MSTLS_E_TRANSPORT;
-    assoc_report(a, ri->event, sid, MSTLS_E_TRANSPORT);
+    /* A record that never reached the peer leaves a gap in the stream's
+     * TLS record sequence. */
+    assoc_stream_lost(a, sid, MSTLS_E_STREAM_LOST);
+    assoc_report(a, ri->event, sid, MSTLS_E_STREAM_LOST);
     return;
   case MSTLS_SCTP_EVENT_STREAM_RESET:
-    assoc_report(a, ri->event, sid, 0);
+    assoc_on_reset(a, ri);
+    assoc_report(a, ri->event, sid,
+                 ri->event_refused ? 0 : MSTLS_E_STREAM_RESET);
     return;
   default:
     return;
@@ -250,6 +366,24 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   if (err != 0)
     assoc_fail(a, err);
   assoc_report(a, ri->event, sid, err);
+}
+
+/* Fail in the session the TLS streams the transport lost. Called without
+ * the read lock: mstls_stream_fail takes the session lock in blocking
+ * mode, and a blocked send holds that lock while it reads ahead. */
+static void assoc_apply_fails(mstls_sctp_assoc *a) {
+  for (;;) {
+    uint16_t sid;
+
+    pthread_mutex_lock(&a->rlock);
+    if (a->fail_n == 0 || a->session == NULL) {
+      pthread_mutex_unlock(&a->rlock);
+      return;
+    }
+    sid = a->fail_q[--a->fail_n];
+    pthread_mutex_unlock(&a->rlock);
+    (void)mstls_stream_fail(a->session, sid, a->stream_err[sid]);
+  }
 }
 
 /* Read until one whole data message sits in rbuf (1), nothing more is
@@ -301,26 +435,68 @@ static int assoc_read_msg(mstls_sctp_assoc *a) {
   }
 }
 
+/* One whole inbound message: a parked one (oldest first) or the one in
+ * rbuf. */
+typedef struct assoc_msg {
+  const uint8_t *data;
+  size_t len;
+  uint16_t sid;
+  uint32_t flags;
+  uint32_t ppid;
+  assoc_parked *parked; /* to free once consumed; NULL: rbuf */
+} assoc_msg;
+
+/* The next message (1), none yet (0), or the association's error (< 0).
+ * Called with rlock held; release it with assoc_msg_done(). */
+static int assoc_next_msg(mstls_sctp_assoc *a, assoc_msg *m) {
+  assoc_parked *p = a->park_head;
+  int rc;
+
+  if (p != NULL) {
+    /* Parked messages came before anything still in rbuf, which may hold
+     * the start of a later one: leave rbuf alone. */
+    a->park_head = p->next;
+    if (a->park_head == NULL)
+      a->park_tail = &a->park_head;
+    a->parked_bytes -= p->len;
+    *m = (assoc_msg){p->data, p->len, p->sid, p->flags, p->ppid, p};
+    return 1;
+  }
+  rc = assoc_read_msg(a);
+  if (rc == 1)
+    *m = (assoc_msg){a->rbuf, a->rlen, a->rsid, a->rflags, a->rppid, NULL};
+  return rc;
+}
+
+static void assoc_msg_done(mstls_sctp_assoc *a, assoc_msg *m) {
+  if (m->parked != NULL)
+    free(m->parked);
+  else
+    a->rlen = 0;
+}
+
 /* A message for a stream beyond the bidirectional ones. */
-static void assoc_plain(mstls_sctp_assoc *a) {
+static void assoc_plain(mstls_sctp_assoc *a, const assoc_msg *m) {
   a->stats.plain_in++;
   if (a->cfg.plain_recv == NULL) {
     a->stats.dropped++;
     return;
   }
-  a->cfg.plain_recv(a, a->rsid, a->rppid, a->rbuf, a->rlen, a->user_data);
+  a->cfg.plain_recv(a, m->sid, m->ppid, m->data, m->len, a->user_data);
 }
 
-static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
-                      uint8_t *buf, size_t len, int timeout_ms, void *ud) {
-  mstls_sctp_assoc *a = ud;
+/* One message for the session; MSTLS_E_AGAIN also when streams were lost,
+ * so that they are failed before the session waits again. */
+static int assoc_pull_msg(mstls_sctp_assoc *a, uint32_t *flags,
+                          uint16_t *stream, uint8_t *buf, size_t len,
+                          int timeout_ms) {
   uint64_t deadline =
       timeout_ms < 0 ? 0 : assoc_now_ms() + (uint64_t)timeout_ms;
 
-  (void)session;
   pthread_mutex_lock(&a->rlock);
   for (;;) {
-    int rc = assoc_read_msg(a);
+    assoc_msg m;
+    int rc = assoc_next_msg(a, &m);
     int wait_ms;
 
     if (rc < 0) {
@@ -328,22 +504,26 @@ static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
       return rc;
     }
     if (rc == 1) {
-      long n = (long)a->rlen;
-      if (a->rsid >= a->nbidi) {
-        assoc_plain(a);
-        a->rlen = 0;
+      int n = (int)m.len;
+      if (m.sid >= a->nbidi) {
+        assoc_plain(a, &m);
+        assoc_msg_done(a, &m);
         continue;
       }
-      a->rlen = 0;
-      if ((size_t)n > len) {
-        pthread_mutex_unlock(&a->rlock);
-        return MSTLS_E_MSG_SIZE;
+      if (m.len > len) {
+        n = MSTLS_E_MSG_SIZE;
+      } else {
+        memcpy(buf, m.data, m.len);
+        *stream = m.sid;
+        *flags = m.flags;
       }
-      memcpy(buf, a->rbuf, (size_t)n);
-      *stream = a->rsid;
-      *flags = a->rflags;
+      assoc_msg_done(a, &m);
       pthread_mutex_unlock(&a->rlock);
-      return (int)n;
+      return n;
+    }
+    if (a->fail_n > 0) {
+      pthread_mutex_unlock(&a->rlock);
+      return MSTLS_E_AGAIN;
     }
     wait_ms = -1;
     if (timeout_ms >= 0) {
@@ -360,6 +540,20 @@ static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
       return MSTLS_E_AGAIN;
     pthread_mutex_lock(&a->rlock);
   }
+}
+
+/* The session's pull callback (blocking mode). The session lock is not
+ * held here, so lost streams can be failed in the session. */
+static int assoc_pull(mstls_session *session, uint32_t *flags, uint16_t *stream,
+                      uint8_t *buf, size_t len, int timeout_ms, void *ud) {
+  mstls_sctp_assoc *a = ud;
+  int rc;
+
+  (void)session;
+  assoc_apply_fails(a);
+  rc = assoc_pull_msg(a, flags, stream, buf, len, timeout_ms);
+  assoc_apply_fails(a);
+  return rc;
 }
 
 static void assoc_ready(void *arg) {
@@ -405,6 +599,7 @@ static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
   a->priority = assoc_strdup(a->settings.priority);
   a->rcap = a->settings.max_message + ASSOC_SLACK;
   a->rbuf = malloc(a->rcap);
+  a->park_tail = &a->park_head;
   pthread_mutex_init(&a->rlock, NULL);
   pthread_mutex_init(&a->slock, NULL);
   if (a->rbuf == NULL ||
@@ -599,27 +794,31 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
   if (!a->up && a->error == 0)
     (void)assoc_become_up(a, 0, 0);
   pthread_mutex_lock(&a->rlock);
-  while ((rc = assoc_read_msg(a)) == 1) {
-    if (a->rsid >= a->nbidi || a->session == NULL) {
-      assoc_plain(a);
+  for (;;) {
+    assoc_msg m;
+    if (assoc_next_msg(a, &m) != 1)
+      break;
+    if (m.sid >= a->nbidi || a->session == NULL) {
+      assoc_plain(a, &m);
     } else {
-      rc = mstls_session_feed(a->session, a->rflags, a->rsid, a->rbuf, a->rlen);
+      rc = mstls_session_feed(a->session, m.flags, m.sid, m.data, m.len);
       if (rc < 0 && mstls_err_is_fatal(rc))
         assoc_fail(a, rc);
     }
-    a->rlen = 0;
+    assoc_msg_done(a, &m);
     if (a->error != 0)
       break;
   }
   pthread_mutex_unlock(&a->rlock);
+  assoc_apply_fails(a);
   return a->error;
 }
 
 int mstls_sctp_assoc_wait(mstls_sctp_assoc *a, int timeout_ms) {
   if (a == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
-  if (a->sock == NULL)
-    return 0; /* aborted: the error is ready */
+  if (a->sock == NULL || a->park_head != NULL)
+    return 0; /* aborted (the error is ready) or messages set aside */
   return a->ops->wait(a->sock, MSTLS_SCTP_WAIT_READ, timeout_ms);
 }
 
@@ -740,10 +939,16 @@ void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
   mstls_session_del(a->session);
   if (a->sock != NULL)
     a->ops->close(a->sock);
+  while (a->park_head != NULL) {
+    assoc_parked *p = a->park_head;
+    a->park_head = p->next;
+    free(p);
+  }
   pthread_mutex_destroy(&a->rlock);
   pthread_mutex_destroy(&a->slock);
   free(a->ppid);
   free(a->stream_err);
+  free(a->fail_q);
   free(a->rbuf);
   free(a->sbuf);
   free(a->server_name);

@@ -20,6 +20,12 @@ typedef struct mstls_sctp_rcv {
   uint16_t event_stream; /* 0xffff: all streams */
   uint16_t event_in;     /* stream counts of COMM_UP/RESTART */
   uint16_t event_out;
+  /* STREAM_RESET: the reset streams (event_count 16-bit ids, unaligned,
+   * pointing into the read buffer; 0 ids: every stream), and whether the
+   * reset was denied or failed (nothing was reset). */
+  const uint8_t *event_list;
+  size_t event_count;
+  int event_refused;
 } mstls_sctp_rcv;
 
 /* Readiness for wait(). */
@@ -68,6 +74,14 @@ int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
 int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
                              const mstls_sctp_config *cfg, const char *host,
                              uint16_t port);
+/* A socket buffer size from the configuration: @p def when 0, else the
+ * value clamped to what setsockopt takes. */
+static inline int backend_buffer_size(size_t configured, int def) {
+  if (configured == 0)
+    return def;
+  return configured > (size_t)(1 << 30) ? 1 << 30 : (int)configured;
+}
+
 /* 1 when the usrsctp stack runs without threads (cannot block). */
 int mstls_sctp_usrsctp_is_nothreads(void);
 

@@ -65,6 +65,18 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
   if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0)
     return -1;
   (void)setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
+  /* 0 keeps the system's defaults; the kernel caps larger values at
+   * net.core.wmem_max / rmem_max. */
+  if (cfg->send_buffer > 0) {
+    int n = backend_buffer_size(cfg->send_buffer, 0);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n)) < 0)
+      return -1;
+  }
+  if (cfg->recv_buffer > 0) {
+    int n = backend_buffer_size(cfg->recv_buffer, 0);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) < 0)
+      return -1;
+  }
   memset(&ev, 0, sizeof(ev));
   ev.se_on = 1;
   for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {

@@ -391,7 +391,8 @@ static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
   struct sctp_initmsg init;
   struct sctp_event ev;
   const int on = 1;
-  const int bufsz = 1 << 20;
+  const int sndbuf = backend_buffer_size(cfg->send_buffer, 1 << 20);
+  const int rcvbuf = backend_buffer_size(cfg->recv_buffer, 1 << 20);
   size_t i;
 
   if (usrsctp_set_non_blocking(so, 1) < 0)
@@ -407,8 +408,11 @@ static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
     return -1;
   /* TLS records are complete messages; do not wait to bundle them. */
   (void)usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
-  (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-  (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+  if (usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) <
+          0 ||
+      usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) <
+          0)
+    return -1;
   memset(&ev, 0, sizeof(ev));
   ev.se_assoc_id = SCTP_FUTURE_ASSOC;
   ev.se_on = 1;

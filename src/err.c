@@ -56,6 +56,10 @@ const char *mstls_strerror(int err) {
     return "not supported";
   case MSTLS_E_PEER_GONE:
     return "peer is gone";
+  case MSTLS_E_STREAM_LOST:
+    return "transport lost a message of this stream";
+  case MSTLS_E_STREAM_RESET:
+    return "transport stream was reset";
   default:
     return "unknown error";
   }

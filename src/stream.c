@@ -886,6 +886,30 @@ int mstls_stream_pause(mstls_session *s, uint16_t stream) {
   return 0;
 }
 
+int mstls_stream_fail(mstls_session *s, uint16_t stream, int error) {
+  int blocking, rv = 0;
+  mstls_strm *st;
+
+  if (!s || error >= 0 || error == MSTLS_E_AGAIN) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  blocking = s->cb.pull != NULL;
+  if (blocking) {
+    pthread_mutex_lock(&s->lock);
+  }
+  st = strm_lookup(s, stream, 1, &rv);
+  if (st && st->state != MSTLS_STREAM_CLOSED &&
+      st->state != MSTLS_STREAM_FAILED) {
+    mstls_strm_fail(st, error);
+  }
+  if (blocking) {
+    /* Wake threads waiting for the puller: their stream may be this one. */
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+  }
+  return st ? 0 : rv;
+}
+
 int mstls_stream_resume(mstls_session *s, uint16_t stream) {
   int rv;
   mstls_strm *st = strm_lookup(s, stream, 1, &rv);

@@ -29,7 +29,7 @@ if(MSTLS_WITH_KERNEL_SCTP)
                         COMMAND test_sctp_kernel TIMEOUT 600)
       # The guest emulates its CPU in software; sanitizers slow it further.
       set_property(TEST test_sctp_kernel_vm APPEND PROPERTY
-                   ENVIRONMENT "MSTLS_E2E_TIMEOUT=120;MSTLS_E2E_LIGHT=1")
+                   ENVIRONMENT "MSTLS_E2E_TIMEOUT=120")
     endif()
   endif()
 endif()

@@ -189,6 +189,48 @@ static void t_corrupt_record(void **state) {
   test_pair_free(&p);
 }
 
+/* The transport fails one stream (mstls_stream_fail): that stream ends
+ * with the transport's error, the others go on; bad calls are refused. */
+static void t_transport_fails_stream(void **state) {
+  test_pair p;
+  char rb[8];
+  uint16_t i;
+  (void)state;
+  pair_up(&p, 4, MSTLS_POLICY_RESUME, NULL);
+  assert_int_equal(mstls_stream_fail(NULL, 1, MSTLS_E_STREAM_LOST),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_stream_fail(p.client, 1, 0), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_stream_fail(p.client, 1, 3), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_stream_fail(p.client, 1, MSTLS_E_AGAIN),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_stream_fail(p.client, 4, MSTLS_E_STREAM_LOST),
+                   MSTLS_E_INVALID_STREAM);
+  assert_int_equal(mstls_stream_get_state(p.client, 1), MSTLS_STREAM_OPEN);
+
+  assert_int_equal(mstls_stream_fail(p.client, 1, MSTLS_E_STREAM_LOST), 0);
+  assert_int_equal(mstls_stream_get_state(p.client, 1), MSTLS_STREAM_FAILED);
+  assert_int_equal(mstls_stream_get_error(p.client, 1), MSTLS_E_STREAM_LOST);
+  assert_int_equal(mstls_stream_send(p.client, 1, "x", 1), MSTLS_E_STREAM_LOST);
+  assert_int_equal(mstls_stream_recv(p.client, 1, rb, sizeof(rb)),
+                   MSTLS_E_STREAM_LOST);
+  /* A second failure does not overwrite the first. */
+  assert_int_equal(mstls_stream_fail(p.client, 1, MSTLS_E_STREAM_RESET), 0);
+  assert_int_equal(mstls_stream_get_error(p.client, 1), MSTLS_E_STREAM_LOST);
+  /* A closed stream stays closed. */
+  assert_int_equal(mstls_stream_bye(p.client, 3), 0);
+  assert_int_equal(mstls_stream_fail(p.client, 3, MSTLS_E_STREAM_RESET), 0);
+  assert_int_equal(mstls_stream_get_state(p.client, 3), MSTLS_STREAM_CLOSED);
+  assert_int_equal(mstls_session_get_error(p.client), 0);
+  for (i = 0; i < 3; i += 2) {
+    assert_stream_works(&p, i);
+  }
+  /* A fatal error fails the session. */
+  assert_int_equal(mstls_stream_fail(p.client, 2, MSTLS_E_PEER_GONE), 0);
+  assert_int_equal(mstls_session_get_error(p.client), MSTLS_E_PEER_GONE);
+  assert_int_equal(mstls_stream_send(p.client, 0, "x", 1), MSTLS_E_PEER_GONE);
+  test_pair_free(&p);
+}
+
 static void t_abort_on_failure(void **state) {
   test_pair p;
   mstls_settings ss;
@@ -569,6 +611,7 @@ int main(void) {
       cmocka_unit_test(t_oversized),
       cmocka_unit_test(t_corrupt_record),
       cmocka_unit_test(t_abort_on_failure),
+      cmocka_unit_test(t_transport_fails_stream),
       cmocka_unit_test(t_unordered),
       cmocka_unit_test(t_vanish),
       cmocka_unit_test(t_buffer_full),

@@ -91,6 +91,11 @@ extern "C" {
 #define MSTLS_E_UNSUPPORTED -224
 /** The peer (association, UDP peer) is gone. */
 #define MSTLS_E_PEER_GONE -225
+/** The transport lost a message of this stream (an SCTP send failure or an
+ *  aborted partial delivery): its TLS connection cannot go on. */
+#define MSTLS_E_STREAM_LOST -226
+/** The transport stream was reset (RFC 6525): its TLS connection ended. */
+#define MSTLS_E_STREAM_RESET -227
 
 /** Smallest (most negative) error code. */
 #define MSTLS_ERR_MIN -299
@@ -694,6 +699,26 @@ MSTLS_EXTERN int mstls_stream_starttls(mstls_session *session, uint16_t stream);
  * @return 0, MSTLS_E_INVALID_STREAM.
  */
 MSTLS_EXTERN int mstls_stream_pause(mstls_session *session, uint16_t stream);
+
+/**
+ * @brief Fail one stream on behalf of the transport: its TLS connection
+ *        ends with @p error and the other streams go on (unless @p error is
+ *        fatal or MSTLS_SETTINGS_ABORT_ON_FAILURE is set). For backends whose
+ *        transport loses a stream: an SCTP send failure, a stream reset, an
+ *        aborted partial delivery. A closed or already failed stream is left
+ *        as it is.
+ *
+ * In blocking mode (a pull callback is set) this takes the session lock, so
+ * it may be called from the pull callback or any thread, but never from a
+ * session callback (push, recv_data, stream_event, clock).
+ * @param error a negative MSTLS_E_* code other than MSTLS_E_AGAIN, such as
+ *        MSTLS_E_STREAM_LOST or MSTLS_E_STREAM_RESET.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL session or @p error not an
+ *         error code), MSTLS_E_INVALID_STREAM (not a stream of the session),
+ *         MSTLS_E_NOMEM (the stream's state could not be created).
+ */
+MSTLS_EXTERN int mstls_stream_fail(mstls_session *session, uint16_t stream,
+                                   int error);
 
 /** @brief Resume delivery of a paused stream; waiting data is delivered
  *         from inside this call.

@@ -115,7 +115,24 @@ typedef struct mstls_sctp_config {
   mstls_sctp_event_cb event;      /**< optional */
   mstls_sctp_plain_cb plain_recv; /**< optional */
   mstls_sctp_ready_cb ready;      /**< optional (usrsctp) */
+  /** Socket send buffer in bytes (SO_SNDBUF); 0 keeps the backend's own
+   *  default: 1 MiB for usrsctp, the system's (net.core.wmem_default) for
+   *  kernel SCTP, whose limit net.core.wmem_max also applies. */
+  size_t send_buffer;
+  /** Socket receive buffer in bytes (SO_RCVBUF); 0 as for send_buffer. */
+  size_t recv_buffer;
+  /** Blocking mode: bytes of inbound messages a send that waits for room
+   *  may read ahead and set aside for later receive calls. Two peers that
+   *  both send more than the socket buffers hold (an echo of a large
+   *  message) would otherwise wait on each other forever. When the limit
+   *  is reached the send waits for room only (counted in
+   *  mstls_sctp_stats.park_full). Default MSTLS_SCTP_DEFAULT_PARK_MAX;
+   *  0 disables. */
+  size_t park_max;
 } mstls_sctp_config;
+
+/** Default of mstls_sctp_config.park_max: 4 MiB. */
+#define MSTLS_SCTP_DEFAULT_PARK_MAX ((size_t)4 << 20)
 
 /** @brief Fill @p config with defaults (must not be NULL). */
 MSTLS_EXTERN void mstls_sctp_config_default(mstls_sctp_config *config);
@@ -291,8 +308,10 @@ MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
 MSTLS_EXTERN int mstls_sctp_assoc_process(mstls_sctp_assoc *assoc);
 
 /** @brief Wait at most @p timeout_ms (-1: forever) for the association to
- *  become readable (kernel or threaded usrsctp).
- *  @return 0 (readable or error pending), MSTLS_E_AGAIN (timeout),
+ *  become readable (kernel or threaded usrsctp). Returns at once while a
+ *  blocked send has messages set aside (mstls_sctp_config.park_max).
+ *  @return 0 (readable, messages set aside or error pending),
+ *  MSTLS_E_AGAIN (timeout),
  *  MSTLS_E_INVALID_STATE (NOTHREADS stack: cannot wait). */
 MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc, int timeout_ms);
 
@@ -349,6 +368,12 @@ typedef struct mstls_sctp_stats {
   uint64_t plain_in;      /**< messages on unidirectional streams */
   uint64_t dropped;       /**< messages dropped (too large, no taker) */
   uint64_t notifications;
+  /** Messages a blocked send read ahead and set aside (park_max). */
+  uint64_t parked;
+  /** Times a blocked send found park_max reached and stopped reading. */
+  uint64_t park_full;
+  /** Most bytes set aside at once. */
+  size_t parked_max;
 } mstls_sctp_stats;
 
 /** @brief Copy the counters. @return 0, MSTLS_E_INVALID_ARGUMENT. */
