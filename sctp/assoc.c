@@ -377,7 +377,11 @@ static void assoc_apply_fails(mstls_sctp_assoc *a) {
 
     pthread_mutex_lock(&a->rlock);
     if (a->fail_n == 0 || a->session == NULL) {
+      int err = a->error;
       pthread_mutex_unlock(&a->rlock);
+      /* The association is gone: so is every TLS connection on it. */
+      if (a->session != NULL && mstls_err_is_fatal(err))
+        (void)mstls_session_fail(a->session, err);
       return;
     }
     sid = a->fail_q[--a->fail_n];
@@ -897,6 +901,13 @@ int mstls_sctp_send_plain(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
   if (rc == 0)
     a->stats.msgs_out++;
   return rc == 0 || rc == MSTLS_E_AGAIN ? rc : MSTLS_E_TRANSPORT;
+}
+
+int mstls_sctp_assoc_reset_streams(mstls_sctp_assoc *a, const uint16_t *sids,
+                                   size_t n) {
+  if (a == NULL || a->sock == NULL || (sids == NULL && n > 0))
+    return MSTLS_E_INVALID_ARGUMENT;
+  return a->ops->reset_streams(a->sock, sids, n);
 }
 
 int mstls_sctp_assoc_get_stats(mstls_sctp_assoc *a, mstls_sctp_stats *st) {

@@ -58,7 +58,15 @@ typedef struct mstls_sctp_ops {
   int (*fd)(mstls_sctp_sock *s);
   /* Readiness callback: fn(arg) on any event (usrsctp). */
   void (*set_ready)(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
+  /* RFC 6525: request a reset of outgoing streams (tests only). */
+  int (*reset_streams)(mstls_sctp_sock *s, const uint16_t *sids, size_t n);
 } mstls_sctp_ops;
+
+/* Reset outgoing streams of an association (RFC 6525), as a peer may do.
+ * Not part of the API: the library never resets a stream itself; tests use
+ * this to make the other end see a reset. 0 or MSTLS_E_TRANSPORT. */
+int mstls_sctp_assoc_reset_streams(mstls_sctp_assoc *a, const uint16_t *sids,
+                                   size_t n);
 
 /* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built. */
 int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,

@@ -77,6 +77,22 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) < 0)
       return -1;
   }
+  if (cfg->accept_stream_reset) {
+    /* RFC 6525 §6.3.1: incoming reset requests are denied unless enabled;
+     * Linux also negotiates the extension only when asked
+     * (net.sctp.reconf_enable defaults to 0). */
+    struct sctp_assoc_value av;
+    memset(&av, 0, sizeof(av));
+    av.assoc_id = SCTP_FUTURE_ASSOC;
+    av.assoc_value = 1;
+    if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECONFIG_SUPPORTED, &av, sizeof(av)) <
+        0)
+      return -1;
+    av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
+    if (setsockopt(fd, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
+                   sizeof(av)) < 0)
+      return -1;
+  }
   memset(&ev, 0, sizeof(ev));
   ev.se_on = 1;
   for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
@@ -258,6 +274,29 @@ static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   (void)arg;
 }
 
+static int ksctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
+                               size_t n) {
+  struct sctp_assoc_value av;
+  struct sctp_reset_streams *rs;
+  size_t sz = sizeof(*rs) + n * sizeof(uint16_t);
+  int rc;
+
+  memset(&av, 0, sizeof(av));
+  av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
+  if (setsockopt(s->fd, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
+                 sizeof(av)) < 0)
+    return MSTLS_E_TRANSPORT;
+  rs = calloc(1, sz);
+  if (rs == NULL)
+    return MSTLS_E_NOMEM;
+  rs->srs_flags = SCTP_STREAM_RESET_OUTGOING;
+  rs->srs_number_streams = (uint16_t)n;
+  memcpy(rs->srs_stream_list, sids, n * sizeof(uint16_t));
+  rc = setsockopt(s->fd, IPPROTO_SCTP, SCTP_RESET_STREAMS, rs, (socklen_t)sz);
+  free(rs);
+  return rc < 0 ? MSTLS_E_TRANSPORT : 0;
+}
+
 static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_recv,
                                          ksctp_send,
@@ -268,7 +307,8 @@ static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_abort,
                                          ksctp_close,
                                          ksctp_fd,
-                                         ksctp_set_ready};
+                                         ksctp_set_ready,
+                                         ksctp_reset_streams};
 
 static int ksctp_socket(const char *host, uint16_t port, int passive,
                         const mstls_sctp_config *cfg, int *pfd,

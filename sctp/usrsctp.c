@@ -413,6 +413,16 @@ static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
       usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) <
           0)
     return -1;
+  if (cfg->accept_stream_reset) {
+    /* RFC 6525 §6.3.1: incoming reset requests are denied unless enabled. */
+    struct sctp_assoc_value av;
+    memset(&av, 0, sizeof(av));
+    av.assoc_id = SCTP_FUTURE_ASSOC;
+    av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
+    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
+                           sizeof(av)) < 0)
+      return -1;
+  }
   memset(&ev, 0, sizeof(ev));
   ev.se_assoc_id = SCTP_FUTURE_ASSOC;
   ev.se_on = 1;
@@ -609,6 +619,30 @@ static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   pthread_mutex_unlock(&s->lock);
 }
 
+static int usctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
+                               size_t n) {
+  struct sctp_assoc_value av;
+  struct sctp_reset_streams *rs;
+  size_t sz = sizeof(*rs) + n * sizeof(uint16_t);
+  int rc;
+
+  memset(&av, 0, sizeof(av));
+  av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
+  if (usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
+                         sizeof(av)) < 0)
+    return MSTLS_E_TRANSPORT;
+  rs = calloc(1, sz);
+  if (rs == NULL)
+    return MSTLS_E_NOMEM;
+  rs->srs_flags = SCTP_STREAM_RESET_OUTGOING;
+  rs->srs_number_streams = (uint16_t)n;
+  memcpy(rs->srs_stream_list, sids, n * sizeof(uint16_t));
+  rc = usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_RESET_STREAMS, rs,
+                          (socklen_t)sz);
+  free(rs);
+  return rc < 0 ? MSTLS_E_TRANSPORT : 0;
+}
+
 static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_recv,
                                          usctp_send,
@@ -619,7 +653,8 @@ static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_abort,
                                          usctp_close,
                                          usctp_fd,
-                                         usctp_set_ready};
+                                         usctp_set_ready,
+                                         usctp_reset_streams};
 
 /* Resolve @p host (numeric or name) for UDP encapsulation. */
 static int usctp_resolve(const char *host, uint16_t port,

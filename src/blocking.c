@@ -85,7 +85,11 @@ static int blk_step(mstls_session *s) {
   if (n == MSTLS_E_AGAIN || n == MSTLS_E_MSG_SIZE) {
     return 0;
   }
-  return mstls_sess_fail(s, MSTLS_E_TRANSPORT);
+  /* Keep a fatal transport error the callback named (the peer is gone);
+   * anything else means the transport failed. */
+  return mstls_sess_fail(s, n == MSTLS_E_PEER_GONE || n == MSTLS_E_ABORTED
+                                ? n
+                                : MSTLS_E_TRANSPORT);
 }
 
 static int blk_check(mstls_session *s) {

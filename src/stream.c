@@ -910,6 +910,22 @@ int mstls_stream_fail(mstls_session *s, uint16_t stream, int error) {
   return st ? 0 : rv;
 }
 
+int mstls_session_fail(mstls_session *s, int error) {
+  int rv;
+
+  if (!s || error >= 0 || error == MSTLS_E_AGAIN) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (!s->cb.pull) {
+    return mstls_sess_fail(s, error);
+  }
+  pthread_mutex_lock(&s->lock);
+  rv = mstls_sess_fail(s, error);
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+  return rv;
+}
+
 int mstls_stream_resume(mstls_session *s, uint16_t stream) {
   int rv;
   mstls_strm *st = strm_lookup(s, stream, 1, &rv);

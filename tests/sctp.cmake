@@ -6,6 +6,8 @@ target_compile_options(mstls_sctp_testlib PRIVATE ${MSTLS_WARNINGS})
 if(MSTLS_WITH_USRSCTP)
   mstls_add_test(NAME test_sctp_conn SOURCES test_sctp_conn.c
                  LABELS integration TIMEOUT 240 LIBS mstls_sctp_testlib)
+  # White-box: the stream-reset test asks the backend for a reset.
+  target_include_directories(test_sctp_conn PRIVATE ${PROJECT_SOURCE_DIR}/sctp)
 endif()
 
 # The two-process suite, once per backend.

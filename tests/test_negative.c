@@ -224,6 +224,21 @@ static void t_transport_fails_stream(void **state) {
   for (i = 0; i < 3; i += 2) {
     assert_stream_works(&p, i);
   }
+  assert_int_equal(mstls_session_fail(NULL, MSTLS_E_PEER_GONE),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_session_fail(p.client, 0), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_session_fail(p.client, MSTLS_E_AGAIN),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_session_get_error(p.client), 0);
+  /* The transport ends the server's session: every call says so, and the
+   * first error stays. */
+  assert_int_equal(mstls_session_fail(p.server, MSTLS_E_PEER_GONE),
+                   MSTLS_E_PEER_GONE);
+  assert_int_equal(mstls_session_fail(p.server, MSTLS_E_TRANSPORT),
+                   MSTLS_E_PEER_GONE);
+  assert_int_equal(mstls_stream_recv(p.server, 0, rb, sizeof(rb)),
+                   MSTLS_E_PEER_GONE);
+  assert_int_equal(mstls_stream_send(p.server, 0, "x", 1), MSTLS_E_PEER_GONE);
   /* A fatal error fails the session. */
   assert_int_equal(mstls_stream_fail(p.client, 2, MSTLS_E_PEER_GONE), 0);
   assert_int_equal(mstls_session_get_error(p.client), MSTLS_E_PEER_GONE);

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "backend.h" /* mstls_sctp_assoc_reset_streams */
 #include "sctp_harness.h"
 
 static int group_up(void **state) {
@@ -406,6 +407,175 @@ static void test_restart(void **state) {
   sctp_h_close(&h);
 }
 
+/* Notifications seen per stream, through the SCTP event callback. */
+typedef struct ev_log {
+  unsigned reset[8];
+  unsigned send_failed[8];
+  int reset_err;
+} ev_log;
+
+static void on_sctp_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
+                          uint16_t stream, int err, void *ud) {
+  ev_log *log = ud;
+  (void)a;
+  if (ev == MSTLS_SCTP_EVENT_STREAM_RESET && stream < 8) {
+    log->reset[stream]++;
+    log->reset_err = err;
+  }
+  if (ev == MSTLS_SCTP_EVENT_SEND_FAILED && stream < 8)
+    log->send_failed[stream]++;
+}
+
+/* One message from the client on @p k reaches the server intact. */
+static void assert_stream_carries(sctp_h *h, uint16_t k) {
+  mstls_session *c = mstls_sctp_assoc_get_session(h->cli);
+  mstls_session *s = mstls_sctp_assoc_get_session(h->srv);
+  char buf[16];
+  long n = MSTLS_E_AGAIN;
+  int i;
+
+  assert_int_equal(mstls_stream_send(c, k, "ping", 4), 4);
+  for (i = 0; i < 100 && n == MSTLS_E_AGAIN; i++) {
+    sctp_h_step(h);
+    n = mstls_stream_recv(s, k, buf, sizeof(buf));
+  }
+  assert_int_equal(n, 4);
+  assert_memory_equal(buf, "ping", 4);
+}
+
+/* RFC 6525: the client resets its outgoing stream 2. A TLS connection
+ * cannot span a reset, so stream 2 ends at both ends with
+ * MSTLS_E_STREAM_RESET; the association and the other streams go on. */
+static void test_stream_reset(void **state) {
+  const uint16_t sid = 2;
+  ev_log clog, slog;
+  sctp_h h;
+  char buf[8];
+  int i;
+
+  (void)state;
+  memset(&clog, 0, sizeof(clog));
+  memset(&slog, 0, sizeof(slog));
+  sctp_h_defaults(&h, 4, MSTLS_POLICY_RESUME);
+  h.ccfg.event = on_sctp_event;
+  h.scfg.event = on_sctp_event;
+  h.scfg.accept_stream_reset = 1;
+  h.cud = &clog;
+  h.sud = &slog;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 20000), 0);
+  assert_int_equal(mstls_sctp_assoc_reset_streams(h.cli, &sid, 1), 0);
+  for (i = 0; i < 200 && (slog.reset[2] == 0 || clog.reset[2] == 0); i++)
+    sctp_h_step(&h);
+  assert_int_equal(slog.reset[2], 1);
+  assert_int_equal(clog.reset[2], 1);
+  assert_int_equal(slog.reset_err, MSTLS_E_STREAM_RESET);
+  assert_int_equal(h.cli_rc, 0);
+  assert_int_equal(h.srv_rc, 0);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.srv, 2),
+                   MSTLS_E_STREAM_RESET);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.srv, 1), 0);
+  assert_int_equal(
+      mstls_stream_get_error(mstls_sctp_assoc_get_session(h.srv), 2),
+      MSTLS_E_STREAM_RESET);
+  assert_int_equal(
+      mstls_stream_get_error(mstls_sctp_assoc_get_session(h.cli), 2),
+      MSTLS_E_STREAM_RESET);
+  assert_int_equal(
+      mstls_stream_send(mstls_sctp_assoc_get_session(h.cli), 2, "x", 1),
+      MSTLS_E_STREAM_RESET);
+  assert_int_equal(
+      mstls_stream_recv(mstls_sctp_assoc_get_session(h.srv), 2, buf, 8),
+      MSTLS_E_STREAM_RESET);
+  assert_stream_carries(&h, 0);
+  assert_stream_carries(&h, 1);
+  assert_stream_carries(&h, 3);
+  sctp_h_close(&h);
+}
+
+/* By default (RFC 6525 §6.3.1) the peer's reset request is denied: the
+ * requester hears so, and no stream changes at either end. */
+static void test_stream_reset_denied(void **state) {
+  const uint16_t sid = 1;
+  ev_log clog, slog;
+  sctp_h h;
+  int i;
+
+  (void)state;
+  memset(&clog, 0, sizeof(clog));
+  memset(&slog, 0, sizeof(slog));
+  sctp_h_defaults(&h, 4, MSTLS_POLICY_RESUME);
+  h.ccfg.event = on_sctp_event;
+  h.scfg.event = on_sctp_event;
+  h.cud = &clog;
+  h.sud = &slog;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 20000), 0);
+  assert_int_equal(mstls_sctp_assoc_reset_streams(h.cli, &sid, 1), 0);
+  for (i = 0; i < 200 && clog.reset[1] == 0; i++)
+    sctp_h_step(&h);
+  assert_int_equal(clog.reset[1], 1);
+  assert_int_equal(clog.reset_err, 0); /* denied: nothing was reset */
+  assert_int_equal(slog.reset[1], 0);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.cli, 1), 0);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.srv, 1), 0);
+  assert_stream_carries(&h, 1);
+  sctp_h_close(&h);
+}
+
+/* Every packet lost both ways. */
+static int drop_all(int dir, const uint8_t *pkt, size_t len, void *ud) {
+  (void)dir;
+  (void)pkt;
+  (void)len;
+  (void)ud;
+  return 1;
+}
+
+/* The path dies with records of streams 1 and 3 in flight: SCTP gives up
+ * on them (SEND_FAILED, one per message, before COMM_LOST), so exactly
+ * those streams report MSTLS_E_STREAM_LOST and the association
+ * MSTLS_E_PEER_GONE. Nothing waits forever. */
+static void test_send_failed(void **state) {
+  ev_log clog;
+  mstls_session *c;
+  sctp_h h;
+  int i;
+
+  (void)state;
+  memset(&clog, 0, sizeof(clog));
+  sctp_h_defaults(&h, 4, MSTLS_POLICY_RESUME);
+  h.ccfg.event = on_sctp_event;
+  h.cud = &clog;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 20000), 0);
+  c = mstls_sctp_assoc_get_session(h.cli);
+  mstls_sctp_link_pair_set_tap(h.pair, drop_all, NULL);
+  assert_int_equal(mstls_stream_send(c, 1, "lost", 4), 4);
+  assert_int_equal(mstls_stream_send(c, 3, "lost", 4), 4);
+  /* Retransmissions back off to the 60 s maximum; advance time by whole
+   * seconds until SCTP declares the peer unreachable. */
+  for (i = 0; i < 3600 && h.cli_rc == 0; i++) {
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    mstls_sctp_usrsctp_handle_timers(1000);
+    h.cli_rc = mstls_sctp_assoc_process(h.cli);
+  }
+  assert_int_equal(h.cli_rc, MSTLS_E_PEER_GONE);
+  assert_true(clog.send_failed[1] >= 1);
+  assert_true(clog.send_failed[3] >= 1);
+  assert_int_equal(clog.send_failed[0] + clog.send_failed[2], 0);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.cli, 1),
+                   MSTLS_E_STREAM_LOST);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.cli, 3),
+                   MSTLS_E_STREAM_LOST);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.cli, 2), 0);
+  assert_int_equal(mstls_session_get_error(c), MSTLS_E_PEER_GONE);
+  assert_true(mstls_stream_send(c, 2, "x", 1) < 0);
+  mstls_sctp_link_pair_set_tap(h.pair, NULL, NULL);
+  mstls_sctp_assoc_abort(h.srv);
+  sctp_h_close(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_1),
@@ -422,6 +592,9 @@ int main(void) {
       cmocka_unit_test(test_abort_mid_handshake),
       cmocka_unit_test(test_abort_mid_transfer),
       cmocka_unit_test(test_restart),
+      cmocka_unit_test(test_stream_reset),
+      cmocka_unit_test(test_stream_reset_denied),
+      cmocka_unit_test(test_send_failed),
   };
   return cmocka_run_group_tests(tests, group_up, group_down);
 }

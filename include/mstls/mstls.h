@@ -720,6 +720,16 @@ MSTLS_EXTERN int mstls_stream_pause(mstls_session *session, uint16_t stream);
 MSTLS_EXTERN int mstls_stream_fail(mstls_session *session, uint16_t stream,
                                    int error);
 
+/**
+ * @brief End the whole session on behalf of the transport (the association
+ *        or the peer is gone): every later call returns @p error. Data not
+ *        read yet is discarded. The same locking rule as mstls_stream_fail().
+ * @param error a negative MSTLS_E_* code other than MSTLS_E_AGAIN; the first
+ *        error set stays.
+ * @return the session's error (the first one set), MSTLS_E_INVALID_ARGUMENT.
+ */
+MSTLS_EXTERN int mstls_session_fail(mstls_session *session, int error);
+
 /** @brief Resume delivery of a paused stream; waiting data is delivered
  *         from inside this call.
  *  @return 0, MSTLS_E_INVALID_STREAM, or a stream/fatal error from

@@ -129,6 +129,11 @@ typedef struct mstls_sctp_config {
    *  mstls_sctp_stats.park_full). Default MSTLS_SCTP_DEFAULT_PARK_MAX;
    *  0 disables. */
   size_t park_max;
+  /** 1: process the peer's requests to reset streams (RFC 6525); each TLS
+   *  stream reset ends with MSTLS_E_STREAM_RESET, a unidirectional stream
+   *  only reports MSTLS_SCTP_EVENT_STREAM_RESET. 0 (default): deny them, as
+   *  RFC 6525 §6.3.1 sets by default; nothing changes on our side. */
+  int accept_stream_reset;
 } mstls_sctp_config;
 
 /** Default of mstls_sctp_config.park_max: 4 MiB. */
