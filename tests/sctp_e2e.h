@@ -11,6 +11,10 @@ typedef struct e2e_case {
   mstls_policy policy;
   size_t msg_size; /* bytes echoed on each stream */
   unsigned rounds; /* messages per stream */
+  /* 0: blocking API. 1: both processes run non-blocking associations
+   * (config.blocking = 0) from a poll() loop: on the association's fd
+   * (kernel SCTP) or on a pipe written by config.ready (usrsctp). */
+  int event_loop;
 } e2e_case;
 
 /* Fork a server and a client process, run the case, reap both.
