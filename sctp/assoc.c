@@ -688,6 +688,8 @@ int mstls_sctp_connect(mstls_sctp_assoc **passoc,
   }
   a->ops->set_ready(a->sock, assoc_ready, a);
   if (!cfg.blocking) {
+    /* Anything that arrived before the hook was set gave no signal. */
+    assoc_ready(a);
     *passoc = a;
     return 0;
   }
@@ -775,6 +777,8 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
   a->sock = ns;
   a->ops->set_ready(a->sock, assoc_ready, a);
   rc = assoc_become_up(a, 0, 0);
+  if (!l->cfg.blocking)
+    assoc_ready(a); /* anything that arrived before the hook gave no signal */
   if (rc != 0 && rc != MSTLS_E_AGAIN) {
     mstls_sctp_assoc_del(a);
     return rc;
@@ -922,12 +926,20 @@ int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *a) {
 
   if (a == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
-  if (a->session != NULL && a->error == 0) {
+  /* Learn of a SHUTDOWN the peer already sent: after it the stack takes no
+   * more data, so there is no close_notify to send. */
+  if (a->sock != NULL && a->error == 0)
+    (void)mstls_sctp_assoc_process(a);
+  if (a->session != NULL && a->error == 0 && !a->peer_shutdown) {
     /* Close_notify on every stream at once, then the SCTP SHUTDOWN. */
     rc = mstls_session_bye(a->session);
     if (rc == MSTLS_E_AGAIN)
       return rc;
+    if (rc < 0 && mstls_err_is_fatal(rc))
+      return rc;
   }
+  if (a->peer_shutdown)
+    return 0; /* SCTP completes the peer's SHUTDOWN on its own */
   if (a->sock == NULL)
     return MSTLS_E_INVALID_STATE;
   return a->ops->shutdown(a->sock);

@@ -69,6 +69,8 @@ static void e2e_config(mstls_sctp_config *cfg, const e2e_case *c) {
   cfg->streams_in = c->streams;
   cfg->streams_out = c->streams;
   cfg->blocking = 1;
+  cfg->send_buffer = c->sock_buffer;
+  cfg->recv_buffer = c->sock_buffer;
 }
 
 static int e2e_server(const e2e_case *c, uint16_t port) {
@@ -86,6 +88,8 @@ static int e2e_server(const e2e_case *c, uint16_t port) {
       mstls_sctp_usrsctp_init(port, 0) != 0)
     return 10;
   e2e_config(&cfg, c);
+  if (c->srv_park_max > 0)
+    cfg.park_max = c->srv_park_max;
   test_server_settings(&st, c->streams, c->policy);
   if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
     return 11;
@@ -109,6 +113,12 @@ static int e2e_server(const e2e_case *c, uint16_t port) {
     }
     if (mstls_stream_send_blocking(s, k, buf, (size_t)n) != n)
       return 14;
+  }
+  if (c->srv_park_max > 0) {
+    mstls_sctp_stats ast;
+    if (mstls_sctp_assoc_get_stats(a, &ast) != 0 ||
+        ast.parked_max > c->srv_park_max + 18437u)
+      return 15;
   }
   (void)mstls_sctp_assoc_shutdown(a);
   mstls_sctp_assoc_del(a);
@@ -173,6 +183,11 @@ static int e2e_client(const e2e_case *c, uint16_t port) {
       if (memcmp(src, dst, c->msg_size) != 0)
         return 25;
     }
+  }
+  if (c->sock_buffer > 0) {
+    mstls_sctp_stats ast;
+    if (mstls_sctp_assoc_get_stats(a, &ast) != 0 || ast.parked == 0)
+      return 27;
   }
   rc = mstls_sctp_assoc_shutdown(a);
   if (rc != 0)

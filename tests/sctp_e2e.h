@@ -15,6 +15,12 @@ typedef struct e2e_case {
    * (config.blocking = 0) from a poll() loop: on the association's fd
    * (kernel SCTP) or on a pipe written by config.ready (usrsctp). */
   int event_loop;
+  /* Blocking API only. Nonzero: both sockets get send and receive buffers
+   * of this many bytes, the client asserts that its blocked sends read
+   * ahead (stats.parked > 0), and the server reads ahead at most
+   * park_max bytes (plus one message). */
+  size_t sock_buffer;
+  size_t srv_park_max;
 } e2e_case;
 
 /* Fork a server and a client process, run the case, reap both.

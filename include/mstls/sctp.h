@@ -87,7 +87,10 @@ typedef void (*mstls_sctp_plain_cb)(mstls_sctp_assoc *assoc, uint16_t stream,
 /** Readiness callback (optional, usrsctp): the association's socket became
  *  readable, writable or has an error. May run on a usrsctp thread: do not
  *  call into the association from here; wake your loop and call
- *  mstls_sctp_assoc_process() there. */
+ *  mstls_sctp_assoc_process() there. A non-blocking connect or accept calls
+ *  it once before returning, for whatever arrived before it was installed.
+ *  A usrsctp listener has no readiness signal: call
+ *  mstls_sctp_listener_wait() or retry mstls_sctp_accept() on a timer. */
 typedef void (*mstls_sctp_ready_cb)(mstls_sctp_assoc *assoc, void *user_data);
 
 /** Settings of an association. Fill with mstls_sctp_config_default(). */
@@ -388,7 +391,10 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_stats(mstls_sctp_assoc *assoc,
 /**
  * @brief Close cleanly: close_notify on every stream (mstls_session_bye),
  *        then SCTP SHUTDOWN. The association stays valid until deleted.
- * @return 0, MSTLS_E_AGAIN (non-blocking: call again), MSTLS_E_TRANSPORT.
+ *        After the peer's own SHUTDOWN (MSTLS_SCTP_EVENT_SHUTDOWN) nothing
+ *        more can be sent: this returns 0 and SCTP completes the close.
+ * @return 0, MSTLS_E_AGAIN (non-blocking: call again), MSTLS_E_TRANSPORT,
+ *         MSTLS_E_PEER_GONE, or another fatal session error.
  */
 MSTLS_EXTERN int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *assoc);
 
