@@ -106,6 +106,11 @@ static mstls_tstamp assoc_cb_clock(void *ud) {
   return a->user_cb.clock(a->user_data);
 }
 
+/* Streams in either direction: the size of the per-stream error table. */
+static size_t assoc_nstreams(const mstls_sctp_assoc *a) {
+  return a->in > a->out ? a->in : a->out;
+}
+
 static int assoc_fail(mstls_sctp_assoc *a, int err) {
   if (a->error == 0)
     a->error = err;
@@ -254,7 +259,7 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
    * exist in both directions, min(in, out), get a TLS connection. The
    * others are unidirectional and carry plaintext only. */
   a->nbidi = in < out ? in : out;
-  n = in > out ? in : out;
+  n = assoc_nstreams(a);
   a->ppid = calloc(out, sizeof(*a->ppid));
   a->stream_err = calloc(n, sizeof(*a->stream_err));
   a->fail_q = calloc(n, sizeof(*a->fail_q));
@@ -287,9 +292,8 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
 /* The transport lost stream @p sid: remember its error; a TLS stream is
  * failed in the session later, outside the read lock. */
 static void assoc_stream_lost(mstls_sctp_assoc *a, uint16_t sid, int err) {
-  size_t n = a->in > a->out ? a->in : a->out;
-
-  if (a->stream_err == NULL || sid >= n || a->stream_err[sid] != 0)
+  if (a->stream_err == NULL || sid >= assoc_nstreams(a) ||
+      a->stream_err[sid] != 0)
     return;
   a->stream_err[sid] = err;
   if (sid < a->nbidi)
@@ -300,7 +304,7 @@ static void assoc_stream_lost(mstls_sctp_assoc *a, uint16_t sid, int err) {
  * their sequence numbers. A TLS connection cannot span a reset, which
  * starts the stream afresh, so each reset TLS stream ends. */
 static void assoc_on_reset(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
-  size_t i, n = a->in > a->out ? a->in : a->out;
+  size_t i, n = assoc_nstreams(a);
 
   if (ri->event_refused)
     return;
@@ -856,7 +860,7 @@ int mstls_sctp_assoc_get_error(mstls_sctp_assoc *a) {
 int mstls_sctp_assoc_get_stream_error(mstls_sctp_assoc *a, uint16_t stream) {
   if (a == NULL || a->stream_err == NULL)
     return 0;
-  if (stream >= (a->in > a->out ? a->in : a->out))
+  if (stream >= assoc_nstreams(a))
     return MSTLS_E_INVALID_STREAM;
   return a->stream_err[stream];
 }

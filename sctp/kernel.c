@@ -15,6 +15,13 @@
 #include "backend.h"
 #include "event_parse.inc"
 
+typedef int backend_handle;
+static int backend_setopt(int fd, int level, int name, const void *val,
+                          socklen_t len) {
+  return setsockopt(fd, level, name, val, len);
+}
+#include "sockopt.inc"
+
 struct mstls_sctp_sock {
   int fd;
 };
@@ -47,40 +54,11 @@ static int ksctp_errno(int e) {
 }
 
 static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
-  static const uint16_t events[] = {
-      SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT, SCTP_SEND_FAILED_EVENT,
-      SCTP_STREAM_RESET_EVENT, SCTP_PARTIAL_DELIVERY_EVENT};
-  struct sctp_initmsg init;
-  struct sctp_event ev;
-  const int on = 1;
-  size_t i;
-
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
     return -1;
-  memset(&init, 0, sizeof(init));
-  init.sinit_num_ostreams = cfg->streams_out;
-  init.sinit_max_instreams = cfg->streams_in;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) < 0)
-    return -1;
-  if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0)
-    return -1;
-  (void)setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
-  /* 0 keeps the system's defaults; the kernel caps larger values at
-   * net.core.wmem_max / rmem_max. */
-  if (cfg->send_buffer > 0) {
-    int n = backend_buffer_size(cfg->send_buffer, 0);
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n)) < 0)
-      return -1;
-  }
-  if (cfg->recv_buffer > 0) {
-    int n = backend_buffer_size(cfg->recv_buffer, 0);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) < 0)
-      return -1;
-  }
   if (cfg->accept_stream_reset) {
-    /* RFC 6525 §6.3.1: incoming reset requests are denied unless enabled;
-     * Linux also negotiates the extension only when asked
-     * (net.sctp.reconf_enable defaults to 0). */
+    /* Linux negotiates RFC 6525 only when asked (net.sctp.reconf_enable
+     * defaults to 0); usrsctp does by default. */
     struct sctp_assoc_value av;
     memset(&av, 0, sizeof(av));
     av.assoc_id = SCTP_FUTURE_ASSOC;
@@ -88,19 +66,8 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
     if (setsockopt(fd, IPPROTO_SCTP, SCTP_RECONFIG_SUPPORTED, &av, sizeof(av)) <
         0)
       return -1;
-    av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
-    if (setsockopt(fd, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
-                   sizeof(av)) < 0)
-      return -1;
   }
-  memset(&ev, 0, sizeof(ev));
-  ev.se_on = 1;
-  for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-    ev.se_type = events[i];
-    if (setsockopt(fd, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) < 0)
-      return -1;
-  }
-  return 0;
+  return backend_setup(fd, cfg, 0); /* 0: the system's default buffers */
 }
 
 static long ksctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
@@ -276,25 +243,7 @@ static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
 
 static int ksctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
                                size_t n) {
-  struct sctp_assoc_value av;
-  struct sctp_reset_streams *rs;
-  size_t sz = sizeof(*rs) + n * sizeof(uint16_t);
-  int rc;
-
-  memset(&av, 0, sizeof(av));
-  av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
-  if (setsockopt(s->fd, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
-                 sizeof(av)) < 0)
-    return MSTLS_E_TRANSPORT;
-  rs = calloc(1, sz);
-  if (rs == NULL)
-    return MSTLS_E_NOMEM;
-  rs->srs_flags = SCTP_STREAM_RESET_OUTGOING;
-  rs->srs_number_streams = (uint16_t)n;
-  memcpy(rs->srs_stream_list, sids, n * sizeof(uint16_t));
-  rc = setsockopt(s->fd, IPPROTO_SCTP, SCTP_RESET_STREAMS, rs, (socklen_t)sz);
-  free(rs);
-  return rc < 0 ? MSTLS_E_TRANSPORT : 0;
+  return backend_reset_streams(s->fd, sids, n);
 }
 
 static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,

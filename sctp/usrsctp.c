@@ -18,6 +18,13 @@
 #include "backend.h"
 #include "event_parse.inc"
 
+typedef struct socket *backend_handle;
+static int backend_setopt(struct socket *so, int level, int name,
+                          const void *val, socklen_t len) {
+  return usrsctp_setsockopt(so, level, name, val, len);
+}
+#include "sockopt.inc"
+
 /* The stack ----------------------------------------------------------------*/
 
 /* Live links: conn_output may run for an address whose link is being freed,
@@ -385,53 +392,9 @@ static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {
 }
 
 static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
-  static const uint16_t events[] = {
-      SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT, SCTP_SEND_FAILED_EVENT,
-      SCTP_STREAM_RESET_EVENT, SCTP_PARTIAL_DELIVERY_EVENT};
-  struct sctp_initmsg init;
-  struct sctp_event ev;
-  const int on = 1;
-  const int sndbuf = backend_buffer_size(cfg->send_buffer, 1 << 20);
-  const int rcvbuf = backend_buffer_size(cfg->recv_buffer, 1 << 20);
-  size_t i;
-
   if (usrsctp_set_non_blocking(so, 1) < 0)
     return -1;
-  memset(&init, 0, sizeof(init));
-  init.sinit_num_ostreams = cfg->streams_out;
-  init.sinit_max_instreams = cfg->streams_in;
-  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof(init)) <
-      0)
-    return -1;
-  if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) <
-      0)
-    return -1;
-  /* TLS records are complete messages; do not wait to bundle them. */
-  (void)usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
-  if (usrsctp_setsockopt(so, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) <
-          0 ||
-      usrsctp_setsockopt(so, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) <
-          0)
-    return -1;
-  if (cfg->accept_stream_reset) {
-    /* RFC 6525 §6.3.1: incoming reset requests are denied unless enabled. */
-    struct sctp_assoc_value av;
-    memset(&av, 0, sizeof(av));
-    av.assoc_id = SCTP_FUTURE_ASSOC;
-    av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
-    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
-                           sizeof(av)) < 0)
-      return -1;
-  }
-  memset(&ev, 0, sizeof(ev));
-  ev.se_assoc_id = SCTP_FUTURE_ASSOC;
-  ev.se_on = 1;
-  for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-    ev.se_type = events[i];
-    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev)) < 0)
-      return -1;
-  }
-  return 0;
+  return backend_setup(so, cfg, 1 << 20);
 }
 
 static int usctp_errno_to_mstls(int e) {
@@ -621,26 +584,7 @@ static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
 
 static int usctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
                                size_t n) {
-  struct sctp_assoc_value av;
-  struct sctp_reset_streams *rs;
-  size_t sz = sizeof(*rs) + n * sizeof(uint16_t);
-  int rc;
-
-  memset(&av, 0, sizeof(av));
-  av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ;
-  if (usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av,
-                         sizeof(av)) < 0)
-    return MSTLS_E_TRANSPORT;
-  rs = calloc(1, sz);
-  if (rs == NULL)
-    return MSTLS_E_NOMEM;
-  rs->srs_flags = SCTP_STREAM_RESET_OUTGOING;
-  rs->srs_number_streams = (uint16_t)n;
-  memcpy(rs->srs_stream_list, sids, n * sizeof(uint16_t));
-  rc = usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_RESET_STREAMS, rs,
-                          (socklen_t)sz);
-  free(rs);
-  return rc < 0 ? MSTLS_E_TRANSPORT : 0;
+  return backend_reset_streams(s->so, sids, n);
 }
 
 static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
