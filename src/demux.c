@@ -216,6 +216,22 @@ int mstls_hash_put(mstls_hash *h, const void *key, size_t keylen, void *value) {
   return 0;
 }
 
+void *mstls_hash_replace(mstls_hash *h, const void *key, size_t keylen,
+                         void *value) {
+  mstls_hash_entry *e;
+  void *old;
+  if (keylen > MSTLS_HASH_KEY_MAX) {
+    return NULL;
+  }
+  e = *hash_find(h, key, keylen, mstls_siphash13(h->k0, h->k1, key, keylen));
+  if (!e) {
+    return NULL;
+  }
+  old = e->value;
+  e->value = value;
+  return old;
+}
+
 void *mstls_hash_remove(mstls_hash *h, const void *key, size_t keylen) {
   uint64_t hv;
   mstls_hash_entry **pe;

@@ -51,6 +51,10 @@ void *mstls_hash_get(const mstls_hash *h, const void *key, size_t keylen);
 /** @return 0, MSTLS_E_INVALID_ARGUMENT (key too long), MSTLS_E_INVALID_STATE
  *  (key present), MSTLS_E_NOMEM. */
 int mstls_hash_put(mstls_hash *h, const void *key, size_t keylen, void *value);
+/** Give an existing key a new value without allocating.
+ *  @return the old value, or NULL when the key is absent (nothing set). */
+void *mstls_hash_replace(mstls_hash *h, const void *key, size_t keylen,
+                         void *value);
 /** @return the removed value, or NULL. */
 void *mstls_hash_remove(mstls_hash *h, const void *key, size_t keylen);
 /** Call @p fn for every value; @p fn may remove the entry it was given. */

@@ -1,6 +1,7 @@
 /* Endpoint integration over a simulated network: handshake and echo (IPv4,
  * IPv6), 500 concurrent peers on one server endpoint, idle reaping and
- * handshake timeout on a fake clock, limits, restarts, non-DTLS demux, bad
+ * handshake timeout on a fake clock, limits, restarts, replayed and
+ * duplicated handshakes, non-DTLS demux, bad
  * input to an established peer, loss with a seeded relay and a lost final
  * flight. */
 #include <setjmp.h>
@@ -523,6 +524,337 @@ static void test_restart(void **state) {
   udpt_net_free(c.net);
 }
 
+/* ---- replays (RFC 6347 §4.2.8) ------------------------------------------ */
+
+#define REC_MAX 64
+
+/* Every datagram that crossed the network, to be replayed later. */
+typedef struct recorder {
+  int on;
+  size_t n;
+  int from[REC_MAX];
+  size_t len[REC_MAX];
+  uint8_t data[REC_MAX][1500];
+} recorder;
+
+static int record_all(int from, int to, const uint8_t *d, size_t len,
+                      void *ud) {
+  recorder *r = ud;
+  (void)to;
+  if (r->on && r->n < REC_MAX && len <= sizeof(r->data[0])) {
+    r->from[r->n] = from;
+    r->len[r->n] = len;
+    memcpy(r->data[r->n], d, len);
+    r->n++;
+  }
+  return 0;
+}
+
+static uint32_t xorshift(uint32_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 17;
+  *s ^= *s << 5;
+  return *s;
+}
+
+/* Deliver a recorded datagram again, to where it went the first time. */
+static void replay(ctx *c, const recorder *r, size_t i) {
+  struct sockaddr_storage a;
+  socklen_t al;
+  if (r->from[i] == 0) {
+    server_addr(&a, &al, 0);
+    mstls_udp_endpoint_feed(c->clients[0], (struct sockaddr *)&a, al,
+                            r->data[i], r->len[i], udpt_net_now(c->net));
+  } else {
+    udpt_addr(&a, &al, CLIENT_BASE, 0);
+    mstls_udp_endpoint_feed(c->server, (struct sockaddr *)&a, al, r->data[i],
+                            r->len[i], udpt_net_now(c->net));
+  }
+}
+
+/* Deliver what is in flight without moving the clock. */
+static void drain(ctx *c) {
+  size_t rounds = 0;
+  while (udpt_net_in_flight(c->net) && rounds++ < 1000) {
+    udpt_net_step(c->net, 100);
+  }
+  assert_int_equal(udpt_net_in_flight(c->net), 0);
+}
+
+static void echo_once(ctx *c, const char *msg) {
+  size_t len = strlen(msg);
+  c->echo_len[0] = 0;
+  assert_int_equal(mstls_udp_peer_send(c->cpeer[0], msg, len), (long)len);
+  assert_true(udpt_net_run(c->net, all_echoed, c, 1000));
+  assert_int_equal(c->echo_len[0], len);
+  assert_memory_equal(c->echo[0], msg, len);
+}
+
+static void restart_client(ctx *c) {
+  mstls_udp_settings s;
+  mstls_udp_callbacks cb;
+  mstls_udp_settings_default(&s);
+  s.flags = 0;
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = c_done;
+  cb.recv_data = c_data;
+  cb.closed = c_closed;
+  c->clients[0] = udpt_net_renew(c->net, c->clients[0], &s, &cb, g_ccred, c);
+  assert_non_null(c->clients[0]);
+  c->c_done = 0;
+  c->s_done = 0;
+  connect_client(c, 0, 0);
+  assert_true(udpt_net_run(c->net, all_done, c, 1000));
+}
+
+/* Every datagram of a handshake, in both directions, duplicated at once
+ * and replayed at random later times (within the cookie's lifetime): the
+ * session and its data flow survive, nothing is taken for a restart. */
+static void test_replayed_handshake(void **state) {
+  ctx c;
+  recorder *r = calloc(1, sizeof(*r));
+  mstls_udp_stats st;
+  mstls_udp_peer *sp;
+  struct sockaddr_storage ca;
+  socklen_t cl;
+  uint32_t seed = 0x5eed1234u;
+  size_t i, k;
+  (void)state;
+  setup_ctx(&c, NULL, NULL);
+  add_client(&c, 0, NULL, NULL);
+  r->on = 1;
+  udpt_net_set_filter(c.net, record_all, r);
+  connect_client(&c, 0, 0);
+  c.target = 1;
+  assert_true(udpt_net_run(c.net, all_done, &c, 1000));
+  r->on = 0;
+  assert_true(r->n >= 6);
+  udpt_addr(&ca, &cl, CLIENT_BASE, 0);
+  sp = mstls_udp_endpoint_find_peer(c.server, (struct sockaddr *)&ca, cl);
+  assert_non_null(sp);
+  /* Duplicates right away. */
+  for (i = 0; i < r->n; i++) {
+    replay(&c, r, i);
+  }
+  drain(&c);
+  echo_once(&c, "after duplicates");
+  /* Replays at random later times, in random order, data in between. */
+  for (k = 0; k < 200; k++) {
+    i = xorshift(&seed) % r->n;
+    udpt_net_advance(c.net, (mstls_tstamp)(xorshift(&seed) % 300) *
+                                MSTLS_MILLISECONDS);
+    replay(&c, r, i);
+    if (k % 10 == 0) {
+      char msg[32];
+      snprintf(msg, sizeof(msg), "round %zu", k);
+      echo_once(&c, msg);
+    }
+  }
+  drain(&c);
+  echo_once(&c, "still the same session");
+  mstls_udp_endpoint_get_stats(c.server, &st);
+  assert_ptr_equal(
+      mstls_udp_endpoint_find_peer(c.server, (struct sockaddr *)&ca, cl), sp);
+  assert_int_equal(st.peers, 1);
+  assert_int_equal(st.restarts, 0);
+  assert_int_equal(st.restarts_pending, 0);
+  assert_int_equal(st.handshakes_done, 1);
+  assert_true(st.dropped[MSTLS_UDP_DROP_REPLAY] >= 1);
+  assert_int_equal(c.s_closed, 0);
+  assert_int_equal(c.c_closed, 0);
+  assert_int_equal(c.c_done, 1);
+  /* A real restart still replaces the session once its handshake is
+   * complete. */
+  restart_client(&c);
+  mstls_udp_endpoint_get_stats(c.server, &st);
+  assert_int_equal(st.restarts, 1);
+  assert_int_equal(st.peers, 1);
+  assert_int_equal(c.last_s_reason, MSTLS_E_PEER_GONE);
+  echo_once(&c, "new session");
+  udpt_net_free(c.net);
+  free(r);
+}
+
+/* A ClientHello of an earlier session of the same address, replayed while
+ * its cookie is still valid, starts a handshake that nobody finishes: the
+ * established session keeps working all along and stays when the replayed
+ * handshake times out. */
+static void test_replayed_old_session(void **state) {
+  ctx c;
+  recorder *r = calloc(1, sizeof(*r));
+  mstls_udp_stats st;
+  mstls_udp_peer *sp;
+  struct sockaddr_storage ca;
+  socklen_t cl;
+  size_t i, k;
+  (void)state;
+  setup_ctx(&c, NULL, NULL);
+  add_client(&c, 0, NULL, NULL);
+  r->on = 1;
+  udpt_net_set_filter(c.net, record_all, r);
+  connect_client(&c, 0, 0);
+  c.target = 1;
+  assert_true(udpt_net_run(c.net, all_done, &c, 1000));
+  r->on = 0;
+  restart_client(&c); /* session 2 replaces session 1 */
+  echo_once(&c, "session 2");
+  udpt_addr(&ca, &cl, CLIENT_BASE, 0);
+  sp = mstls_udp_endpoint_find_peer(c.server, (struct sockaddr *)&ca, cl);
+  /* Session 1's ClientHello with its cookie, still valid: a handshake
+   * starts beside session 2, which keeps working. */
+  for (i = 0, k = 0; i < r->n; i++) {
+    if (r->from[i] != 0 && ++k == 2) {
+      replay(&c, r, i);
+      break;
+    }
+  }
+  assert_true(i < r->n);
+  mstls_udp_endpoint_get_stats(c.server, &st);
+  assert_int_equal(st.restarts_pending, 1);
+  echo_once(&c, "while a replayed handshake pends");
+  /* The rest of session 1's client datagrams: they fit neither session. */
+  for (i = 0; i < r->n; i++) {
+    if (r->from[i] != 0) {
+      replay(&c, r, i);
+    }
+  }
+  echo_once(&c, "after session 1's flights");
+  /* Nobody completes it: it times out, session 2 stays. */
+  udpt_net_advance(c.net, 25 * MSTLS_SECONDS);
+  udpt_net_step(c.net, 100);
+  drain(&c);
+  mstls_udp_endpoint_get_stats(c.server, &st);
+  assert_int_equal(st.restarts_pending, 0);
+  assert_int_equal(st.restarts, 1);
+  assert_int_equal(st.peers, 1);
+  assert_ptr_equal(
+      mstls_udp_endpoint_find_peer(c.server, (struct sockaddr *)&ca, cl), sp);
+  assert_int_equal(mstls_udp_peer_get_state(sp), MSTLS_UDP_PEER_OPEN);
+  echo_once(&c, "session 2 survives");
+  udpt_net_free(c.net);
+  free(r);
+}
+
+/* ---- spoofing (nothing an unverified address sends costs it service) ---- */
+
+typedef struct flood {
+  uint8_t hello[2048], forged[2100];
+  size_t hello_len, forged_len;
+  uint32_t seed;
+  uint64_t sent;
+} flood;
+
+/* One spoofed datagram carrying the victim's address: a cookie-less or a
+ * forged-cookie ClientHello, from the victim's own port or another port
+ * of its address. The clock moves 2 µs per datagram: 500,000 a second. */
+static void flood_one(ctx *c, flood *f) {
+  struct sockaddr_storage a;
+  socklen_t al;
+  uint32_t r = xorshift(&f->seed);
+  udpt_addr(&a, &al, CLIENT_BASE, 0);
+  if (r & 1) {
+    ((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)(1024 + (r >> 16)));
+  }
+  if (r & 2) {
+    mstls_udp_endpoint_feed(c->server, (struct sockaddr *)&a, al, f->forged,
+                            f->forged_len, udpt_net_now(c->net));
+  } else {
+    mstls_udp_endpoint_feed(c->server, (struct sockaddr *)&a, al, f->hello,
+                            f->hello_len, udpt_net_now(c->net));
+  }
+  udpt_net_advance(c->net, 2 * MSTLS_MILLISECONDS / 1000);
+  f->sent++;
+}
+
+/* One generation of datagrams in flight (the victim's and answers to the
+ * flood) is delivered after 1000 spoofed ones. */
+static void flood_round(ctx *c, flood *f) {
+  size_t before = udpt_net_in_flight(c->net);
+  size_t k;
+  for (k = 0; k < 1000; k++) {
+    flood_one(c, f);
+  }
+  udpt_net_step(c->net, before ? before : 1);
+}
+
+/* Cookie-less and forged-cookie ClientHellos carrying the victim's address
+ * arrive at 500,000 a second (1000 between any two of the victim's
+ * datagrams) with the default settings, while the victim completes 20
+ * handshakes in a row and echoes on each: none fails, no limit is hit.
+ * Deterministic: one thread, a fake clock, a seeded generator. */
+static void test_spoofed_victim_flood(void **state) {
+  ctx c;
+  flood *f = calloc(1, sizeof(*f));
+  mstls_udp_stats st;
+  uint8_t cookie[32];
+  int h;
+  (void)state;
+  f->seed = 0xf100du;
+  f->hello_len = udpt_client_hello(f->hello, sizeof(f->hello));
+  assert_true(f->hello_len > 60);
+  memset(cookie, 0x5a, sizeof(cookie));
+  f->forged_len = udpt_with_cookie(f->hello, f->hello_len, cookie,
+                                   sizeof(cookie), f->forged);
+  setup_ctx(&c, NULL, NULL);
+  add_client(&c, 0, NULL, NULL);
+  for (h = 0; h < 20; h++) {
+    char msg[32];
+    size_t rounds = 0;
+    if (h > 0) {
+      mstls_udp_settings s;
+      mstls_udp_callbacks cb;
+      mstls_udp_settings_default(&s);
+      s.flags = 0;
+      memset(&cb, 0, sizeof(cb));
+      cb.handshake_done = c_done;
+      cb.recv_data = c_data;
+      cb.closed = c_closed;
+      c.clients[0] = udpt_net_renew(c.net, c.clients[0], &s, &cb, g_ccred, &c);
+      assert_non_null(c.clients[0]);
+    }
+    c.c_done = 0;
+    connect_client(&c, 0, 0);
+    while (c.c_done == 0 && rounds++ < 200) {
+      flood_round(&c, f);
+    }
+    if (c.c_done != 1) {
+      mstls_udp_endpoint_get_stats(c.server, &st);
+      print_message("h %d rounds %zu closed %llu reason %d hs_failed %llu "
+                    "verified %llu sent %llu\n",
+                    h, rounds, (unsigned long long)c.c_closed, c.last_c_reason,
+                    (unsigned long long)st.handshakes_failed,
+                    (unsigned long long)st.cookies_verified,
+                    (unsigned long long)st.cookies_sent);
+    }
+    assert_int_equal(c.c_done, 1);
+    assert_int_equal(c.c_closed, 0);
+    snprintf(msg, sizeof(msg), "handshake %d", h);
+    c.echo_len[0] = 0;
+    assert_int_equal(mstls_udp_peer_send(c.cpeer[0], msg, strlen(msg)),
+                     (long)strlen(msg));
+    rounds = 0;
+    while (c.echo_len[0] == 0 && rounds++ < 200) {
+      flood_round(&c, f);
+    }
+    assert_int_equal(c.echo_len[0], strlen(msg));
+    assert_memory_equal(c.echo[0], msg, strlen(msg));
+  }
+  mstls_udp_endpoint_get_stats(c.server, &st);
+  print_message("flood: %llu spoofed datagrams, %llu HelloVerifyRequests\n",
+                (unsigned long long)f->sent,
+                (unsigned long long)st.cookies_sent);
+  assert_true(f->sent >= 20 * 4000);
+  assert_int_equal(st.handshakes_failed, 0);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_RATE_LIMITED], 0);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_HVR_LIMIT], 0);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_PREFIX_LIMIT], 0);
+  assert_int_equal(st.restarts, 19);
+  assert_int_equal(st.peers, 1);
+  assert_int_equal(st.cookies_verified, 20);
+  udpt_net_free(c.net);
+  free(f);
+}
+
 /* Non-DTLS datagrams from a peer's address reach the callback with the
  * peer; garbage, wrong-epoch and truncated records to an established peer
  * are dropped and the peer keeps working. */
@@ -734,6 +1066,9 @@ int main(void) {
       cmocka_unit_test(test_handshake_timeout),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_restart),
+      cmocka_unit_test(test_replayed_handshake),
+      cmocka_unit_test(test_replayed_old_session),
+      cmocka_unit_test(test_spoofed_victim_flood),
       cmocka_unit_test(test_established_bad_input),
       cmocka_unit_test(test_cert_verify_failure),
       cmocka_unit_test(test_peer_refused),

@@ -1,6 +1,7 @@
 /* Unit tests of the UDP endpoint's stateless path: RFC 7983 classifier,
  * ClientHello validation, cookies without allocation, expiry and key
- * rotation, rate limit, bad input, spoofed flood. */
+ * rotation, rate limit of verified sources, the global budget of
+ * HelloVerifyRequests, prefix shares, bad input, spoofed flood. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,21 +95,7 @@ static int group_teardown(void **state) {
 
 /* Insert a cookie into the real ClientHello, fixing every length. */
 static size_t ch_with_cookie(const uint8_t *cookie, size_t clen, uint8_t *out) {
-  size_t sid_pos = 13 + 12 + 2 + 32;
-  size_t cookie_pos = sid_pos + 1 + g_ch[sid_pos];
-  size_t rec = ((size_t)g_ch[11] << 8 | g_ch[12]) + clen;
-  size_t hs = rec - 12;
-  memcpy(out, g_ch, cookie_pos);
-  out[cookie_pos] = (uint8_t)clen;
-  memcpy(out + cookie_pos + 1, cookie, clen);
-  memcpy(out + cookie_pos + 1 + clen, g_ch + cookie_pos + 1,
-         g_chlen - cookie_pos - 1);
-  out[11] = (uint8_t)(rec >> 8);
-  out[12] = (uint8_t)rec;
-  out[14] = out[22] = (uint8_t)(hs >> 16);
-  out[15] = out[23] = (uint8_t)(hs >> 8);
-  out[16] = out[24] = (uint8_t)hs;
-  return g_chlen + clen;
+  return udpt_with_cookie(g_ch, g_chlen, cookie, clen, out);
 }
 
 static void test_classifier(void **state) {
@@ -284,6 +271,35 @@ static void test_cookie_expiry_and_rotation(void **state) {
   mstls_udp_endpoint_del(ep);
 }
 
+/* Feed the cookie-less ClientHello from @p a, then the same ClientHello
+ * carrying the cookie the endpoint answered with. @return what feeding
+ * the second one returned. */
+static int verified_hello(mstls_udp_endpoint *ep, sent_log *log,
+                          const struct sockaddr_storage *a, socklen_t alen,
+                          mstls_tstamp now) {
+  uint8_t cookie[64], ch2[2048];
+  size_t clen, ch2len;
+  uint64_t before = log->count;
+  assert_int_equal(mstls_udp_endpoint_feed(ep, (const struct sockaddr *)a, alen,
+                                           g_ch, g_chlen, now),
+                   0);
+  assert_int_equal(log->count, before + 1);
+  clen = hvr_cookie(log, cookie);
+  ch2len = ch_with_cookie(cookie, clen, ch2);
+  return mstls_udp_endpoint_feed(ep, (const struct sockaddr *)a, alen, ch2,
+                                 ch2len, now);
+}
+
+static void set_port(struct sockaddr_storage *a, uint16_t port) {
+  if (a->ss_family == AF_INET) {
+    ((struct sockaddr_in *)a)->sin_port = htons(port);
+  } else {
+    ((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+  }
+}
+
+/* The per-source rate limit counts only sources that returned a cookie:
+ * cookie-less ClientHellos in a source's name never use up its rate. */
 static void test_rate_limit(void **state) {
   mstls_udp_settings s;
   mstls_udp_stats st;
@@ -296,25 +312,163 @@ static void test_rate_limit(void **state) {
 
   mstls_udp_settings_default(&s);
   s.rate_limit = 10;
+  s.max_half_open_per_prefix = 100;
   memset(&log, 0, sizeof(log));
   ep = new_server(&s, &log, 0);
   udpt_addr(&a, &alen, 9, 0);
+  for (i = 0; i < 50; i++) {
+    /* Unverified: all answered, nothing counted against the source. */
+    set_port(&a, (uint16_t)(1000 + i));
+    assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen,
+                                             g_ch, g_chlen, 5 * MSTLS_SECONDS),
+                     0);
+  }
+  mstls_udp_endpoint_get_stats(ep, &st);
+  assert_int_equal(st.cookies_sent, 50);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_RATE_LIMITED], 0);
   for (i = 0; i < 15; i++) {
     /* Same address, a new port each time: still one source. */
-    ((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)(1000 + i));
-    mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen, g_ch, g_chlen,
-                            5 * MSTLS_SECONDS);
+    set_port(&a, (uint16_t)(2000 + i));
+    assert_int_equal(verified_hello(ep, &log, &a, alen, 5 * MSTLS_SECONDS),
+                     i < 10 ? 0 : MSTLS_E_LIMIT);
+  }
+  mstls_udp_endpoint_get_stats(ep, &st);
+  assert_int_equal(st.peers, 10);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_RATE_LIMITED], 5);
+  set_port(&a, 3000);
+  assert_int_equal(verified_hello(ep, &log, &a, alen, 6 * MSTLS_SECONDS), 0);
+  mstls_udp_endpoint_get_stats(ep, &st);
+  assert_int_equal(st.peers, 11);
+  assert_int_equal(st.prefixes, 1);
+  mstls_udp_endpoint_del(ep);
+}
+
+/* The global budget of HelloVerifyRequests: shared by every unverified
+ * source, renewed every second. */
+static void test_hvr_budget(void **state) {
+  mstls_udp_settings s;
+  mstls_udp_stats st;
+  sent_log log;
+  mstls_udp_endpoint *ep;
+  uint32_t i;
+  (void)state;
+
+  mstls_udp_settings_default(&s);
+  s.hvr_rate_limit = 10;
+  memset(&log, 0, sizeof(log));
+  ep = new_server(&s, &log, 0);
+  for (i = 0; i < 15; i++) {
+    struct sockaddr_storage a;
+    socklen_t alen;
+    udpt_addr(&a, &alen, 100 + i, (int)(i & 1));
+    assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen,
+                                             g_ch, g_chlen, 5 * MSTLS_SECONDS),
+                     i < 10 ? 0 : MSTLS_E_LIMIT);
   }
   mstls_udp_endpoint_get_stats(ep, &st);
   assert_int_equal(st.cookies_sent, 10);
-  assert_int_equal(st.dropped[MSTLS_UDP_DROP_RATE_LIMITED], 5);
-  assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen,
-                                           g_ch, g_chlen, 5 * MSTLS_SECONDS),
-                   MSTLS_E_LIMIT);
-  mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen, g_ch, g_chlen,
-                          6 * MSTLS_SECONDS);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_HVR_LIMIT], 5);
+  assert_int_equal(log.count, 10);
+  {
+    struct sockaddr_storage a;
+    socklen_t alen;
+    udpt_addr(&a, &alen, 100, 0);
+    assert_int_equal(mstls_udp_endpoint_feed(ep, (struct sockaddr *)&a, alen,
+                                             g_ch, g_chlen, 6 * MSTLS_SECONDS),
+                     0);
+  }
+  assert_int_equal(log.count, 11);
+  mstls_udp_endpoint_del(ep);
+}
+
+static void addr_v4(struct sockaddr_storage *ss, socklen_t *len, uint32_t ip,
+                    uint16_t port) {
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  memset(ss, 0, sizeof(*ss));
+  in->sin_family = AF_INET;
+  in->sin_port = htons(port);
+  in->sin_addr.s_addr = htonl(ip);
+  *len = sizeof(*in);
+}
+
+static void addr_v6(struct sockaddr_storage *ss, socklen_t *len, uint64_t hi,
+                    uint64_t lo, uint16_t port) {
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+  int i;
+  memset(ss, 0, sizeof(*ss));
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(port);
+  for (i = 0; i < 8; i++) {
+    in6->sin6_addr.s6_addr[i] = (uint8_t)(hi >> (56 - 8 * i));
+    in6->sin6_addr.s6_addr[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+  }
+  *len = sizeof(*in6);
+}
+
+/* One source prefix holds at most its share of the peer and half-open
+ * tables: an IPv4 address (or /24 when set), an IPv6 /64. */
+static void test_prefix_shares(void **state) {
+  mstls_udp_settings s;
+  mstls_udp_stats st;
+  struct sockaddr_storage a;
+  socklen_t alen;
+  sent_log log;
+  mstls_udp_endpoint *ep;
+  uint16_t port;
+  (void)state;
+
+  /* Half-open share: max_half_open 16 -> 2 per prefix. */
+  mstls_udp_settings_default(&s);
+  s.max_half_open = 16;
+  memset(&log, 0, sizeof(log));
+  ep = new_server(&s, &log, 0);
+  for (port = 1; port <= 3; port++) {
+    addr_v4(&a, &alen, 0x0a000001, port);
+    assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS),
+                     port <= 2 ? 0 : MSTLS_E_LIMIT);
+  }
+  /* Another address of the same /24 is another prefix by default... */
+  addr_v4(&a, &alen, 0x0a000002, 1);
+  assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS), 0);
+  /* ...and addresses of one IPv6 /64 are one prefix. */
+  for (port = 1; port <= 3; port++) {
+    addr_v6(&a, &alen, 0x20010db800000001ull, 0x1000u + port, 443);
+    assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS),
+                     port <= 2 ? 0 : MSTLS_E_LIMIT);
+  }
+  addr_v6(&a, &alen, 0x20010db800000002ull, 1, 443);
+  assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS), 0);
   mstls_udp_endpoint_get_stats(ep, &st);
-  assert_int_equal(st.cookies_sent, 11);
+  assert_int_equal(st.half_open, 6);
+  assert_int_equal(st.prefixes, 4);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_PREFIX_LIMIT], 2);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_HALF_OPEN_LIMIT], 0);
+  mstls_udp_endpoint_del(ep);
+
+  /* A /24 setting and an explicit peer share. */
+  mstls_udp_settings_default(&s);
+  s.prefix_len_v4 = 24;
+  s.max_peers_per_prefix = 3;
+  memset(&log, 0, sizeof(log));
+  ep = new_server(&s, &log, 0);
+  for (port = 1; port <= 4; port++) {
+    addr_v4(&a, &alen, 0x0a000100u + port, 5000);
+    assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS),
+                     port <= 3 ? 0 : MSTLS_E_LIMIT);
+  }
+  addr_v4(&a, &alen, 0x0a000201u, 5000);
+  assert_int_equal(verified_hello(ep, &log, &a, alen, MSTLS_SECONDS), 0);
+  mstls_udp_endpoint_get_stats(ep, &st);
+  assert_int_equal(st.peers, 4);
+  assert_int_equal(st.prefixes, 2);
+  assert_int_equal(st.dropped[MSTLS_UDP_DROP_PREFIX_LIMIT], 1);
+  /* Handshakes time out: the shares are given back. */
+  mstls_udp_endpoint_handle_expiry(ep, 60 * MSTLS_SECONDS);
+  mstls_udp_endpoint_get_stats(ep, &st);
+  assert_int_equal(st.peers, 0);
+  assert_int_equal(st.prefixes, 0);
+  addr_v4(&a, &alen, 0x0a000104u, 5000);
+  assert_int_equal(verified_hello(ep, &log, &a, alen, 61 * MSTLS_SECONDS), 0);
   mstls_udp_endpoint_del(ep);
 }
 
@@ -480,6 +634,26 @@ static void test_settings_validation(void **state) {
   s.mtu = 100;
   assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
+  {
+    static const unsigned bad4[] = {0, 33}, bad6[] = {0, 129};
+    int i;
+    for (i = 0; i < 2; i++) {
+      mstls_udp_settings_default(&s);
+      s.prefix_len_v4 = bad4[i];
+      assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
+                       MSTLS_E_INVALID_ARGUMENT);
+      mstls_udp_settings_default(&s);
+      s.prefix_len_v6 = bad6[i];
+      assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
+                       MSTLS_E_INVALID_ARGUMENT);
+    }
+  }
+  {
+    int r;
+    for (r = 0; r < MSTLS_UDP_DROP_COUNT; r++) {
+      assert_string_not_equal(mstls_udp_drop_reason_str(r), "unknown");
+    }
+  }
   mstls_udp_settings_default(&s);
   s.priority = "NOT-A-PRIORITY";
   assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
@@ -501,6 +675,8 @@ int main(void) {
       cmocka_unit_test(test_cookie_without_allocation),
       cmocka_unit_test(test_cookie_expiry_and_rotation),
       cmocka_unit_test(test_rate_limit),
+      cmocka_unit_test(test_hvr_budget),
+      cmocka_unit_test(test_prefix_shares),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_spoofed_flood),
       cmocka_unit_test(test_settings_validation),

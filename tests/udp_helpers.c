@@ -240,11 +240,13 @@ void udpt_addr(struct sockaddr_storage *ss, socklen_t *len, uint32_t index,
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
     a->sin6_family = AF_INET6;
     a->sin6_port = htons((uint16_t)(4000 + (index & 0x3fff)));
+    /* Each node is a host of its own /64 (fd00:0:IIII:IIII::1). */
     a->sin6_addr.s6_addr[0] = 0xfd;
-    a->sin6_addr.s6_addr[12] = (uint8_t)(index >> 24);
-    a->sin6_addr.s6_addr[13] = (uint8_t)(index >> 16);
-    a->sin6_addr.s6_addr[14] = (uint8_t)(index >> 8);
-    a->sin6_addr.s6_addr[15] = (uint8_t)index;
+    a->sin6_addr.s6_addr[4] = (uint8_t)(index >> 24);
+    a->sin6_addr.s6_addr[5] = (uint8_t)(index >> 16);
+    a->sin6_addr.s6_addr[6] = (uint8_t)(index >> 8);
+    a->sin6_addr.s6_addr[7] = (uint8_t)index;
+    a->sin6_addr.s6_addr[15] = 1;
     *len = sizeof(*a);
     return;
   }
@@ -551,6 +553,25 @@ size_t udpt_client_hello(uint8_t *buf, size_t cap) {
   gnutls_deinit(s);
   gnutls_certificate_free_credentials(x);
   return c.len;
+}
+
+size_t udpt_with_cookie(const uint8_t *ch, size_t chlen, const uint8_t *cookie,
+                        size_t clen, uint8_t *out) {
+  size_t sid_pos = 13 + 12 + 2 + 32;
+  size_t cookie_pos = sid_pos + 1 + ch[sid_pos];
+  size_t rec = ((size_t)ch[11] << 8 | ch[12]) + clen;
+  size_t hs = rec - 12;
+  memcpy(out, ch, cookie_pos);
+  out[cookie_pos] = (uint8_t)clen;
+  memcpy(out + cookie_pos + 1, cookie, clen);
+  memcpy(out + cookie_pos + 1 + clen, ch + cookie_pos + 1,
+         chlen - cookie_pos - 1);
+  out[11] = (uint8_t)(rec >> 8);
+  out[12] = (uint8_t)rec;
+  out[14] = out[22] = (uint8_t)(hs >> 16);
+  out[15] = out[23] = (uint8_t)(hs >> 8);
+  out[16] = out[24] = (uint8_t)hs;
+  return chlen + clen;
 }
 
 mstls_udp_endpoint *udpt_net_renew(udpt_net *n, mstls_udp_endpoint *old,

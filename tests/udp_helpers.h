@@ -46,7 +46,8 @@ typedef int (*udpt_filter_fn)(int from_node, int to_node, const uint8_t *data,
 
 udpt_net *udpt_net_new(const udpt_loss *loss);
 void udpt_net_free(udpt_net *n);
-/* IPv4 address 10.x.y.z:port derived from @p index, or IPv6 for v6. */
+/* IPv4 address 10.x.y.z:port derived from @p index, or IPv6 for v6 (each
+ * IPv6 node in a /64 of its own). */
 void udpt_addr(struct sockaddr_storage *ss, socklen_t *len, uint32_t index,
                int v6);
 /* Create an endpoint bound to @p index's address on the network. */
@@ -80,5 +81,9 @@ uint64_t udpt_net_dropped(udpt_net *n);
 
 /* A real DTLS 1.2 ClientHello from GnuTLS (first flight, no cookie). */
 size_t udpt_client_hello(uint8_t *buf, size_t cap);
+/* The cookie-less ClientHello @p ch with @p cookie inserted, every length
+ * fixed. @p out needs chlen + clen bytes. @return the new length. */
+size_t udpt_with_cookie(const uint8_t *ch, size_t chlen, const uint8_t *cookie,
+                        size_t clen, uint8_t *out);
 
 #endif

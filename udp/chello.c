@@ -43,6 +43,7 @@ static int chello_body(const uint8_t *b, size_t len, mstls_udp_chello *ch) {
   if (b[0] != 0xfe) {
     return MSTLS_UDP_DROP_MALFORMED;
   }
+  ch->random = b + 2;
   pos = 2 + CH_RANDOM;
   n = b[pos++]; /* session_id<0..32> */
   if (n > 32 || pos + n + 1 > len) {
@@ -82,6 +83,7 @@ int mstls_udp_check_client_hello(const uint8_t *data, size_t len,
 
   ch->record_len = 0;
   ch->cookie_len = 0;
+  ch->random = NULL;
   if (len < CH_RECORD_HEADER) {
     return MSTLS_UDP_DROP_TRUNCATED;
   }

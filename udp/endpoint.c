@@ -19,6 +19,11 @@ void mstls_udp_settings_default(mstls_udp_settings *s) {
   s->max_peers = 10000;
   s->max_half_open = 1000;
   s->rate_limit = 100;
+  s->max_peers_per_prefix = 0;
+  s->max_half_open_per_prefix = 0;
+  s->prefix_len_v4 = 32;
+  s->prefix_len_v6 = 64;
+  s->hvr_rate_limit = 1000000;
   s->handshake_timeout = 20 * MSTLS_SECONDS;
   s->idle_timeout = 180 * MSTLS_SECONDS;
   s->cookie_period = 30 * MSTLS_SECONDS;
@@ -56,6 +61,12 @@ const char *mstls_udp_drop_reason_str(mstls_udp_drop_reason r) {
     return "out of memory";
   case MSTLS_UDP_DROP_PEER_RECORD:
     return "bad record";
+  case MSTLS_UDP_DROP_PREFIX_LIMIT:
+    return "prefix share";
+  case MSTLS_UDP_DROP_HVR_LIMIT:
+    return "HelloVerifyRequest budget";
+  case MSTLS_UDP_DROP_REPLAY:
+    return "replayed ClientHello";
   case MSTLS_UDP_DROP_COUNT:
   default:
     return "unknown";
@@ -113,6 +124,14 @@ void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,
   ep->stats.datagrams_out++;
 }
 
+/* A prefix's share of a table: explicit, or an eighth of the table. */
+static uint32_t ep_share(uint32_t explicit_share, uint32_t table) {
+  if (explicit_share) {
+    return explicit_share;
+  }
+  return table / 8 ? table / 8 : 1;
+}
+
 int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
                            const mstls_udp_settings *settings,
                            const mstls_udp_callbacks *callbacks,
@@ -128,7 +147,9 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   *pep = NULL;
   if (!settings || !callbacks || !callbacks->send || !cred ||
       settings->mtu < 256 || settings->mtu > 65535 ||
-      !settings->cookie_period || !settings->max_datagram) {
+      !settings->cookie_period || !settings->max_datagram ||
+      settings->prefix_len_v4 < 1 || settings->prefix_len_v4 > 32 ||
+      settings->prefix_len_v6 < 1 || settings->prefix_len_v6 > 128) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   mem = settings->mem ? settings->mem : mstls_mem_default();
@@ -151,9 +172,14 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   if (!ep->rate || !ep->rxbuf || !ep->txbuf || !ep->priority_str) {
     goto fail;
   }
-  if ((rv = mstls_hash_init(&ep->peers, mem)) < 0) {
+  if ((rv = mstls_hash_init(&ep->peers, mem)) < 0 ||
+      (rv = mstls_hash_init(&ep->prefixes, mem)) < 0) {
     goto fail;
   }
+  ep->peers_per_prefix =
+      ep_share(settings->max_peers_per_prefix, settings->max_peers);
+  ep->half_open_per_prefix =
+      ep_share(settings->max_half_open_per_prefix, settings->max_half_open);
   if ((rv = mstls_udp_heap_reserve(ep)) < 0) {
     goto fail;
   }
@@ -176,8 +202,12 @@ fail:
 }
 
 static void ep_free_peer(void *value, void *ctx) {
+  mstls_udp_peer *p = value;
   (void)ctx;
-  mstls_udp_peer_free(value);
+  if (p->successor) {
+    mstls_udp_peer_free(p->successor);
+  }
+  mstls_udp_peer_free(p);
 }
 
 void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
@@ -190,6 +220,7 @@ void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
     mstls_hash_foreach(&ep->peers, ep_free_peer, NULL);
     mstls_hash_free(&ep->peers);
   }
+  mstls_udp_prefixes_free(ep);
   while (ep->dead) {
     mstls_udp_peer *p = ep->dead;
     ep->dead = p->next_dead;
@@ -209,22 +240,18 @@ void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
 
 /* ---- stateless path ---------------------------------------------------- */
 
-/* Per-source rate limit over a fixed table: the source address without
- * its port picks a slot; each slot counts per second. */
-static int ep_rate_ok(mstls_udp_endpoint *ep, const uint8_t *key,
-                      size_t keylen) {
-  uint8_t src[MSTLS_UDP_KEY_MAX];
+/* Per-prefix rate limit of handshakes started by cookie-verified sources,
+ * over a fixed table: the source prefix picks a slot; each slot counts per
+ * second. */
+static int ep_rate_ok(mstls_udp_endpoint *ep, const uint8_t *pkey,
+                      size_t plen) {
   mstls_udp_rate_slot *slot;
   uint64_t second = ep->now / MSTLS_SECONDS;
-  size_t n;
 
   if (!ep->settings.rate_limit) {
     return 1;
   }
-  src[0] = key[0];
-  n = keylen - 3;
-  memcpy(src + 1, key + 3, n);
-  slot = &ep->rate[mstls_siphash13(ep->rate_k0, ep->rate_k1, src, n + 1) &
+  slot = &ep->rate[mstls_siphash13(ep->rate_k0, ep->rate_k1, pkey, plen) &
                    (MSTLS_UDP_RATE_SLOTS - 1)];
   if (slot->second != second) {
     slot->second = second;
@@ -234,6 +261,24 @@ static int ep_rate_ok(mstls_udp_endpoint *ep, const uint8_t *key,
     return 0;
   }
   slot->count++;
+  return 1;
+}
+
+/* The global budget of stateless answers: sources that have not shown a
+ * cookie share it, and none of them can take it from a verified one. */
+static int ep_hvr_budget_ok(mstls_udp_endpoint *ep) {
+  uint64_t second = ep->now / MSTLS_SECONDS;
+  if (!ep->settings.hvr_rate_limit) {
+    return 1;
+  }
+  if (ep->hvr_second != second) {
+    ep->hvr_second = second;
+    ep->hvr_count = 0;
+  }
+  if (ep->hvr_count >= ep->settings.hvr_rate_limit) {
+    return 0;
+  }
+  ep->hvr_count++;
   return 1;
 }
 
@@ -260,45 +305,39 @@ static ssize_t ep_hvr_push(gnutls_transport_ptr_t ptr, const void *data,
   return (ssize_t)size;
 }
 
-/* A valid ClientHello from an address without a peer (or, for @p old,
- * with an established one). */
-static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
-                           socklen_t fromlen, const uint8_t *key, size_t keylen,
-                           const uint8_t *data, size_t len,
-                           const mstls_udp_chello *ch, mstls_udp_peer *old) {
+/* Answer a ClientHello without a valid cookie: statelessly, from the
+ * global budget only. */
+static int ep_send_cookie(mstls_udp_endpoint *ep, const struct sockaddr *from,
+                          socklen_t fromlen, const uint8_t *key, size_t keylen,
+                          const mstls_udp_chello *ch) {
   gnutls_dtls_prestate_st prestate;
-  mstls_udp_peer *peer;
-  int rv;
+  ep_hvr_ctx c = {ep, from, fromlen, ch->record_len};
 
-  if (!ep_rate_ok(ep, key, keylen)) {
-    mstls_udp_drop(ep, MSTLS_UDP_DROP_RATE_LIMITED);
+  /* RFC 6347 §4.2.1: "If the server receives a ClientHello with an
+   * invalid cookie, it SHOULD treat it the same as a ClientHello with no
+   * cookie": answer with a fresh HelloVerifyRequest. */
+  if (ch->cookie_len) {
+    ep->stats.cookies_rejected++;
+  }
+  if (!ep_hvr_budget_ok(ep)) {
+    mstls_udp_drop(ep, MSTLS_UDP_DROP_HVR_LIMIT);
     return MSTLS_E_LIMIT;
   }
-  if (ch->cookie_len == 0 ||
-      mstls_udp_cookie_verify(&ep->cookies, key, keylen, ep->now, data,
-                              ch->record_len, &prestate) < 0) {
-    ep_hvr_ctx c = {ep, from, fromlen, ch->record_len};
-    /* RFC 6347 §4.2.1: "If the server receives a ClientHello with an
-     * invalid cookie, it SHOULD treat it the same as a ClientHello with no
-     * cookie": answer with a fresh HelloVerifyRequest. */
-    if (ch->cookie_len) {
-      ep->stats.cookies_rejected++;
-    }
-    memset(&prestate, 0, sizeof(prestate));
-    (void)mstls_udp_cookie_send(&ep->cookies, key, keylen, ep->now, &prestate,
-                                &c, ep_hvr_push);
-    return 0;
-  }
-  ep->stats.cookies_verified++;
-  if (old) {
-    /* RFC 6347 §4.2.8: the server "MUST NOT destroy the existing
-     * association until the client has demonstrated reachability either
-     * by completing a cookie exchange or by completing a complete
-     * handshake" -- the cookie exchange just completed. */
-    ep->stats.restarts++;
-    mstls_udp_peer_finish(old, MSTLS_E_PEER_GONE, 0);
-  }
-  if (ep->stats.peers >= ep->settings.max_peers) {
+  memset(&prestate, 0, sizeof(prestate));
+  (void)mstls_udp_cookie_send(&ep->cookies, key, keylen, ep->now, &prestate, &c,
+                              ep_hvr_push);
+  return 0;
+}
+
+/* Limits for a source that proved its address with a cookie. @p old is
+ * the peer the new one would replace (it does not count against it). */
+static int ep_admit(mstls_udp_endpoint *ep, const uint8_t *pkey, size_t plen,
+                    const mstls_udp_peer *old) {
+  mstls_udp_prefix *pre = mstls_udp_prefix_find(ep, pkey, plen);
+  uint32_t peers = ep->stats.peers - (old ? 1 : 0);
+  uint32_t pre_peers = pre ? pre->peers - (old ? 1 : 0) : 0;
+
+  if (peers >= ep->settings.max_peers) {
     mstls_udp_drop(ep, MSTLS_UDP_DROP_PEER_LIMIT);
     return MSTLS_E_LIMIT;
   }
@@ -306,9 +345,66 @@ static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
     mstls_udp_drop(ep, MSTLS_UDP_DROP_HALF_OPEN_LIMIT);
     return MSTLS_E_LIMIT;
   }
+  if (pre && (pre_peers >= ep->peers_per_prefix ||
+              pre->half_open >= ep->half_open_per_prefix)) {
+    mstls_udp_drop(ep, MSTLS_UDP_DROP_PREFIX_LIMIT);
+    return MSTLS_E_LIMIT;
+  }
+  if (!ep_rate_ok(ep, pkey, plen)) {
+    mstls_udp_drop(ep, MSTLS_UDP_DROP_RATE_LIMITED);
+    return MSTLS_E_LIMIT;
+  }
+  return 0;
+}
+
+/* A valid ClientHello that starts a new handshake: from an address
+ * without a peer, or (@p old) from the address of an existing one. */
+static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
+                           socklen_t fromlen, const uint8_t *key, size_t keylen,
+                           const uint8_t *data, size_t len,
+                           const mstls_udp_chello *ch, mstls_udp_peer *old) {
+  gnutls_dtls_prestate_st prestate;
+  uint8_t pkey[MSTLS_UDP_PREFIX_KEY_MAX];
+  mstls_udp_prefix *pre;
+  mstls_udp_peer *peer;
+  size_t plen;
+  int rv;
+
+  if (ch->cookie_len == 0 ||
+      mstls_udp_cookie_verify(&ep->cookies, key, keylen, ep->now, data,
+                              ch->record_len, &prestate) < 0) {
+    return ep_send_cookie(ep, from, fromlen, key, keylen, ch);
+  }
+  ep->stats.cookies_verified++;
+  if (old && old->state == MSTLS_UDP_PEER_HANDSHAKING) {
+    /* A client that restarted before its handshake finished: the old
+     * attempt carries no data, so the new one replaces it at once. */
+    mstls_udp_peer_finish(old, MSTLS_E_PEER_GONE, 0);
+    old = NULL;
+  }
+  if (old && old->successor) {
+    /* Newest wins: an earlier restart attempt that has not completed. */
+    mstls_udp_peer_finish(old->successor, MSTLS_E_PEER_GONE, 0);
+  }
+  plen = mstls_udp_prefix_key(ep, key, pkey);
+  if ((rv = ep_admit(ep, pkey, plen, old)) < 0) {
+    return rv;
+  }
+  pre = mstls_udp_prefix_get(ep, pkey, plen);
+  if (!pre) {
+    mstls_udp_drop(ep, MSTLS_UDP_DROP_NOMEM);
+    return MSTLS_E_NOMEM;
+  }
+  /* RFC 6347 §4.2.8: the server "MUST NOT destroy the existing
+   * association until the client has demonstrated reachability either by
+   * completing a cookie exchange or by completing a complete handshake".
+   * A cookie proves reachability but not that this ClientHello is fresh
+   * (it may be a replay within the cookie's lifetime), so the established
+   * peer stays until the new handshake completes (peer.c). */
   rv = mstls_udp_peer_create(ep, from, fromlen, key, keylen, 0, NULL, &prestate,
-                             &peer);
+                             ch->random, pre, old, &peer);
   if (rv < 0) {
+    mstls_udp_prefix_release(ep, pre);
     mstls_udp_drop(ep, MSTLS_UDP_DROP_NOMEM);
     return rv == MSTLS_E_NOMEM ? MSTLS_E_NOMEM : MSTLS_E_MALFORMED;
   }
@@ -322,6 +418,51 @@ static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
     return 0;
   }
   return mstls_udp_peer_input(peer, data, len);
+}
+
+/* A valid ClientHello from the address of a server peer. */
+static int ep_known_client_hello(mstls_udp_endpoint *ep,
+                                 const struct sockaddr *from, socklen_t fromlen,
+                                 const uint8_t *key, size_t keylen,
+                                 const uint8_t *data, size_t len,
+                                 const mstls_udp_chello *ch,
+                                 mstls_udp_peer *peer) {
+  mstls_udp_peer *next = peer->successor;
+
+  if (memcmp(ch->random, peer->random, MSTLS_UDP_RANDOM_SIZE) == 0) {
+    if (peer->state == MSTLS_UDP_PEER_HANDSHAKING) {
+      /* Its own ClientHello again: GnuTLS answers a retransmission. */
+      return mstls_udp_peer_input(peer, data, len);
+    }
+    /* RFC 6347 §4.2.8: a duplicate or a replay of the ClientHello that
+     * opened this session is not a restart. */
+    mstls_udp_drop(ep, MSTLS_UDP_DROP_REPLAY);
+    return MSTLS_E_MALFORMED;
+  }
+  if (next && memcmp(ch->random, next->random, MSTLS_UDP_RANDOM_SIZE) == 0) {
+    return mstls_udp_peer_input(next, data, len);
+  }
+  return ep_client_hello(ep, from, fromlen, key, keylen, data, len, ch, peer);
+}
+
+/* A datagram for the address of an existing peer. While a restart is
+ * pending, both sessions see it: the new handshake takes its messages,
+ * the established session its records; each discards what fails its
+ * keys. */
+static int ep_peer_datagram(mstls_udp_peer *peer, const uint8_t *data,
+                            size_t len) {
+  mstls_udp_peer *next = peer->successor;
+  int rv;
+
+  if (!next) {
+    return mstls_udp_peer_input(peer, data, len);
+  }
+  rv = mstls_udp_peer_input(next, data, len);
+  if (peer->state != MSTLS_UDP_PEER_CLOSED) {
+    int rv2 = mstls_udp_peer_input(peer, data, len);
+    rv = rv < 0 ? rv : rv2;
+  }
+  return rv;
 }
 
 static int ep_feed(mstls_udp_endpoint *ep, const struct sockaddr *from,
@@ -355,17 +496,14 @@ static int ep_feed(mstls_udp_endpoint *ep, const struct sockaddr *from,
     ep->cb.non_dtls(ep, 0, peer, from, fromlen, data, len, ep->user_data);
     return 0;
   }
-  if (peer && peer->state == MSTLS_UDP_PEER_OPEN &&
-      !(peer->flags & MSTLS_UDP_PEER_CLIENT) &&
+  if (peer && !(peer->flags & MSTLS_UDP_PEER_CLIENT) &&
       (ep->settings.flags & MSTLS_UDP_ACCEPT) &&
       mstls_udp_check_client_hello(data, len, &ch) < 0) {
-    /* An epoch-0 ClientHello from the address of an established peer: a
-     * client that restarted. Answer statelessly. */
-    return ep_client_hello(ep, from, fromlen, key, keylen, data, len, &ch,
-                           peer);
+    return ep_known_client_hello(ep, from, fromlen, key, keylen, data, len, &ch,
+                                 peer);
   }
   if (peer) {
-    return mstls_udp_peer_input(peer, data, len);
+    return ep_peer_datagram(peer, data, len);
   }
   if (!(ep->settings.flags & MSTLS_UDP_ACCEPT)) {
     mstls_udp_drop(ep, MSTLS_UDP_DROP_UNKNOWN_PEER);
@@ -456,7 +594,7 @@ int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
   ep->now = now;
   mstls_udp_enter(ep);
   rv = mstls_udp_peer_create(ep, to, tolen, key, keylen, 1, server_name, NULL,
-                             &peer);
+                             NULL, NULL, NULL, &peer);
   if (rv == 0) {
     if (ppeer) {
       *ppeer = peer;

@@ -155,7 +155,8 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                           socklen_t salen, const uint8_t *key, size_t keylen,
                           int client, const char *server_name,
                           const gnutls_dtls_prestate_st *prestate,
-                          mstls_udp_peer **ppeer) {
+                          const uint8_t *random, mstls_udp_prefix *prefix,
+                          mstls_udp_peer *replaces, mstls_udp_peer **ppeer) {
   mstls_udp_peer *peer;
   unsigned flags = (client ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_DATAGRAM;
   gnutls_session_t tls;
@@ -222,11 +223,26 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   hs_ms = (unsigned)(ep->settings.handshake_timeout / MSTLS_MILLISECONDS);
   gnutls_dtls_set_timeouts(tls, ep->settings.retrans_timeout_ms,
                            hs_ms ? hs_ms : 1);
-  rv = mstls_hash_put(&ep->peers, peer->key, peer->keylen, peer);
-  if (rv < 0) {
-    goto fail;
+  if (replaces) {
+    /* Out of the table until its handshake completes. */
+    peer->replaces = replaces;
+    replaces->successor = peer;
+    ep->stats.restarts_pending++;
+  } else {
+    rv = mstls_hash_put(&ep->peers, peer->key, peer->keylen, peer);
+    if (rv < 0) {
+      goto fail;
+    }
+    peer->in_table = 1;
   }
-  peer->in_table = 1;
+  if (random) {
+    memcpy(peer->random, random, MSTLS_UDP_RANDOM_SIZE);
+  }
+  if (prefix) {
+    peer->prefix = prefix;
+    prefix->peers++;
+    prefix->half_open++;
+  }
   peer->hs_deadline = ep->now + ep->settings.handshake_timeout;
   peer->dtls_deadline = MSTLS_TSTAMP_NEVER;
   peer->last_active = ep->now;
@@ -253,6 +269,19 @@ void mstls_udp_peer_free(mstls_udp_peer *peer) {
   mstls_mem_free(mem, peer);
 }
 
+static void peer_leave_prefix(mstls_udp_peer *peer, mstls_udp_peer_state was) {
+  mstls_udp_prefix *pre = peer->prefix;
+  if (!pre) {
+    return;
+  }
+  peer->prefix = NULL;
+  pre->peers--;
+  if (was == MSTLS_UDP_PEER_HANDSHAKING) {
+    pre->half_open--;
+  }
+  mstls_udp_prefix_release(peer->ep, pre);
+}
+
 void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye) {
   mstls_udp_endpoint *ep = peer->ep;
   mstls_udp_peer_state was = peer->state;
@@ -273,6 +302,24 @@ void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye) {
     if (reason == MSTLS_E_TIMEOUT) {
       ep->stats.handshake_timeouts++;
     }
+  }
+  peer_leave_prefix(peer, was);
+  if (peer->replaces) {
+    /* A restart attempt that failed: the established peer stays. */
+    peer->replaces->successor = NULL;
+    peer->replaces = NULL;
+    ep->stats.restarts_pending--;
+  }
+  if (peer->in_table && peer->successor) {
+    /* The established peer ends while a new handshake from its address
+     * runs: that one takes its place. */
+    mstls_udp_peer *next = peer->successor;
+    (void)mstls_hash_replace(&ep->peers, peer->key, peer->keylen, next);
+    next->in_table = 1;
+    next->replaces = NULL;
+    peer->successor = NULL;
+    peer->in_table = 0;
+    ep->stats.restarts_pending--;
   }
   if (peer->in_table) {
     mstls_hash_remove(&ep->peers, peer->key, peer->keylen);
@@ -333,6 +380,22 @@ static void peer_read(mstls_udp_peer *peer) {
   }
 }
 
+/* A restart completed (Finished verified): the new session takes the
+ * address and the old one ends. RFC 6347 §4.2.8. */
+static void peer_take_over(mstls_udp_peer *peer) {
+  mstls_udp_endpoint *ep = peer->ep;
+  mstls_udp_peer *old = peer->replaces;
+
+  peer->replaces = NULL;
+  old->successor = NULL;
+  ep->stats.restarts_pending--;
+  ep->stats.restarts++;
+  (void)mstls_hash_replace(&ep->peers, peer->key, peer->keylen, peer);
+  peer->in_table = 1;
+  old->in_table = 0;
+  mstls_udp_peer_finish(old, MSTLS_E_PEER_GONE, 0);
+}
+
 static void peer_handshake_done(mstls_udp_peer *peer) {
   mstls_udp_endpoint *ep = peer->ep;
   peer->state = MSTLS_UDP_PEER_OPEN;
@@ -340,6 +403,12 @@ static void peer_handshake_done(mstls_udp_peer *peer) {
   peer->last_active = ep->now;
   ep->stats.half_open--;
   ep->stats.handshakes_done++;
+  if (peer->prefix) {
+    peer->prefix->half_open--;
+  }
+  if (peer->replaces) {
+    peer_take_over(peer);
+  }
   if (ep->cb.handshake_done) {
     ep->cb.handshake_done(ep, peer->flags, peer, ep->user_data);
   }

@@ -2,6 +2,7 @@
 set(MSTLS_UDP_SOURCES
   udp/chello.c
   udp/cookie.c
+  udp/prefix.c
   udp/peer.c
   udp/endpoint.c
   udp/loop.c

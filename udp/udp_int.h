@@ -26,9 +26,12 @@ int mstls_udp_is_dtls(const uint8_t *data, size_t len);
 
 /** What the ClientHello check found. */
 typedef struct mstls_udp_chello {
-  size_t record_len; /* header + body of the first record */
-  size_t cookie_len; /* 0: no cookie yet */
+  size_t record_len;     /* header + body of the first record */
+  size_t cookie_len;     /* 0: no cookie yet */
+  const uint8_t *random; /* the 32-byte client random */
 } mstls_udp_chello;
+
+#define MSTLS_UDP_RANDOM_SIZE 32
 
 /** Check that a datagram starts with a whole, unfragmented DTLS ClientHello
  *  with sane lengths. @return -1 when valid, else the drop reason. */
@@ -63,13 +66,40 @@ int mstls_udp_cookie_verify(mstls_udp_cookies *c, const uint8_t *addrkey,
                             size_t len, gnutls_dtls_prestate_st *prestate);
 
 /* Per-source rate limit: a fixed table of counters allocated once with the
- * endpoint, indexed by a keyed hash of the source address (port ignored),
- * so a flood from many addresses costs no memory. */
+ * endpoint, indexed by a keyed hash of the source prefix, so a flood from
+ * many addresses costs no memory. Only cookie-verified sources count. */
 #define MSTLS_UDP_RATE_SLOTS 4096
 typedef struct mstls_udp_rate_slot {
   uint64_t second;
   uint32_t count;
 } mstls_udp_rate_slot;
+
+/* ---- prefix.c ---------------------------------------------------------- */
+
+/* Canonical prefix key: family(1) + masked address (4 or 16). */
+#define MSTLS_UDP_PREFIX_KEY_MAX 17
+
+/* What one verified source prefix holds of the peer tables. Exists while
+ * it holds at least one server peer. */
+typedef struct mstls_udp_prefix {
+  uint8_t key[MSTLS_UDP_PREFIX_KEY_MAX];
+  size_t keylen;
+  uint32_t peers;
+  uint32_t half_open;
+} mstls_udp_prefix;
+
+/** The prefix key of a peer key (settings.prefix_len_*). @return length. */
+size_t mstls_udp_prefix_key(const mstls_udp_endpoint *ep, const uint8_t *key,
+                            uint8_t *out);
+/** @return the prefix entry of @p pkey, or NULL. */
+mstls_udp_prefix *mstls_udp_prefix_find(mstls_udp_endpoint *ep,
+                                        const uint8_t *pkey, size_t len);
+/** Find or create. @return the entry, NULL without memory. */
+mstls_udp_prefix *mstls_udp_prefix_get(mstls_udp_endpoint *ep,
+                                       const uint8_t *pkey, size_t len);
+/** Forget an entry that holds nothing any more. */
+void mstls_udp_prefix_release(mstls_udp_endpoint *ep, mstls_udp_prefix *p);
+void mstls_udp_prefixes_free(mstls_udp_endpoint *ep);
 
 /* ---- peer.c ------------------------------------------------------------ */
 
@@ -84,6 +114,14 @@ struct mstls_udp_peer {
   uint32_t flags; /* MSTLS_UDP_PEER_CLIENT */
   int error;
   int in_table;
+  /* Server peers: the client random of the ClientHello that created the
+   * peer, to tell its duplicates from a new handshake. */
+  uint8_t random[MSTLS_UDP_RANDOM_SIZE];
+  /* A new handshake from the address of this established peer, not yet
+   * complete (not in the table), and the way back. RFC 6347 §4.2.8. */
+  struct mstls_udp_peer *successor;
+  struct mstls_udp_peer *replaces;
+  mstls_udp_prefix *prefix; /* server peers: the source's share */
   char *server_name;
   mstls_tstamp hs_deadline;   /* handshake timeout */
   mstls_tstamp dtls_deadline; /* GnuTLS retransmission */
@@ -108,6 +146,11 @@ struct mstls_udp_endpoint {
   mstls_udp_cookies cookies;
   mstls_udp_rate_slot *rate;
   uint64_t rate_k0, rate_k1;
+  mstls_hash prefixes;       /* prefix key -> mstls_udp_prefix */
+  uint32_t peers_per_prefix; /* effective shares */
+  uint32_t half_open_per_prefix;
+  uint64_t hvr_second; /* global budget of stateless answers */
+  uint32_t hvr_count;
   mstls_udp_stats stats;
   mstls_tstamp now;
   int depth;            /* nesting of public calls */
@@ -126,11 +169,16 @@ void mstls_udp_drop(mstls_udp_endpoint *ep, int reason);
 void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,
                         socklen_t tolen, const uint8_t *data, size_t len);
 
+/** Create a peer. Server peers (@p prestate set) take @p random and
+ *  count in @p prefix; with @p replaces (an established peer of the same
+ *  address) the new peer stays out of the table until its handshake
+ *  completes. */
 int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                           socklen_t salen, const uint8_t *key, size_t keylen,
                           int client, const char *server_name,
                           const gnutls_dtls_prestate_st *prestate,
-                          mstls_udp_peer **ppeer);
+                          const uint8_t *random, mstls_udp_prefix *prefix,
+                          mstls_udp_peer *replaces, mstls_udp_peer **ppeer);
 /** Start or continue the handshake (client: sends the ClientHello). */
 void mstls_udp_peer_start(mstls_udp_peer *peer);
 /** A datagram for an existing peer. @return 0 or MSTLS_E_NOMEM. */

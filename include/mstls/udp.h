@@ -10,6 +10,9 @@
  *
  * Servers answer a ClientHello with a stateless HelloVerifyRequest; no
  * per-peer memory exists before a valid cookie came back (RFC 6347 §4.2.1).
+ * Limits that count per source (rate, table shares) apply only to sources
+ * that returned a valid cookie, so spoofed traffic cannot use up a
+ * victim's share.
  * Datagrams whose first byte is outside 20..63 are not DTLS (RFC 7983) and
  * go to the application untouched.
  */
@@ -49,7 +52,8 @@ typedef enum mstls_udp_drop_reason {
   MSTLS_UDP_DROP_OVERSIZED = 5,
   /** Not DTLS (RFC 7983) and no non_dtls callback is set. */
   MSTLS_UDP_DROP_NON_DTLS = 6,
-  /** Over the per-source rate limit. */
+  /** A valid cookie, but its source prefix started rate_limit handshakes
+   *  in this second already. */
   MSTLS_UDP_DROP_RATE_LIMITED = 7,
   /** A valid cookie but settings.max_peers peers exist. */
   MSTLS_UDP_DROP_PEER_LIMIT = 8,
@@ -64,8 +68,18 @@ typedef enum mstls_udp_drop_reason {
   /** A record of a known peer that GnuTLS discarded (bad MAC, replay,
    *  unexpected message). */
   MSTLS_UDP_DROP_PEER_RECORD = 13,
+  /** A valid cookie, but the source prefix holds its whole share of the
+   *  peer or half-open table (max_peers_per_prefix,
+   *  max_half_open_per_prefix). */
+  MSTLS_UDP_DROP_PREFIX_LIMIT = 14,
+  /** A ClientHello without a valid cookie while settings.hvr_rate_limit
+   *  HelloVerifyRequests went out in this second already. */
+  MSTLS_UDP_DROP_HVR_LIMIT = 15,
+  /** A copy of the ClientHello that opened an established peer (a
+   *  duplicate or a replay, RFC 6347 §4.2.8): ignored. */
+  MSTLS_UDP_DROP_REPLAY = 16,
   /** Number of reasons. */
-  MSTLS_UDP_DROP_COUNT = 14
+  MSTLS_UDP_DROP_COUNT = 17
 } mstls_udp_drop_reason;
 
 /** Counters of an endpoint. */
@@ -77,11 +91,15 @@ typedef struct mstls_udp_stats {
   uint64_t handshakes_done;
   uint64_t handshakes_failed; /**< includes timeouts */
   uint64_t handshake_timeouts;
-  uint64_t reaped;       /**< established peers closed as idle */
-  uint64_t closed;       /**< peers closed for any reason */
-  uint64_t restarts;     /**< established peers replaced by a new
-                              handshake from the same address */
-  uint64_t cookies_sent; /**< HelloVerifyRequests sent */
+  uint64_t reaped;           /**< established peers closed as idle */
+  uint64_t closed;           /**< peers closed for any reason */
+  uint64_t restarts;         /**< established peers replaced by a new
+                                  handshake from the same address, counted
+                                  when the new handshake completed */
+  uint32_t restarts_pending; /**< new handshakes from the address of an
+                                  established peer that run now */
+  uint32_t prefixes;         /**< source prefixes that hold peers */
+  uint64_t cookies_sent;     /**< HelloVerifyRequests sent */
   uint64_t cookies_verified;
   uint64_t cookies_rejected; /**< wrong or expired cookies */
   uint64_t datagrams_in;
@@ -117,9 +135,31 @@ typedef struct mstls_udp_settings {
   uint32_t max_peers;
   /** Maximum number of peers whose handshake runs. Default 1000. */
   uint32_t max_half_open;
-  /** ClientHellos from unknown addresses accepted per second from one
-   *  source address (ports ignored); 0 disables. Default 100. */
+  /** Handshakes started per second from one source prefix (see
+   *  prefix_len_v4), counted only for ClientHellos that carried a valid
+   *  cookie: an address that has not answered a cookie proves nothing,
+   *  so nothing sent in its name counts against it. 0 disables.
+   *  Default 100. */
   uint32_t rate_limit;
+  /** Share of the peer table (max_peers) one source prefix may hold.
+   *  0: max_peers / 8, at least 1. Default 0. */
+  uint32_t max_peers_per_prefix;
+  /** Share of the half-open table (max_half_open) one source prefix may
+   *  hold. 0: max_half_open / 8, at least 1. Default 0. */
+  uint32_t max_half_open_per_prefix;
+  /** Length in bits of the IPv4 source prefix that rate_limit and the
+   *  table shares count by (1..32). Default 32. */
+  unsigned prefix_len_v4;
+  /** Length in bits of the IPv6 source prefix (1..128). Default 64: one
+   *  /64 is one subscriber. */
+  unsigned prefix_len_v6;
+  /** HelloVerifyRequests sent per second in all, to sources that have not
+   *  shown a valid cookie: the global budget of stateless work (it bounds
+   *  reflection; no answer is ever larger than its ClientHello). 0
+   *  disables. Default 1000000: above what one core answers, so by
+   *  default the CPU, not the budget, is the limit; lower it to cap
+   *  reflection. */
+  uint32_t hvr_rate_limit;
   /** Handshake deadline from the first datagram. Default 20 s. */
   mstls_tstamp handshake_timeout;
   /** An established peer that neither sends nor receives data for this
@@ -176,10 +216,11 @@ typedef void (*mstls_udp_recv_data_cb)(mstls_udp_endpoint *ep, uint32_t flags,
  * Closed callback (optional): the peer is gone. @p reason is 0 when the
  * peer sent close_notify, MSTLS_E_CLOSED after mstls_udp_peer_close(),
  * MSTLS_E_PEER_GONE when reaped as idle or replaced by a new handshake
- * from its address, MSTLS_E_TIMEOUT when the handshake timed out, or the
- * error that failed it (MSTLS_E_HANDSHAKE, MSTLS_E_CERT_VERIFY,
- * MSTLS_E_ALERT, ...). The peer pointer stays valid until the endpoint
- * call that reported it returns.
+ * from its address (only once that handshake completed: a ClientHello
+ * alone never ends an established peer), MSTLS_E_TIMEOUT when the handshake
+ * timed out, or the error that failed it (MSTLS_E_HANDSHAKE,
+ * MSTLS_E_CERT_VERIFY, MSTLS_E_ALERT, ...). The peer pointer stays valid until
+ * the endpoint call that reported it returns.
  */
 typedef void (*mstls_udp_closed_cb)(mstls_udp_endpoint *ep, uint32_t flags,
                                     mstls_udp_peer *peer, int reason,
@@ -216,7 +257,8 @@ typedef struct mstls_udp_callbacks {
  *        needs them unless MSTLS_UDP_INSECURE). Must outlive the endpoint.
  * @param user_data passed to every callback.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument, no send callback,
- *         mtu < 256, zero cookie_period or max_datagram), MSTLS_E_NOMEM,
+ *         mtu < 256, zero cookie_period or max_datagram, prefix_len_v4
+ *         outside 1..32, prefix_len_v6 outside 1..128), MSTLS_E_NOMEM,
  *         MSTLS_E_TLS (bad priority string or no randomness).
  */
 MSTLS_EXTERN int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
@@ -241,9 +283,11 @@ MSTLS_EXTERN void mstls_udp_endpoint_del(mstls_udp_endpoint *ep);
  *         callback); MSTLS_E_INVALID_ARGUMENT (NULL pointers, unsupported
  *         address family); MSTLS_E_MALFORMED (dropped: truncated,
  *         malformed, fragmented, oversized, wrong epoch, not a
- *         ClientHello, non-DTLS without callback, unknown peer);
- *         MSTLS_E_LIMIT (dropped by a peer, half-open or rate limit, or to
- *         avoid amplification); MSTLS_E_NOMEM (dropped for lack of memory).
+ *         ClientHello, non-DTLS without callback, unknown peer, a replay
+ *         of the ClientHello that opened an established peer);
+ *         MSTLS_E_LIMIT (dropped by a peer, half-open, prefix-share, rate
+ *         or HelloVerifyRequest limit, or to avoid amplification);
+ *         MSTLS_E_NOMEM (dropped for lack of memory).
  */
 MSTLS_EXTERN int mstls_udp_endpoint_feed(mstls_udp_endpoint *ep,
                                          const struct sockaddr *from,
