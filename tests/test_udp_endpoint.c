@@ -16,6 +16,17 @@
 
 #include "udp_helpers.h"
 
+/* How these tests stay deterministic on a loaded machine: every test runs
+ * in one thread over the simulated network of udp_helpers.c, whose loss,
+ * duplication and reordering come from a seeded generator. Most run on a
+ * fake clock. Tests that need DTLS retransmissions (loss, a refused or
+ * lost flight) must use the real clock, because GnuTLS times
+ * retransmissions with its own; they assert only on outcomes (every
+ * handshake completes, bytes match), never on elapsed time, and their
+ * handshake timeout is LOAD_PROOF_TIMEOUT, far above any scheduling delay,
+ * so only the seeded losses and the protocol decide what happens. */
+#define LOAD_PROOF_TIMEOUT (300 * MSTLS_SECONDS)
+
 #define SERVER_INDEX 1
 #define CLIENT_BASE 100
 
@@ -454,6 +465,7 @@ static void test_limits(void **state) {
   mstls_udp_settings_default(&s);
   s.max_half_open = 1;
   s.retrans_timeout_ms = 5;
+  s.handshake_timeout = LOAD_PROOF_TIMEOUT;
   setup_ctx(&c, NULL, &s);
   /* Retransmission timers of GnuTLS follow the real clock. */
   udpt_net_use_real_clock(c.net);
@@ -967,6 +979,7 @@ static void run_lossy(uint32_t seed, size_t n) {
 
   mstls_udp_settings_default(&s);
   s.retrans_timeout_ms = 5;
+  s.handshake_timeout = LOAD_PROOF_TIMEOUT;
   setup_ctx(c, &loss, &s);
   udpt_net_use_real_clock(c->net);
   for (i = 0; i < n; i++) {
@@ -1036,6 +1049,7 @@ static void test_final_flight_lost(void **state) {
   (void)state;
   mstls_udp_settings_default(&s);
   s.retrans_timeout_ms = 20;
+  s.handshake_timeout = LOAD_PROOF_TIMEOUT;
   setup_ctx(c, NULL, &s);
   udpt_net_use_real_clock(c->net);
   memset(&f, 0, sizeof(f));

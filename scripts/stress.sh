@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run a command N times in a row while both cores are kept busy by a CPU
+# hog, and report how many runs passed. A flaky test is a failing test:
+# timing-sensitive tests must pass every run here.
+#
+# Usage: scripts/stress.sh N command [args...]
+#   e.g. scripts/stress.sh 200 build-asan/tests/test_udp_endpoint
+#        scripts/stress.sh 50 ctest --test-dir build-asan -LE 'vm|threads' -j2
+# MSTLS_STRESS_HOGS sets the number of hog processes (default: cores).
+set -uo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: $0 N command [args...]" >&2
+  exit 2
+fi
+n=$1
+shift
+hogs=${MSTLS_STRESS_HOGS:-$(nproc)}
+pids=()
+for _ in $(seq "$hogs"); do
+  # Bounded: a hog never outlives the run by more than its own timeout.
+  timeout 7200 sh -c 'while :; do :; done' &
+  pids+=($!)
+done
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+log=$(mktemp)
+pass=0
+fail=0
+for i in $(seq "$n"); do
+  if "$@" >"$log" 2>&1; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "run $i failed:"
+    tail -40 "$log"
+  fi
+done
+rm -f "$log"
+echo "stress: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
