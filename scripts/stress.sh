@@ -31,7 +31,8 @@ for i in $(seq "$n"); do
   else
     fail=$((fail + 1))
     echo "run $i failed:"
-    tail -40 "$log"
+    grep -E 'ERROR|LINE|FAILED|Failed|SUMMARY' "$log" | head -20
+    tail -15 "$log"
   fi
 done
 rm -f "$log"
