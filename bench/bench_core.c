@@ -295,7 +295,7 @@ typedef struct hs_variant {
 
 static const hs_variant variants[] = {
     {"RESUME", MSTLS_POLICY_RESUME, 0, NULL},
-    {"RESUME+DHE", MSTLS_POLICY_RESUME, MSTLS_SETTINGS_RESUME_DHE, NULL},
+    {"RESUME+PSK_KE", MSTLS_POLICY_RESUME, MSTLS_SETTINGS_RESUME_PSK_KE, NULL},
     {"PARALLEL", MSTLS_POLICY_PARALLEL, 0, NULL},
     {"LAZY", MSTLS_POLICY_LAZY, 0, NULL},
     /* TLS 1.2 for the round trips; the baseline stays TLS 1.3. */
@@ -637,7 +637,7 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr,
               "usage: %s [handshake|bulk|all] [--quick]\n"
-              "       %s one N VARIANT (RESUME, RESUME+DHE, PARALLEL, LAZY,"
+              "       %s one N VARIANT (RESUME, RESUME+PSK_KE, PARALLEL, LAZY,"
               " RESUME/1.2, PARALLEL/1.2)\n",
               argv[0], argv[0]);
       return 2;

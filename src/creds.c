@@ -36,6 +36,7 @@ int mstls_credentials_new(mstls_credentials **pcred, const mstls_mem *mem) {
   }
   c->ticket_key.data = c->ticket_key_buf;
   c->ticket_key.size = sizeof(c->ticket_key_buf);
+  mstls_scache_init(&c->scache, mem);
   *pcred = c;
   return 0;
 }
@@ -46,6 +47,7 @@ void mstls_credentials_del(mstls_credentials *cred) {
   }
   gnutls_certificate_free_credentials(cred->x509);
   gnutls_memset(cred->ticket_key_buf, 0, sizeof(cred->ticket_key_buf));
+  mstls_scache_free(&cred->scache);
   mstls_mem_free(cred->mem, cred);
 }
 
@@ -231,4 +233,22 @@ int mstls_credentials_set_ticket_key(mstls_credentials *cred,
 gnutls_certificate_credentials_t
 mstls_credentials_get_gnutls(mstls_credentials *cred) {
   return cred ? cred->x509 : NULL;
+}
+
+int mstls_credentials_set_session_cache(mstls_credentials *cred,
+                                        uint32_t max_entries,
+                                        uint32_t lifetime_seconds) {
+  if (!cred || (max_entries && !lifetime_seconds)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  return mstls_scache_configure(&cred->scache, max_entries, lifetime_seconds);
+}
+
+int mstls_credentials_get_session_cache_stats(
+    mstls_credentials *cred, mstls_session_cache_stats *stats) {
+  if (!cred || !stats) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  mstls_scache_get_stats(&cred->scache, stats);
+  return 0;
 }

@@ -48,21 +48,23 @@ static int sess_priority(mstls_session *s, gnutls_priority_t *out,
 }
 
 static int sess_init_priorities(mstls_session *s) {
+  int psk_ke = (s->settings.flags & MSTLS_SETTINGS_RESUME_PSK_KE) != 0;
   int rv;
   if (s->role == MSTLS_ROLE_SERVER) {
-    /* A server accepts both resumption modes and lets the client choose:
-     * psk_ke (cheap) or psk_dhe_ke (forward secrecy per stream). */
-    return sess_priority(s, &s->prio, ":+PSK:+ECDHE-PSK");
+    /* A GnuTLS server takes the first mode the client lists among those
+     * its priority allows. Without PSK it resumes with psk_dhe_ke only:
+     * every stream gets keys of its own (forward secrecy per stream). */
+    return sess_priority(s, &s->prio, psk_ke ? ":+PSK:+ECDHE-PSK" : "");
   }
   rv = sess_priority(s, &s->prio, "");
   if (rv < 0) {
     return rv;
   }
-  /* Resumed streams of one association: listing only PSK makes the client
-   * offer psk_ke alone, so a resumption costs no key exchange. */
-  return sess_priority(
-      s, &s->prio_resume,
-      (s->settings.flags & MSTLS_SETTINGS_RESUME_DHE) ? "" : ":+PSK");
+  /* Resumed streams offer both modes (RFC 8446 §4.2.9), psk_dhe_ke first
+   * by default: OpenSSL servers refuse psk_ke unless told otherwise, and
+   * GnuTLS servers resume with either. The cheap setting lists psk_ke
+   * first and keeps psk_dhe_ke so such servers still resume. */
+  return sess_priority(s, &s->prio_resume, psk_ke ? ":+PSK:+ECDHE-PSK" : "");
 }
 
 static void sess_free_fields(mstls_session *s) {
@@ -135,6 +137,7 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   s->cred = cred;
   s->nstreams = settings->nstreams;
   s->hs_min_deadline = MSTLS_TSTAMP_NEVER;
+  s->anchor_t0 = MSTLS_TSTAMP_NEVER;
   rv = MSTLS_E_NOMEM;
   if (settings->server_name && !(s->settings.server_name = mstls_mem_strdup(
                                      mem, settings->server_name))) {
@@ -320,6 +323,7 @@ void mstls_sess_resume_ready(mstls_session *s, const gnutls_datum_t *data) {
   if (s->resume_state != 0) {
     return;
   }
+  s->ticket_wait = 0;
   s->resume_data = *data;
   s->resume_state = 1;
   sess_start_waiting(s);
@@ -331,8 +335,50 @@ void mstls_sess_resume_unavailable(mstls_session *s) {
   if (s->resume_state != 0) {
     return;
   }
+  s->ticket_wait = 0;
   s->resume_state = -1;
   sess_start_waiting(s);
+}
+
+void mstls_sess_ticket_wait(mstls_session *s, mstls_strm *anchor) {
+  if (s->resume_state != 0 || s->ticket_wait) {
+    return;
+  }
+  if (s->anchor_t0 == MSTLS_TSTAMP_NEVER && anchor->armed) {
+    /* LAZY: the anchor is the first stream to finish, chosen late. */
+    s->anchor_t0 = anchor->deadline - s->settings.handshake_timeout;
+  }
+  /* Armed at the next timer run, which stamps the end of the anchor's
+   * handshake (get_expiry asks for it at once). */
+  s->ticket_wait = 1;
+  s->ticket_wait_armed = 0;
+}
+
+/* The bounded wait for the anchor's ticket: twice the anchor's measured
+ * handshake time -- one round trip plus the server's work, so a ticket
+ * sent after the client's Finished (OpenSSL) still arrives in time -- and
+ * never longer than the handshake timeout. */
+static void sess_ticket_timer(mstls_session *s, mstls_tstamp now) {
+  mstls_tstamp hs, wait;
+  if (!s->ticket_wait) {
+    return;
+  }
+  if (!s->ticket_wait_armed) {
+    s->ticket_wait_armed = 1;
+    hs = s->anchor_t0 != MSTLS_TSTAMP_NEVER && now > s->anchor_t0
+             ? now - s->anchor_t0
+             : 0;
+    s->stats.anchor_handshake_time = hs;
+    wait = 2 * hs;
+    if (wait > s->settings.handshake_timeout) {
+      wait = s->settings.handshake_timeout;
+    }
+    s->ticket_deadline = now + wait;
+  }
+  if (now >= s->ticket_deadline) {
+    s->stats.ticket_waits_expired++;
+    mstls_sess_resume_unavailable(s);
+  }
 }
 
 int mstls_session_feed(mstls_session *s, uint32_t flags, uint16_t stream,
@@ -480,6 +526,14 @@ mstls_tstamp mstls_session_get_expiry(mstls_session *s) {
       e = s->hs_min_deadline;
     }
   }
+  if (s->ticket_wait) {
+    if (!s->ticket_wait_armed) {
+      return 0;
+    }
+    if (s->ticket_deadline < e) {
+      e = s->ticket_deadline;
+    }
+  }
   return e;
 }
 
@@ -523,6 +577,9 @@ int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
       st->armed = 1;
       s->n_unarmed--;
       st->deadline = now + s->settings.handshake_timeout;
+      if (st->ticket_anchor && s->anchor_t0 == MSTLS_TSTAMP_NEVER) {
+        s->anchor_t0 = now;
+      }
     }
     if (st->deadline <= now) {
       mstls_strm_fail(st, MSTLS_E_TIMEOUT);
@@ -538,6 +595,10 @@ int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
     }
   }
   s->hs_min_deadline = min;
+  sess_ticket_timer(s, now);
+  if (s->err) {
+    return s->err;
+  }
   if (s->all_pending) {
     if (!s->all_armed) {
       s->all_armed = 1;

@@ -78,6 +78,14 @@ struct mstls_session {
   int all_pending;
   int all_armed;
   mstls_tstamp all_deadline;
+  /* Client: the bounded wait for a TLS 1.3 ticket on the anchor. The
+   * anchor's handshake time is measured from the first timer run after
+   * it began (anchor_t0) to the first after it completed; the others wait
+   * at most twice that for the ticket (RESUME never stalls). */
+  mstls_tstamp anchor_t0; /* MSTLS_TSTAMP_NEVER until known */
+  int ticket_wait;        /* the anchor is done, no ticket yet */
+  int ticket_wait_armed;
+  mstls_tstamp ticket_deadline;
   size_t rx_total;
   mstls_session_stats stats;
   uint8_t *scratch; /* MSTLS_RECORD_MAX bytes for callback-mode reads */
@@ -100,6 +108,9 @@ void mstls_sess_hs_add(mstls_session *s, mstls_strm *st);
 void mstls_sess_hs_remove(mstls_session *s, mstls_strm *st);
 void mstls_sess_resume_ready(mstls_session *s, const gnutls_datum_t *data);
 void mstls_sess_resume_unavailable(mstls_session *s);
+/* The anchor completed its handshake without a ticket: start the bounded
+ * wait. */
+void mstls_sess_ticket_wait(mstls_session *s, mstls_strm *anchor);
 
 /* stream.c */
 int mstls_strm_start_tls(mstls_strm *st);

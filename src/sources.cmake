@@ -4,6 +4,7 @@ set(MSTLS_CORE_SOURCES
   src/err.c
   src/version.c
   src/creds.c
+  src/scache.c
   src/rxq.c
   src/channel.c
   src/demux.c

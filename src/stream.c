@@ -176,7 +176,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
     resuming = 1;
     /* psk_ke uses no key share, but GnuTLS sends one anyway: one share
      * (the top group) instead of two halves the key generation. */
-    if (!(s->settings.flags & MSTLS_SETTINGS_RESUME_DHE)) {
+    if (s->settings.flags & MSTLS_SETTINGS_RESUME_PSK_KE) {
       flags |= GNUTLS_KEY_SHARE_TOP;
     }
   }
@@ -196,7 +196,11 @@ int mstls_strm_start_tls(mstls_strm *st) {
                                 s->cred->x509);
   }
   if (rv >= 0 && s->role == MSTLS_ROLE_SERVER) {
-    rv = gnutls_session_ticket_enable_server(st->ch.tls, &s->cred->ticket_key);
+    mstls_scache_attach(&s->cred->scache, st->ch.tls);
+    if (!(s->settings.flags & MSTLS_SETTINGS_NO_TICKETS)) {
+      rv =
+          gnutls_session_ticket_enable_server(st->ch.tls, &s->cred->ticket_key);
+    }
     if (rv >= 0 && client_auth) {
       gnutls_certificate_server_set_request(
           st->ch.tls, (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
@@ -269,7 +273,10 @@ static int strm_capture_ticket(mstls_strm *st) {
             GNUTLS_SFLAGS_SESSION_TICKET) {
           break;
         }
-        return 0; /* wait for more input on the anchor */
+        /* Wait for more input on the anchor, for a bounded time: a
+         * server may send no ticket at all. */
+        mstls_sess_ticket_wait(s, st);
+        return 0;
       }
       if (n == 0) {
         st->peer_closed = 1;
@@ -286,8 +293,15 @@ static int strm_capture_ticket(mstls_strm *st) {
     }
   } else if (!(gnutls_session_get_flags(st->ch.tls) &
                GNUTLS_SFLAGS_SESSION_TICKET)) {
-    mstls_sess_resume_unavailable(s);
-    return 0;
+    /* TLS 1.2 without a ticket: resume by session ID (RFC 5246
+     * §7.4.1.2) if the server gave one; a server without a cache
+     * answers with a full handshake. */
+    uint8_t id[GNUTLS_MAX_SESSION_ID_SIZE];
+    size_t idlen = sizeof(id);
+    if (gnutls_session_get_id(st->ch.tls, id, &idlen) < 0 || idlen == 0) {
+      mstls_sess_resume_unavailable(s);
+      return 0;
+    }
   }
   rv = gnutls_session_get_data2(st->ch.tls, &data);
   if (rv < 0) {
@@ -763,6 +777,7 @@ int mstls_stream_get_info(mstls_session *s, uint16_t stream,
   memset(info, 0, sizeof(*info));
   info->version = "-";
   info->cipher = "-";
+  info->group = "-";
   if (!st) {
     info->state = MSTLS_STREAM_IDLE;
     return 0;
@@ -778,8 +793,10 @@ int mstls_stream_get_info(mstls_session *s, uint16_t stream,
     const char *v =
         gnutls_protocol_get_name(gnutls_protocol_get_version(st->ch.tls));
     const char *c = gnutls_cipher_get_name(gnutls_cipher_get(st->ch.tls));
+    const char *g = gnutls_group_get_name(gnutls_group_get(st->ch.tls));
     info->version = v ? v : "-";
     info->cipher = c ? c : "-";
+    info->group = g ? g : "-";
   }
   return 0;
 }

@@ -339,8 +339,25 @@ static void test_500_peers(void **state) {
     connect_client(c, i, 0);
   }
   c->target = n;
-  assert_true(udpt_net_run(c->net, all_done, c, 100000));
+  i = (size_t)udpt_net_run(c->net, all_done, c, 100000);
   mstls_udp_endpoint_get_stats(c->server, &st);
+  if (!i) {
+    int r;
+    print_message("c_done %llu s_done %llu c_closed %llu reason %d peers %u "
+                  "half_open %u failed %llu timeouts %llu now %llu\n",
+                  (unsigned long long)c->c_done, (unsigned long long)c->s_done,
+                  (unsigned long long)c->c_closed, c->last_c_reason, st.peers,
+                  st.half_open, (unsigned long long)st.handshakes_failed,
+                  (unsigned long long)st.handshake_timeouts,
+                  (unsigned long long)udpt_net_now(c->net));
+    for (r = 0; r < MSTLS_UDP_DROP_COUNT; r++) {
+      if (st.dropped[r]) {
+        print_message("  dropped %s: %llu\n", mstls_udp_drop_reason_str(r),
+                      (unsigned long long)st.dropped[r]);
+      }
+    }
+  }
+  assert_true(i);
   assert_int_equal(st.peers, n);
   assert_int_equal(st.half_open, 0);
   for (i = 0; i < n; i++) {

@@ -255,6 +255,40 @@ MSTLS_EXTERN int mstls_credentials_set_ticket_key(mstls_credentials *cred,
                                                   const uint8_t *key,
                                                   size_t len);
 
+/** Counters of a credentials object's TLS 1.2 session cache. */
+typedef struct mstls_session_cache_stats {
+  uint32_t entries; /**< sessions held now */
+  uint64_t stored;  /**< sessions stored by full handshakes */
+  uint64_t hits;    /**< lookups that found the session */
+  uint64_t misses;  /**< lookups of unknown (or evicted) session IDs */
+  uint64_t evicted; /**< oldest sessions dropped to make room */
+} mstls_session_cache_stats;
+
+/**
+ * @brief Size the server-side session cache for TLS 1.2 session-ID
+ *        resumption (RFC 5246 §7.4.1.2).
+ *
+ * Every server session that uses these credentials stores its TLS 1.2
+ * session here, so a client that resumes by session ID (instead of with
+ * a ticket) resumes on any stream and any later association served with
+ * the same credentials. When full, the oldest entry is dropped. Default:
+ * 1024 entries, 3600 s. Changing the size drops every entry.
+ * @param max_entries 0 turns the cache off.
+ * @param lifetime_seconds how long a session may be resumed (GnuTLS
+ *        checks it on lookup).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (cred NULL, or lifetime 0 with a
+ *         non-zero size).
+ */
+MSTLS_EXTERN int mstls_credentials_set_session_cache(mstls_credentials *cred,
+                                                     uint32_t max_entries,
+                                                     uint32_t lifetime_seconds);
+
+/** @brief Copy the session cache's counters.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT. */
+MSTLS_EXTERN int
+mstls_credentials_get_session_cache_stats(mstls_credentials *cred,
+                                          mstls_session_cache_stats *stats);
+
 /** @brief The underlying GnuTLS credentials (escape hatch). */
 MSTLS_EXTERN gnutls_certificate_credentials_t
 mstls_credentials_get_gnutls(mstls_credentials *cred);
@@ -295,9 +329,21 @@ typedef enum mstls_policy {
 #define MSTLS_SETTINGS_REQUEST_CLIENT_CERT 0x04u
 /** Server: require a valid client certificate. */
 #define MSTLS_SETTINGS_REQUIRE_CLIENT_CERT 0x08u
-/** Resumed streams keep an (EC)DHE exchange (psk_dhe_ke) instead of the
- *  cheaper psk_ke. Forward secrecy per stream, at about twice the CPU. */
+/** Kept for compatibility: resumed streams use an (EC)DHE exchange
+ *  (psk_dhe_ke) by default now, so this flag changes nothing. */
 #define MSTLS_SETTINGS_RESUME_DHE 0x10u
+/** Cheaper resumption (TLS 1.3 psk_ke: no (EC)DHE on resumed streams).
+ *  Client: resumed streams offer psk_ke first and psk_dhe_ke second (a
+ *  server that refuses psk_ke, as OpenSSL's do by default, still
+ *  resumes). Server: accept psk_ke when the client prefers it; without
+ *  the flag a server always resumes with psk_dhe_ke. Every resumed
+ *  stream's keys then hang on stream 0's resumption secret, without
+ *  forward secrecy of their own; see docs/policies.md for the cost. */
+#define MSTLS_SETTINGS_RESUME_PSK_KE 0x20u
+/** Server: issue no TLS session tickets (clients then resume TLS 1.2
+ *  sessions by session ID from the credentials' session cache, and TLS
+ *  1.3 clients do full handshakes). */
+#define MSTLS_SETTINGS_NO_TICKETS 0x40u
 
 /** Settings of a session. Fill with mstls_settings_default() first. */
 typedef struct mstls_settings {
@@ -604,6 +650,14 @@ typedef struct mstls_session_stats {
   uint64_t msgs_dropped;  /**< messages refused by feed */
   size_t rx_buffered;     /**< bytes waiting on all streams */
   size_t rx_buffered_max; /**< high-water mark */
+  /** Client, RESUME and LAZY: stream 0's handshake completed without a
+   *  TLS 1.3 ticket and the bounded wait for one ran out (twice the
+   *  measured handshake time), so the other streams started without. */
+  uint32_t ticket_waits_expired;
+  /** Client: the measured handshake time of the stream whose session the
+   *  others resume (first timer run after it began to the first after it
+   *  completed), 0 before it is known. */
+  mstls_tstamp anchor_handshake_time;
 } mstls_session_stats;
 
 /** @brief Copy the session's counters.
@@ -644,6 +698,10 @@ typedef struct mstls_stream_info {
   uint64_t bytes_sent; /**< application bytes */
   uint64_t bytes_received;
   int error; /**< as mstls_stream_get_error() */
+  /** Key-exchange group of the handshake ("X25519", "SECP256R1", ...),
+   *  or "-" when there was none: a TLS 1.3 psk_ke resumption, or not
+   *  established. */
+  const char *group;
 } mstls_stream_info;
 
 /** @brief Describe a stream.
