@@ -356,6 +356,7 @@ static void test_500_peers(void **state) {
                       (unsigned long long)st.dropped[r]);
       }
     }
+    fflush(stdout);
   }
   assert_true(i);
   assert_int_equal(st.peers, n);

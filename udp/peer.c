@@ -8,6 +8,8 @@
 
 #define PEER_HS_STEPS 32
 #define PEER_READ_STEPS 64
+/* GnuTLS's own handshake limit (about 24 days): never the one that acts. */
+#define PEER_GNUTLS_TOTAL_MS 0x7fffffffu
 
 /* ---- timer heap -------------------------------------------------------- */
 
@@ -160,7 +162,6 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   mstls_udp_peer *peer;
   unsigned flags = (client ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_DATAGRAM;
   gnutls_session_t tls;
-  unsigned hs_ms;
   int rv;
 
   *ppeer = NULL;
@@ -218,11 +219,11 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   }
   gnutls_dtls_set_mtu(tls, ep->settings.mtu);
   /* Never gnutls_handshake_set_timeout(): it resets the retransmission
-   * timeout to 1 s. The handshake deadline is ours (hs_deadline); GnuTLS's
-   * total is the same value. */
-  hs_ms = (unsigned)(ep->settings.handshake_timeout / MSTLS_MILLISECONDS);
+   * timeout to 1 s. The handshake deadline is ours (hs_deadline, on the
+   * caller's clock); GnuTLS's own total, which it measures on the real
+   * clock, is set out of reach so that only the caller's time decides. */
   gnutls_dtls_set_timeouts(tls, ep->settings.retrans_timeout_ms,
-                           hs_ms ? hs_ms : 1);
+                           PEER_GNUTLS_TOTAL_MS);
   if (replaces) {
     /* Out of the table until its handshake completes. */
     peer->replaces = replaces;
