@@ -58,6 +58,8 @@ const char *mstls_strerror(int err) {
     return "peer is gone";
   case MSTLS_E_STREAM_LOST:
     return "transport lost a message of this stream";
+  case MSTLS_E_PARTIAL:
+    return "some streams failed to come up";
   case MSTLS_E_STREAM_RESET:
     return "transport stream was reset";
   default:

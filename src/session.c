@@ -504,6 +504,12 @@ int mstls_session_handshake(mstls_session *s) {
   if (s->target && s->target_done == 0) {
     return s->first_target_err ? s->first_target_err : MSTLS_E_HANDSHAKE;
   }
+  /* A bring-up in which a stream failed is not a success unless the
+   * application said it can live with fewer streams. */
+  if (s->target_failed &&
+      !(s->settings.flags & MSTLS_SETTINGS_ACCEPT_PARTIAL)) {
+    return MSTLS_E_PARTIAL;
+  }
   return 0;
 }
 

@@ -79,15 +79,17 @@ static void t_unknown_stream(void **state) {
 
 /* The client believes in more streams than the server has: the extra
  * streams' ClientHellos are refused and those streams time out, the
- * others work. */
-static void t_beyond_negotiated(void **state) {
+ * others work. The handshake says so (MSTLS_E_PARTIAL) unless the
+ * application accepts a partial bring-up. */
+static void run_beyond_negotiated(uint32_t flags) {
   mstls_settings cs, ss;
+  mstls_session_stats st;
   test_pair p;
   uint16_t i;
   int frv, stepped = 0;
-  (void)state;
   test_client_settings(&cs, 8, MSTLS_POLICY_PARALLEL);
   test_server_settings(&ss, 4, MSTLS_POLICY_PARALLEL);
+  cs.flags |= flags;
   assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
   assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
   /* The server refuses what it cannot route. */
@@ -95,18 +97,31 @@ static void t_beyond_negotiated(void **state) {
     stepped++;
     assert_true(frv == 0 || frv == MSTLS_E_INVALID_STREAM);
   }
-  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  assert_int_equal(test_pair_handshake(&p, 100000),
+                   (flags & MSTLS_SETTINGS_ACCEPT_PARTIAL) ? 0
+                                                           : MSTLS_E_PARTIAL);
+  assert_false(mstls_err_is_fatal(MSTLS_E_PARTIAL));
+  assert_int_equal(mstls_session_get_stats(p.client, &st), 0);
+  assert_int_equal(st.streams_established, 4);
+  assert_int_equal(st.streams_failed, 4);
   for (i = 0; i < 8; i++) {
+    mstls_stream_info info;
+    assert_int_equal(mstls_stream_get_info(p.client, i, &info), 0);
     if (i < 4) {
-      assert_int_equal(mstls_stream_get_state(p.client, i), MSTLS_STREAM_OPEN);
+      assert_int_equal(info.state, MSTLS_STREAM_OPEN);
     } else {
-      assert_int_equal(mstls_stream_get_state(p.client, i),
-                       MSTLS_STREAM_FAILED);
-      assert_int_equal(mstls_stream_get_error(p.client, i), MSTLS_E_TIMEOUT);
+      assert_int_equal(info.state, MSTLS_STREAM_FAILED);
+      assert_int_equal(info.error, MSTLS_E_TIMEOUT);
     }
   }
   assert_stream_works(&p, 3);
   test_pair_free(&p);
+}
+
+static void t_beyond_negotiated(void **state) {
+  (void)state;
+  run_beyond_negotiated(0);
+  run_beyond_negotiated(MSTLS_SETTINGS_ACCEPT_PARTIAL);
 }
 
 static void t_oversized(void **state) {

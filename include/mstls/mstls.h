@@ -96,6 +96,11 @@ extern "C" {
 #define MSTLS_E_STREAM_LOST -226
 /** The transport stream was reset (RFC 6525): its TLS connection ended. */
 #define MSTLS_E_STREAM_RESET -227
+/** The handshake finished but some streams failed to come up (the others
+ *  are usable); see mstls_session_stats.streams_failed and each stream's
+ *  mstls_stream_get_info().error. Not returned with
+ *  MSTLS_SETTINGS_ACCEPT_PARTIAL. */
+#define MSTLS_E_PARTIAL -228
 
 /** Smallest (most negative) error code. */
 #define MSTLS_ERR_MIN -299
@@ -344,6 +349,9 @@ typedef enum mstls_policy {
  *  sessions by session ID from the credentials' session cache, and TLS
  *  1.3 clients do full handshakes). */
 #define MSTLS_SETTINGS_NO_TICKETS 0x40u
+/** mstls_session_handshake() succeeds when at least one stream came up,
+ *  instead of returning MSTLS_E_PARTIAL when some failed. */
+#define MSTLS_SETTINGS_ACCEPT_PARTIAL 0x80u
 
 /** Settings of a session. Fill with mstls_settings_default() first. */
 typedef struct mstls_settings {
@@ -507,10 +515,14 @@ MSTLS_EXTERN int mstls_session_feed(mstls_session *session, uint32_t flags,
  * mstls_session_feed(); call this again to learn the state. A handshake
  * whose output met a full transport (push returned MSTLS_E_AGAIN) is driven
  * again by this call: call it when the transport can take more.
- * @return 0 when every stream the policy handshakes up front has finished
- *         and at least one is established (failed streams are excluded
- *         unless ABORT_ON_FAILURE), MSTLS_E_AGAIN while some are still
- *         running, the first stream error if every stream failed
+ * @return 0 when every stream the policy handshakes up front is
+ *         established (with MSTLS_SETTINGS_ACCEPT_PARTIAL: when they have
+ *         all finished and at least one is established), MSTLS_E_AGAIN
+ *         while some are still running, MSTLS_E_PARTIAL when they have
+ *         all finished and some failed (the established ones are usable;
+ *         mstls_session_get_stats() counts the failed ones and
+ *         mstls_stream_get_info() gives each one's error), the first
+ *         stream error if every stream failed
  *         (MSTLS_E_CERT_VERIFY, MSTLS_E_VERSION, MSTLS_E_TIMEOUT,
  *         MSTLS_E_HANDSHAKE, ...), or a fatal error (MSTLS_E_ABORTED,
  *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_CALLBACK_FAILURE).

@@ -262,7 +262,10 @@ MSTLS_EXTERN void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p);
  *         MSTLS_E_TRANSPORT (socket, address or connect failure),
  *         MSTLS_E_PEER_GONE (association could not be set up),
  *         MSTLS_E_NOMEM, or an error of mstls_session_new() or of the
- *         handshake (MSTLS_E_HANDSHAKE, MSTLS_E_CERT_VERIFY, ...).
+ *         handshake (MSTLS_E_HANDSHAKE, MSTLS_E_CERT_VERIFY, ...;
+ *         MSTLS_E_PARTIAL when some streams failed to come up and the
+ *         settings do not accept a partial bring-up: *passoc is set and
+ *         the established streams are usable).
  */
 MSTLS_EXTERN int mstls_sctp_connect(mstls_sctp_assoc **passoc,
                                     const mstls_sctp_config *config,
