@@ -6,18 +6,11 @@
 #include <mstls/mstls.h>
 
 #include "err.h"
+#include "mem.h"
 
-static ssize_t chan_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
-                             int iovcnt) {
-  mstls_channel *ch = ptr;
-  ssize_t total = 0;
-  int rv;
-  int i;
-
-  for (i = 0; i < iovcnt; i++) {
-    total += (ssize_t)iov[i].iov_len;
-  }
-  rv = ch->push(ch->push_ctx, iov, iovcnt);
+/* One push of the transport; @return 0, or -1 with GnuTLS's errno set. */
+static int chan_push_one(mstls_channel *ch, const giovec_t *iov, int iovcnt) {
+  int rv = ch->push(ch->push_ctx, iov, iovcnt);
   if (rv == MSTLS_E_AGAIN) {
     gnutls_transport_set_errno(ch->tls, EAGAIN);
     return -1;
@@ -27,7 +20,111 @@ static ssize_t chan_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
     gnutls_transport_set_errno(ch->tls, EIO);
     return -1;
   }
-  return total;
+  return 0;
+}
+
+/* Copy @p n bytes starting at byte @p at of the vector into @p out.
+ * @return 0, -1 if the vector is shorter. */
+static int chan_peek(const giovec_t *iov, int iovcnt, size_t at, uint8_t *out,
+                     size_t n) {
+  int i;
+  for (i = 0; i < iovcnt && n > 0; i++) {
+    size_t len = iov[i].iov_len;
+    size_t take;
+    if (at >= len) {
+      at -= len;
+      continue;
+    }
+    take = len - at < n ? len - at : n;
+    memcpy(out, (const uint8_t *)iov[i].iov_base + at, take);
+    out += take;
+    n -= take;
+    at = 0;
+  }
+  return n == 0 ? 0 : -1;
+}
+
+/* Point @p part at bytes [at, at + n) of the vector. @return the number
+ * of pieces. */
+static int chan_slice(const giovec_t *iov, int iovcnt, size_t at, size_t n,
+                      giovec_t *part) {
+  int i, k = 0;
+  for (i = 0; i < iovcnt && n > 0; i++) {
+    size_t len = iov[i].iov_len;
+    size_t take;
+    if (at >= len) {
+      at -= len;
+      continue;
+    }
+    take = len - at < n ? len - at : n;
+    part[k].iov_base = (uint8_t *)iov[i].iov_base + at;
+    part[k].iov_len = take;
+    k++;
+    n -= take;
+    at = 0;
+  }
+  return k;
+}
+
+/* RFC 3436 §3.2 and docs/sctp.md: each SCTP user message carries exactly
+ * one TLS record. GnuTLS hands a whole flight (EncryptedExtensions ...
+ * Finished, or two NewSessionTickets) to one push: split it at record
+ * boundaries. When the transport blocks after some records went out, the
+ * bytes taken so far are reported and GnuTLS offers the rest again. */
+static ssize_t chan_push_records(mstls_channel *ch, const giovec_t *iov,
+                                 int iovcnt, size_t total) {
+  giovec_t small[8];
+  giovec_t *part = small;
+  size_t at = 0;
+  ssize_t rv;
+
+  if (iovcnt > 8) {
+    part = mstls_mem_malloc(ch->mem, sizeof(*part) * (size_t)iovcnt);
+    if (!part) {
+      ch->push_err = MSTLS_E_NOMEM;
+      gnutls_transport_set_errno(ch->tls, ENOMEM);
+      return -1;
+    }
+  }
+  while (at < total) {
+    uint8_t hdr[5];
+    size_t n = total - at;
+    int k;
+    if (chan_peek(iov, iovcnt, at, hdr, sizeof(hdr)) == 0) {
+      size_t rec = sizeof(hdr) + (((size_t)hdr[3] << 8) | hdr[4]);
+      n = rec < n ? rec : n;
+    }
+    k = chan_slice(iov, iovcnt, at, n, part);
+    if (chan_push_one(ch, part, k) < 0) {
+      break;
+    }
+    at += n;
+  }
+  if (part != small) {
+    mstls_mem_free(ch->mem, part);
+  }
+  /* Records that went out before the transport blocked are sent. */
+  rv = at > 0 ? (ssize_t)at : -1;
+  return rv;
+}
+
+static ssize_t chan_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
+                             int iovcnt) {
+  mstls_channel *ch = ptr;
+  size_t total = 0;
+  int i;
+
+  for (i = 0; i < iovcnt; i++) {
+    total += iov[i].iov_len;
+  }
+  if (!ch->datagram) {
+    return chan_push_records(ch, iov, iovcnt, total);
+  }
+  /* DTLS: several records of a flight share a datagram (RFC 6347 §4.1.1). */
+  if (chan_push_one(ch, iov, iovcnt) < 0) {
+    return -1;
+  }
+  return (ssize_t)total;
 }
 
 static ssize_t chan_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {

@@ -3,8 +3,8 @@
  * server's settings decide), a server that issues no TLS 1.3 ticket
  * (RESUME and LAZY must not stall: the wait for a ticket is bounded by the
  * measured handshake time), and TLS 1.2 session-ID resumption from the
- * server's session cache. In-memory link with 10 ms one-way latency on a
- * simulated clock: deterministic. */
+ * server's session cache; one TLS record per message. In-memory link with 10 ms
+ * one-way latency on a simulated clock: deterministic. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +239,57 @@ static void t_cache_bound(void **state) {
   mstls_credentials_del(scred);
 }
 
+/* Every message on the wire is exactly one TLS record (RFC 3436 §3.2):
+ * handshake flights, tickets, data and close_notify, both directions. */
+typedef struct wire_check {
+  uint64_t msgs;
+  uint64_t bad;
+} wire_check;
+
+static void check_one_record(int from, uint16_t stream, uint32_t *flags,
+                             uint8_t *data, size_t len, int *drop, void *ctx) {
+  wire_check *w = ctx;
+  (void)from;
+  (void)stream;
+  (void)flags;
+  (void)drop;
+  w->msgs++;
+  if (len < 5 || 5 + (((size_t)data[3] << 8) | data[4]) != len) {
+    w->bad++;
+  }
+}
+
+static void run_wire(uint32_t cflags, const char *prio, mstls_policy pol) {
+  test_pair p;
+  wire_check w = {0, 0};
+  uint32_t i;
+  char rb[64];
+  pair_up(&p, cflags, 0, prio, pol, NULL);
+  memlink_set_tamper(p.link, check_one_record, &w);
+  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  for (i = 0; i < NSTREAMS; i++) {
+    assert_int_equal(mstls_stream_send(p.client, (uint16_t)i, "ping", 4), 4);
+  }
+  test_pair_flush(&p);
+  for (i = 0; i < NSTREAMS; i++) {
+    assert_int_equal(mstls_stream_recv(p.server, (uint16_t)i, rb, sizeof(rb)),
+                     4);
+    assert_int_equal(mstls_stream_bye(p.client, (uint16_t)i), 0);
+  }
+  test_pair_flush(&p);
+  assert_true(w.msgs > 4 * NSTREAMS);
+  assert_int_equal(w.bad, 0);
+  test_pair_free(&p);
+}
+
+static void t_one_record_per_message(void **state) {
+  (void)state;
+  run_wire(0, NULL, MSTLS_POLICY_RESUME);
+  run_wire(0, NULL, MSTLS_POLICY_PARALLEL);
+  run_wire(0, TLS12, MSTLS_POLICY_RESUME);
+  run_wire(MSTLS_SETTINGS_RESUME_PSK_KE, NULL, MSTLS_POLICY_RESUME);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_default_dhe),
@@ -249,6 +300,7 @@ int main(void) {
       cmocka_unit_test(t_tls12_session_id),
       cmocka_unit_test(t_tls12_no_cache),
       cmocka_unit_test(t_cache_bound),
+      cmocka_unit_test(t_one_record_per_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
