@@ -442,11 +442,13 @@ static int sess_start(mstls_session *s) {
       return mstls_sess_fail(s, rv);
     }
     st->counted_target = 1;
-    if (s->settings.policy == MSTLS_POLICY_RESUME && s->have_anchor) {
+    if (s->settings.policy == MSTLS_POLICY_RESUME && s->resume_state == 1) {
+      /* Resumption data from an earlier association: no anchor, every
+       * stream resumes at once. */
+    } else if (s->settings.policy == MSTLS_POLICY_RESUME && s->have_anchor) {
       st->waiting_resume = 1;
       continue;
-    }
-    if (s->settings.policy == MSTLS_POLICY_RESUME) {
+    } else if (s->settings.policy == MSTLS_POLICY_RESUME) {
       s->have_anchor = 1;
       st->ticket_anchor = 1;
     }
@@ -695,5 +697,61 @@ int mstls_stream_bye(mstls_session *s, uint16_t stream) {
   if (rv < 0 && mstls_err_is_fatal(rv)) {
     return mstls_sess_fail(s, rv);
   }
+  return rv;
+}
+
+int mstls_session_set_resumption_data(mstls_session *s, const uint8_t *data,
+                                      size_t len) {
+  uint8_t *copy;
+  if (!s || !data || len == 0 || len > UINT32_MAX ||
+      s->role != MSTLS_ROLE_CLIENT) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->started || s->resume_state != 0) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  /* GnuTLS frees resume_data with gnutls_free(). */
+  copy = gnutls_malloc(len);
+  if (!copy) {
+    return MSTLS_E_NOMEM;
+  }
+  memcpy(copy, data, len);
+  s->resume_data.data = copy;
+  s->resume_data.size = (unsigned)len;
+  s->resume_state = 1;
+  return 0;
+}
+
+int mstls_session_get_resumption_data(mstls_session *s, uint8_t *buf,
+                                      size_t *plen) {
+  mstls_strm *st;
+  gnutls_datum_t live = {NULL, 0};
+  const gnutls_datum_t *d = NULL;
+  int rv = 0;
+
+  if (!s || !plen || s->role != MSTLS_ROLE_CLIENT) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  /* Stream 0's own session is the freshest: after an imported blob it
+   * carries the ticket this association's server sent. */
+  st = mstls_dense_get(&s->streams, 0);
+  if (st && st->has_channel && st->state == MSTLS_STREAM_OPEN &&
+      (gnutls_protocol_get_version(st->ch.tls) != GNUTLS_TLS1_3 ||
+       (gnutls_session_get_flags(st->ch.tls) & GNUTLS_SFLAGS_SESSION_TICKET)) &&
+      gnutls_session_get_data2(st->ch.tls, &live) == 0) {
+    d = &live;
+  } else if (s->resume_state == 1) {
+    d = &s->resume_data;
+  }
+  if (!d) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  if (!buf || *plen < d->size) {
+    rv = MSTLS_E_MSG_SIZE;
+  } else {
+    memcpy(buf, d->data, d->size);
+  }
+  *plen = d->size;
+  gnutls_free(live.data);
   return rv;
 }

@@ -224,9 +224,12 @@ int mstls_strm_start_tls(mstls_strm *st) {
     if (rv >= 0 && !(s->settings.flags & MSTLS_SETTINGS_INSECURE)) {
       gnutls_session_set_verify_cert(st->ch.tls, s->settings.server_name, 0);
     }
-    if (rv >= 0 && resuming) {
-      rv = gnutls_session_set_data(st->ch.tls, s->resume_data.data,
-                                   s->resume_data.size);
+    if (rv >= 0 && resuming &&
+        gnutls_session_set_data(st->ch.tls, s->resume_data.data,
+                                s->resume_data.size) < 0) {
+      /* Resumption data GnuTLS cannot use (expired, from an older
+       * version, damaged): a full handshake instead. */
+      s->stats.resume_data_rejected++;
     }
   }
   if (rv < 0) {

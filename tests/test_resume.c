@@ -290,6 +290,104 @@ static void t_one_record_per_message(void **state) {
   run_wire(MSTLS_SETTINGS_RESUME_PSK_KE, NULL, MSTLS_POLICY_RESUME);
 }
 
+static mstls_credentials *server_creds_with_key(uint8_t key_byte) {
+  uint8_t key[MSTLS_TICKET_KEY_SIZE];
+  mstls_credentials *c = test_server_creds(NULL);
+  memset(key, key_byte, sizeof(key));
+  assert_non_null(c);
+  assert_int_equal(mstls_credentials_set_ticket_key(c, key, sizeof(key)), 0);
+  return c;
+}
+
+/* Bring up association 1, take its resumption data. */
+static size_t first_association(const char *prio, uint8_t *blob, size_t cap) {
+  test_pair p;
+  size_t len = 0;
+  pair_up(&p, 0, 0, prio, MSTLS_POLICY_RESUME, server_creds_with_key(7));
+  assert_int_equal(mstls_session_get_resumption_data(p.client, NULL, &len),
+                   MSTLS_E_INVALID_STATE);
+  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  assert_int_equal(mstls_session_get_resumption_data(p.client, NULL, &len),
+                   MSTLS_E_MSG_SIZE);
+  assert_true(len > 4 && len <= cap);
+  len = 1;
+  assert_int_equal(mstls_session_get_resumption_data(p.client, blob, &len),
+                   MSTLS_E_MSG_SIZE);
+  len = cap;
+  assert_int_equal(mstls_session_get_resumption_data(p.client, blob, &len), 0);
+  assert_int_equal(mstls_session_get_resumption_data(p.server, blob, &len),
+                   MSTLS_E_INVALID_ARGUMENT);
+  test_pair_free(&p);
+  return len;
+}
+
+/* Association 2 gets association 1's data: with a server that shares the
+ * ticket key (another credentials object, as in another process) every
+ * stream resumes, stream 0 included; with another key, full handshakes. */
+static void run_cross(const char *prio, uint8_t server_key, int want_resumed) {
+  uint8_t blob[4096], blob2[4096];
+  size_t len = first_association(prio, blob, sizeof(blob)), len2;
+  mstls_session_stats st;
+  test_pair p;
+  uint32_t i;
+
+  pair_up(&p, 0, 0, prio, MSTLS_POLICY_RESUME,
+          server_creds_with_key(server_key));
+  assert_int_equal(mstls_session_set_resumption_data(p.client, blob, len), 0);
+  assert_int_equal(mstls_session_set_resumption_data(p.client, blob, len),
+                   MSTLS_E_INVALID_STATE);
+  assert_int_equal(mstls_session_set_resumption_data(p.server, blob, len),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  test_pair_flush(&p);
+  for (i = 0; i < NSTREAMS; i++) {
+    mstls_stream_info ci, si;
+    assert_int_equal(mstls_stream_get_info(p.client, (uint16_t)i, &ci), 0);
+    assert_int_equal(mstls_stream_get_info(p.server, (uint16_t)i, &si), 0);
+    assert_int_equal(ci.state, MSTLS_STREAM_OPEN);
+    assert_int_equal(ci.resumed, want_resumed);
+    assert_int_equal(si.resumed, want_resumed);
+  }
+  assert_int_equal(mstls_session_get_stats(p.client, &st), 0);
+  assert_int_equal(st.full_handshakes, want_resumed ? 0 : NSTREAMS);
+  assert_int_equal(mstls_session_get_stats(p.server, &st), 0);
+  assert_int_equal(st.full_handshakes, want_resumed ? 0 : NSTREAMS);
+  /* And this association's data is there for the next one. */
+  len2 = sizeof(blob2);
+  assert_int_equal(mstls_session_get_resumption_data(p.client, blob2, &len2),
+                   0);
+  assert_int_equal(mstls_session_set_resumption_data(p.client, blob2, len2),
+                   MSTLS_E_INVALID_STATE);
+  test_pair_free(&p);
+}
+
+static void t_cross_association(void **state) {
+  (void)state;
+  run_cross(NULL, 7, 1);
+  run_cross(TLS12, 7, 1);
+  run_cross(NULL, 8, 0);
+}
+
+/* Damaged resumption data: full handshakes, counted, nothing fails. */
+static void t_bad_resumption_data(void **state) {
+  static const uint8_t junk[64] = {1, 2, 3};
+  mstls_session_stats st;
+  test_pair p;
+  (void)state;
+  pair_up(&p, 0, 0, NULL, MSTLS_POLICY_RESUME, NULL);
+  assert_int_equal(mstls_session_set_resumption_data(p.client, NULL, 4),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_session_set_resumption_data(p.client, junk, 0),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(
+      mstls_session_set_resumption_data(p.client, junk, sizeof(junk)), 0);
+  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  assert_int_equal(mstls_session_get_stats(p.client, &st), 0);
+  assert_int_equal(st.full_handshakes, NSTREAMS);
+  assert_int_equal(st.resume_data_rejected, NSTREAMS);
+  test_pair_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_default_dhe),
@@ -301,6 +399,8 @@ int main(void) {
       cmocka_unit_test(t_tls12_no_cache),
       cmocka_unit_test(t_cache_bound),
       cmocka_unit_test(t_one_record_per_message),
+      cmocka_unit_test(t_cross_association),
+      cmocka_unit_test(t_bad_resumption_data),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

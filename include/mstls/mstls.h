@@ -644,6 +644,42 @@ MSTLS_EXTERN uint32_t mstls_session_get_nstreams(mstls_session *session);
 /** @brief The error that ended the session, or 0. */
 MSTLS_EXTERN int mstls_session_get_error(mstls_session *session);
 
+/**
+ * @brief Take the session's resumption data (client): a blob that lets a
+ *        later association -- in this process or another -- resume every
+ *        stream, stream 0 included (RFC 3436 §8, fourth example).
+ *
+ * The blob holds the session's secrets: keep it like a private key. It is
+ * stream 0's session (with the ticket a TLS 1.3 server sent, or the TLS
+ * 1.2 ticket or session ID). It resumes against any server that shares
+ * the ticket key (mstls_credentials_set_ticket_key()) or, for TLS 1.2
+ * session IDs, the session cache.
+ * @param buf receives the blob; NULL to ask for its size.
+ * @param plen in: size of @p buf; out: size of the blob.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL session or plen, a server),
+ *         MSTLS_E_INVALID_STATE (nothing to resume yet: stream 0 is not up
+ *         or the server sent no ticket and no session ID),
+ *         MSTLS_E_MSG_SIZE (@p buf too small or NULL; *plen set),
+ *         MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_session_get_resumption_data(mstls_session *session,
+                                                   uint8_t *buf, size_t *plen);
+
+/**
+ * @brief Give a client session resumption data from an earlier one
+ *        (mstls_session_get_resumption_data()) before its handshake
+ *        starts: every stream then resumes at once, stream 0 included
+ *        (RESUME starts them all in parallel; LAZY resumes each on first
+ *        use). A server that does not accept it answers with full
+ *        handshakes. Copied.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL or empty data, a server),
+ *         MSTLS_E_INVALID_STATE (the handshake has started),
+ *         MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_session_set_resumption_data(mstls_session *session,
+                                                   const uint8_t *data,
+                                                   size_t len);
+
 /** @brief The role given to mstls_session_new(). */
 MSTLS_EXTERN mstls_role mstls_session_get_role(mstls_session *session);
 
@@ -670,6 +706,10 @@ typedef struct mstls_session_stats {
    *  others resume (first timer run after it began to the first after it
    *  completed), 0 before it is known. */
   mstls_tstamp anchor_handshake_time;
+  /** Client: streams that could not use the resumption data (given with
+   *  mstls_session_set_resumption_data() or from stream 0) and did a full
+   *  handshake instead. */
+  uint32_t resume_data_rejected;
 } mstls_session_stats;
 
 /** @brief Copy the session's counters.
