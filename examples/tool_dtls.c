@@ -74,6 +74,8 @@ typedef struct dtls_tool {
   int failed;      /* client: closed with an error */
   int peer_closed; /* client: the peer is gone */
   int stop;        /* server: --exit-after reached */
+  long sent;       /* client: records sent */
+  long received;   /* client: records received */
 } dtls_tool;
 
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
@@ -101,6 +103,7 @@ static void dtls_on_data(mstls_udp_endpoint *ep, uint32_t flags,
     (void)mstls_udp_peer_send(peer, data, len);
     return;
   }
+  t->received++;
   fwrite(data, 1, len, stdout);
   fflush(stdout);
 }
@@ -461,10 +464,11 @@ int tool_dtls_server(int argc, char **argv) {
   }
   mstls_udp_loop_get_local_addr(g_loop, &ss, &sl);
   dtls_addr_str((struct sockaddr *)&ss, a, sizeof(a));
-  fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
+  /* Handlers first: whoever reads "listening" may signal at once. */
   dtls_sig_stop = 0;
   dtls_sig_stats = 0;
   dtls_signals();
+  fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
   rv = dtls_serve(&t, o.stats_interval);
   dtls_print_stats(mstls_udp_loop_get_endpoint(g_loop), "exit");
   mstls_udp_loop_del(g_loop);
@@ -535,7 +539,8 @@ int tool_dtls_client(int argc, char **argv) {
       wait = wait > 1000 ? 1000 : wait;
     }
     if (stop_at != MSTLS_TSTAMP_NEVER) {
-      if (now >= stop_at) {
+      /* Every record answered: no need to linger longer. */
+      if (now >= stop_at || (t.sent > 0 && t.received >= t.sent)) {
         mstls_udp_peer_close(peer);
         break;
       }
@@ -568,6 +573,8 @@ int tool_dtls_client(int argc, char **argv) {
         stop_at = mstls_udp_now() + linger;
       } else if (mstls_udp_peer_send(peer, line, (size_t)got) < 0) {
         fprintf(stderr, "mstls: send failed\n");
+      } else {
+        t.sent++;
       }
     }
   }

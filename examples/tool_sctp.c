@@ -23,6 +23,7 @@ typedef struct tsctp_opts {
   int insecure;
   int once;
   uint16_t stream;
+  uint32_t linger_ms; /* client: wait for replies after stdin ends */
   const char *cert;
   const char *key;
   const char *ca;
@@ -48,6 +49,9 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "  --name NAME          server name (default localhost)\n"
       "  --stream K           client: send stdin lines on stream K"
       " (0..65534)\n"
+      "  --linger MS          client: at the end of stdin wait up to MS ms"
+      " (0..3600000,\n"
+      "                       default 300) until every line has an answer\n"
       "  --help               this text\n",
       cmd);
 }
@@ -67,6 +71,7 @@ enum {
   TSCTP_KEY,
   TSCTP_CA,
   TSCTP_NAME,
+  TSCTP_LINGER,
   TSCTP_HELP
 };
 
@@ -87,6 +92,7 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
                                   {"key", 1, TSCTP_KEY},
                                   {"ca", 1, TSCTP_CA},
                                   {"name", 1, TSCTP_NAME},
+                                  {"linger", 1, TSCTP_LINGER},
                                   {"help", 0, TSCTP_HELP},
                                   {NULL, 0, 0}};
   static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
@@ -102,6 +108,7 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
   o->policy = MSTLS_POLICY_RESUME;
   o->backend = MSTLS_SCTP_BACKEND_DEFAULT;
   o->name = "localhost";
+  o->linger_ms = 300;
   tool_scan_init(&sc, argc, argv);
   while ((id = tool_scan_next(&sc, opts, &v, err)) > 0) {
     switch (id) {
@@ -149,6 +156,10 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
         return -1;
       o->backend =
           k == 0 ? MSTLS_SCTP_BACKEND_USRSCTP : MSTLS_SCTP_BACKEND_KERNEL;
+      break;
+    case TSCTP_LINGER:
+      if (tool_parse_u32("--linger", v, 0, 3600000, &o->linger_ms, err) < 0)
+        return -1;
       break;
     case TSCTP_CERT:
       o->cert = v;
@@ -330,8 +341,9 @@ out:
   return rv < 0 ? 1 : 0;
 }
 
-/* Print whatever the server sent within @p ms milliseconds. */
-static void tsctp_drain(mstls_sctp_assoc *a, int ms) {
+/* Print whatever the server sent within @p ms milliseconds, counting
+ * messages in *got; return early once *got reaches @p want (> 0). */
+static void tsctp_drain(mstls_sctp_assoc *a, int ms, long *got, long want) {
   mstls_session *s = mstls_sctp_assoc_get_session(a);
   static uint8_t buf[1 << 16];
   int waited;
@@ -345,8 +357,10 @@ static void tsctp_drain(mstls_sctp_assoc *a, int ms) {
       if (buf[r - 1] != '\n')
         printf("\n");
       fflush(stdout);
-      waited = ms - 300; /* got an answer: a short grace period */
+      (*got)++;
     }
+    if (want > 0 && *got >= want)
+      return;
     if (mstls_sctp_assoc_get_error(a) != 0)
       return;
     (void)mstls_sctp_assoc_wait(a, 100);
@@ -361,6 +375,7 @@ int tool_sctp_client(int argc, char **argv) {
   mstls_settings st;
   mstls_session *s;
   char line[4096];
+  long sent = 0, got = 0;
   int rv;
 
   if ((rv = tsctp_args(argc, argv, &o, 0)) >= 0)
@@ -396,13 +411,14 @@ int tool_sctp_client(int argc, char **argv) {
       rv = (int)n;
       break;
     }
-    tsctp_drain(a, 1000);
+    sent++;
+    tsctp_drain(a, 1000, &got, sent);
   }
-  tsctp_drain(a, 300);
+  tsctp_drain(a, (int)o.linger_ms, &got, sent);
   if (rv >= 0)
     tool_print_stream_table(s);
   (void)mstls_sctp_assoc_shutdown(a);
-  tsctp_drain(a, 300);
+  tsctp_drain(a, 300, &got, 0);
 out:
   mstls_sctp_assoc_del(a);
   if (o.backend == MSTLS_SCTP_BACKEND_USRSCTP)
