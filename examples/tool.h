@@ -2,7 +2,13 @@
 #ifndef MSTLS_TOOL_H
 #define MSTLS_TOOL_H
 
+#include <stdint.h>
+
+#include <sys/socket.h>
+
 #include <mstls/mstls.h>
+
+#include "tool_args.h"
 
 /* Subcommands. Each returns a process exit code. */
 int tool_demo(int argc, char **argv);
@@ -23,5 +29,26 @@ int tool_server_credentials(mstls_credentials **pcred, const char *cert,
  * optional client cert/key. */
 int tool_client_credentials(mstls_credentials **pcred, const char *ca,
                             const char *cert, const char *key);
+
+/* Check credentials files before loading them, printing what is wrong
+ * with which file: missing, unreadable, not a PEM certificate or key, or
+ * a key that does not match the certificate. 0 or -1. */
+int tool_check_cert_key(const char *cert, const char *key);
+int tool_check_ca(const char *ca);
+
+/* getaddrinfo @p host (NULL: the wildcard) with a numeric port; prints
+ * "cannot resolve HOST: reason" on failure. 0 or -1. ss may be NULL. */
+int tool_resolve(const char *host, uint16_t port, int socktype,
+                 struct sockaddr_storage *ss, socklen_t *sl);
+
+/* Before starting SCTP: with @p kernel, check the kernel has SCTP (else
+ * say so and suggest usrsctp); resolve @p host if not NULL. Returns -1
+ * when all is well, else an exit code. */
+int tool_sctp_preflight(int kernel, const char *host);
+
+/* The subcommands' option parsers as functions (for the fuzz harness):
+ * 0 (valid), 1 (--help), -1 (usage error in err). */
+int tool_sctp_check_args(int argc, char **argv, int server, tool_err *err);
+int tool_dtls_check_args(int argc, char **argv, int server, tool_err *err);
 
 #endif

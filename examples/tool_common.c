@@ -1,9 +1,202 @@
 /* Pieces shared by the tool's subcommands. */
+#include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include <gnutls/x509.h>
 
 #include "tool.h"
+
+/* Credentials files larger than this are not PEM a person wrote. */
+#define COMMON_MAX_PEM (4u << 20)
+
+/* Read @p path whole; on failure print why (missing, unreadable, not a
+ * regular file, too large) naming the option and the file. */
+static int common_read(const char *opt, const char *path, gnutls_datum_t *d) {
+  struct stat st;
+  FILE *f;
+  size_t n;
+
+  d->data = NULL;
+  d->size = 0;
+  f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "mstls: %s %s: %s\n", opt, path,
+            errno == ENOENT   ? "no such file"
+            : errno == EACCES ? "not readable (permission denied)"
+                              : strerror(errno));
+    return -1;
+  }
+  if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "mstls: %s %s: not a regular file\n", opt, path);
+    fclose(f);
+    return -1;
+  }
+  if ((unsigned long long)st.st_size > COMMON_MAX_PEM) {
+    fprintf(stderr, "mstls: %s %s: too large for a PEM file (%lld bytes)\n",
+            opt, path, (long long)st.st_size);
+    fclose(f);
+    return -1;
+  }
+  d->data = gnutls_malloc((size_t)st.st_size + 1);
+  if (d->data == NULL) {
+    fclose(f);
+    fprintf(stderr, "mstls: %s %s: out of memory\n", opt, path);
+    return -1;
+  }
+  n = fread(d->data, 1, (size_t)st.st_size, f);
+  if (ferror(f)) {
+    fprintf(stderr, "mstls: %s %s: read error: %s\n", opt, path,
+            strerror(errno));
+    fclose(f);
+    gnutls_free(d->data);
+    d->data = NULL;
+    return -1;
+  }
+  fclose(f);
+  d->data[n] = 0;
+  d->size = (unsigned)n;
+  return 0;
+}
+
+/* The first certificate of a PEM file (the leaf), or NULL after saying
+ * why. */
+static gnutls_x509_crt_t common_load_cert(const char *opt, const char *path,
+                                          unsigned *count) {
+  gnutls_x509_crt_t *list = NULL, leaf = NULL;
+  gnutls_datum_t d;
+  unsigned n = 0, i;
+  int rv;
+
+  if (common_read(opt, path, &d) < 0) {
+    return NULL;
+  }
+  rv = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+  gnutls_free(d.data);
+  if (rv < 0 || n == 0) {
+    fprintf(stderr, "mstls: %s %s: not a PEM certificate (%s)\n", opt, path,
+            rv < 0 ? gnutls_strerror(rv) : "no certificate found");
+    return NULL;
+  }
+  leaf = list[0];
+  for (i = 1; i < n; i++) {
+    gnutls_x509_crt_deinit(list[i]);
+  }
+  gnutls_free(list);
+  if (count) {
+    *count = n;
+  }
+  return leaf;
+}
+
+int tool_check_cert_key(const char *cert, const char *key) {
+  gnutls_x509_crt_t crt;
+  gnutls_x509_privkey_t pk = NULL;
+  gnutls_datum_t d;
+  unsigned char id1[64], id2[64];
+  size_t l1 = sizeof(id1), l2 = sizeof(id2);
+  int rv, ok = -1;
+
+  crt = common_load_cert("--cert", cert, NULL);
+  if (crt == NULL) {
+    return -1;
+  }
+  if (common_read("--key", key, &d) < 0) {
+    goto out;
+  }
+  rv = gnutls_x509_privkey_init(&pk);
+  if (rv >= 0) {
+    rv = gnutls_x509_privkey_import2(pk, &d, GNUTLS_X509_FMT_PEM, NULL, 0);
+  }
+  gnutls_free(d.data);
+  if (rv < 0) {
+    fprintf(stderr, "mstls: --key %s: not a PEM private key (%s)\n", key,
+            gnutls_strerror(rv));
+    goto out;
+  }
+  if (gnutls_x509_crt_get_key_id(crt, 0, id1, &l1) < 0 ||
+      gnutls_x509_privkey_get_key_id(pk, 0, id2, &l2) < 0 || l1 != l2 ||
+      memcmp(id1, id2, l1) != 0) {
+    fprintf(stderr,
+            "mstls: --key %s does not match the certificate in --cert %s\n",
+            key, cert);
+    goto out;
+  }
+  ok = 0;
+out:
+  gnutls_x509_privkey_deinit(pk);
+  gnutls_x509_crt_deinit(crt);
+  return ok;
+}
+
+int tool_check_ca(const char *ca) {
+  gnutls_x509_crt_t crt = common_load_cert("--ca", ca, NULL);
+  if (crt == NULL) {
+    return -1;
+  }
+  gnutls_x509_crt_deinit(crt);
+  return 0;
+}
+
+int tool_resolve(const char *host, uint16_t port, int socktype,
+                 struct sockaddr_storage *ss, socklen_t *sl) {
+  struct addrinfo hints, *res = NULL;
+  char ps[8];
+  int rv;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = socktype;
+  hints.ai_flags = AI_NUMERICSERV | (host == NULL ? AI_PASSIVE : 0);
+  snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+  rv = getaddrinfo(host, ps, &hints, &res);
+  if (rv != 0 || res == NULL) {
+    fprintf(stderr, "mstls: cannot resolve %s: %s\n", host ? host : "*",
+            rv == EAI_SYSTEM ? strerror(errno)
+            : rv != 0        ? gai_strerror(rv)
+                             : "no address");
+    return -1;
+  }
+  if (ss != NULL) {
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = res->ai_addrlen;
+  }
+  freeaddrinfo(res);
+  return 0;
+}
+
+int tool_sctp_preflight(int kernel, const char *host) {
+  if (kernel) {
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT) {
+        fprintf(stderr,
+                "mstls: --backend kernel: the kernel has no SCTP "
+                "(socket(IPPROTO_SCTP): %s); use --backend usrsctp\n",
+                strerror(e));
+      } else {
+        fprintf(stderr,
+                "mstls: --backend kernel: cannot open an SCTP socket (%s)\n",
+                strerror(e));
+      }
+      return 1;
+    }
+    close(fd);
+  }
+  if (host != NULL && tool_resolve(host, 1, SOCK_STREAM, NULL, NULL) < 0) {
+    return 1;
+  }
+  return -1;
+}
 
 void tool_print_stream_table(mstls_session *session) {
   uint32_t n = mstls_session_get_nstreams(session);
@@ -40,12 +233,17 @@ int tool_server_credentials(mstls_credentials **pcred, const char *cert,
       mstls_credentials_del(c);
       return MSTLS_E_INVALID_ARGUMENT;
     }
+    if (tool_check_cert_key(cert, key) < 0) {
+      mstls_credentials_del(c);
+      return MSTLS_E_CREDENTIALS;
+    }
     rv = mstls_credentials_set_key_file(c, cert, key);
   } else {
     rv = mstls_credentials_set_self_signed(c, name ? name : "localhost");
   }
   if (rv < 0) {
-    fprintf(stderr, "mstls: server credentials: %s\n", mstls_strerror(rv));
+    fprintf(stderr, "mstls: server credentials %s / %s: %s\n",
+            cert ? cert : "(self-signed)", key ? key : "-", mstls_strerror(rv));
     mstls_credentials_del(c);
     return rv;
   }
@@ -60,7 +258,9 @@ int tool_client_credentials(mstls_credentials **pcred, const char *ca,
   if (rv < 0) {
     return rv;
   }
-  if (ca) {
+  if (ca && tool_check_ca(ca) < 0) {
+    rv = MSTLS_E_CREDENTIALS;
+  } else if (ca) {
     rv = mstls_credentials_set_trust_file(c, ca);
     if (rv < 0) {
       fprintf(stderr, "mstls: --ca %s: %s\n", ca, mstls_strerror(rv));
@@ -70,10 +270,13 @@ int tool_client_credentials(mstls_credentials **pcred, const char *ca,
     if (!cert || !key) {
       fprintf(stderr, "mstls: --cert and --key go together\n");
       rv = MSTLS_E_INVALID_ARGUMENT;
+    } else if (tool_check_cert_key(cert, key) < 0) {
+      rv = MSTLS_E_CREDENTIALS;
     } else {
       rv = mstls_credentials_set_key_file(c, cert, key);
       if (rv < 0) {
-        fprintf(stderr, "mstls: client certificate: %s\n", mstls_strerror(rv));
+        fprintf(stderr, "mstls: client certificate %s / %s: %s\n", cert, key,
+                mstls_strerror(rv));
       }
     }
   }

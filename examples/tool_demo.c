@@ -330,13 +330,20 @@ out:
 }
 
 int tool_demo(int argc, char **argv) {
-  int i;
+  tool_demo_opts o;
+  tool_err err;
+  int rv = tool_demo_parse(argc, argv, &o, &err);
 
-  for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--memory") == 0)
-      return demo_memory();
-    fprintf(stderr, "usage: mstls demo [--memory]\n");
+  if (rv == 1) {
+    printf("usage: mstls demo [--memory]\n"
+           "  handshake 16 streams between a client and a server in one\n"
+           "  process (over usrsctp, or an in-memory link with --memory),\n"
+           "  echo data on each and print the per-stream table\n");
+    return 0;
+  }
+  if (rv < 0) {
+    fprintf(stderr, "mstls demo: %s\nusage: mstls demo [--memory]\n", err.msg);
     return 2;
   }
-  return demo_over_sctp();
+  return o.memory ? demo_memory() : demo_over_sctp();
 }

@@ -1,7 +1,6 @@
 /* mstls dtls-server / dtls-client: DTLS over UDP with many peers on one
  * socket, on the public API (mstls/udp.h) only. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,12 +14,31 @@
 #include <mstls/udp.h>
 
 #include "tool.h"
+#include "tool_args.h"
 
 static mstls_udp_loop *g_loop;
+/* Set by the signal handler, acted on by the server's loop: the handler
+ * only stores a flag (async-signal-safe); poll() returns with EINTR, and
+ * at the latest after its 1 s cap, so the loop sees it. */
+static volatile sig_atomic_t dtls_sig_stop, dtls_sig_stats;
 
 static void dtls_on_signal(int sig) {
-  (void)sig;
-  mstls_udp_loop_stop(g_loop);
+  if (sig == SIGUSR1) {
+    dtls_sig_stats = 1;
+    return;
+  }
+  dtls_sig_stop = 1;
+}
+
+static void dtls_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = dtls_on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART: poll() returns EINTR */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
 }
 
 static void dtls_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
@@ -55,6 +73,9 @@ typedef struct dtls_tool {
   int done;        /* client: handshake done */
   int failed;      /* client: closed with an error */
   int peer_closed; /* client: the peer is gone */
+  int stop;        /* server: --exit-after reached */
+  long sent;       /* client: records sent */
+  long received;   /* client: records received */
 } dtls_tool;
 
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
@@ -82,6 +103,7 @@ static void dtls_on_data(mstls_udp_endpoint *ep, uint32_t flags,
     (void)mstls_udp_peer_send(peer, data, len);
     return;
   }
+  t->received++;
   fwrite(data, 1, len, stdout);
   fflush(stdout);
 }
@@ -104,26 +126,31 @@ static void dtls_on_closed(mstls_udp_endpoint *ep, uint32_t flags,
                                      : "close_notify");
   }
   if (t->exit_after > 0 && t->closed >= t->exit_after) {
-    mstls_udp_loop_stop(g_loop);
+    t->stop = 1;
   }
 }
 
-static void dtls_print_stats(mstls_udp_endpoint *ep) {
+static void dtls_print_stats(mstls_udp_endpoint *ep, const char *when) {
   mstls_udp_stats st;
   int r;
   mstls_udp_endpoint_get_stats(ep, &st);
   fprintf(stderr,
-          "peers %u (half-open %u), handshakes %llu done / %llu failed "
-          "(%llu timeouts), reaped %llu, cookies %llu sent / %llu verified / "
-          "%llu rejected, datagrams %llu in / %llu out, dropped %llu\n",
-          st.peers, st.half_open, (unsigned long long)st.handshakes_done,
+          "stats (%s): peers %u (half-open %u), accepted %llu, handshakes "
+          "%llu done / %llu failed (%llu timeouts), restarts %llu, "
+          "closed %llu, reaped %llu, cookies %llu sent / %llu verified / "
+          "%llu rejected, datagrams %llu in / %llu out, send failures %llu, "
+          "dropped %llu\n",
+          when, st.peers, st.half_open, (unsigned long long)st.peers_accepted,
+          (unsigned long long)st.handshakes_done,
           (unsigned long long)st.handshakes_failed,
           (unsigned long long)st.handshake_timeouts,
+          (unsigned long long)st.restarts, (unsigned long long)st.closed,
           (unsigned long long)st.reaped, (unsigned long long)st.cookies_sent,
           (unsigned long long)st.cookies_verified,
           (unsigned long long)st.cookies_rejected,
           (unsigned long long)st.datagrams_in,
           (unsigned long long)st.datagrams_out,
+          (unsigned long long)st.send_failures,
           (unsigned long long)st.dropped_total);
   for (r = 0; r < MSTLS_UDP_DROP_COUNT; r++) {
     if (st.dropped[r]) {
@@ -136,20 +163,38 @@ static void dtls_print_stats(mstls_udp_endpoint *ep) {
 
 static void dtls_server_usage(FILE *f) {
   fprintf(f,
-          "usage: mstls dtls-server [--listen HOST:PORT] [--echo]\n"
+          "usage: mstls dtls-server [--listen [HOST:]PORT] [--echo]\n"
           "         [--cert FILE --key FILE] [--mtu N] [--max-peers N]\n"
-          "         [--idle SECONDS] [--exit-after N] [--quiet]\n"
+          "         [--idle SECONDS] [--exit-after N] [--stats-interval S]\n"
+          "         [--quiet]\n"
           "  --listen      address to bind (default 0.0.0.0:4433; [::]:PORT"
-          " for IPv6)\n"
+          " for IPv6;\n"
+          "                PORT 1..65535)\n"
           "  --echo        send every record back to its peer (default: print"
           " to stdout)\n"
           "  --cert/--key  PEM certificate chain and key (default: a generated"
           " self-signed\n"
           "                certificate for localhost)\n"
-          "  --mtu         path MTU (default 1200)\n"
-          "  --max-peers   peer limit (default 10000)\n"
-          "  --idle        reap peers idle this long (default 180)\n"
-          "  --exit-after  exit after N peers closed (0: run until SIGINT)\n");
+          "  --mtu         path MTU, 256..65535 (default 1200)\n"
+          "  --max-peers   peer limit, 1..4294967295 (default 10000)\n"
+          "  --idle        reap peers idle this long, 0..2592000 s (0: never;"
+          " default 180)\n"
+          "  --exit-after  exit after N peers closed (0: run until SIGINT)\n"
+          "  --stats-interval  print the counters every S seconds, 0..86400"
+          " (0: off)\n"
+          "  The counters are printed to stderr on SIGUSR1 and at exit.\n");
+}
+
+static void dtls_client_usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: mstls dtls-client --connect HOST:PORT (--ca FILE |"
+      " --insecure)\n"
+      "         [--server-name NAME] [--cert FILE --key FILE] [--mtu N]\n"
+      "         [--linger MS] [--quiet]\n"
+      "  Sends each line of stdin as one record, prints what arrives.\n"
+      "  At the end of stdin, waits --linger ms (0..3600000, default 1000)"
+      "\n  for replies, then closes with close_notify. --mtu: 256..65535.\n");
 }
 
 enum {
@@ -167,83 +212,239 @@ enum {
   OPT_QUIET,
   OPT_NAME,
   OPT_LINGER,
+  OPT_STATS,
   OPT_HELP
 };
 
-static const struct option dtls_opts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"connect", required_argument, NULL, OPT_CONNECT},
-    {"echo", no_argument, NULL, OPT_ECHO},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"ca", required_argument, NULL, OPT_CA},
-    {"insecure", no_argument, NULL, OPT_INSECURE},
-    {"mtu", required_argument, NULL, OPT_MTU},
-    {"max-peers", required_argument, NULL, OPT_MAXPEERS},
-    {"idle", required_argument, NULL, OPT_IDLE},
-    {"exit-after", required_argument, NULL, OPT_EXIT},
-    {"quiet", no_argument, NULL, OPT_QUIET},
-    {"server-name", required_argument, NULL, OPT_NAME},
-    {"linger", required_argument, NULL, OPT_LINGER},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0}};
+static const tool_opt dtls_server_opts[] = {
+    {"listen", 1, OPT_LISTEN}, {"echo", 0, OPT_ECHO},
+    {"cert", 1, OPT_CERT},     {"key", 1, OPT_KEY},
+    {"mtu", 1, OPT_MTU},       {"max-peers", 1, OPT_MAXPEERS},
+    {"idle", 1, OPT_IDLE},     {"exit-after", 1, OPT_EXIT},
+    {"quiet", 0, OPT_QUIET},   {"stats-interval", 1, OPT_STATS},
+    {"help", 0, OPT_HELP},     {NULL, 0, 0}};
+
+static const tool_opt dtls_client_opts[] = {{"connect", 1, OPT_CONNECT},
+                                            {"ca", 1, OPT_CA},
+                                            {"insecure", 0, OPT_INSECURE},
+                                            {"server-name", 1, OPT_NAME},
+                                            {"cert", 1, OPT_CERT},
+                                            {"key", 1, OPT_KEY},
+                                            {"mtu", 1, OPT_MTU},
+                                            {"linger", 1, OPT_LINGER},
+                                            {"quiet", 0, OPT_QUIET},
+                                            {"help", 0, OPT_HELP},
+                                            {NULL, 0, 0}};
+
+/* Everything both subcommands read from the command line. */
+typedef struct dtls_opts {
+  char host[256];
+  uint16_t port;
+  const char *cert, *key, *ca, *name;
+  int insecure, echo, quiet;
+  unsigned mtu;
+  uint32_t max_peers;
+  uint32_t exit_after;
+  mstls_tstamp idle, linger, stats_interval;
+} dtls_opts;
+
+/* 0 (run), 1 (--help), -1 (err says why); never prints or exits. */
+static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
+                      tool_err *err) {
+  const mstls_tstamp sec = MSTLS_SECONDS, ms = MSTLS_MILLISECONDS;
+  mstls_udp_settings def;
+  tool_scan sc;
+  const char *v;
+  int id, have_target = 0;
+  uint16_t mtu;
+
+  mstls_udp_settings_default(&def);
+  memset(o, 0, sizeof(*o));
+  strcpy(o->host, "0.0.0.0");
+  o->port = 4433;
+  o->name = "localhost";
+  o->mtu = def.mtu;
+  o->max_peers = def.max_peers;
+  o->idle = def.idle_timeout;
+  o->linger = MSTLS_SECONDS;
+  tool_scan_init(&sc, argc, argv);
+  while ((id = tool_scan_next(&sc, server ? dtls_server_opts : dtls_client_opts,
+                              &v, err)) > 0) {
+    switch (id) {
+    case OPT_HELP:
+      return 1;
+    case OPT_LISTEN:
+    case OPT_CONNECT:
+      if (tool_parse_hostport(server ? "--listen" : "--connect", v, server,
+                              o->host, sizeof(o->host), &o->port, err) < 0) {
+        return -1;
+      }
+      if (o->host[0] == '\0') {
+        strcpy(o->host, "0.0.0.0");
+      }
+      have_target = 1;
+      break;
+    case OPT_ECHO:
+      o->echo = 1;
+      break;
+    case OPT_CERT:
+      o->cert = v;
+      break;
+    case OPT_KEY:
+      o->key = v;
+      break;
+    case OPT_CA:
+      o->ca = v;
+      break;
+    case OPT_INSECURE:
+      o->insecure = 1;
+      break;
+    case OPT_NAME:
+      o->name = v;
+      break;
+    case OPT_QUIET:
+      o->quiet = 1;
+      break;
+    case OPT_MTU:
+      /* mstls_udp_endpoint_new() accepts 256..65535. */
+      if (tool_parse_u16("--mtu", v, 256, 65535, &mtu, err) < 0) {
+        return -1;
+      }
+      o->mtu = mtu;
+      break;
+    case OPT_MAXPEERS:
+      if (tool_parse_u32("--max-peers", v, 1, UINT32_MAX, &o->max_peers, err) <
+          0) {
+        return -1;
+      }
+      break;
+    case OPT_EXIT:
+      if (tool_parse_u32("--exit-after", v, 0, UINT32_MAX, &o->exit_after,
+                         err) < 0) {
+        return -1;
+      }
+      break;
+    case OPT_IDLE:
+      if (tool_parse_duration("--idle", v, sec, 0, 2592000, &o->idle, err) <
+          0) {
+        return -1;
+      }
+      break;
+    case OPT_LINGER:
+      if (tool_parse_duration("--linger", v, ms, 0, 3600000, &o->linger, err) <
+          0) {
+        return -1;
+      }
+      break;
+    case OPT_STATS:
+      if (tool_parse_duration("--stats-interval", v, sec, 0, 86400,
+                              &o->stats_interval, err) < 0) {
+        return -1;
+      }
+      break;
+    default:
+      return tool_fail(err, "internal: option %d", id);
+    }
+  }
+  if (id < 0) {
+    return -1;
+  }
+  if ((o->cert == NULL) != (o->key == NULL)) {
+    return tool_fail(err, "--cert and --key go together");
+  }
+  if (!server && !have_target) {
+    return tool_fail(err, "--connect HOST:PORT is required");
+  }
+  if (!server && !o->ca && !o->insecure) {
+    return tool_fail(err, "give --ca FILE or --insecure");
+  }
+  return 0;
+}
+
+int tool_dtls_check_args(int argc, char **argv, int server, tool_err *err) {
+  dtls_opts o;
+  return dtls_parse(argc, argv, server, &o, err);
+}
+
+/* Parse and handle --help and usage errors: -1 to run, else the exit
+ * code. */
+static int dtls_args(int argc, char **argv, int server, dtls_opts *o) {
+  tool_err err;
+  int rv = dtls_parse(argc, argv, server, o, &err);
+  if (rv == 1) {
+    (server ? dtls_server_usage : dtls_client_usage)(stdout);
+    return 0;
+  }
+  if (rv < 0) {
+    fprintf(stderr, "mstls %s: %s\n(mstls %s --help lists the options)\n",
+            argv[0], err.msg, argv[0]);
+    return 2;
+  }
+  return -1;
+}
+
+/* Run the server's loop until SIGINT/SIGTERM or --exit-after, printing
+ * the counters on SIGUSR1 and every @p interval (0: never). */
+static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
+  mstls_udp_endpoint *ep = mstls_udp_loop_get_endpoint(g_loop);
+  mstls_tstamp next =
+      interval ? mstls_udp_now() + interval : MSTLS_TSTAMP_NEVER;
+  while (!dtls_sig_stop && !t->stop) {
+    mstls_tstamp now = mstls_udp_now();
+    int wait = 1000, rv;
+    if (next != MSTLS_TSTAMP_NEVER) {
+      mstls_tstamp d = next > now ? next - now : 0;
+      if (d / MSTLS_MILLISECONDS < 1000) {
+        wait = (int)(d / MSTLS_MILLISECONDS) + 1;
+      }
+    }
+    rv = mstls_udp_loop_run_once(g_loop, wait);
+    if (rv < 0) {
+      fprintf(stderr, "mstls: socket error: %s\n", mstls_strerror(rv));
+      return rv;
+    }
+    if (dtls_sig_stats) {
+      dtls_sig_stats = 0;
+      dtls_print_stats(ep, "SIGUSR1");
+    }
+    now = mstls_udp_now();
+    if (next != MSTLS_TSTAMP_NEVER && now >= next) {
+      dtls_print_stats(ep, "interval");
+      next += interval;
+      if (next <= now) {
+        next = now + interval;
+      }
+    }
+  }
+  return 0;
+}
 
 int tool_dtls_server(int argc, char **argv) {
-  const char *listen_at = "0.0.0.0:4433", *cert = NULL, *key = NULL;
   mstls_credentials *cred = NULL;
   mstls_udp_settings s;
   mstls_udp_callbacks cb;
   struct sockaddr_storage ss;
   socklen_t sl;
+  dtls_opts o;
   dtls_tool t;
   char a[80];
-  int opt, rv;
+  int rv;
 
+  if ((rv = dtls_args(argc, argv, 1, &o)) >= 0) {
+    return rv;
+  }
   memset(&t, 0, sizeof(t));
+  t.echo = o.echo;
+  t.quiet = o.quiet;
+  t.exit_after = (long)o.exit_after;
   mstls_udp_settings_default(&s);
-  optind = 1;
-  while ((opt = getopt_long(argc, argv, "", dtls_opts, NULL)) != -1) {
-    switch (opt) {
-    case OPT_LISTEN:
-      listen_at = optarg;
-      break;
-    case OPT_ECHO:
-      t.echo = 1;
-      break;
-    case OPT_CERT:
-      cert = optarg;
-      break;
-    case OPT_KEY:
-      key = optarg;
-      break;
-    case OPT_MTU:
-      s.mtu = (unsigned)atoi(optarg);
-      break;
-    case OPT_MAXPEERS:
-      s.max_peers = (uint32_t)atol(optarg);
-      break;
-    case OPT_IDLE:
-      s.idle_timeout = (mstls_tstamp)atol(optarg) * MSTLS_SECONDS;
-      break;
-    case OPT_EXIT:
-      t.exit_after = atol(optarg);
-      break;
-    case OPT_QUIET:
-      t.quiet = 1;
-      break;
-    case OPT_HELP:
-      dtls_server_usage(stdout);
-      return 0;
-    default:
-      dtls_server_usage(stderr);
-      return 2;
-    }
+  s.mtu = o.mtu;
+  s.max_peers = o.max_peers;
+  s.idle_timeout = o.idle;
+  if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
+    return 1;
   }
-  if (mstls_udp_resolve(listen_at, &ss, &sl) < 0) {
-    fprintf(stderr, "mstls: cannot parse --listen %s\n", listen_at);
-    return 2;
-  }
-  if (tool_server_credentials(&cred, cert, key, "localhost") < 0) {
+  if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0) {
     return 1;
   }
   memset(&cb, 0, sizeof(cb));
@@ -253,38 +454,30 @@ int tool_dtls_server(int argc, char **argv) {
   rv = mstls_udp_loop_new(&g_loop, (struct sockaddr *)&ss, sl, &s, &cb, cred,
                           &t);
   if (rv < 0) {
-    fprintf(stderr, "mstls: listen on %s: %s (%s)\n", listen_at,
-            mstls_strerror(rv), strerror(errno));
+    dtls_addr_str((struct sockaddr *)&ss, a, sizeof(a));
+    fprintf(stderr, "mstls: listen on %s: %s%s%s%s\n", a, mstls_strerror(rv),
+            rv == MSTLS_E_TRANSPORT ? " (" : "",
+            rv == MSTLS_E_TRANSPORT ? strerror(errno) : "",
+            rv == MSTLS_E_TRANSPORT ? ")" : "");
     mstls_credentials_del(cred);
     return 1;
   }
   mstls_udp_loop_get_local_addr(g_loop, &ss, &sl);
   dtls_addr_str((struct sockaddr *)&ss, a, sizeof(a));
+  /* Handlers first: whoever reads "listening" may signal at once. */
+  dtls_sig_stop = 0;
+  dtls_sig_stats = 0;
+  dtls_signals();
   fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
-  signal(SIGINT, dtls_on_signal);
-  signal(SIGTERM, dtls_on_signal);
-  rv = mstls_udp_loop_run(g_loop, -1);
-  dtls_print_stats(mstls_udp_loop_get_endpoint(g_loop));
+  rv = dtls_serve(&t, o.stats_interval);
+  dtls_print_stats(mstls_udp_loop_get_endpoint(g_loop), "exit");
   mstls_udp_loop_del(g_loop);
   g_loop = NULL;
   mstls_credentials_del(cred);
   return rv < 0 ? 1 : 0;
 }
 
-static void dtls_client_usage(FILE *f) {
-  fprintf(f,
-          "usage: mstls dtls-client --connect HOST:PORT (--ca FILE |"
-          " --insecure)\n"
-          "         [--server-name NAME] [--cert FILE --key FILE] [--mtu N]\n"
-          "         [--linger MS] [--quiet]\n"
-          "  Sends each line of stdin as one record, prints what arrives.\n"
-          "  At the end of stdin, waits --linger ms (default 1000) for replies"
-          ",\n  then closes with close_notify.\n");
-}
-
 int tool_dtls_client(int argc, char **argv) {
-  const char *target = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-  const char *name = "localhost";
   mstls_credentials *cred = NULL;
   mstls_udp_settings s;
   mstls_udp_callbacks cb;
@@ -292,64 +485,24 @@ int tool_dtls_client(int argc, char **argv) {
   socklen_t sl, bind_sl;
   mstls_udp_peer *peer = NULL;
   mstls_udp_endpoint *ep;
-  mstls_tstamp linger = MSTLS_SECONDS, stop_at = MSTLS_TSTAMP_NEVER;
-  int insecure = 0, stdin_open = 1, opt, rv, code = 0;
+  mstls_tstamp linger, stop_at = MSTLS_TSTAMP_NEVER;
+  int stdin_open = 1, rv, code = 0;
+  dtls_opts o;
   dtls_tool t;
 
+  if ((rv = dtls_args(argc, argv, 0, &o)) >= 0) {
+    return rv;
+  }
   memset(&t, 0, sizeof(t));
-  t.quiet = 0;
+  t.quiet = o.quiet;
+  linger = o.linger;
   mstls_udp_settings_default(&s);
-  s.flags = 0;
-  optind = 1;
-  while ((opt = getopt_long(argc, argv, "", dtls_opts, NULL)) != -1) {
-    switch (opt) {
-    case OPT_CONNECT:
-      target = optarg;
-      break;
-    case OPT_CA:
-      ca = optarg;
-      break;
-    case OPT_INSECURE:
-      insecure = 1;
-      break;
-    case OPT_CERT:
-      cert = optarg;
-      break;
-    case OPT_KEY:
-      key = optarg;
-      break;
-    case OPT_MTU:
-      s.mtu = (unsigned)atoi(optarg);
-      break;
-    case OPT_NAME:
-      name = optarg;
-      break;
-    case OPT_LINGER:
-      linger = (mstls_tstamp)atol(optarg) * MSTLS_MILLISECONDS;
-      break;
-    case OPT_QUIET:
-      t.quiet = 1;
-      break;
-    case OPT_HELP:
-      dtls_client_usage(stdout);
-      return 0;
-    default:
-      dtls_client_usage(stderr);
-      return 2;
-    }
+  s.flags = o.insecure ? MSTLS_UDP_INSECURE : 0;
+  s.mtu = o.mtu;
+  if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
+    return 1;
   }
-  if (!target || (!ca && !insecure)) {
-    dtls_client_usage(stderr);
-    return 2;
-  }
-  if (insecure) {
-    s.flags |= MSTLS_UDP_INSECURE;
-  }
-  if (mstls_udp_resolve(target, &ss, &sl) < 0) {
-    fprintf(stderr, "mstls: cannot resolve %s\n", target);
-    return 2;
-  }
-  if (tool_client_credentials(&cred, ca, cert, key) < 0) {
+  if (tool_client_credentials(&cred, o.ca, o.cert, o.key) < 0) {
     return 1;
   }
   memset(&bind_ss, 0, sizeof(bind_ss));
@@ -368,7 +521,8 @@ int tool_dtls_client(int argc, char **argv) {
     return 1;
   }
   ep = mstls_udp_loop_get_endpoint(g_loop);
-  rv = mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl, name, &peer);
+  rv =
+      mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl, o.name, &peer);
   if (rv < 0) {
     fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
     code = 1;
@@ -385,7 +539,8 @@ int tool_dtls_client(int argc, char **argv) {
       wait = wait > 1000 ? 1000 : wait;
     }
     if (stop_at != MSTLS_TSTAMP_NEVER) {
-      if (now >= stop_at) {
+      /* Every record answered: no need to linger longer. */
+      if (now >= stop_at || (t.sent > 0 && t.received >= t.sent)) {
         mstls_udp_peer_close(peer);
         break;
       }
@@ -418,6 +573,8 @@ int tool_dtls_client(int argc, char **argv) {
         stop_at = mstls_udp_now() + linger;
       } else if (mstls_udp_peer_send(peer, line, (size_t)got) < 0) {
         fprintf(stderr, "mstls: send failed\n");
+      } else {
+        t.sent++;
       }
     }
   }

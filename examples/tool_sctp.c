@@ -9,8 +9,10 @@
 #include <mstls/sctp.h>
 
 #include "tool.h"
+#include "tool_args.h"
 
 typedef struct tsctp_opts {
+  char hostbuf[256];
   const char *host;
   uint16_t port;
   uint16_t udp_port; /* usrsctp: local UDP encapsulation port */
@@ -21,21 +23,23 @@ typedef struct tsctp_opts {
   int insecure;
   int once;
   uint16_t stream;
+  uint32_t linger_ms; /* client: wait for replies after stdin ends */
   const char *cert;
   const char *key;
   const char *ca;
   const char *name;
 } tsctp_opts;
 
-static void tsctp_usage(const char *cmd) {
+static void tsctp_usage(FILE *f, const char *cmd) {
   fprintf(
-      stderr,
+      f,
       "usage: mstls %s [options]\n"
-      "  --listen ADDR:PORT | --connect ADDR:PORT\n"
-      "  --streams N          streams requested each way (default 10)\n"
+      "  --listen [ADDR:]PORT | --connect ADDR:PORT   (PORT 1..65535)\n"
+      "  --streams N          streams requested each way (1..65535, default"
+      " 10)\n"
       "  --policy resume|parallel|lazy   handshakes (client; default resume)\n"
       "  --backend usrsctp|kernel        (default: kernel if available)\n"
-      "  --udp-port P         usrsctp local UDP port (server: PORT,\n"
+      "  --udp-port P         usrsctp local UDP port (1..65535; server: PORT,\n"
       "                       client: PORT+1)\n"
       "  --echo               server: echo every message on its stream\n"
       "  --once               server: exit after one association\n"
@@ -43,108 +47,180 @@ static void tsctp_usage(const char *cmd) {
       "                       self-signed ECDSA certificate in memory)\n"
       "  --ca F | --insecure  client: trust anchors, or no verification\n"
       "  --name NAME          server name (default localhost)\n"
-      "  --stream K           client: send stdin lines on stream K\n",
+      "  --stream K           client: send stdin lines on stream K"
+      " (0..65534)\n"
+      "  --linger MS          client: at the end of stdin wait up to MS ms"
+      " (0..3600000,\n"
+      "                       default 300) until every line has an answer\n"
+      "  --help               this text\n",
       cmd);
 }
 
-static int tsctp_addr(const char *arg, const char **host, uint16_t *port) {
-  static char buf[256];
-  char *colon;
-  long p;
+enum {
+  TSCTP_LISTEN = 1,
+  TSCTP_CONNECT,
+  TSCTP_STREAMS,
+  TSCTP_STREAM,
+  TSCTP_UDP_PORT,
+  TSCTP_POLICY,
+  TSCTP_BACKEND,
+  TSCTP_ECHO,
+  TSCTP_INSECURE,
+  TSCTP_ONCE,
+  TSCTP_CERT,
+  TSCTP_KEY,
+  TSCTP_CA,
+  TSCTP_NAME,
+  TSCTP_LINGER,
+  TSCTP_HELP
+};
 
-  if (strlen(arg) >= sizeof(buf))
-    return -1;
-  strcpy(buf, arg);
-  colon = strrchr(buf, ':');
-  if (colon == NULL)
-    return -1;
-  *colon = '\0';
-  p = strtol(colon + 1, NULL, 10);
-  if (p <= 0 || p > 65535)
-    return -1;
-  *host = buf[0] != '\0' ? buf : NULL;
-  if (*host != NULL && (*host)[0] == '[') { /* [v6]:port */
-    (*host)++;
-    buf[strlen(buf) - 1] = '\0';
-  }
-  *port = (uint16_t)p;
-  return 0;
-}
-
-static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server) {
-  int i;
+/* Returns 0 (run), 1 (--help) or -1 (err says why); never exits. */
+static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
+                       tool_err *err) {
+  static const tool_opt opts[] = {{"listen", 1, TSCTP_LISTEN},
+                                  {"connect", 1, TSCTP_CONNECT},
+                                  {"streams", 1, TSCTP_STREAMS},
+                                  {"stream", 1, TSCTP_STREAM},
+                                  {"udp-port", 1, TSCTP_UDP_PORT},
+                                  {"policy", 1, TSCTP_POLICY},
+                                  {"backend", 1, TSCTP_BACKEND},
+                                  {"echo", 0, TSCTP_ECHO},
+                                  {"insecure", 0, TSCTP_INSECURE},
+                                  {"once", 0, TSCTP_ONCE},
+                                  {"cert", 1, TSCTP_CERT},
+                                  {"key", 1, TSCTP_KEY},
+                                  {"ca", 1, TSCTP_CA},
+                                  {"name", 1, TSCTP_NAME},
+                                  {"linger", 1, TSCTP_LINGER},
+                                  {"help", 0, TSCTP_HELP},
+                                  {NULL, 0, 0}};
+  static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
+  static const mstls_policy policy_of[] = {
+      MSTLS_POLICY_RESUME, MSTLS_POLICY_PARALLEL, MSTLS_POLICY_LAZY};
+  static const char *const backends[] = {"usrsctp", "kernel", NULL};
+  tool_scan sc;
+  const char *v;
+  int id, k;
 
   memset(o, 0, sizeof(*o));
   o->streams = 10;
   o->policy = MSTLS_POLICY_RESUME;
   o->backend = MSTLS_SCTP_BACKEND_DEFAULT;
   o->name = "localhost";
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--echo") == 0) {
+  o->linger_ms = 300;
+  tool_scan_init(&sc, argc, argv);
+  while ((id = tool_scan_next(&sc, opts, &v, err)) > 0) {
+    switch (id) {
+    case TSCTP_HELP:
+      return 1;
+    case TSCTP_ECHO:
       o->echo = 1;
-      continue;
-    }
-    if (strcmp(a, "--insecure") == 0) {
+      break;
+    case TSCTP_INSECURE:
       o->insecure = 1;
-      continue;
-    }
-    if (strcmp(a, "--once") == 0) {
+      break;
+    case TSCTP_ONCE:
       o->once = 1;
-      continue;
-    }
-    if (v == NULL)
-      return -1;
-    i++;
-    if (strcmp(a, server ? "--listen" : "--connect") == 0) {
-      if (tsctp_addr(v, &o->host, &o->port) < 0)
+      break;
+    case TSCTP_LISTEN:
+    case TSCTP_CONNECT:
+      if ((id == TSCTP_LISTEN) != server)
+        return tool_fail(err, "%s is for %s", server ? "--connect" : "--listen",
+                         server ? "sctp-client" : "sctp-server");
+      if (tool_parse_hostport(server ? "--listen" : "--connect", v, server,
+                              o->hostbuf, sizeof(o->hostbuf), &o->port,
+                              err) < 0)
         return -1;
-    } else if (strcmp(a, "--streams") == 0) {
-      long n = strtol(v, NULL, 10);
-      if (n < 1 || n > 65535)
+      o->host = o->hostbuf[0] != '\0' ? o->hostbuf : NULL;
+      break;
+    case TSCTP_STREAMS:
+      if (tool_parse_u16("--streams", v, 1, 65535, &o->streams, err) < 0)
         return -1;
-      o->streams = (uint16_t)n;
-    } else if (strcmp(a, "--stream") == 0) {
-      o->stream = (uint16_t)strtol(v, NULL, 10);
-    } else if (strcmp(a, "--udp-port") == 0) {
-      o->udp_port = (uint16_t)strtol(v, NULL, 10);
-    } else if (strcmp(a, "--policy") == 0) {
-      if (strcmp(v, "resume") == 0)
-        o->policy = MSTLS_POLICY_RESUME;
-      else if (strcmp(v, "parallel") == 0)
-        o->policy = MSTLS_POLICY_PARALLEL;
-      else if (strcmp(v, "lazy") == 0)
-        o->policy = MSTLS_POLICY_LAZY;
-      else
+      break;
+    case TSCTP_STREAM:
+      if (tool_parse_u16("--stream", v, 0, 65534, &o->stream, err) < 0)
         return -1;
-    } else if (strcmp(a, "--backend") == 0) {
-      if (strcmp(v, "usrsctp") == 0)
-        o->backend = MSTLS_SCTP_BACKEND_USRSCTP;
-      else if (strcmp(v, "kernel") == 0)
-        o->backend = MSTLS_SCTP_BACKEND_KERNEL;
-      else
+      break;
+    case TSCTP_UDP_PORT:
+      if (tool_parse_u16("--udp-port", v, 1, 65535, &o->udp_port, err) < 0)
         return -1;
-    } else if (strcmp(a, "--cert") == 0) {
+      break;
+    case TSCTP_POLICY:
+      if (tool_parse_choice("--policy", v, policies, &k, err) < 0)
+        return -1;
+      o->policy = policy_of[k];
+      break;
+    case TSCTP_BACKEND:
+      if (tool_parse_choice("--backend", v, backends, &k, err) < 0)
+        return -1;
+      o->backend =
+          k == 0 ? MSTLS_SCTP_BACKEND_USRSCTP : MSTLS_SCTP_BACKEND_KERNEL;
+      break;
+    case TSCTP_LINGER:
+      if (tool_parse_u32("--linger", v, 0, 3600000, &o->linger_ms, err) < 0)
+        return -1;
+      break;
+    case TSCTP_CERT:
       o->cert = v;
-    } else if (strcmp(a, "--key") == 0) {
+      break;
+    case TSCTP_KEY:
       o->key = v;
-    } else if (strcmp(a, "--ca") == 0) {
+      break;
+    case TSCTP_CA:
       o->ca = v;
-    } else if (strcmp(a, "--name") == 0) {
+      break;
+    case TSCTP_NAME:
       o->name = v;
-    } else {
-      return -1;
+      break;
+    default:
+      return tool_fail(err, "internal: option %d", id);
     }
   }
-  if (o->port == 0)
+  if (id < 0)
     return -1;
+  if (o->port == 0)
+    return tool_fail(err, "%s",
+                     server ? "--listen [ADDR:]PORT is required"
+                            : "--connect ADDR:PORT is required");
+  if ((o->cert == NULL) != (o->key == NULL))
+    return tool_fail(err, "--cert and --key go together");
+  if (!server && o->ca == NULL && !o->insecure)
+    return tool_fail(err, "give --ca FILE or --insecure");
+  if (o->stream >= o->streams)
+    return tool_fail(err, "--stream %u: only %u streams (--streams)", o->stream,
+                     o->streams);
+  if (o->udp_port == 0)
+    o->udp_port = server                 ? o->port
+                  : o->port < UINT16_MAX ? (uint16_t)(o->port + 1)
+                                         : (uint16_t)(o->port - 1);
+  return 0;
+}
+
+int tool_sctp_check_args(int argc, char **argv, int server, tool_err *err) {
+  tsctp_opts o;
+  return tsctp_parse(argc, argv, &o, server, err);
+}
+
+/* Parse, and print help or the error: returns -1 to run, else the exit
+ * code. Picks the backend after parsing (it probes the kernel). */
+static int tsctp_args(int argc, char **argv, tsctp_opts *o, int server) {
+  tool_err err;
+  int rv = tsctp_parse(argc, argv, o, server, &err);
+
+  if (rv == 1) {
+    tsctp_usage(stdout, argv[0]);
+    return 0;
+  }
+  if (rv < 0) {
+    fprintf(stderr, "mstls %s: %s\n", argv[0], err.msg);
+    fprintf(stderr, "(mstls %s --help lists the options)\n", argv[0]);
+    return 2;
+  }
   if (o->backend == MSTLS_SCTP_BACKEND_DEFAULT)
     o->backend = mstls_sctp_kernel_available() ? MSTLS_SCTP_BACKEND_KERNEL
                                                : MSTLS_SCTP_BACKEND_USRSCTP;
-  if (o->udp_port == 0)
-    o->udp_port = server ? o->port : (uint16_t)(o->port + 1);
-  return 0;
+  return tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL, o->host);
 }
 
 static int tsctp_stack(const tsctp_opts *o) {
@@ -226,10 +302,8 @@ int tool_sctp_server(int argc, char **argv) {
   mstls_settings st;
   int rv;
 
-  if (tsctp_parse(argc, argv, &o, 1) < 0) {
-    tsctp_usage(argv[0]);
-    return 2;
-  }
+  if ((rv = tsctp_args(argc, argv, &o, 1)) >= 0)
+    return rv;
   if (tool_server_credentials(&cred, o.cert, o.key, o.name) < 0)
     return 1;
   if (tsctp_stack(&o) < 0) {
@@ -267,8 +341,9 @@ out:
   return rv < 0 ? 1 : 0;
 }
 
-/* Print whatever the server sent within @p ms milliseconds. */
-static void tsctp_drain(mstls_sctp_assoc *a, int ms) {
+/* Print whatever the server sent within @p ms milliseconds, counting
+ * messages in *got; return early once *got reaches @p want (> 0). */
+static void tsctp_drain(mstls_sctp_assoc *a, int ms, long *got, long want) {
   mstls_session *s = mstls_sctp_assoc_get_session(a);
   static uint8_t buf[1 << 16];
   int waited;
@@ -282,8 +357,10 @@ static void tsctp_drain(mstls_sctp_assoc *a, int ms) {
       if (buf[r - 1] != '\n')
         printf("\n");
       fflush(stdout);
-      waited = ms - 300; /* got an answer: a short grace period */
+      (*got)++;
     }
+    if (want > 0 && *got >= want)
+      return;
     if (mstls_sctp_assoc_get_error(a) != 0)
       return;
     (void)mstls_sctp_assoc_wait(a, 100);
@@ -298,16 +375,11 @@ int tool_sctp_client(int argc, char **argv) {
   mstls_settings st;
   mstls_session *s;
   char line[4096];
+  long sent = 0, got = 0;
   int rv;
 
-  if (tsctp_parse(argc, argv, &o, 0) < 0 || o.host == NULL) {
-    tsctp_usage(argv[0]);
-    return 2;
-  }
-  if (o.ca == NULL && !o.insecure) {
-    fprintf(stderr, "mstls: give --ca FILE or --insecure\n");
-    return 2;
-  }
+  if ((rv = tsctp_args(argc, argv, &o, 0)) >= 0)
+    return rv;
   if (tool_client_credentials(&cred, o.ca, NULL, NULL) < 0)
     return 1;
   if (tsctp_stack(&o) < 0) {
@@ -339,13 +411,14 @@ int tool_sctp_client(int argc, char **argv) {
       rv = (int)n;
       break;
     }
-    tsctp_drain(a, 1000);
+    sent++;
+    tsctp_drain(a, 1000, &got, sent);
   }
-  tsctp_drain(a, 300);
+  tsctp_drain(a, (int)o.linger_ms, &got, sent);
   if (rv >= 0)
     tool_print_stream_table(s);
   (void)mstls_sctp_assoc_shutdown(a);
-  tsctp_drain(a, 300);
+  tsctp_drain(a, 300, &got, 0);
 out:
   mstls_sctp_assoc_del(a);
   if (o.backend == MSTLS_SCTP_BACKEND_USRSCTP)

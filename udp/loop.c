@@ -29,6 +29,23 @@ mstls_tstamp mstls_udp_now(void) {
   return mstls_clock_monotonic();
 }
 
+/* A decimal port in 1..65535: getaddrinfo() alone takes "99999" modulo
+ * 65536 and "0" as "any port". */
+static int loop_port_ok(const char *port) {
+  unsigned long v = 0;
+  size_t i;
+  if (port[0] == '\0' || strlen(port) > 5) {
+    return 0;
+  }
+  for (i = 0; port[i]; i++) {
+    if (port[i] < '0' || port[i] > '9') {
+      return 0;
+    }
+    v = v * 10 + (unsigned long)(port[i] - '0');
+  }
+  return v >= 1 && v <= 65535;
+}
+
 int mstls_udp_resolve(const char *hostport, struct sockaddr_storage *ss,
                       socklen_t *plen) {
   char host[256];
@@ -63,6 +80,9 @@ int mstls_udp_resolve(const char *hostport, struct sockaddr_storage *ss,
   } else {
     strcpy(host, "0.0.0.0");
     port = hostport;
+  }
+  if (!loop_port_ok(port)) {
+    return MSTLS_E_INVALID_ARGUMENT;
   }
   memset(&hints, 0, sizeof(hints));
   hints.ai_socktype = SOCK_DGRAM;

@@ -420,7 +420,13 @@ MSTLS_EXTERN mstls_tstamp mstls_udp_now(void);
 
 /**
  * @brief Resolve "host:port", "[v6]:port" or "port" to an address.
- * @return 0, MSTLS_E_INVALID_ARGUMENT (unparsable or unresolvable).
+ *
+ * The port must be decimal digits only, in 1..65535 ("0", "99999",
+ * "80x", "http" and an empty port are refused rather than wrapped or
+ * looked up). "port" alone and an empty host mean 0.0.0.0.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument, malformed address,
+ *         port not a number in 1..65535, host longer than 255 bytes, or
+ *         a host name that does not resolve).
  */
 MSTLS_EXTERN int mstls_udp_resolve(const char *hostport,
                                    struct sockaddr_storage *ss,

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Runs the mstls tool's subcommands with bad and good arguments and checks
+# exit codes and messages: usage errors exit 2 and name the option, the
+# value and the allowed range; --help exits 0; file, name and backend
+# errors exit 1 and say what is wrong; demo, an sctp-server/sctp-client
+# pair over usrsctp and a dtls-server/dtls-client pair echo data.
+#
+# Load-proof: nothing waits for a fixed time. Each step waits for an
+# event (a line in a log, a process exit) polled every 0.1 s, with
+# generous bounds (60 s per process) only as a safety net; every run ends
+# by itself (--once, --exit-after, the clients' end of stdin with a
+# --linger that stops as soon as every line is answered).
+#
+# usage: test_tool.sh PATH/TO/mstls
+set -u
+T=${1:?usage: test_tool.sh PATH/TO/mstls}
+W=$(mktemp -d "${TMPDIR:-/tmp}/mstls-tool.XXXXXX")
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null
+  done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+fails=0
+ncheck=0
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+# expect RC TEXT ARGS...: run the tool (stdin empty), require exit code RC
+# and TEXT (fixed string) in its stdout+stderr.
+expect() {
+  local rc=$1 text=$2 got
+  shift 2
+  ncheck=$((ncheck + 1))
+  timeout 60 "$T" "$@" </dev/null >"$W/out" 2>&1
+  got=$?
+  if [ "$got" != "$rc" ]; then
+    fail "mstls $*: exit $got, want $rc"
+    sed 's/^/    /' "$W/out" | head -5
+    return
+  fi
+  if ! grep -qF -- "$text" "$W/out"; then
+    fail "mstls $*: output lacks '$text'"
+    sed 's/^/    /' "$W/out" | head -5
+  fi
+}
+
+# expect_not TEXT: the last expect's output must not contain TEXT.
+expect_not() {
+  if grep -qF -- "$1" "$W/out"; then
+    fail "output contains '$1'"
+  fi
+}
+
+# wait_for FILE TEXT: until TEXT appears in FILE (bounded: 60 s).
+wait_for() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "'$2' never appeared in $(basename "$1")"
+  sed 's/^/    /' "$1" | head -10
+  return 1
+}
+
+# bg OUTFILE ARGS...: start the tool in the background (BG = its pid, so
+# signals reach the tool itself) with a watchdog.
+bg() {
+  local out=$1
+  shift
+  "$T" "$@" >"$out" 2>&1 </dev/null &
+  BG=$!
+  PIDS+=("$BG")
+  # Ends with the tool (tail --pid), else kills it after 60 s.
+  (timeout 60 tail --pid="$BG" -f /dev/null || kill "$BG") >/dev/null 2>&1 &
+}
+
+# A UDP port (and the next one) nobody uses now.
+free_port() {
+  local p i
+  for ((i = 0; i < 50; i++)); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
+    if [ -z "$(ss -Hunl "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null)" ]; then
+      echo "$p"
+      return
+    fi
+  done
+  echo 47123
+}
+
+# --- help and usage -------------------------------------------------------
+expect 0 "usage: mstls COMMAND" --help
+expect 2 "usage: mstls COMMAND"
+expect 2 "unknown command 'nosuch'" nosuch
+for c in sctp-server sctp-client dtls-server dtls-client demo; do
+  expect 0 "usage: mstls $c" "$c" --help
+done
+
+# --- numbers, ranges, addresses ----------------------------------------------
+expect 2 '--streams: "10x" is not a number (1..65535)' \
+  sctp-server --listen 5000 --streams 10x
+expect 2 '--streams: 0 is out of range (1..65535)' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --streams 0
+expect 2 '--stream: "x" is not a number (0..65534)' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --stream x
+expect 2 '--stream 12: only 10 streams' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --stream 12
+expect 2 '--udp-port: 70000 is out of range (1..65535)' \
+  sctp-server --listen 5000 --udp-port 70000
+expect 2 '--udp-port: 70000 is out of range (1..65535)' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --udp-port 70000
+expect 2 '--listen: port "99999" is not a number in 1..65535' \
+  sctp-server --listen 127.0.0.1:99999
+expect 2 '--listen: ":" has no port (1..65535)' sctp-server --listen :
+expect 2 '--connect: ":5000" has no host' \
+  sctp-client --connect :5000 --insecure
+expect 2 '--connect: "localhost" is not HOST:PORT' \
+  sctp-client --connect localhost --insecure
+expect 2 '--policy: "foo" is not one of resume|parallel|lazy' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --policy foo
+expect 2 '--backend: "foo" is not one of usrsctp|kernel' \
+  sctp-server --listen 5000 --backend foo
+expect 2 '--linger: "-1" is not a number (0..3600000)' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --linger -1
+expect 2 'unknown option --bogus' sctp-server --listen 5000 --bogus
+expect 2 'unknown option --bogus' sctp-client --bogus
+expect 2 '--listen needs a value' sctp-server --listen
+expect 2 'unexpected argument "extra"' sctp-server --listen 5000 extra
+expect 2 '--listen [ADDR:]PORT is required' sctp-server
+expect 2 '--connect ADDR:PORT is required' sctp-client --insecure
+expect 2 '--connect is for sctp-client' sctp-server --connect 127.0.0.1:1
+expect 2 'give --ca FILE or --insecure' sctp-client --connect 127.0.0.1:5000
+expect 2 '--cert and --key go together' sctp-server --listen 5000 --cert x
+
+expect 2 '--max-peers: "-1" is not a number (1..4294967295)' \
+  dtls-server --max-peers -1
+expect 2 '--max-peers: 0 is out of range (1..4294967295)' \
+  dtls-server --max-peers 0
+expect 2 '--idle: "abc" is not a number of seconds (0..2592000)' \
+  dtls-server --idle abc
+expect 2 '--idle: "-5" is not a number of seconds' dtls-server --idle -5
+expect 2 '--idle: 18446744074 is out of range (0..2592000 seconds)' \
+  dtls-server --idle 18446744074
+expect 2 '--mtu: 4294967552 is out of range (256..65535)' \
+  dtls-server --mtu 4294967552
+expect 2 '--mtu: 0 is out of range (256..65535)' dtls-server --mtu 0
+expect_not 'No such file'
+expect 2 '--mtu: "1e3" is not a number (256..65535)' \
+  dtls-client --connect 127.0.0.1:5000 --insecure --mtu 1e3
+expect 2 '--listen: port "99999" is not a number in 1..65535' \
+  dtls-server --listen 127.0.0.1:99999
+expect 2 '--listen: ":" has no port (1..65535)' dtls-server --listen :
+expect 2 '--listen: port "0" is not a number in 1..65535' \
+  dtls-server --listen 0
+expect 2 '--connect: port "0" is not a number in 1..65535' \
+  dtls-client --connect 127.0.0.1:0 --insecure
+expect 2 '--linger: "-1" is not a number of milliseconds (0..3600000)' \
+  dtls-client --connect 127.0.0.1:5000 --insecure --linger -1
+expect 2 '--exit-after: "1x" is not a number' dtls-server --exit-after 1x
+expect 2 '--stats-interval: 86401 is out of range (0..86400 seconds)' \
+  dtls-server --stats-interval 86401
+expect 2 '--echo takes no value' dtls-server --echo=1
+expect 2 'unknown option --connect' dtls-server --connect 127.0.0.1:5000
+expect 2 'unknown option --listen' dtls-client --listen 127.0.0.1:5000
+expect 2 '--connect HOST:PORT is required' dtls-client --insecure
+expect 2 'give --ca FILE or --insecure' dtls-client --connect 127.0.0.1:5000
+expect 2 '--cert and --key go together' dtls-client --connect 127.0.0.1:5000 \
+  --insecure --key x
+expect 2 'unknown option --bogus' demo --bogus
+expect 2 'unexpected argument "extra"' demo extra
+
+# --- files ---------------------------------------------------------------------
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$W/k1.pem" -out "$W/c1.pem" -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -days 2 >/dev/null 2>&1 &&
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$W/k2.pem" >/dev/null 2>&1; then
+  have_certs=1
+  for c in dtls-server sctp-server; do
+    L=127.0.0.1:$(free_port)
+    expect 1 "--cert $W/missing.pem: no such file" \
+      "$c" --listen "$L" --cert "$W/missing.pem" --key "$W/k1.pem"
+    expect 1 "--key $W/missing.pem: no such file" \
+      "$c" --listen "$L" --cert "$W/c1.pem" --key "$W/missing.pem"
+    expect 1 "--cert $W: not a regular file" \
+      "$c" --listen "$L" --cert "$W" --key "$W/k1.pem"
+    expect 1 "--cert $W/k1.pem: not a PEM certificate" \
+      "$c" --listen "$L" --cert "$W/k1.pem" --key "$W/k1.pem"
+    expect 1 "--key $W/c1.pem: not a PEM private key" \
+      "$c" --listen "$L" --cert "$W/c1.pem" --key "$W/c1.pem"
+    expect 1 "--key $W/k2.pem does not match the certificate in --cert $W/c1.pem" \
+      "$c" --listen "$L" --cert "$W/c1.pem" --key "$W/k2.pem"
+  done
+  expect 1 "--ca $W/missing.pem: no such file" \
+    dtls-client --connect 127.0.0.1:5000 --ca "$W/missing.pem"
+  expect 1 "--ca $W/k1.pem: not a PEM certificate" \
+    dtls-client --connect 127.0.0.1:5000 --ca "$W/k1.pem"
+  expect 1 "--ca $W/missing.pem: no such file" \
+    sctp-client --connect 127.0.0.1:5000 --backend usrsctp \
+    --ca "$W/missing.pem"
+  expect 1 "--key $W/k2.pem does not match" dtls-client \
+    --connect 127.0.0.1:5000 --insecure --cert "$W/c1.pem" --key "$W/k2.pem"
+  if [ "$(id -u)" != 0 ]; then
+    cp "$W/c1.pem" "$W/locked.pem" && chmod 000 "$W/locked.pem"
+    expect 1 "--cert $W/locked.pem: not readable" \
+      dtls-server --listen "$L" --cert "$W/locked.pem" --key "$W/k1.pem"
+  else
+    echo "note: running as root, the unreadable-file case is skipped"
+  fi
+else
+  have_certs=0
+  echo "note: openssl could not make certificates, file cases skipped"
+fi
+
+# --- names and backends ------------------------------------------------------
+expect 1 "cannot resolve nosuch.invalid" \
+  dtls-client --connect nosuch.invalid:5000 --insecure
+expect 1 "cannot resolve nosuch.invalid" \
+  sctp-client --connect nosuch.invalid:5000 --insecure --backend usrsctp
+expect_not "transport failure"
+ncheck=$((ncheck + 1))
+timeout 60 "$T" sctp-client --connect 127.0.0.1:1 --insecure \
+  --backend kernel </dev/null >"$W/out" 2>&1
+rc=$?
+if grep -qF "the kernel has no SCTP" "$W/out"; then
+  [ "$rc" = 1 ] || fail "--backend kernel without SCTP: exit $rc, want 1"
+  grep -qF "use --backend usrsctp" "$W/out" ||
+    fail "--backend kernel without SCTP does not suggest usrsctp"
+else
+  echo "note: the kernel has SCTP here; the no-SCTP message is not checked"
+fi
+
+# --- good runs ---------------------------------------------------------------
+expect 0 "TLS1.3" demo
+expect 0 "TLS1.3" demo --memory
+
+# sctp-server/sctp-client over usrsctp (UDP encapsulation on PORT and
+# PORT+1), echo on stream 3.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/ss.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --echo --once
+SP=$BG
+if wait_for "$W/ss.out" "listening on 127.0.0.1:$P"; then
+  printf 'hello over sctp\n' |
+    timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --backend usrsctp \
+      --insecure --stream 3 --linger 60000 >"$W/sc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client: exit $rc"
+  grep -qF "[stream 3] hello over sctp" "$W/sc.out" ||
+    fail "sctp-client: no echo on stream 3"
+fi
+wait "$SP"
+rc=$?
+[ "$rc" = 0 ] || fail "sctp-server --once: exit $rc"
+grep -qF "association closed" "$W/ss.out" ||
+  fail "sctp-server: association not reported closed"
+[ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
+
+# dtls-server/dtls-client with echo; the counters on SIGUSR1, on the
+# interval and at exit, restarts included.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+CA=(--insecure)
+SC=()
+if [ "$have_certs" = 1 ]; then
+  CA=(--ca "$W/c1.pem")
+  SC=(--cert "$W/c1.pem" --key "$W/k1.pem")
+fi
+bg "$W/ds.out" dtls-server --listen "127.0.0.1:$P" "${SC[@]}" --echo \
+  --exit-after 1 --stats-interval 1
+DP=$BG
+if wait_for "$W/ds.out" "listening on 127.0.0.1:$P"; then
+  kill -USR1 "$DP"
+  wait_for "$W/ds.out" "stats (SIGUSR1): peers 0"
+  wait_for "$W/ds.out" "stats (interval)"
+  printf 'hello over dtls\n' |
+    timeout 60 "$T" dtls-client --connect "127.0.0.1:$P" "${CA[@]}" \
+      --linger 60000 >"$W/dc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "dtls-client: exit $rc"
+  grep -qF "hello over dtls" "$W/dc.out" || fail "dtls-client: no echo"
+fi
+wait "$DP"
+rc=$?
+[ "$rc" = 0 ] || fail "dtls-server --exit-after 1: exit $rc"
+grep -qF "handshakes 1 done / 0 failed" "$W/ds.out" ||
+  fail "dtls-server: exit counters lack the handshake"
+grep -qE "stats \(exit\):.* restarts 0," "$W/ds.out" ||
+  fail "dtls-server: exit counters lack restarts"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/ds.out" "$W/dc.out" | tail -20
+
+echo "$ncheck checks, $fails failed"
+[ "$fails" = 0 ]
