@@ -9,3 +9,4 @@ mstls_add_test(NAME test_threads SOURCES test_threads.c LABELS "unit;threads" TI
 mstls_add_test(NAME test_blocking SOURCES test_blocking.c LABELS unit)
 mstls_add_test(NAME test_api SOURCES test_api.c LABELS unit)
 mstls_add_test(NAME test_internals SOURCES test_internals.c LABELS unit)
+mstls_add_test(NAME test_violations SOURCES test_violations.c LABELS unit)
