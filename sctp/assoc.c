@@ -252,6 +252,8 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
 
   if (a->up)
     return 0;
+  if (a->error != 0)
+    return a->error; /* a failed set-up is not retried (COMM_UP after it) */
   /* SCTP_STATUS is authoritative; the COMM_UP counts are a fallback. */
   if (a->ops->status(a->sock, &in, &out) != 0 && (ev_in == 0 || ev_out == 0))
     return MSTLS_E_AGAIN;
