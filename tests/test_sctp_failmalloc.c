@@ -37,13 +37,32 @@ static int group_down(void **state) {
   return 0;
 }
 
+/* Simulated time of the sessions' timers, in step with usrsctp's. */
+static mstls_tstamp g_now;
+
+/* One harness step (10 ms of usrsctp time), then the sessions' timers
+ * (handshake timeouts) at the same simulated time. */
+static void fm_step(sctp_h *h) {
+  mstls_session *ss[2];
+  int i;
+  sctp_h_step(h);
+  g_now += 10 * MSTLS_MILLISECONDS;
+  ss[0] = mstls_sctp_assoc_get_session(h->cli);
+  ss[1] = mstls_sctp_assoc_get_session(h->srv);
+  for (i = 0; i < 2; i++) {
+    if (ss[i] != NULL && mstls_session_get_expiry(ss[i]) <= g_now) {
+      (void)mstls_session_handle_expiry(ss[i], g_now);
+    }
+  }
+}
+
 /* Both handshakes: 0, the first error, or MSTLS_E_AGAIN on a hang. */
 static long fm_handshake(sctp_h *h) {
   int i;
   for (i = 0; i < MAX_STEPS; i++) {
     mstls_session *c, *s;
     int rc;
-    sctp_h_step(h);
+    fm_step(h);
     if (h->cli_rc != 0) {
       return h->cli_rc;
     }
@@ -87,7 +106,7 @@ static long fm_carry(sctp_h *h, mstls_session *from, mstls_session *to,
   }
   n = MSTLS_E_AGAIN;
   for (i = 0; i < MAX_STEPS && n == MSTLS_E_AGAIN; i++) {
-    sctp_h_step(h);
+    fm_step(h);
     if (h->cli_rc != 0 || h->srv_rc != 0) {
       return h->cli_rc != 0 ? h->cli_rc : h->srv_rc;
     }
@@ -106,6 +125,7 @@ static long sctp_scenario(const mstls_mem *mem, void *ctx) {
   uint16_t k;
   (void)ctx;
 
+  g_now = MSTLS_SECONDS;
   sctp_h_defaults(&h, NS, MSTLS_POLICY_RESUME);
   h.cs.mem = mem;
   h.ss.mem = mem;
