@@ -117,3 +117,102 @@ out:
   mstls_udp_endpoint_del(ep[1]);
   return 0;
 }
+
+#ifdef FUZZ_SEED_MAIN
+/* Seed writer: a real client endpoint at address 0 handshakes with a
+ * server configured as ep[0] above (same secret, limits and start time);
+ * every datagram the client sends after the HelloVerifyRequest is recorded
+ * in the input format, so the seeds carry a cookie that stays valid.
+ * Build: cc -DFUZZ_SEED_MAIN fuzz_udp_feed.c -lmstls ...; run with the
+ * corpus directory as argument. */
+#include <stdio.h>
+
+typedef struct seed_q {
+  uint8_t buf[64][4096];
+  size_t len[64];
+  int n;
+} seed_q;
+
+static int seed_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
+                     socklen_t tolen, const uint8_t *buf, size_t len,
+                     void *ud) {
+  seed_q *q = ud;
+  (void)ep;
+  (void)to;
+  (void)tolen;
+  if (q->n < 64 && len <= sizeof(q->buf[0])) {
+    memcpy(q->buf[q->n], buf, len);
+    q->len[q->n++] = len;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static const uint8_t secret[MSTLS_UDP_COOKIE_SECRET_SIZE] = {1, 2, 3};
+  static uint8_t rec[1 << 16];
+  static seed_q cq, sq;
+  struct sockaddr_storage addr[4], srv;
+  socklen_t alen[4];
+  mstls_udp_endpoint *c = NULL, *s = NULL;
+  mstls_udp_settings st;
+  mstls_udp_callbacks cb;
+  mstls_tstamp now = 1000000000ull;
+  size_t reclen = 0;
+  int round, i, seeds = 0, hvr_seen = 0;
+  char path[4096];
+
+  if (argc != 2 || !fz_credentials()) {
+    fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    return 2;
+  }
+  fz_addrs(addr, alen);
+  memset(&srv, 0, sizeof(srv));
+  ((struct sockaddr_in *)&srv)->sin_family = AF_INET;
+  ((struct sockaddr_in *)&srv)->sin_port = htons(5684);
+  ((struct sockaddr_in *)&srv)->sin_addr.s_addr = htonl(0x7f000064u);
+  memset(&cb, 0, sizeof(cb));
+  cb.send = seed_send;
+  mstls_udp_settings_default(&st);
+  st.max_peers = 4;
+  st.max_half_open = 3;
+  st.rate_limit = 50;
+  mstls_udp_endpoint_new(&s, &st, &cb, fz_cred, &sq);
+  mstls_udp_endpoint_set_cookie_secret(s, secret, sizeof(secret));
+  st.flags = MSTLS_UDP_INSECURE;
+  mstls_udp_endpoint_new(&c, &st, &cb, fz_cred, &cq);
+  mstls_udp_endpoint_connect(c, (struct sockaddr *)&srv, sizeof(srv), NULL, now,
+                             NULL);
+  for (round = 0; round < 10; round++) {
+    for (i = 0; i < cq.n; i++) {
+      if (hvr_seen) {
+        rec[reclen++] = (uint8_t)(cq.len[i] >> 8);
+        rec[reclen++] = (uint8_t)cq.len[i];
+        rec[reclen++] = 0; /* address 0, server, no clock step */
+        memcpy(rec + reclen, cq.buf[i], cq.len[i]);
+        reclen += cq.len[i];
+        snprintf(path, sizeof(path), "%s/cookie-%02d", argv[1], seeds++);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+          fwrite(rec, 1, reclen, f);
+          fclose(f);
+        }
+      }
+      mstls_udp_endpoint_feed(s, (struct sockaddr *)&addr[0], alen[0],
+                              cq.buf[i], cq.len[i], now);
+    }
+    cq.n = 0;
+    for (i = 0; i < sq.n; i++) {
+      if (sq.len[i] > 13 && sq.buf[i][0] == 22 && sq.buf[i][13] == 3) {
+        hvr_seen = 1;
+      }
+      mstls_udp_endpoint_feed(c, (struct sockaddr *)&srv, sizeof(srv),
+                              sq.buf[i], sq.len[i], now);
+    }
+    sq.n = 0;
+  }
+  printf("%d seeds written\n", seeds);
+  mstls_udp_endpoint_del(c);
+  mstls_udp_endpoint_del(s);
+  return seeds > 0 ? 0 : 1;
+}
+#endif

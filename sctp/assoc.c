@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "clock.h"
+#include "mem.h"
 
 /* Slack above max_message in the reassembly buffer: a read that crosses
  * max_message proves the message too large without a second buffer, and
@@ -23,6 +24,7 @@ typedef struct assoc_parked {
 } assoc_parked;
 
 struct mstls_sctp_assoc {
+  const mstls_mem *mem; /* settings.mem, or libc */
   const mstls_sctp_ops *ops;
   mstls_sctp_sock *sock;
   mstls_sctp_config cfg;
@@ -121,7 +123,7 @@ static int assoc_read_msg(mstls_sctp_assoc *a);
 
 /* Move the message in rbuf to the end of the park queue. */
 static int assoc_park_msg(mstls_sctp_assoc *a) {
-  assoc_parked *p = malloc(sizeof(*p) + a->rlen);
+  assoc_parked *p = mstls_mem_malloc(a->mem, sizeof(*p) + a->rlen);
 
   if (p == NULL)
     return MSTLS_E_NOMEM;
@@ -198,7 +200,7 @@ static int assoc_push(mstls_session *session, uint16_t stream,
     for (i = 0; i < iovcnt; i++)
       len += iov[i].len;
     if (len > a->scap) {
-      uint8_t *nb = realloc(a->sbuf, len);
+      uint8_t *nb = mstls_mem_realloc(a->mem, a->sbuf, len);
       if (nb == NULL) {
         pthread_mutex_unlock(&a->slock);
         return MSTLS_E_NOMEM;
@@ -250,6 +252,8 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
 
   if (a->up)
     return 0;
+  if (a->error != 0)
+    return a->error; /* a failed set-up is not retried (COMM_UP after it) */
   /* SCTP_STATUS is authoritative; the COMM_UP counts are a fallback. */
   if (a->ops->status(a->sock, &in, &out) != 0 && (ev_in == 0 || ev_out == 0))
     return MSTLS_E_AGAIN;
@@ -260,9 +264,9 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
    * others are unidirectional and carry plaintext only. */
   a->nbidi = in < out ? in : out;
   n = assoc_nstreams(a);
-  a->ppid = calloc(out, sizeof(*a->ppid));
-  a->stream_err = calloc(n, sizeof(*a->stream_err));
-  a->fail_q = calloc(n, sizeof(*a->fail_q));
+  a->ppid = mstls_mem_calloc(a->mem, out, sizeof(*a->ppid));
+  a->stream_err = mstls_mem_calloc(a->mem, n, sizeof(*a->stream_err));
+  a->fail_q = mstls_mem_calloc(a->mem, n, sizeof(*a->fail_q));
   if (a->ppid == NULL || a->stream_err == NULL || a->fail_q == NULL)
     return assoc_fail(a, MSTLS_E_NOMEM);
   for (i = 0; i < out; i++)
@@ -394,6 +398,18 @@ static void assoc_apply_fails(mstls_sctp_assoc *a) {
   }
 }
 
+/* A message larger than max_message was discarded. On a TLS stream it held
+ * one or more records (RFC 3436 §3.2: a record travels in one message), so
+ * the stream's record sequence now has a gap: fail the stream at once with
+ * the real cause rather than let its next record fail decryption. */
+static void assoc_oversized(mstls_sctp_assoc *a, uint16_t sid) {
+  a->stats.dropped++;
+  a->stats.oversized++;
+  if (sid < a->nbidi)
+    assoc_stream_lost(a, sid, MSTLS_E_MSG_SIZE);
+  assoc_report(a, MSTLS_SCTP_EVENT_OVERSIZED, sid, MSTLS_E_MSG_SIZE);
+}
+
 /* Read until one whole data message sits in rbuf (1), nothing more is
  * available (0), or the association failed (< 0). */
 static int assoc_read_msg(mstls_sctp_assoc *a) {
@@ -435,7 +451,7 @@ static int assoc_read_msg(mstls_sctp_assoc *a) {
     if (a->discarding || a->rlen > max) {
       a->discarding = 0;
       a->rlen = 0;
-      a->stats.dropped++;
+      assoc_oversized(a, a->rsid);
       continue;
     }
     a->stats.msgs_in++;
@@ -478,7 +494,7 @@ static int assoc_next_msg(mstls_sctp_assoc *a, assoc_msg *m) {
 
 static void assoc_msg_done(mstls_sctp_assoc *a, assoc_msg *m) {
   if (m->parked != NULL)
-    free(m->parked);
+    mstls_mem_free(a->mem, m->parked);
   else
     a->rlen = 0;
 }
@@ -570,27 +586,22 @@ static void assoc_ready(void *arg) {
     a->cfg.ready(a, a->user_data);
 }
 
-static char *assoc_strdup(const char *s) {
-  char *d;
-  size_t n;
-
-  if (s == NULL)
-    return NULL;
-  n = strlen(s) + 1;
-  d = malloc(n);
-  if (d != NULL)
-    memcpy(d, s, n);
-  return d;
+static char *assoc_strdup(const mstls_mem *mem, const char *s) {
+  return s == NULL ? NULL : mstls_mem_strdup(mem, s);
 }
 
 static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
                      mstls_role role, const mstls_settings *settings,
                      const mstls_callbacks *callbacks, mstls_credentials *cred,
                      void *user_data) {
-  mstls_sctp_assoc *a = calloc(1, sizeof(*a));
+  const mstls_mem *mem = settings != NULL && settings->mem != NULL
+                             ? settings->mem
+                             : mstls_mem_default();
+  mstls_sctp_assoc *a = mstls_mem_calloc(mem, 1, sizeof(*a));
 
   if (a == NULL)
     return MSTLS_E_NOMEM;
+  a->mem = mem;
   a->cfg = *cfg;
   a->role = role;
   if (settings != NULL)
@@ -603,10 +614,10 @@ static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
     a->user_cb = *callbacks;
   a->cred = cred;
   a->user_data = user_data;
-  a->server_name = assoc_strdup(a->settings.server_name);
-  a->priority = assoc_strdup(a->settings.priority);
+  a->server_name = assoc_strdup(mem, a->settings.server_name);
+  a->priority = assoc_strdup(mem, a->settings.priority);
   a->rcap = a->settings.max_message + ASSOC_SLACK;
-  a->rbuf = malloc(a->rcap);
+  a->rbuf = mstls_mem_malloc(mem, a->rcap);
   a->park_tail = &a->park_head;
   pthread_mutex_init(&a->rlock, NULL);
   pthread_mutex_init(&a->slock, NULL);
@@ -918,6 +929,43 @@ int mstls_sctp_assoc_reset_streams(mstls_sctp_assoc *a, const uint16_t *sids,
   return a->ops->reset_streams(a->sock, sids, n);
 }
 
+int mstls_sctp_assoc_send_raw(mstls_sctp_assoc *a, uint16_t sid,
+                              const void *data, size_t len) {
+  if (a == NULL || (data == NULL && len > 0))
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->up || a->sock == NULL)
+    return MSTLS_E_INVALID_STATE;
+  return a->ops->send(a->sock, sid, a->cfg.ppid, data, len);
+}
+
+int mstls_sctp_assoc_new_sock(mstls_sctp_assoc **passoc,
+                              const mstls_sctp_ops *ops, mstls_sctp_sock *sock,
+                              const mstls_sctp_config *config, mstls_role role,
+                              const mstls_settings *settings,
+                              const mstls_callbacks *callbacks,
+                              mstls_credentials *cred, void *user_data) {
+  mstls_sctp_assoc *a = NULL;
+  int rc;
+
+  if (passoc == NULL || ops == NULL || config == NULL || cred == NULL ||
+      config->blocking)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *passoc = NULL;
+  rc = assoc_new(&a, config, role, settings, callbacks, cred, user_data);
+  if (rc != 0)
+    return rc;
+  a->ops = ops;
+  a->sock = sock;
+  a->ops->set_ready(a->sock, assoc_ready, a);
+  rc = assoc_become_up(a, 0, 0);
+  if (rc != 0 && rc != MSTLS_E_AGAIN) {
+    mstls_sctp_assoc_del(a);
+    return rc;
+  }
+  *passoc = a;
+  return 0;
+}
+
 int mstls_sctp_assoc_get_stats(mstls_sctp_assoc *a, mstls_sctp_stats *st) {
   if (a == NULL || st == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
@@ -969,16 +1017,16 @@ void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
   while (a->park_head != NULL) {
     assoc_parked *p = a->park_head;
     a->park_head = p->next;
-    free(p);
+    mstls_mem_free(a->mem, p);
   }
   pthread_mutex_destroy(&a->rlock);
   pthread_mutex_destroy(&a->slock);
-  free(a->ppid);
-  free(a->stream_err);
-  free(a->fail_q);
-  free(a->rbuf);
-  free(a->sbuf);
-  free(a->server_name);
-  free(a->priority);
-  free(a);
+  mstls_mem_free(a->mem, a->ppid);
+  mstls_mem_free(a->mem, a->stream_err);
+  mstls_mem_free(a->mem, a->fail_q);
+  mstls_mem_free(a->mem, a->rbuf);
+  mstls_mem_free(a->mem, a->sbuf);
+  mstls_mem_free(a->mem, a->server_name);
+  mstls_mem_free(a->mem, a->priority);
+  mstls_mem_free(a->mem, a);
 }

@@ -68,6 +68,31 @@ typedef struct mstls_sctp_ops {
 int mstls_sctp_assoc_reset_streams(mstls_sctp_assoc *a, const uint16_t *sids,
                                    size_t n);
 
+/* Send one raw message on any stream, TLS streams included, bypassing the
+ * session (tests only: a peer that breaks RFC 3436). 0, MSTLS_E_AGAIN,
+ * MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE, or a send error. */
+int mstls_sctp_assoc_send_raw(mstls_sctp_assoc *a, uint16_t sid,
+                              const void *data, size_t len);
+
+/* An association on a socket the caller made with its own ops
+ * (non-blocking only). For the fuzz harness, which feeds the association's
+ * receive path (reassembly, receive metadata, notifications) from a fake
+ * socket. Errors as mstls_sctp_accept(). */
+int mstls_sctp_assoc_new_sock(mstls_sctp_assoc **passoc,
+                              const mstls_sctp_ops *ops, mstls_sctp_sock *sock,
+                              const mstls_sctp_config *config, mstls_role role,
+                              const mstls_settings *settings,
+                              const mstls_callbacks *callbacks,
+                              mstls_credentials *cred, void *user_data);
+
+/* Parse a notification read from a socket the way each backend does:
+ * usrsctp's and the kernel's constants differ (fuzz harness). The kernel
+ * one only marks an event when built without lksctp. */
+void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
+                                    mstls_sctp_rcv *ri);
+void mstls_sctp_kernel_parse_event(const uint8_t *buf, size_t len,
+                                   mstls_sctp_rcv *ri);
+
 /* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built. */
 int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
                                const mstls_sctp_ops **pops,

@@ -70,6 +70,12 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
   return backend_setup(fd, cfg, 0); /* 0: the system's default buffers */
 }
 
+void mstls_sctp_kernel_parse_event(const uint8_t *buf, size_t len,
+                                   mstls_sctp_rcv *ri) {
+  memset(ri, 0, sizeof(*ri));
+  backend_parse_event(buf, len, ri);
+}
+
 static long ksctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
                        mstls_sctp_rcv *ri) {
   union {

@@ -25,6 +25,12 @@ static int backend_setopt(struct socket *so, int level, int name,
 }
 #include "sockopt.inc"
 
+void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
+                                    mstls_sctp_rcv *ri) {
+  memset(ri, 0, sizeof(*ri));
+  backend_parse_event(buf, len, ri);
+}
+
 /* The stack ----------------------------------------------------------------*/
 
 /* Live links: conn_output may run for an address whose link is being freed,

@@ -1,4 +1,6 @@
 /* Built without usrsctp: its entry points report MSTLS_E_UNSUPPORTED. */
+#include <string.h>
+
 #include "backend.h"
 
 int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
@@ -76,4 +78,12 @@ int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
   (void)host;
   (void)port;
   return MSTLS_E_UNSUPPORTED;
+}
+void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
+                                    mstls_sctp_rcv *ri) {
+  (void)buf;
+  (void)len;
+  memset(ri, 0, sizeof(*ri));
+  ri->is_event = 1;
+  ri->event_stream = 0xffff;
 }

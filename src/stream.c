@@ -245,12 +245,43 @@ int mstls_strm_start_tls(mstls_strm *st) {
   return 0;
 }
 
+/* The peer asked for a TLS 1.2 renegotiation: a HelloRequest from a
+ * server, or a ClientHello from a client after the handshake. RFC 5246
+ * §7.2.2: "no_renegotiation: Sent by the client in response to a hello
+ * request or by the server in response to a client hello after initial
+ * handshaking. [...] This message is always a warning." A stream keeps its
+ * one handshake (RFC 3436 names no renegotiation, TLS 1.3 removed it):
+ * refuse, count, report, and go on with the established session. */
+static void strm_refuse_renegotiation(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  uint8_t drop[64];
+
+  s->stats.renegotiations_refused++;
+  if (s->role == MSTLS_ROLE_SERVER &&
+      gnutls_record_check_pending(st->ch.tls) > 0) {
+    /* GnuTLS keeps the client's ClientHello queued for a handshake that
+     * will not run; the next read discards it with
+     * GNUTLS_E_UNEXPECTED_PACKET, which here is not an error. */
+    (void)gnutls_record_recv(st->ch.tls, drop, sizeof(drop));
+  }
+  (void)gnutls_alert_send(st->ch.tls, GNUTLS_AL_WARNING,
+                          GNUTLS_A_NO_RENEGOTIATION);
+  strm_event(st, MSTLS_EVENT_RENEGOTIATION_REFUSED, 0);
+}
+
 /* Read from the stream's TLS session. GnuTLS returns GNUTLS_E_AGAIN after
  * consuming a post-handshake message (a NewSessionTicket, a KeyUpdate) even
  * when more records are queued: read on while input remains. */
 static long strm_tls_read(mstls_strm *st, uint8_t *buf, size_t len) {
   for (;;) {
     long n = gnutls_record_recv(st->ch.tls, buf, len);
+    if (n == GNUTLS_E_REHANDSHAKE) {
+      strm_refuse_renegotiation(st);
+      if (st->sess->err) {
+        return st->sess->err;
+      }
+      n = GNUTLS_E_AGAIN;
+    }
     if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) ||
         st->ch.rxq.count == 0) {
       return n;
@@ -437,6 +468,23 @@ int mstls_strm_process(mstls_strm *st) {
   }
 }
 
+/* An unordered message arrived on a TLS stream. RFC 8446 §6.2 (RFC 5246
+ * §7.2.2 alike): "unexpected_message: An inappropriate message (e.g., the wrong
+ * handshake message, premature Application Data, etc.) was received. This
+ * alert should never be observed in communication between proper
+ * implementations." Tell the peer with that fatal alert on the stream
+ * before failing it, so its side fails now and names the cause. */
+static int strm_fail_unordered(mstls_strm *st) {
+  mstls_session *s = st->sess;
+
+  s->stats.unordered_msgs++;
+  if (st->has_channel && !s->err) {
+    (void)gnutls_alert_send(st->ch.tls, GNUTLS_AL_FATAL,
+                            GNUTLS_A_UNEXPECTED_MESSAGE);
+  }
+  return mstls_strm_fail(st, MSTLS_E_UNORDERED);
+}
+
 int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
                        size_t len) {
   mstls_session *s = st->sess;
@@ -456,8 +504,8 @@ int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
       st->state = MSTLS_STREAM_PLAINTEXT;
       break;
     }
-    if (flags & MSTLS_MSG_UNORDERED) {
-      break; /* failed below */
+    if ((flags & MSTLS_MSG_UNORDERED) && s->role == MSTLS_ROLE_CLIENT) {
+      break; /* no TLS connection to alert on: failed below */
     }
     if (s->role == MSTLS_ROLE_CLIENT) {
       /* The server cannot open TLS on a stream; data before our
@@ -475,7 +523,7 @@ int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
   /* RFC 3436 §3.1: TLS streams use ordered delivery only; an unordered
    * message on a TLS stream is that stream's protocol error. */
   if ((flags & MSTLS_MSG_UNORDERED) && st->state != MSTLS_STREAM_PLAINTEXT) {
-    return mstls_strm_fail(st, MSTLS_E_UNORDERED);
+    return strm_fail_unordered(st);
   }
   if (strm_queued(st) + len > s->settings.stream_rx_cap ||
       s->rx_total + len > s->settings.session_rx_budget) {

@@ -8,6 +8,8 @@ if(MSTLS_WITH_USRSCTP)
                  LABELS integration TIMEOUT 240 LIBS mstls_sctp_testlib)
   # White-box: the stream-reset test asks the backend for a reset.
   target_include_directories(test_sctp_conn PRIVATE ${PROJECT_SOURCE_DIR}/sctp)
+  mstls_add_test(NAME test_sctp_failmalloc SOURCES test_sctp_failmalloc.c
+                 LABELS unit TIMEOUT 600 LIBS mstls_sctp_testlib)
 endif()
 
 # The two-process suite, once per backend.

@@ -411,7 +411,9 @@ static void test_restart(void **state) {
 typedef struct ev_log {
   unsigned reset[8];
   unsigned send_failed[8];
+  unsigned oversized[8];
   int reset_err;
+  int oversized_err;
 } ev_log;
 
 static void on_sctp_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
@@ -424,6 +426,10 @@ static void on_sctp_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
   }
   if (ev == MSTLS_SCTP_EVENT_SEND_FAILED && stream < 8)
     log->send_failed[stream]++;
+  if (ev == MSTLS_SCTP_EVENT_OVERSIZED && stream < 8) {
+    log->oversized[stream]++;
+    log->oversized_err = err;
+  }
 }
 
 /* One message from the client on @p k reaches the server intact. */
@@ -576,6 +582,83 @@ static void test_send_failed(void **state) {
   sctp_h_close(&h);
 }
 
+/* The peer sends one SCTP message larger than the server's max_message
+ * (here 18437 bytes: one full TLS record) on TLS stream 1: a raw message
+ * that begins with a real record header, as a broken peer packing several
+ * records would. The server discards it, and stream 1 fails at once with
+ * MSTLS_E_MSG_SIZE (not later with a misleading decryption failure); it is
+ * counted and reported; the other streams go on. The same on a
+ * unidirectional stream is counted and reported only. */
+static void test_oversized_message(void **state) {
+  const size_t big = 18437 + 1000;
+  ev_log slog;
+  mstls_sctp_stats st;
+  mstls_session *c, *s;
+  uint8_t *msg;
+  sctp_h h;
+  char buf[16];
+  int i;
+
+  (void)state;
+  memset(&slog, 0, sizeof(slog));
+  sctp_h_defaults(&h, 4, MSTLS_POLICY_RESUME);
+  h.scfg.event = on_sctp_event;
+  h.sud = &slog;
+  h.ss.max_message = 18437;
+  h.ss.stream_rx_cap = 18437;
+  h.ccfg.streams_out = 6; /* streams 4 and 5: client to server only */
+  h.scfg.streams_in = 6;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 20000), 0);
+  c = mstls_sctp_assoc_get_session(h.cli);
+  s = mstls_sctp_assoc_get_session(h.srv);
+  msg = malloc(big);
+  assert_non_null(msg);
+  memset(msg, 0x42, big);
+  /* An application-data record header claiming the largest record. */
+  msg[0] = 23;
+  msg[1] = 3;
+  msg[2] = 3;
+  msg[3] = (uint8_t)((18432 >> 8) & 0xff);
+  msg[4] = (uint8_t)(18432 & 0xff);
+  assert_int_equal(mstls_sctp_assoc_send_raw(h.cli, 1, msg, big), 0);
+  for (i = 0; i < 200 && slog.oversized[1] == 0; i++)
+    sctp_h_step(&h);
+  assert_int_equal(slog.oversized[1], 1);
+  assert_int_equal(slog.oversized_err, MSTLS_E_MSG_SIZE);
+  assert_int_equal(mstls_stream_get_state(s, 1), MSTLS_STREAM_FAILED);
+  assert_int_equal(mstls_stream_get_error(s, 1), MSTLS_E_MSG_SIZE);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.srv, 1),
+                   MSTLS_E_MSG_SIZE);
+  assert_int_equal(mstls_stream_recv(s, 1, buf, sizeof(buf)), MSTLS_E_MSG_SIZE);
+  assert_int_equal(mstls_sctp_assoc_get_stats(h.srv, &st), 0);
+  assert_int_equal(st.oversized, 1);
+  assert_int_equal(st.dropped, 1);
+  /* A unidirectional stream: nothing to fail, counted and reported. */
+  assert_int_equal(mstls_sctp_send_plain(h.cli, 5, 0, msg, big), 0);
+  for (i = 0; i < 200 && slog.oversized[5] == 0; i++)
+    sctp_h_step(&h);
+  assert_int_equal(slog.oversized[5], 1);
+  assert_int_equal(mstls_sctp_assoc_get_stats(h.srv, &st), 0);
+  assert_int_equal(st.oversized, 2);
+  assert_int_equal(mstls_sctp_assoc_get_stream_error(h.srv, 5), 0);
+  /* A message of exactly max_message still passes (on a plain stream). */
+  assert_int_equal(mstls_sctp_send_plain(h.cli, 4, 0, msg, 18437), 0);
+  for (i = 0; i < 50; i++)
+    sctp_h_step(&h);
+  assert_int_equal(mstls_sctp_assoc_get_stats(h.srv, &st), 0);
+  assert_int_equal(st.oversized, 2);
+  assert_int_equal(st.plain_in, 1);
+  assert_int_equal(h.srv_rc, 0);
+  assert_int_equal(mstls_session_get_error(s), 0);
+  assert_int_equal(mstls_stream_get_state(c, 0), MSTLS_STREAM_OPEN);
+  assert_stream_carries(&h, 0);
+  assert_stream_carries(&h, 2);
+  assert_stream_carries(&h, 3);
+  free(msg);
+  sctp_h_close(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_1),
@@ -595,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_stream_reset),
       cmocka_unit_test(test_stream_reset_denied),
       cmocka_unit_test(test_send_failed),
+      cmocka_unit_test(test_oversized_message),
   };
   return cmocka_run_group_tests(tests, group_up, group_down);
 }

@@ -14,3 +14,5 @@ mstls_add_test(NAME test_udp_interop SOURCES test_udp_interop.c
   LABELS interop TIMEOUT 180 LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_resolve SOURCES test_udp_resolve.c LABELS unit
   TIMEOUT 60)
+mstls_add_test(NAME test_udp_failmalloc SOURCES test_udp_failmalloc.c
+  LABELS unit TIMEOUT 300 LIBS mstls_udp_testlib)

@@ -48,7 +48,10 @@ extern "C" {
 #define MSTLS_E_INVALID_STREAM -204
 /** The operation is not allowed in the stream's or session's state. */
 #define MSTLS_E_INVALID_STATE -205
-/** A message is larger than the configured maximum. */
+/** A message is larger than the configured maximum. Over SCTP an inbound
+ *  message larger than settings.max_message (at least one full TLS record,
+ *  18437 bytes) is discarded and fails its stream with this error: the
+ *  stream lost a record (mstls_sctp_stats.oversized). */
 #define MSTLS_E_MSG_SIZE -206
 /** A stream's receive cap or the session's receive budget was exceeded;
  *  the stream has failed with this error. */
@@ -62,7 +65,9 @@ extern "C" {
 #define MSTLS_E_VERSION -210
 /** A record failed decryption or was malformed. */
 #define MSTLS_E_BAD_RECORD -211
-/** RFC 3436 §6: a message arrived unordered on a TLS stream. */
+/** RFC 3436: a message arrived unordered on a TLS stream (TLS streams use
+ *  ordered delivery only). The stream failed after sending a fatal
+ *  unexpected_message alert to the peer. */
 #define MSTLS_E_UNORDERED -212
 /** A handshake did not complete in time. */
 #define MSTLS_E_TIMEOUT -213
@@ -434,7 +439,13 @@ typedef enum mstls_stream_event {
   /** The peer closed the stream with close_notify. */
   MSTLS_EVENT_CLOSED = 2,
   /** The stream failed; @p error says why. */
-  MSTLS_EVENT_FAILED = 3
+  MSTLS_EVENT_FAILED = 3,
+  /** The peer asked to renegotiate (TLS 1.2: a HelloRequest from a server,
+   *  a ClientHello from a client after the handshake). It was refused with
+   *  a no_renegotiation warning alert (RFC 5246 §7.2.2) and the stream
+   *  goes on with its session; @p error is 0. Counted in
+   *  mstls_session_stats.renegotiations_refused. */
+  MSTLS_EVENT_RENEGOTIATION_REFUSED = 4
 } mstls_stream_event;
 
 /** Stream event callback (optional). */
@@ -710,6 +721,13 @@ typedef struct mstls_session_stats {
    *  mstls_session_set_resumption_data() or from stream 0) and did a full
    *  handshake instead. */
   uint32_t resume_data_rejected;
+  /** Messages that arrived unordered on a TLS stream (RFC 3436 §3.1): each
+   *  failed its stream with MSTLS_E_UNORDERED after a fatal
+   *  unexpected_message alert to the peer. */
+  uint32_t unordered_msgs;
+  /** Renegotiation requests refused with a no_renegotiation warning
+   *  (MSTLS_EVENT_RENEGOTIATION_REFUSED). */
+  uint32_t renegotiations_refused;
 } mstls_session_stats;
 
 /** @brief Copy the session's counters.

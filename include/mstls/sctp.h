@@ -67,11 +67,16 @@ typedef enum mstls_sctp_event {
   /** The association could not be set up: MSTLS_E_PEER_GONE. */
   MSTLS_SCTP_EVENT_CANT_START = 8,
   /** The association ended by a completed shutdown. */
-  MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE = 9
+  MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE = 9,
+  /** A message on @p stream was larger than settings.max_message and was
+   *  discarded (counted in mstls_sctp_stats.oversized). A TLS stream fails
+   *  with MSTLS_E_MSG_SIZE: it lost a record. */
+  MSTLS_SCTP_EVENT_OVERSIZED = 10
 } mstls_sctp_event;
 
 /** Event callback (optional). @p stream is meaningful for SEND_FAILED,
- *  STREAM_RESET and PDAPI_ABORTED (0xffff for all streams); @p error is the
+ *  STREAM_RESET, PDAPI_ABORTED and OVERSIZED (0xffff for all streams);
+ *  @p error is the
  *  MSTLS_E_* code the event caused, or 0. */
 typedef void (*mstls_sctp_event_cb)(mstls_sctp_assoc *assoc,
                                     mstls_sctp_event event, uint16_t stream,
@@ -340,7 +345,9 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *assoc,
 /** @brief The association's error, or 0. */
 MSTLS_EXTERN int mstls_sctp_assoc_get_error(mstls_sctp_assoc *assoc);
 
-/** @brief A stream's transport error (SEND_FAILED, PDAPI_ABORTED), or 0. */
+/** @brief A stream's transport error (SEND_FAILED or PDAPI_ABORTED:
+ *  MSTLS_E_STREAM_LOST; a reset: MSTLS_E_STREAM_RESET; an oversized
+ *  message: MSTLS_E_MSG_SIZE), or 0. */
 MSTLS_EXTERN int mstls_sctp_assoc_get_stream_error(mstls_sctp_assoc *assoc,
                                                    uint16_t stream);
 
@@ -378,6 +385,10 @@ typedef struct mstls_sctp_stats {
   uint64_t partial_reads; /**< reads that returned part of a message */
   uint64_t plain_in;      /**< messages on unidirectional streams */
   uint64_t dropped;       /**< messages dropped (too large, no taker) */
+  /** Messages larger than settings.max_message (at least 18437 bytes, one
+   *  full TLS record), discarded; each fails its TLS stream with
+   *  MSTLS_E_MSG_SIZE. Also counted in dropped. */
+  uint64_t oversized;
   uint64_t notifications;
   /** Messages a blocked send read ahead and set aside (park_max). */
   uint64_t parked;
