@@ -196,8 +196,10 @@ static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
   for (;;) {
     int wait_ms = -1;
     rc = a->ops->send(a->sock, stream, ppid, data, len);
-    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking || a->error != 0)
+    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking)
       return rc;
+    if (a->error != 0)
+      return a->error; /* read while waiting (COMM_LOST, ...) */
     if (a->cfg.send_timeout_ms > 0) {
       uint64_t now = assoc_now_ms();
       if (deadline == 0)
@@ -222,7 +224,7 @@ static int assoc_push(mstls_session *session, uint16_t stream,
 
   (void)session;
   if (a->error != 0)
-    return MSTLS_E_TRANSPORT;
+    return a->error;
   if (stream >= a->nbidi)
     return MSTLS_E_INVALID_STREAM;
   pthread_mutex_lock(&a->slock);

@@ -404,6 +404,7 @@ static int usctp_errno_to_mstls(int e) {
   switch (e) {
   case EWOULDBLOCK:
     return MSTLS_E_AGAIN;
+  case ENOENT: /* usrsctp_sendv: the association no longer exists */
   case ECONNRESET:
   case ENOTCONN:
   case EPIPE:
