@@ -72,6 +72,9 @@ struct mstls_sctp_listener {
   const mstls_sctp_ops *ops;
   mstls_sctp_sock *sock;
   mstls_sctp_config cfg;
+  mstls_sctp_listener_ready_cb ready;
+  void *ready_user;
+  mstls_sctp_listener_stats stats;
 };
 
 void mstls_sctp_config_default(mstls_sctp_config *config) {
@@ -83,6 +86,9 @@ void mstls_sctp_config_default(mstls_sctp_config *config) {
   config->streams_in = 10;
   config->blocking = 1;
   config->park_max = MSTLS_SCTP_DEFAULT_PARK_MAX;
+  config->send_timeout_ms = MSTLS_SCTP_DEFAULT_SEND_TIMEOUT_MS;
+  config->backlog = MSTLS_SCTP_DEFAULT_BACKLOG;
+  config->pending_recv_buffer = MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER;
 }
 
 static uint64_t assoc_now_ms(void) {
@@ -170,13 +176,44 @@ static int assoc_park(mstls_sctp_assoc *a) {
   return more;
 }
 
-/* Blocking send found no room: wait for it, reading ahead meanwhile. */
-static void assoc_wait_room(mstls_sctp_assoc *a) {
+/* Blocking send found no room: wait for it, reading ahead meanwhile. The
+ * backend's wait sleeps until the socket signals an event (an upcall or
+ * poll()), so a peer that never reads costs no CPU. */
+static void assoc_wait_room(mstls_sctp_assoc *a, int timeout_ms) {
   int events = MSTLS_SCTP_WAIT_WRITE;
 
   if (assoc_park(a))
     events |= MSTLS_SCTP_WAIT_READ;
-  (void)a->ops->wait(a->sock, events, 1000);
+  (void)a->ops->wait(a->sock, events, timeout_ms);
+}
+
+/* Send one message; in blocking mode wait for room, at most
+ * config.send_timeout_ms. 0, MSTLS_E_AGAIN (non-blocking), MSTLS_E_TIMEOUT
+ * or the backend's error. */
+static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
+                          const uint8_t *data, size_t len) {
+  uint64_t deadline = 0;
+  int rc;
+
+  for (;;) {
+    int wait_ms = -1;
+    rc = a->ops->send(a->sock, stream, ppid, data, len);
+    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking)
+      return rc;
+    if (a->error != 0)
+      return a->error; /* read while waiting (COMM_LOST, ...) */
+    if (a->cfg.send_timeout_ms > 0) {
+      uint64_t now = assoc_now_ms();
+      if (deadline == 0)
+        deadline = now + a->cfg.send_timeout_ms;
+      if (now >= deadline) {
+        a->stats.send_timeouts++;
+        return MSTLS_E_TIMEOUT;
+      }
+      wait_ms = (int)(deadline - now);
+    }
+    assoc_wait_room(a, wait_ms);
+  }
 }
 
 static int assoc_push(mstls_session *session, uint16_t stream,
@@ -189,7 +226,7 @@ static int assoc_push(mstls_session *session, uint16_t stream,
 
   (void)session;
   if (a->error != 0)
-    return MSTLS_E_TRANSPORT;
+    return a->error;
   if (stream >= a->nbidi)
     return MSTLS_E_INVALID_STREAM;
   pthread_mutex_lock(&a->slock);
@@ -215,20 +252,17 @@ static int assoc_push(mstls_session *session, uint16_t stream,
     }
     data = a->sbuf;
   }
-  for (;;) {
-    /* RFC 3436 §3.2: each TLS record goes out as one SCTP user message,
-     * ordered, on the stream of its TLS connection. */
-    rc = a->ops->send(a->sock, stream, a->ppid[stream], data, len);
-    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking || a->error != 0)
-      break;
-    assoc_wait_room(a);
-  }
+  /* RFC 3436 §3.2: each TLS record goes out as one SCTP user message,
+   * ordered, on the stream of its TLS connection. */
+  rc = assoc_send_msg(a, stream, a->ppid[stream], data, len);
   if (rc == 0)
     a->stats.msgs_out++;
   pthread_mutex_unlock(&a->slock);
   if (rc == 0 || rc == MSTLS_E_AGAIN)
     return rc;
-  assoc_fail(a, rc == MSTLS_E_PEER_GONE ? rc : MSTLS_E_TRANSPORT);
+  assoc_fail(a, rc == MSTLS_E_PEER_GONE || rc == MSTLS_E_TIMEOUT
+                    ? rc
+                    : MSTLS_E_TRANSPORT);
   return rc;
 }
 
@@ -641,7 +675,8 @@ static mstls_sctp_backend assoc_pick(const mstls_sctp_config *cfg) {
 }
 
 static int assoc_check_config(const mstls_sctp_config *cfg) {
-  if (cfg->streams_out == 0 || cfg->streams_in == 0)
+  if (cfg->streams_out == 0 || cfg->streams_in == 0 || cfg->backlog < 1 ||
+      cfg->backlog > 65535 || cfg->send_timeout_ms > INT32_MAX)
     return MSTLS_E_INVALID_ARGUMENT;
   switch (cfg->backend) {
   case MSTLS_SCTP_BACKEND_DEFAULT:
@@ -756,9 +791,42 @@ int mstls_sctp_listener_get_fd(mstls_sctp_listener *l) {
   return l == NULL ? -1 : l->ops->fd(l->sock);
 }
 
+static void assoc_listener_ready(void *arg) {
+  mstls_sctp_listener *l = arg;
+  if (l->ready != NULL)
+    l->ready(l, l->ready_user);
+}
+
+int mstls_sctp_listener_set_ready(mstls_sctp_listener *l,
+                                  mstls_sctp_listener_ready_cb cb,
+                                  void *user_data) {
+  if (l == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  /* Clear first: the backend's set_ready is a barrier against a running
+   * callback, so the new pair is never seen half-written. */
+  l->ops->set_ready(l->sock, NULL, NULL);
+  l->ready = cb;
+  l->ready_user = user_data;
+  if (cb != NULL) {
+    l->ops->set_ready(l->sock, assoc_listener_ready, l);
+    /* Associations that came before the hook gave no signal. */
+    cb(l, user_data);
+  }
+  return 0;
+}
+
+int mstls_sctp_listener_get_stats(mstls_sctp_listener *l,
+                                  mstls_sctp_listener_stats *stats) {
+  if (l == NULL || stats == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *stats = l->stats;
+  return 0;
+}
+
 void mstls_sctp_listener_del(mstls_sctp_listener *l) {
   if (l == NULL)
     return;
+  l->ops->set_ready(l->sock, NULL, NULL);
   l->ops->close(l->sock);
   free(l);
 }
@@ -778,16 +846,21 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
     rc = l->ops->accept(l->sock, &ns, &l->cfg);
     if (rc != MSTLS_E_AGAIN || !l->cfg.blocking)
       break;
-    (void)l->ops->wait(l->sock, MSTLS_SCTP_WAIT_READ, 1000);
+    (void)l->ops->wait(l->sock, MSTLS_SCTP_WAIT_READ, -1);
   }
-  if (rc != 0)
+  if (rc != 0) {
+    if (rc != MSTLS_E_AGAIN)
+      l->stats.accept_failed++;
     return rc;
+  }
   rc = assoc_new(&a, &l->cfg, MSTLS_ROLE_SERVER, settings, callbacks, cred,
                  user_data);
   if (rc != 0) {
+    l->stats.accept_failed++;
     l->ops->close(ns);
     return rc;
   }
+  l->stats.accepted++;
   a->ops = l->ops;
   a->sock = ns;
   a->ops->set_ready(a->sock, assoc_ready, a);
@@ -911,15 +984,14 @@ int mstls_sctp_send_plain(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
   if (stream < a->nbidi &&
       mstls_stream_get_state(a->session, stream) != MSTLS_STREAM_PLAINTEXT)
     return MSTLS_E_INVALID_STREAM;
-  for (;;) {
-    rc = a->ops->send(a->sock, stream, ppid, data, len);
-    if (rc != MSTLS_E_AGAIN || !a->cfg.blocking)
-      break;
-    (void)a->ops->wait(a->sock, MSTLS_SCTP_WAIT_WRITE, 1000);
-  }
+  pthread_mutex_lock(&a->slock);
+  rc = assoc_send_msg(a, stream, ppid, data, len);
   if (rc == 0)
     a->stats.msgs_out++;
-  return rc == 0 || rc == MSTLS_E_AGAIN ? rc : MSTLS_E_TRANSPORT;
+  pthread_mutex_unlock(&a->slock);
+  if (rc == 0 || rc == MSTLS_E_AGAIN || rc == MSTLS_E_TIMEOUT)
+    return rc;
+  return MSTLS_E_TRANSPORT;
 }
 
 int mstls_sctp_assoc_reset_streams(mstls_sctp_assoc *a, const uint16_t *sids,
@@ -1012,7 +1084,11 @@ void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
   if (a->sock != NULL)
     a->ops->set_ready(a->sock, NULL, NULL);
   mstls_session_del(a->session);
-  if (a->sock != NULL)
+  /* A send that timed out left data the peer does not take: a graceful
+   * close would keep it queued until SCTP gives up on the peer. */
+  if (a->sock != NULL && a->error == MSTLS_E_TIMEOUT)
+    a->ops->abort(a->sock);
+  else if (a->sock != NULL)
     a->ops->close(a->sock);
   while (a->park_head != NULL) {
     assoc_parked *p = a->park_head;

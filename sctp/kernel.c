@@ -343,7 +343,8 @@ int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
   if (rc != 0)
     return rc;
   (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 64) < 0) {
+  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 ||
+      listen(fd, cfg->backlog) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;
   }

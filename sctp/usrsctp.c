@@ -366,6 +366,9 @@ struct mstls_sctp_sock {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   uint64_t gen; /* bumped by every upcall */
+  /* A send found no room (EWOULDBLOCK) when gen was blocked_gen. */
+  int write_blocked;
+  uint64_t blocked_gen;
   void (*ready)(void *);
   void *ready_arg;
 };
@@ -407,6 +410,7 @@ static int usctp_errno_to_mstls(int e) {
   switch (e) {
   case EWOULDBLOCK:
     return MSTLS_E_AGAIN;
+  case ENOENT: /* usrsctp_sendv: the association no longer exists */
   case ECONNRESET:
   case ENOTCONN:
   case EPIPE:
@@ -455,7 +459,9 @@ static long usctp_recv(mstls_sctp_sock *s, uint8_t *buf, size_t len,
 static int usctp_send(mstls_sctp_sock *s, uint16_t sid, uint32_t ppid,
                       const uint8_t *data, size_t len) {
   struct sctp_sndinfo si;
+  uint64_t gen;
   ssize_t n;
+  int err;
 
   memset(&si, 0, sizeof(si));
   si.snd_sid = sid;
@@ -463,22 +469,52 @@ static int usctp_send(mstls_sctp_sock *s, uint16_t sid, uint32_t ppid,
   /* RFC 3436 §6: unordered delivery MUST NOT be used on TLS streams, and
    * no PR-SCTP policy is ever attached: snd_flags stays 0, no PRINFO. */
   si.snd_flags = 0;
+  pthread_mutex_lock(&s->lock);
+  gen = s->gen;
+  pthread_mutex_unlock(&s->lock);
   n = usrsctp_sendv(s->so, data, len, NULL, 0, &si, sizeof(si),
                     SCTP_SENDV_SNDINFO, 0);
+  err = n < 0 ? errno : 0;
+  /* usrsctp reports a socket writable (SCTP_EVENT_WRITE) as soon as any
+   * room is free, but a non-blocking send of a whole message needs room
+   * for all of it: waiting on SCTP_EVENT_WRITE would return at once and
+   * the sender would spin. Remember the upcall generation the send saw;
+   * room can only appear with a later upcall (an inbound SACK). */
+  pthread_mutex_lock(&s->lock);
+  s->write_blocked = n < 0 && err == EWOULDBLOCK;
+  s->blocked_gen = gen;
+  pthread_mutex_unlock(&s->lock);
   if (n < 0)
-    return usctp_errno_to_mstls(errno);
+    return usctp_errno_to_mstls(err);
   return (size_t)n == len ? 0 : MSTLS_E_TRANSPORT;
 }
 
+/* Whether the socket is ready for @p events. A send that found no room is
+ * ready for WRITE only once an upcall came after it. */
+static int usctp_ready_now(mstls_sctp_sock *s, int events) {
+  int ev = usrsctp_get_events(s->so);
+  int blocked;
+  uint64_t gen, bgen;
+
+  if (ev < 0 || (ev & SCTP_EVENT_ERROR))
+    return 1;
+  if ((events & MSTLS_SCTP_WAIT_READ) && (ev & SCTP_EVENT_READ))
+    return 1;
+  if (!(events & MSTLS_SCTP_WAIT_WRITE))
+    return 0;
+  pthread_mutex_lock(&s->lock);
+  blocked = s->write_blocked;
+  gen = s->gen;
+  bgen = s->blocked_gen;
+  pthread_mutex_unlock(&s->lock);
+  return blocked ? gen != bgen : (ev & SCTP_EVENT_WRITE) != 0;
+}
+
+/* Wait on the condition variable the upcall signals: no polling. */
 static int usctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
   struct timespec deadline;
-  int mask = SCTP_EVENT_ERROR;
 
-  if (events & MSTLS_SCTP_WAIT_READ)
-    mask |= SCTP_EVENT_READ;
-  if (events & MSTLS_SCTP_WAIT_WRITE)
-    mask |= SCTP_EVENT_WRITE;
-  if (usrsctp_get_events(s->so) & mask)
+  if (usctp_ready_now(s, events))
     return 0;
   if (mstls_sctp_usrsctp_is_nothreads())
     return MSTLS_E_INVALID_STATE;
@@ -500,7 +536,7 @@ static int usctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
     pthread_mutex_unlock(&s->lock);
     /* Never call into usrsctp with s->lock held: the upcall takes it with
      * usrsctp's own locks held. */
-    if (usrsctp_get_events(s->so) & mask)
+    if (usctp_ready_now(s, events))
       return 0;
     pthread_mutex_lock(&s->lock);
     while (s->gen == gen && rc == 0) {
@@ -511,7 +547,7 @@ static int usctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
     }
     pthread_mutex_unlock(&s->lock);
     if (rc != 0)
-      return (usrsctp_get_events(s->so) & mask) ? 0 : MSTLS_E_AGAIN;
+      return usctp_ready_now(s, events) ? 0 : MSTLS_E_AGAIN;
   }
 }
 
@@ -735,12 +771,19 @@ fail:
 int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
                               const mstls_sctp_config *cfg, const char *host,
                               uint16_t port) {
+  mstls_sctp_config lcfg = *cfg;
   struct socket *so = NULL;
   int rc;
 
+  /* An association waiting to be accepted lives in a socket cloned from
+   * the listener, with the listener's buffers: a small receive buffer
+   * bounds what a peer can make it hold before accept (the window it
+   * advertises). Accept gives the socket the configured size. */
+  lcfg.recv_buffer =
+      cfg->pending_recv_buffer ? cfg->pending_recv_buffer : cfg->recv_buffer;
   if (cfg->link != NULL) {
     struct sockaddr_conn sc;
-    rc = usctp_open_conn(&so, cfg, port, &sc);
+    rc = usctp_open_conn(&so, &lcfg, port, &sc);
     if (rc != 0)
       return rc;
   } else {
@@ -749,13 +792,14 @@ int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
     rc = usctp_resolve(host, port, &ss, &sslen);
     if (rc != 0)
       return rc;
-    rc = usctp_open(&so, ss.ss_family, cfg);
+    rc = usctp_open(&so, ss.ss_family, &lcfg);
     if (rc != 0)
       return rc;
     if (usrsctp_bind(so, (struct sockaddr *)&ss, sslen) < 0)
       goto fail;
   }
-  if (usrsctp_listen(so, 64) < 0)
+  /* usrsctp drops a COOKIE-ECHO while `backlog` associations wait. */
+  if (usrsctp_listen(so, cfg->backlog) < 0)
     goto fail;
   return usctp_finish_open(so, ps, pops);
 fail:

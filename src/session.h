@@ -36,6 +36,9 @@ struct mstls_strm {
   unsigned counted_target : 1; /* counts toward handshake() completion */
   unsigned resumed : 1;
   unsigned out_blocked : 1; /* the last push returned MSTLS_E_AGAIN */
+  /* server, TLS 1.3 early start: gnutls_handshake() returned after our
+   * Finished; the client's Finished is still to come */
+  unsigned await_finished : 1;
   mstls_channel ch;
   mstls_rxq plain; /* plaintext waiting: plaintext streams, held TLS data */
   int err;

@@ -45,8 +45,12 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
   }
   st->out_blocked = 0;
   if (rv < 0) {
-    mstls_sess_fail(s, MSTLS_E_TRANSPORT);
-    return MSTLS_E_TRANSPORT;
+    /* Keep the causes a transport names (a send that timed out, a peer
+     * that is gone); anything else is a transport failure. */
+    rv = rv == MSTLS_E_TIMEOUT || rv == MSTLS_E_PEER_GONE ? rv
+                                                          : MSTLS_E_TRANSPORT;
+    mstls_sess_fail(s, rv);
+    return rv;
   }
   s->stats.msgs_out++;
   s->stats.bytes_out += total;
@@ -419,20 +423,71 @@ static int strm_deliver(mstls_strm *st) {
   return 0;
 }
 
+/* Server under TLS 1.3 early start: gnutls_handshake() returned once our
+ * Finished and tickets were out; GnuTLS reads the client's Finished inside
+ * gnutls_record_recv(). The stream is established, and the handshake
+ * timeout stops, only once that Finished has been read and verified (a
+ * bad one fails the read). Application data read with it is kept for the
+ * application. @return 0 (check st->await_finished) or a failure. */
+static int strm_await_finished(mstls_strm *st) {
+  mstls_session *s = st->sess;
+
+  /* Until then the last handshake message in is the ClientHello; once
+   * GnuTLS has read and verified the Finished it clears its handshake
+   * state, and the last message in reads as -1. */
+  for (;;) {
+    int last = (int)gnutls_handshake_get_last_in(st->ch.tls);
+    long n;
+    if (last == -1 || last == GNUTLS_HANDSHAKE_FINISHED) {
+      break;
+    }
+    if (st->ch.rxq.count == 0) {
+      return 0;
+    }
+    n = gnutls_record_recv(st->ch.tls, s->scratch, MSTLS_RECORD_MAX);
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+      continue;
+    }
+    if (n == 0) {
+      return mstls_strm_fail(st, MSTLS_E_PREMATURE_EOF);
+    }
+    if (n < 0) {
+      return strm_fail_tls(st, (int)n, 1);
+    }
+    n = mstls_rxq_push(&st->plain, s->mem, s->scratch, (size_t)n);
+    if (n < 0) {
+      return mstls_strm_fail(st, (int)n);
+    }
+  }
+  st->await_finished = 0;
+  return 0;
+}
+
 int mstls_strm_process(mstls_strm *st) {
   mstls_session *s = st->sess;
   int rv;
 
   if (st->state == MSTLS_STREAM_HANDSHAKING) {
-    rv = gnutls_handshake(st->ch.tls);
-    if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
-      return 0;
-    }
-    if (rv < 0) {
-      if (gnutls_error_is_fatal(rv) == 0) {
-        return 0; /* warning alerts and the like: keep going */
+    if (!st->await_finished) {
+      rv = gnutls_handshake(st->ch.tls);
+      if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+        return 0;
       }
-      return strm_fail_tls(st, rv, 1);
+      if (rv < 0) {
+        if (gnutls_error_is_fatal(rv) == 0) {
+          return 0; /* warning alerts and the like: keep going */
+        }
+        return strm_fail_tls(st, rv, 1);
+      }
+      st->await_finished = s->role == MSTLS_ROLE_SERVER &&
+                           (gnutls_session_get_flags(st->ch.tls) &
+                            GNUTLS_SFLAGS_EARLY_START) != 0;
+    }
+    if (st->await_finished) {
+      rv = strm_await_finished(st);
+      if (rv < 0 || st->await_finished) {
+        return rv;
+      }
     }
     rv = strm_handshake_done(st);
     if (rv < 0 || st->state != MSTLS_STREAM_OPEN) {

@@ -19,6 +19,9 @@ target_compile_options(mstls_sctp_e2e PRIVATE ${MSTLS_WARNINGS})
 if(MSTLS_WITH_USRSCTP)
   mstls_add_test(NAME test_sctp_udp SOURCES test_sctp_udp.c
                  LABELS integration TIMEOUT 240 LIBS mstls_sctp_e2e)
+  # A peer that never reads: the blocked sender's CPU time stays near zero.
+  mstls_add_test(NAME test_sctp_stall SOURCES test_sctp_stall.c
+                 LABELS integration TIMEOUT 240)
 endif()
 if(MSTLS_WITH_KERNEL_SCTP)
   # On a host without kernel SCTP this exits 77 with a one-line reason.

@@ -142,10 +142,43 @@ typedef struct mstls_sctp_config {
    *  only reports MSTLS_SCTP_EVENT_STREAM_RESET. 0 (default): deny them, as
    *  RFC 6525 §6.3.1 sets by default; nothing changes on our side. */
   int accept_stream_reset;
+  /** Blocking mode: longest time in milliseconds one send may wait for
+   *  room in the socket's send buffer (a peer that does not read). The
+   *  wait sleeps on an event (usrsctp: the socket upcall after an inbound
+   *  SACK; kernel SCTP: poll() for POLLOUT), never polls. When it elapses
+   *  the send fails with MSTLS_E_TIMEOUT, the association's error becomes
+   *  MSTLS_E_TIMEOUT (the TLS record is lost, so the session cannot go on;
+   *  counted in mstls_sctp_stats.send_timeouts) and mstls_sctp_assoc_del()
+   *  aborts the association instead of waiting for the peer to take the
+   *  queued data. Default MSTLS_SCTP_DEFAULT_SEND_TIMEOUT_MS; 0: no limit
+   *  (the send still ends when SCTP declares the peer gone). */
+  uint32_t send_timeout_ms;
+  /** Listener: associations set up by SCTP and waiting for
+   *  mstls_sctp_accept(). Beyond it usrsctp drops the peer's COOKIE-ECHO
+   *  (the peer retransmits it and gives up after its retransmission
+   *  limit); the kernel behaves alike. Default MSTLS_SCTP_DEFAULT_BACKLOG.
+   *  Must be 1..65535. */
+  int backlog;
+  /** Listener, usrsctp: receive buffer (and so the advertised window) of
+   *  an association until it is accepted, bounding the data an
+   *  unaccepted association can make the server hold to about this many
+   *  bytes each (backlog x pending_recv_buffer in all). mstls_sctp_accept()
+   *  then sets recv_buffer. Default MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER;
+   *  0: recv_buffer. Kernel SCTP ignores it: the kernel fixes an
+   *  association's window when it is set up, so a smaller listener buffer
+   *  would shrink every accepted association; there, recv_buffer of the
+   *  listener (net.core.rmem_default when 0) bounds pending data. */
+  size_t pending_recv_buffer;
 } mstls_sctp_config;
 
 /** Default of mstls_sctp_config.park_max: 4 MiB. */
 #define MSTLS_SCTP_DEFAULT_PARK_MAX ((size_t)4 << 20)
+/** Default of mstls_sctp_config.send_timeout_ms: 30 s. */
+#define MSTLS_SCTP_DEFAULT_SEND_TIMEOUT_MS 30000u
+/** Default of mstls_sctp_config.backlog. */
+#define MSTLS_SCTP_DEFAULT_BACKLOG 32
+/** Default of mstls_sctp_config.pending_recv_buffer: 64 KiB. */
+#define MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER ((size_t)64 << 10)
 
 /** @brief Fill @p config with defaults (must not be NULL). */
 MSTLS_EXTERN void mstls_sctp_config_default(mstls_sctp_config *config);
@@ -309,8 +342,42 @@ MSTLS_EXTERN int mstls_sctp_accept(mstls_sctp_listener *listener,
 MSTLS_EXTERN int mstls_sctp_listener_wait(mstls_sctp_listener *listener,
                                           int timeout_ms);
 
-/** @brief Pollable fd of a kernel listener, -1 for usrsctp. */
+/** @brief Pollable fd of a kernel listener, -1 for usrsctp (use
+ *  mstls_sctp_listener_set_ready()). */
 MSTLS_EXTERN int mstls_sctp_listener_get_fd(mstls_sctp_listener *listener);
+
+/** Listener readiness callback: something happened on an association
+ *  that waits to be accepted (usrsctp). Runs on a usrsctp thread: only
+ *  wake your loop, then call mstls_sctp_accept() until MSTLS_E_AGAIN. */
+typedef void (*mstls_sctp_listener_ready_cb)(mstls_sctp_listener *listener,
+                                             void *user_data);
+
+/**
+ * @brief Set (or clear, with NULL) the readiness callback of a usrsctp
+ *        listener, so that an event loop can wait for new associations
+ *        without polling. It is called once before this returns, for
+ *        associations that were already waiting. Kernel listeners give a
+ *        pollable fd instead (mstls_sctp_listener_get_fd()) and never
+ *        call it. When set to NULL, the callback is not running any more
+ *        once this returns.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (listener NULL).
+ */
+MSTLS_EXTERN int mstls_sctp_listener_set_ready(mstls_sctp_listener *listener,
+                                               mstls_sctp_listener_ready_cb cb,
+                                               void *user_data);
+
+/** Counters of a listener. */
+typedef struct mstls_sctp_listener_stats {
+  uint64_t accepted; /**< associations returned by mstls_sctp_accept() */
+  /** Accepts that failed (out of memory, socket setup). */
+  uint64_t accept_failed;
+} mstls_sctp_listener_stats;
+
+/** @brief Copy the listener's counters.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT. */
+MSTLS_EXTERN int
+mstls_sctp_listener_get_stats(mstls_sctp_listener *listener,
+                              mstls_sctp_listener_stats *stats);
 
 /** @brief Close a listener (NULL ignored). */
 MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
@@ -396,6 +463,8 @@ typedef struct mstls_sctp_stats {
   uint64_t park_full;
   /** Most bytes set aside at once. */
   size_t parked_max;
+  /** Blocked sends that gave up after config.send_timeout_ms. */
+  uint64_t send_timeouts;
 } mstls_sctp_stats;
 
 /** @brief Copy the counters. @return 0, MSTLS_E_INVALID_ARGUMENT. */
