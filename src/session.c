@@ -223,9 +223,34 @@ mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
 }
 
 /* A fatal session error: every stream is finished, nothing more is sent. */
+/* The session died (the transport is gone, an abort): every stream that
+ * was not closed in order reports failed, with the session's cause. Only
+ * state changes here -- this may run inside a stream's own GnuTLS call,
+ * so nothing is released and no callback runs. */
+static int sess_mark_failed(void *p, void *ctx) {
+  mstls_strm *st = p;
+  mstls_session *s = ctx;
+  switch (st->state) {
+  case MSTLS_STREAM_IDLE:
+  case MSTLS_STREAM_HANDSHAKING:
+  case MSTLS_STREAM_OPEN:
+  case MSTLS_STREAM_PLAINTEXT:
+    st->state = MSTLS_STREAM_FAILED;
+    st->err = s->err;
+    s->stats.streams_failed++;
+    break;
+  case MSTLS_STREAM_CLOSED:
+  case MSTLS_STREAM_FAILED:
+  default:
+    break;
+  }
+  return 0;
+}
+
 int mstls_sess_fail(mstls_session *s, int err) {
   if (!s->err) {
     s->err = err;
+    mstls_dense_foreach(&s->streams, sess_mark_failed, s);
   }
   return s->err;
 }

@@ -843,7 +843,7 @@ mstls_stream_state mstls_stream_get_state(mstls_session *s, uint16_t stream) {
     return MSTLS_STREAM_FAILED;
   }
   if (!st) {
-    return MSTLS_STREAM_IDLE;
+    return s->err ? MSTLS_STREAM_FAILED : MSTLS_STREAM_IDLE;
   }
   return st->state;
 }
@@ -854,7 +854,7 @@ int mstls_stream_get_error(mstls_session *s, uint16_t stream) {
   if (rv < 0) {
     return rv;
   }
-  return st ? st->err : 0;
+  return st ? st->err : s->err;
 }
 
 int mstls_stream_get_tls_error(mstls_session *s, uint16_t stream) {
@@ -885,7 +885,9 @@ int mstls_stream_get_info(mstls_session *s, uint16_t stream,
   info->cipher = "-";
   info->group = "-";
   if (!st) {
-    info->state = MSTLS_STREAM_IDLE;
+    /* A stream that never started shares a dead session's fate. */
+    info->state = s->err ? MSTLS_STREAM_FAILED : MSTLS_STREAM_IDLE;
+    info->error = s->err;
     return 0;
   }
   info->state = st->state;

@@ -10,6 +10,8 @@ if(MSTLS_WITH_USRSCTP)
   target_include_directories(test_sctp_conn PRIVATE ${PROJECT_SOURCE_DIR}/sctp)
   mstls_add_test(NAME test_sctp_failmalloc SOURCES test_sctp_failmalloc.c
                  LABELS unit TIMEOUT 600 LIBS mstls_sctp_testlib)
+  mstls_add_test(NAME test_sctp_close SOURCES test_sctp_close.c
+                 LABELS integration TIMEOUT 900 LIBS mstls_sctp_testlib)
 endif()
 
 # The two-process suite, once per backend.

@@ -56,13 +56,15 @@ typedef enum mstls_sctp_event {
   MSTLS_SCTP_EVENT_RESTART = 3,
   /** The peer started an SCTP shutdown: no more data will arrive. */
   MSTLS_SCTP_EVENT_SHUTDOWN = 4,
-  /** A message could not be delivered on @p stream: stream error
-   *  MSTLS_E_TRANSPORT (a lost TLS record breaks the stream). */
+  /** A message could not be delivered on @p stream: that stream fails
+   *  with MSTLS_E_STREAM_LOST (a lost TLS record breaks the stream); the
+   *  others go on. */
   MSTLS_SCTP_EVENT_SEND_FAILED = 5,
   /** The SSNs of @p stream were reset by the peer. */
   MSTLS_SCTP_EVENT_STREAM_RESET = 6,
-  /** Partial delivery of a message on @p stream was aborted: session
-   *  error MSTLS_E_PEER_GONE (a TLS record was lost). */
+  /** Partial delivery of a message on @p stream was aborted: that stream
+   *  fails with MSTLS_E_STREAM_LOST (a TLS record was lost); the others go
+   *  on. */
   MSTLS_SCTP_EVENT_PDAPI_ABORTED = 7,
   /** The association could not be set up: MSTLS_E_PEER_GONE. */
   MSTLS_SCTP_EVENT_CANT_START = 8,
@@ -385,8 +387,13 @@ MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
 /**
  * @brief Read everything the association has (non-blocking): route data to
  *        the session, handle notifications, finish association setup.
- * @return 0, MSTLS_E_INVALID_ARGUMENT, or the association's error
- *         (MSTLS_E_PEER_GONE, MSTLS_E_TRANSPORT, or a fatal session error).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CLOSED (the association
+ *         ended in order: the peer's SHUTDOWN completed -- not a
+ *         failure), or the association's error (MSTLS_E_PEER_GONE: lost,
+ *         aborted, restarted or never set up; MSTLS_E_TRANSPORT; a send
+ *         that timed out; a fatal session error). Once the association
+ *         ended, every stream that was not closed in order reports
+ *         MSTLS_STREAM_FAILED with that error.
  */
 MSTLS_EXTERN int mstls_sctp_assoc_process(mstls_sctp_assoc *assoc);
 

@@ -1,0 +1,158 @@
+/* Close semantics over real usrsctp associations (in-process AF_CONN,
+ * NOTHREADS stack, driven step by step: deterministic). An orderly close
+ * -- close_notify on every stream, then SCTP SHUTDOWN -- ends with
+ * success or MSTLS_E_CLOSED on both sides, never a transport or peer-gone
+ * error: 1000 short associations in a row, both ends checked. When an
+ * association dies instead, every stream reports failed, with the
+ * cause. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sctp_harness.h"
+
+#define NSTREAMS 4
+
+static int group_setup(void **state) {
+  (void)state;
+  return sctp_h_stack_up();
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  sctp_h_stack_down();
+  return 0;
+}
+
+static int orderly(int rc) {
+  return rc == 0 || rc == MSTLS_E_CLOSED || rc == MSTLS_E_AGAIN;
+}
+
+/* Every stream of a session ended in an orderly way. */
+static void check_streams_closed(mstls_session *s, const char *side, int i) {
+  uint16_t k;
+  for (k = 0; k < NSTREAMS; k++) {
+    mstls_stream_info info;
+    assert_int_equal(mstls_stream_get_info(s, k, &info), 0);
+    if (info.state == MSTLS_STREAM_FAILED) {
+      print_message("association %d, %s stream %u failed: %s\n", i, side, k,
+                    mstls_strerror(info.error));
+    }
+    assert_int_not_equal(info.state, MSTLS_STREAM_FAILED);
+  }
+}
+
+static void one_short_association(int i, uint64_t *errors) {
+  sctp_h h;
+  mstls_session *cs, *ss;
+  char buf[16];
+  int step, rc, server_closed = 0;
+
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
+  h.port = (uint16_t)(5100 + i % 500);
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 2000), 0);
+  cs = mstls_sctp_assoc_get_session(h.cli);
+  ss = mstls_sctp_assoc_get_session(h.srv);
+  /* One message each way. */
+  assert_int_equal(mstls_stream_send(cs, 1, "ping", 4), 4);
+  for (step = 0; step < 200; step++) {
+    sctp_h_step(&h);
+    rc = (int)mstls_stream_recv(ss, 1, buf, sizeof(buf));
+    if (rc != MSTLS_E_AGAIN) {
+      break;
+    }
+  }
+  assert_int_equal(rc, 4);
+  assert_int_equal(mstls_stream_send(ss, 1, "pong", 4), 4);
+  for (step = 0; step < 200; step++) {
+    sctp_h_step(&h);
+    rc = (int)mstls_stream_recv(cs, 1, buf, sizeof(buf));
+    if (rc != MSTLS_E_AGAIN) {
+      break;
+    }
+  }
+  assert_int_equal(rc, 4);
+  /* The client closes: close_notify everywhere, then SHUTDOWN. */
+  rc = mstls_sctp_assoc_shutdown(h.cli);
+  for (step = 0; rc == MSTLS_E_AGAIN && step < 200; step++) {
+    sctp_h_step(&h);
+    rc = mstls_sctp_assoc_shutdown(h.cli);
+  }
+  if (rc != 0) {
+    print_message("association %d: shutdown returned %s\n", i,
+                  mstls_strerror(rc));
+  }
+  assert_int_equal(rc, 0);
+  for (step = 0; step < 400 && !server_closed; step++) {
+    sctp_h_step(&h);
+    if (!orderly(h.cli_rc) || !orderly(h.srv_rc)) {
+      print_message("association %d: client %s, server %s\n", i,
+                    mstls_strerror(h.cli_rc), mstls_strerror(h.srv_rc));
+      (*errors)++;
+      break;
+    }
+    server_closed = h.srv_rc == MSTLS_E_CLOSED;
+  }
+  assert_true(server_closed);
+  check_streams_closed(cs, "client", i);
+  check_streams_closed(ss, "server", i);
+  assert_true(orderly(mstls_session_get_error(cs)));
+  assert_true(orderly(mstls_session_get_error(ss)));
+  sctp_h_close(&h);
+}
+
+static void test_1000_short_associations(void **state) {
+  uint64_t errors = 0;
+  int i;
+  (void)state;
+  for (i = 0; i < 1000; i++) {
+    one_short_association(i, &errors);
+  }
+  assert_int_equal(errors, 0);
+}
+
+/* The client's association vanishes (ABORT): the server's every stream
+ * reports failed with its cause, none stays open. */
+static void test_dead_association_fails_streams(void **state) {
+  sctp_h h;
+  mstls_session *ss;
+  mstls_session_stats st;
+  int step;
+  uint16_t k;
+  (void)state;
+  sctp_h_defaults(&h, 10, MSTLS_POLICY_RESUME);
+  h.port = 5900;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 2000), 0);
+  ss = mstls_sctp_assoc_get_session(h.srv);
+  mstls_sctp_assoc_abort(h.cli);
+  for (step = 0; step < 200 && h.srv_rc == 0; step++) {
+    sctp_h_step(&h);
+  }
+  assert_int_equal(h.srv_rc, MSTLS_E_PEER_GONE);
+  for (k = 0; k < 10; k++) {
+    mstls_stream_info info;
+    assert_int_equal(mstls_stream_get_info(ss, k, &info), 0);
+    assert_int_equal(info.state, MSTLS_STREAM_FAILED);
+    /* The cause: the association is gone, or (first) the stack reported
+     * records of this stream it could not deliver (SEND_FAILED). */
+    assert_true(info.error == MSTLS_E_PEER_GONE ||
+                info.error == MSTLS_E_STREAM_LOST);
+  }
+  assert_int_equal(mstls_session_get_stats(ss, &st), 0);
+  assert_int_equal(st.streams_failed, 10);
+  sctp_h_close(&h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dead_association_fails_streams),
+      cmocka_unit_test(test_1000_short_associations),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
