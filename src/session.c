@@ -155,6 +155,13 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   if (rv < 0) {
     goto fail;
   }
+  s->settings.resumption_data = NULL;
+  s->settings.resumption_data_len = 0;
+  if (settings->resumption_data &&
+      (rv = mstls_session_set_resumption_data(
+           s, settings->resumption_data, settings->resumption_data_len)) < 0) {
+    goto fail;
+  }
   if (pthread_mutex_init(&s->lock, NULL) != 0) {
     rv = MSTLS_E_NOMEM;
     goto fail;

@@ -812,3 +812,192 @@ int e2e_run(const e2e_case *c) {
             codes[1]);
   return codes[0] != 0 || codes[1] != 0;
 }
+
+/* A fleet: two server processes that share nothing but a ticket key, and a
+ * client process that resumes on the second every stream of an
+ * association it made with the first (RFC 3436 §8, fourth example). */
+
+static uint16_t fleet_port[2];
+
+static void fleet_key(uint8_t *key) {
+  memset(key, 0x5a, MSTLS_TICKET_KEY_SIZE);
+}
+
+static int e2e_fleet_server(const e2e_case *c, uint16_t port) {
+  mstls_sctp_config cfg;
+  mstls_sctp_listener *l = NULL;
+  mstls_sctp_assoc *a = NULL;
+  mstls_credentials *cred = test_server_creds(NULL);
+  uint8_t key[MSTLS_TICKET_KEY_SIZE], buf[256];
+  mstls_settings st;
+  mstls_session *s;
+  unsigned closed = 0, resumed = 0, want;
+  uint16_t k;
+  int rc;
+
+  fleet_key(key);
+  if (mstls_credentials_set_ticket_key(cred, key, sizeof(key)) != 0)
+    return 30;
+  if (c->backend == MSTLS_SCTP_BACKEND_USRSCTP &&
+      mstls_sctp_usrsctp_init(port, 0) != 0)
+    return 31;
+  e2e_config(&cfg, c);
+  test_server_settings(&st, c->streams, c->policy);
+  if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
+    return 32;
+  rc = mstls_sctp_accept(l, &a, &st, NULL, cred, NULL);
+  if (rc != 0) {
+    fprintf(stderr, "fleet server %u: accept: %s\n", port, mstls_strerror(rc));
+    return 33;
+  }
+  s = mstls_sctp_assoc_get_session(a);
+  while (closed < c->streams) {
+    long n = mstls_session_recv_any_blocking(s, &k, buf, sizeof(buf));
+    if (n == 0) {
+      closed++;
+      continue;
+    }
+    if (n < 0 || mstls_stream_send_blocking(s, k, buf, (size_t)n) != n)
+      return 34;
+  }
+  for (k = 0; k < c->streams; k++) {
+    mstls_stream_info info;
+    if (mstls_stream_get_info(s, k, &info) == 0 && info.resumed)
+      resumed++;
+  }
+  /* The first server makes the session; the second resumes it on every
+   * stream, stream 0 included, without ever having seen it. */
+  want = port == fleet_port[0] ? c->streams - 1u : c->streams;
+  if (resumed != want) {
+    fprintf(stderr, "fleet server %u: %u of %u streams resumed, want %u\n",
+            port, resumed, c->streams, want);
+    return 35;
+  }
+  (void)mstls_sctp_assoc_shutdown(a);
+  mstls_sctp_assoc_del(a);
+  mstls_sctp_listener_del(l);
+  mstls_credentials_del(cred);
+  if (c->backend == MSTLS_SCTP_BACKEND_USRSCTP)
+    (void)mstls_sctp_usrsctp_release();
+  return 0;
+}
+
+/* Connect (retrying while the server starts), echo once on every stream,
+ * take the resumption data, close. @return 0 or an exit code. */
+static int fleet_association(const e2e_case *c, uint16_t port,
+                             mstls_credentials *cred, const uint8_t *in,
+                             size_t in_len, uint8_t *out, size_t *out_len,
+                             uint32_t *full) {
+  mstls_sctp_config cfg;
+  mstls_sctp_assoc *a = NULL;
+  mstls_session_stats ss;
+  mstls_settings st;
+  mstls_session *s;
+  char msg[16], got[16];
+  uint16_t k;
+  int rc = MSTLS_E_PEER_GONE, i;
+
+  e2e_config(&cfg, c);
+  cfg.remote_udp_port = port;
+  test_client_settings(&st, c->streams, c->policy);
+  st.resumption_data = in;
+  st.resumption_data_len = in_len;
+  for (i = 0; i < 50; i++) {
+    rc = mstls_sctp_connect(&a, &cfg, "127.0.0.1", port, &st, NULL, cred, NULL);
+    if (rc != MSTLS_E_PEER_GONE && rc != MSTLS_E_TRANSPORT)
+      break;
+    mstls_sctp_assoc_del(a);
+    a = NULL;
+    usleep(100 * 1000);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "fleet client: connect %u: %s\n", port, mstls_strerror(rc));
+    mstls_sctp_assoc_del(a);
+    return 40;
+  }
+  s = mstls_sctp_assoc_get_session(a);
+  for (k = 0; k < c->streams; k++) {
+    int len = snprintf(msg, sizeof(msg), "s%u", k);
+    if (mstls_stream_send_blocking(s, k, msg, (size_t)len) != len ||
+        mstls_stream_recv_blocking(s, k, got, sizeof(got)) != len ||
+        memcmp(msg, got, (size_t)len) != 0)
+      return 41;
+  }
+  if (mstls_session_get_stats(s, &ss) != 0)
+    return 42;
+  *full = ss.full_handshakes;
+  if (out && mstls_session_get_resumption_data(s, out, out_len) != 0)
+    return 43;
+  if (mstls_sctp_assoc_shutdown(a) != 0)
+    return 44;
+  for (i = 0; i < 100 && mstls_sctp_assoc_process(a) == 0; i++)
+    (void)mstls_sctp_assoc_wait(a, 100);
+  mstls_sctp_assoc_del(a);
+  return 0;
+}
+
+static int e2e_fleet_client(const e2e_case *c, uint16_t port) {
+  mstls_credentials *cred = test_client_creds(NULL, NULL, 0);
+  uint8_t blob[8192];
+  size_t len = sizeof(blob);
+  uint32_t full1 = 0, full2 = 0;
+  int rc;
+
+  if (c->backend == MSTLS_SCTP_BACKEND_USRSCTP &&
+      mstls_sctp_usrsctp_init((uint16_t)(port + 1), 0) != 0)
+    return 45;
+  rc = fleet_association(c, fleet_port[0], cred, NULL, 0, blob, &len, &full1);
+  if (rc == 0)
+    rc = fleet_association(c, fleet_port[1], cred, blob, len, NULL, NULL,
+                           &full2);
+  if (rc == 0 && (full1 != 1 || full2 != 0)) {
+    fprintf(stderr, "fleet client: full handshakes %u then %u, want 1, 0\n",
+            full1, full2);
+    rc = 46;
+  }
+  mstls_credentials_del(cred);
+  if (c->backend == MSTLS_SCTP_BACKEND_USRSCTP)
+    (void)mstls_sctp_usrsctp_release();
+  return rc;
+}
+
+int e2e_run_fleet(mstls_sctp_backend backend, uint16_t streams) {
+  e2e_case c = {backend, streams, MSTLS_POLICY_RESUME, 4, 1, 0, 0, 0};
+  pid_t pids[3];
+  int codes[3] = {-1, -1, -1};
+  int left = 3, i;
+  unsigned t, ticks = (e2e_child_timeout() + 10) * 100;
+
+  fleet_port[0] = e2e_pick_port();
+  fleet_port[1] = e2e_pick_port();
+  if (fleet_port[0] == 0 || fleet_port[1] == 0 || test_pki_get() == NULL)
+    return 1;
+  fflush(NULL);
+  pids[0] = e2e_spawn(e2e_fleet_server, &c, fleet_port[0]);
+  pids[1] = e2e_spawn(e2e_fleet_server, &c, fleet_port[1]);
+  pids[2] = e2e_spawn(e2e_fleet_client, &c, fleet_port[0]);
+  for (t = 0; t < ticks && left > 0; t++) {
+    for (i = 0; i < 3; i++) {
+      int st;
+      if (codes[i] != -1 || pids[i] <= 0)
+        continue;
+      if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+        codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+        left--;
+      }
+    }
+    if (left > 0)
+      usleep(10 * 1000);
+  }
+  for (i = 0; i < 3; i++) {
+    if (codes[i] == -1 && pids[i] > 0) {
+      kill(pids[i], SIGKILL);
+      (void)waitpid(pids[i], NULL, 0);
+      codes[i] = 99;
+    }
+  }
+  if (codes[0] || codes[1] || codes[2])
+    fprintf(stderr, "fleet: servers exit %d, %d, client exit %d\n", codes[0],
+            codes[1], codes[2]);
+  return codes[0] != 0 || codes[1] != 0 || codes[2] != 0;
+}

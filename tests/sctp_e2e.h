@@ -27,6 +27,12 @@ typedef struct e2e_case {
  * @return 0 on success, else a description-free failure code. */
 int e2e_run(const e2e_case *c);
 
+/* Two server processes sharing only a ticket key; a client process makes
+ * an association with the first, then resumes every stream (stream 0
+ * included) of a new association with the second from the resumption
+ * data. @return 0 on success. */
+int e2e_run_fleet(mstls_sctp_backend backend, uint16_t streams);
+
 /* 1 if the backend can run here; else prints a one-line reason. */
 int e2e_backend_available(mstls_sctp_backend b);
 

@@ -96,6 +96,13 @@ static void test_event_loop_256k(void **s) {
   run_event_loop(2, MSTLS_POLICY_RESUME, 256u * 1024u, 2);
 }
 
+/* RFC 3436 §8: every stream of a new association, with another server
+ * process that shares only the ticket key, resumes the first one. */
+static void test_fleet_resume(void **s) {
+  (void)s;
+  assert_int_equal(e2e_run_fleet(E2E_BACKEND, 10), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_streams_1),
@@ -113,6 +120,7 @@ int main(void) {
       cmocka_unit_test(test_event_loop_parallel_16),
       cmocka_unit_test(test_event_loop_lazy_16),
       cmocka_unit_test(test_event_loop_256k),
+      cmocka_unit_test(test_fleet_resume),
   };
   const char *only = getenv("MSTLS_TEST_FILTER");
   if (!e2e_backend_available(E2E_BACKEND))

@@ -387,6 +387,13 @@ typedef struct mstls_settings {
   size_t session_rx_budget;
   /** Allocator, NULL for libc. */
   const mstls_mem *mem;
+  /** Client: resumption data of an earlier association
+   *  (mstls_session_get_resumption_data()), as if given to
+   *  mstls_session_set_resumption_data() right after creation -- the way
+   *  to resume through mstls_sctp_connect(). NULL: none. Copied. */
+  const uint8_t *resumption_data;
+  /** Length of resumption_data. */
+  size_t resumption_data_len;
 } mstls_settings;
 
 /**
@@ -480,7 +487,8 @@ typedef struct mstls_callbacks {
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL pointer, no push, nstreams out
  *         of range, client without server_name and not INSECURE,
  *         max_message below 18437, stream_rx_cap below max_message,
- *         session_rx_budget below stream_rx_cap, handshake_timeout 0),
+ *         session_rx_budget below stream_rx_cap, handshake_timeout 0,
+ *         resumption_data on a server or with length 0),
  *         MSTLS_E_CREDENTIALS (server credentials without a key),
  *         MSTLS_E_TLS (priority string rejected), MSTLS_E_NOMEM.
  */
