@@ -270,26 +270,31 @@ run_case() {
   total=$(sed -n 's/.* total=\([0-9]*\).*/\1/p' <<<"$line")
   up=$(sed -n 's/.* up=\([0-9]*\).*/\1/p' <<<"$line")
   resumed=$(sed -n 's/.* resumed=\([0-9]*\).*/\1/p' <<<"$line")
+  # Every reason that applies, so one failure does not hide another.
+  add_reason() { reason=${reason:+$reason; }$1; }
   if [ -z "$reason" ]; then
     if [ -z "$line" ]; then
-      reason="no association: $(grep -a -m1 -E '^fd_peer: (connect|accept|listen|nobody)' "$dir/peer.log" || echo 'fd_peer said nothing')"
+      add_reason "no association: $(grep -a -m1 -E '^fd_peer: (connect|accept|listen|nobody)' "$dir/peer.log" || echo 'fd_peer said nothing')"
     elif [ "$up" != "$total" ]; then
-      reason="$up of $total TLS streams up ($(grep -a -m1 'failed:' "$dir/peer.log" | sed 's/^[0-9]* *//'))"
-    elif [ "$peer_rc" = 3 ]; then
-      note="close: $(grep -a -m1 '^fd_peer: shutdown:' "$dir/peer.log" | sed 's/^fd_peer: shutdown: //')"
-      [ "$group" = full ] && reason="mstls close returned $(sed 's/^close: //' <<<"$note")"
-    elif [ "$peer_rc" != 0 ]; then
-      reason="fd_peer exit $peer_rc: $(grep -a -m1 -E '^fd_peer: (no |association error|association failed|sending|stream [0-9]+:|CEA|DPA|bad|malformed)' "$dir/peer.log" || echo '?')"
+      add_reason "$up of $total TLS streams up ($(grep -a -m1 'failed:' "$dir/peer.log" | sed 's/^[0-9]* *//'))"
+    elif [ "$peer_rc" != 0 ] && [ "$peer_rc" != 3 ]; then
+      add_reason "fd_peer exit $peer_rc: $(grep -a -m1 -E '^fd_peer: (no |association error|association failed|sending|stream [0-9]+:|CEA|DPA|bad|malformed)' "$dir/peer.log" || echo '?')"
     fi
   fi
-  if [ -z "$reason" ]; then
-    if grep -a -q -E 'Handshake failed|TLS Handshake failed|Decryption has failed|gnutls_handshake' "$dir/fd.log"; then
-      reason="freeDiameter: $(grep -a -m1 -E 'Handshake failed|TLS Handshake failed|Decryption has failed|gnutls_handshake' "$dir/fd.log" | sed 's/^[0-9:]* *//')"
-    elif ! grep -a -q -E "STATE_OPEN.*'$PEER_ID'" "$dir/fd.log"; then
-      reason="freeDiameter never reached STATE_OPEN with $PEER_ID"
-    elif [ "$check" = resumed ] && [ "$resumed" != $((total - 1)) ]; then
-      reason="$resumed of $((total - 1)) streams resumed (the others did full handshakes)"
+  if [ -n "$line" ] && [ "$up" = "$total" ]; then
+    if [ "$check" = resumed ] && [ "$resumed" != $((total - 1)) ]; then
+      add_reason "$resumed of $((total - 1)) streams resumed (the others did full handshakes)"
     fi
+    if grep -a -q -E 'Handshake failed|TLS Handshake failed|Decryption has failed|gnutls_handshake' "$dir/fd.log"; then
+      add_reason "freeDiameter: $(grep -a -m1 -E 'Handshake failed|TLS Handshake failed|Decryption has failed|gnutls_handshake' "$dir/fd.log" | sed 's/^[0-9:]* *//')"
+    elif [ "$peer_rc" = 0 ] || [ "$peer_rc" = 3 ]; then
+      grep -a -q -E "STATE_OPEN.*'$PEER_ID'" "$dir/fd.log" ||
+        add_reason "freeDiameter never reached STATE_OPEN with $PEER_ID"
+    fi
+  fi
+  if [ "$peer_rc" = 3 ]; then
+    note="close: $(grep -a -m1 '^fd_peer: shutdown:' "$dir/peer.log" | sed 's/^fd_peer: shutdown: //')"
+    [ "$group" = full ] && add_reason "mstls close returned ${note#close: }"
   fi
   local took=$((SECONDS - start)) verdict
   if [ -z "$reason" ]; then
