@@ -216,6 +216,24 @@ static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
   }
 }
 
+/* A send failed. The stack refuses data once the peer's SHUTDOWN has
+ * arrived, and a peer that closes right after its last message (a
+ * Diameter peer after its DPA) makes that race ordinary: read what is
+ * waiting -- data is set aside, notifications handled -- and if the peer
+ * did shut down, the association ends in order (MSTLS_E_CLOSED). */
+static int assoc_send_failed(mstls_sctp_assoc *a, int rc) {
+  if (!a->peer_shutdown && pthread_mutex_trylock(&a->rlock) == 0) {
+    while (assoc_read_msg(a) == 1 && assoc_park_msg(a) == 0) {
+    }
+    pthread_mutex_unlock(&a->rlock);
+  }
+  if (a->peer_shutdown)
+    return assoc_fail(a, MSTLS_E_CLOSED);
+  return assoc_fail(a, rc == MSTLS_E_PEER_GONE || rc == MSTLS_E_TIMEOUT
+                           ? rc
+                           : MSTLS_E_TRANSPORT);
+}
+
 static int assoc_push(mstls_session *session, uint16_t stream,
                       const mstls_iovec *iov, size_t iovcnt, void *ud) {
   mstls_sctp_assoc *a = ud;
@@ -260,10 +278,7 @@ static int assoc_push(mstls_session *session, uint16_t stream,
   pthread_mutex_unlock(&a->slock);
   if (rc == 0 || rc == MSTLS_E_AGAIN)
     return rc;
-  assoc_fail(a, rc == MSTLS_E_PEER_GONE || rc == MSTLS_E_TIMEOUT
-                    ? rc
-                    : MSTLS_E_TRANSPORT);
-  return rc;
+  return assoc_send_failed(a, rc);
 }
 
 static void assoc_report(mstls_sctp_assoc *a, mstls_sctp_event ev,

@@ -230,8 +230,10 @@ mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
 }
 
 /* A fatal session error: every stream is finished, nothing more is sent. */
-/* The session died (the transport is gone, an abort): every stream that
- * was not closed in order reports failed, with the session's cause. Only
+/* The session ended. After an orderly close of the transport
+ * (MSTLS_E_CLOSED) every stream is closed; when it died (the transport is
+ * gone, an abort) every stream that was not closed in order reports
+ * failed, with the session's cause. Only
  * state changes here -- this may run inside a stream's own GnuTLS call,
  * so nothing is released and no callback runs. */
 static int sess_mark_failed(void *p, void *ctx) {
@@ -242,6 +244,10 @@ static int sess_mark_failed(void *p, void *ctx) {
   case MSTLS_STREAM_HANDSHAKING:
   case MSTLS_STREAM_OPEN:
   case MSTLS_STREAM_PLAINTEXT:
+    if (s->err == MSTLS_E_CLOSED) {
+      st->state = MSTLS_STREAM_CLOSED; /* the transport closed in order */
+      break;
+    }
     st->state = MSTLS_STREAM_FAILED;
     st->err = s->err;
     s->stats.streams_failed++;

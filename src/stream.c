@@ -46,9 +46,12 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
   st->out_blocked = 0;
   if (rv < 0) {
     /* Keep the causes a transport names (a send that timed out, a peer
-     * that is gone); anything else is a transport failure. */
-    rv = rv == MSTLS_E_TIMEOUT || rv == MSTLS_E_PEER_GONE ? rv
-                                                          : MSTLS_E_TRANSPORT;
+     * that is gone, an association that closed in order); anything else
+     * is a transport failure. */
+    if (rv != MSTLS_E_TIMEOUT && rv != MSTLS_E_PEER_GONE &&
+        rv != MSTLS_E_CLOSED) {
+      rv = MSTLS_E_TRANSPORT;
+    }
     mstls_sess_fail(s, rv);
     return rv;
   }

@@ -46,10 +46,33 @@ static void check_streams_closed(mstls_session *s, const char *side, int i) {
   }
 }
 
-static void one_short_association(int i, uint64_t *errors) {
+/* Step until stream 1 of @p rx has @p len bytes. */
+static void recv_on_1(sctp_h *h, mstls_session *rx, size_t len) {
+  char buf[16];
+  int step, rc = MSTLS_E_AGAIN;
+  for (step = 0; step < 200 && rc == MSTLS_E_AGAIN; step++) {
+    sctp_h_step(h);
+    rc = (int)mstls_stream_recv(rx, 1, buf, sizeof(buf));
+  }
+  assert_int_equal(rc, (int)len);
+}
+
+/* Shut @p a down, stepping while its close_notify cannot go out yet. */
+static int shut(sctp_h *h, mstls_sctp_assoc *a) {
+  int step, rc = mstls_sctp_assoc_shutdown(a);
+  for (step = 0; rc == MSTLS_E_AGAIN && step < 200; step++) {
+    sctp_h_step(h);
+    rc = mstls_sctp_assoc_shutdown(a);
+  }
+  return rc;
+}
+
+/* Handshake, one message each way, then the client closes -- or (@p
+ * crossing) both ends close at once, as a Diameter peer does right after
+ * its DPA: the close_notify of one side meets the SHUTDOWN of the other. */
+static void one_short_association(int i, int crossing, uint64_t *errors) {
   sctp_h h;
   mstls_session *cs, *ss;
-  char buf[16];
   int step, rc, server_closed = 0;
 
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
@@ -58,36 +81,24 @@ static void one_short_association(int i, uint64_t *errors) {
   assert_int_equal(sctp_h_handshake(&h, 2000), 0);
   cs = mstls_sctp_assoc_get_session(h.cli);
   ss = mstls_sctp_assoc_get_session(h.srv);
-  /* One message each way. */
   assert_int_equal(mstls_stream_send(cs, 1, "ping", 4), 4);
-  for (step = 0; step < 200; step++) {
-    sctp_h_step(&h);
-    rc = (int)mstls_stream_recv(ss, 1, buf, sizeof(buf));
-    if (rc != MSTLS_E_AGAIN) {
-      break;
-    }
-  }
-  assert_int_equal(rc, 4);
+  recv_on_1(&h, ss, 4);
   assert_int_equal(mstls_stream_send(ss, 1, "pong", 4), 4);
-  for (step = 0; step < 200; step++) {
-    sctp_h_step(&h);
-    rc = (int)mstls_stream_recv(cs, 1, buf, sizeof(buf));
-    if (rc != MSTLS_E_AGAIN) {
-      break;
+  recv_on_1(&h, cs, 4);
+  if (crossing) {
+    rc = shut(&h, h.srv);
+    if (rc != 0) {
+      print_message("association %d: server shutdown: %s\n", i,
+                    mstls_strerror(rc));
+      (*errors)++;
     }
   }
-  assert_int_equal(rc, 4);
-  /* The client closes: close_notify everywhere, then SHUTDOWN. */
-  rc = mstls_sctp_assoc_shutdown(h.cli);
-  for (step = 0; rc == MSTLS_E_AGAIN && step < 200; step++) {
-    sctp_h_step(&h);
-    rc = mstls_sctp_assoc_shutdown(h.cli);
-  }
+  rc = shut(&h, h.cli);
   if (rc != 0) {
     print_message("association %d: shutdown returned %s\n", i,
                   mstls_strerror(rc));
+    (*errors)++;
   }
-  assert_int_equal(rc, 0);
   for (step = 0; step < 400 && !server_closed; step++) {
     sctp_h_step(&h);
     if (!orderly(h.cli_rc) || !orderly(h.srv_rc)) {
@@ -111,7 +122,18 @@ static void test_1000_short_associations(void **state) {
   int i;
   (void)state;
   for (i = 0; i < 1000; i++) {
-    one_short_association(i, &errors);
+    one_short_association(i, 0, &errors);
+  }
+  assert_int_equal(errors, 0);
+}
+
+/* Both ends close at once, 200 times: still success or MSTLS_E_CLOSED. */
+static void test_crossing_shutdowns(void **state) {
+  uint64_t errors = 0;
+  int i;
+  (void)state;
+  for (i = 0; i < 200; i++) {
+    one_short_association(i, 1, &errors);
   }
   assert_int_equal(errors, 0);
 }
@@ -149,10 +171,48 @@ static void test_dead_association_fails_streams(void **state) {
   sctp_h_close(&h);
 }
 
+/* The race a Diameter peer makes: its SHUTDOWN reaches our stack between
+ * our last read and our close_notify, so the stack refuses the
+ * close_notify. That is still an orderly close: success or MSTLS_E_CLOSED
+ * on both sides, no stream failed. */
+static void test_shutdown_race(void **state) {
+  sctp_h h;
+  mstls_session *cs, *ss;
+  int i, step, rc;
+  (void)state;
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
+  h.port = 5950;
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 2000), 0);
+  cs = mstls_sctp_assoc_get_session(h.cli);
+  ss = mstls_sctp_assoc_get_session(h.srv);
+  assert_int_equal(shut(&h, h.srv), 0);
+  /* The client's stack takes the server's close_notify and SHUTDOWN; the
+   * client has not read them yet. */
+  for (i = 0; i < 20; i++) {
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    mstls_sctp_usrsctp_handle_timers(10);
+  }
+  rc = mstls_session_bye(cs);
+  assert_true(rc == 0 || rc == MSTLS_E_AGAIN || rc == MSTLS_E_CLOSED);
+  assert_int_equal(mstls_sctp_assoc_shutdown(h.cli), 0);
+  for (step = 0; step < 400 && h.srv_rc != MSTLS_E_CLOSED; step++) {
+    sctp_h_step(&h);
+    assert_true(orderly(h.cli_rc));
+    assert_true(orderly(h.srv_rc));
+  }
+  assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
+  check_streams_closed(cs, "client", 0);
+  check_streams_closed(ss, "server", 0);
+  sctp_h_close(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
+      cmocka_unit_test(test_crossing_shutdowns),
+      cmocka_unit_test(test_shutdown_race),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -409,8 +409,10 @@ MSTLS_EXTERN void mstls_settings_default(mstls_settings *settings);
  * Push callback (required): send one message on @p stream. The message is
  * the concatenation of @p iov. Return 0 when the whole message was taken,
  * MSTLS_E_AGAIN when it would block (nothing taken; it is offered again
- * later), any other negative value on a transport failure (the session then
- * fails with MSTLS_E_TRANSPORT).
+ * later), any other negative value on a transport failure: the session
+ * then ends with that value if it is MSTLS_E_CLOSED (the transport closed
+ * in order), MSTLS_E_PEER_GONE or MSTLS_E_TIMEOUT, else with
+ * MSTLS_E_TRANSPORT.
  */
 typedef int (*mstls_push_cb)(mstls_session *session, uint16_t stream,
                              const mstls_iovec *iov, size_t iovcnt,
