@@ -839,6 +839,15 @@ long mstls_session_recv_any(mstls_session *s, uint16_t *pstream, void *buf,
   return MSTLS_E_AGAIN;
 }
 
+/* A stream that never started shares the session's end, as
+ * sess_mark_failed() gives it to the streams that exist. */
+static mstls_stream_state strm_absent_state(const mstls_session *s) {
+  if (!s->err) {
+    return MSTLS_STREAM_IDLE;
+  }
+  return s->err == MSTLS_E_CLOSED ? MSTLS_STREAM_CLOSED : MSTLS_STREAM_FAILED;
+}
+
 mstls_stream_state mstls_stream_get_state(mstls_session *s, uint16_t stream) {
   int rv;
   mstls_strm *st = strm_lookup(s, stream, 0, &rv);
@@ -846,7 +855,7 @@ mstls_stream_state mstls_stream_get_state(mstls_session *s, uint16_t stream) {
     return MSTLS_STREAM_FAILED;
   }
   if (!st) {
-    return s->err ? MSTLS_STREAM_FAILED : MSTLS_STREAM_IDLE;
+    return strm_absent_state(s);
   }
   return st->state;
 }
@@ -857,7 +866,10 @@ int mstls_stream_get_error(mstls_session *s, uint16_t stream) {
   if (rv < 0) {
     return rv;
   }
-  return st ? st->err : s->err;
+  if (!st) {
+    return strm_absent_state(s) == MSTLS_STREAM_FAILED ? s->err : 0;
+  }
+  return st->err;
 }
 
 int mstls_stream_get_tls_error(mstls_session *s, uint16_t stream) {
@@ -888,9 +900,8 @@ int mstls_stream_get_info(mstls_session *s, uint16_t stream,
   info->cipher = "-";
   info->group = "-";
   if (!st) {
-    /* A stream that never started shares a dead session's fate. */
-    info->state = s->err ? MSTLS_STREAM_FAILED : MSTLS_STREAM_IDLE;
-    info->error = s->err;
+    info->state = strm_absent_state(s);
+    info->error = info->state == MSTLS_STREAM_FAILED ? s->err : 0;
     return 0;
   }
   info->state = st->state;

@@ -23,7 +23,7 @@ if(MSTLS_WITH_USRSCTP)
                  LABELS integration TIMEOUT 240 LIBS mstls_sctp_e2e)
   # A peer that never reads: the blocked sender's CPU time stays near zero.
   mstls_add_test(NAME test_sctp_stall SOURCES test_sctp_stall.c
-                 LABELS integration TIMEOUT 240)
+                 LABELS integration TIMEOUT 240 LIBS mstls_sctp_e2e)
 endif()
 if(MSTLS_WITH_KERNEL_SCTP)
   # On a host without kernel SCTP this exits 77 with a one-line reason.

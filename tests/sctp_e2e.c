@@ -41,8 +41,7 @@ static int e2e_udp_free(uint16_t port) {
   return rc == 0;
 }
 
-/* A port pair (server, server + 1 for the client) unique to this process. */
-static uint16_t e2e_pick_port(void) {
+uint16_t e2e_pick_port(void) {
   static unsigned next;
   unsigned base = 20000u + ((unsigned)getpid() * 37u) % 30000u;
   unsigned i;
@@ -771,24 +770,16 @@ static pid_t e2e_spawn(int (*fn)(const e2e_case *, uint16_t), const e2e_case *c,
   return pid;
 }
 
-int e2e_run(const e2e_case *c) {
-  uint16_t port = e2e_pick_port();
-  pid_t pids[2];
-  int codes[2] = {-1, -1};
-  int left = 2, i;
+/* Reap @p n children, bounded by the children's own limit plus 10 s, then
+ * kill what is left. @return 0 if every child exited 0. */
+static int e2e_reap(const pid_t *pids, int *codes, int n) {
   unsigned t, ticks = (e2e_child_timeout() + 10) * 100;
+  int left = n, i, bad = 0;
 
-  if (port == 0)
-    return 1;
-  /* One PKI for both processes: build it before forking. */
-  if (test_pki_get() == NULL)
-    return 1;
-  fflush(NULL);
-  pids[0] = e2e_spawn(c->event_loop ? e2e_server_loop : e2e_server, c, port);
-  pids[1] = e2e_spawn(c->event_loop ? e2e_client_loop : e2e_client, c, port);
-  /* Reap both, bounded: the children's own limit plus 10 s, then kill. */
+  for (i = 0; i < n; i++)
+    codes[i] = -1;
   for (t = 0; t < ticks && left > 0; t++) {
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < n; i++) {
       int st;
       if (codes[i] != -1 || pids[i] <= 0)
         continue;
@@ -800,17 +791,34 @@ int e2e_run(const e2e_case *c) {
     if (left > 0)
       usleep(10 * 1000);
   }
-  for (i = 0; i < 2; i++) {
+  for (i = 0; i < n; i++) {
     if (codes[i] == -1 && pids[i] > 0) {
       kill(pids[i], SIGKILL);
       (void)waitpid(pids[i], NULL, 0);
       codes[i] = 99;
     }
+    bad |= codes[i] != 0;
   }
-  if (codes[0] != 0 || codes[1] != 0)
-    fprintf(stderr, "e2e: server exit %d, client exit %d\n", codes[0],
-            codes[1]);
-  return codes[0] != 0 || codes[1] != 0;
+  return bad;
+}
+
+int e2e_run(const e2e_case *c) {
+  uint16_t port = e2e_pick_port();
+  pid_t pids[2];
+  int codes[2];
+
+  if (port == 0)
+    return 1;
+  /* One PKI for both processes: build it before forking. */
+  if (test_pki_get() == NULL)
+    return 1;
+  fflush(NULL);
+  pids[0] = e2e_spawn(c->event_loop ? e2e_server_loop : e2e_server, c, port);
+  pids[1] = e2e_spawn(c->event_loop ? e2e_client_loop : e2e_client, c, port);
+  if (e2e_reap(pids, codes, 2) == 0)
+    return 0;
+  fprintf(stderr, "e2e: server exit %d, client exit %d\n", codes[0], codes[1]);
+  return 1;
 }
 
 /* A fleet: two server processes that share nothing but a ticket key, and a
@@ -964,9 +972,7 @@ static int e2e_fleet_client(const e2e_case *c, uint16_t port) {
 int e2e_run_fleet(mstls_sctp_backend backend, uint16_t streams) {
   e2e_case c = {backend, streams, MSTLS_POLICY_RESUME, 4, 1, 0, 0, 0};
   pid_t pids[3];
-  int codes[3] = {-1, -1, -1};
-  int left = 3, i;
-  unsigned t, ticks = (e2e_child_timeout() + 10) * 100;
+  int codes[3];
 
   fleet_port[0] = e2e_pick_port();
   fleet_port[1] = e2e_pick_port();
@@ -976,28 +982,9 @@ int e2e_run_fleet(mstls_sctp_backend backend, uint16_t streams) {
   pids[0] = e2e_spawn(e2e_fleet_server, &c, fleet_port[0]);
   pids[1] = e2e_spawn(e2e_fleet_server, &c, fleet_port[1]);
   pids[2] = e2e_spawn(e2e_fleet_client, &c, fleet_port[0]);
-  for (t = 0; t < ticks && left > 0; t++) {
-    for (i = 0; i < 3; i++) {
-      int st;
-      if (codes[i] != -1 || pids[i] <= 0)
-        continue;
-      if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
-        codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
-        left--;
-      }
-    }
-    if (left > 0)
-      usleep(10 * 1000);
-  }
-  for (i = 0; i < 3; i++) {
-    if (codes[i] == -1 && pids[i] > 0) {
-      kill(pids[i], SIGKILL);
-      (void)waitpid(pids[i], NULL, 0);
-      codes[i] = 99;
-    }
-  }
-  if (codes[0] || codes[1] || codes[2])
-    fprintf(stderr, "fleet: servers exit %d, %d, client exit %d\n", codes[0],
-            codes[1], codes[2]);
-  return codes[0] != 0 || codes[1] != 0 || codes[2] != 0;
+  if (e2e_reap(pids, codes, 3) == 0)
+    return 0;
+  fprintf(stderr, "fleet: servers exit %d, %d, client exit %d\n", codes[0],
+          codes[1], codes[2]);
+  return 1;
 }

@@ -33,6 +33,10 @@ int e2e_run(const e2e_case *c);
  * data. @return 0 on success. */
 int e2e_run_fleet(mstls_sctp_backend backend, uint16_t streams);
 
+/* A UDP port pair (p, p + 1) free now and unique to this process, for
+ * usrsctp's UDP encapsulation (server, client). 0 if none was found. */
+uint16_t e2e_pick_port(void);
+
 /* 1 if the backend can run here; else prints a one-line reason. */
 int e2e_backend_available(mstls_sctp_backend b);
 

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "sctp_e2e.h"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -39,33 +41,6 @@ enum stall_mode {
   STALL_TIMEOUT = 0,  /* the peer never reads: the send timeout elapses */
   STALL_PEER_DIES = 1 /* the peer aborts the association */
 };
-
-static int stall_udp_free(uint16_t port) {
-  struct sockaddr_in sin;
-  int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
-
-  if (fd < 0)
-    return 0;
-  memset(&sin, 0, sizeof(sin));
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-  close(fd);
-  return rc == 0;
-}
-
-static uint16_t stall_pick_port(void) {
-  static unsigned next;
-  unsigned base = 21000u + ((unsigned)getpid() * 41u) % 28000u;
-  unsigned i;
-
-  for (i = 0; i < 200; i++) {
-    uint16_t p = (uint16_t)((base + 2u * (next++)) & ~1u);
-    if (p > 1024 && stall_udp_free(p) && stall_udp_free((uint16_t)(p + 1)))
-      return p;
-  }
-  return 0;
-}
 
 static long stall_cpu_us(void) {
   struct rusage ru;
@@ -177,7 +152,7 @@ static int stall_client(uint16_t port, int mode, int ready_fd, int done_fd) {
 }
 
 static int stall_run(int mode) {
-  uint16_t port = stall_pick_port();
+  uint16_t port = e2e_pick_port();
   int ready[2], done[2];
   pid_t srv, cli;
   int st_srv = -1, st_cli = -1;

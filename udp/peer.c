@@ -270,6 +270,18 @@ void mstls_udp_peer_free(mstls_udp_peer *peer) {
   mstls_mem_free(mem, peer);
 }
 
+/* The address's table entry passes from @p old to @p next, the restart
+ * that ran beside it (no allocation: the key stays). */
+static void peer_hand_over(mstls_udp_peer *old, mstls_udp_peer *next) {
+  mstls_udp_endpoint *ep = old->ep;
+  (void)mstls_hash_replace(&ep->peers, old->key, old->keylen, next);
+  next->in_table = 1;
+  next->replaces = NULL;
+  old->in_table = 0;
+  old->successor = NULL;
+  ep->stats.restarts_pending--;
+}
+
 static void peer_leave_prefix(mstls_udp_peer *peer, mstls_udp_peer_state was) {
   mstls_udp_prefix *pre = peer->prefix;
   if (!pre) {
@@ -314,13 +326,7 @@ void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye) {
   if (peer->in_table && peer->successor) {
     /* The established peer ends while a new handshake from its address
      * runs: that one takes its place. */
-    mstls_udp_peer *next = peer->successor;
-    (void)mstls_hash_replace(&ep->peers, peer->key, peer->keylen, next);
-    next->in_table = 1;
-    next->replaces = NULL;
-    peer->successor = NULL;
-    peer->in_table = 0;
-    ep->stats.restarts_pending--;
+    peer_hand_over(peer, peer->successor);
   }
   if (peer->in_table) {
     mstls_hash_remove(&ep->peers, peer->key, peer->keylen);
@@ -384,16 +390,9 @@ static void peer_read(mstls_udp_peer *peer) {
 /* A restart completed (Finished verified): the new session takes the
  * address and the old one ends. RFC 6347 §4.2.8. */
 static void peer_take_over(mstls_udp_peer *peer) {
-  mstls_udp_endpoint *ep = peer->ep;
   mstls_udp_peer *old = peer->replaces;
-
-  peer->replaces = NULL;
-  old->successor = NULL;
-  ep->stats.restarts_pending--;
-  ep->stats.restarts++;
-  (void)mstls_hash_replace(&ep->peers, peer->key, peer->keylen, peer);
-  peer->in_table = 1;
-  old->in_table = 0;
+  peer_hand_over(old, peer);
+  peer->ep->stats.restarts++;
   mstls_udp_peer_finish(old, MSTLS_E_PEER_GONE, 0);
 }
 
