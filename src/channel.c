@@ -205,3 +205,10 @@ int mstls_chan_map_error(mstls_channel *ch, int gerr, int handshaking) {
   }
   return mstls_err_from_gnutls(gerr, handshaking);
 }
+
+void mstls_chan_send_fail_alert(mstls_channel *ch, int gerr) {
+  if (gerr != GNUTLS_E_FATAL_ALERT_RECEIVED && gerr != GNUTLS_E_PUSH_ERROR &&
+      gerr != GNUTLS_E_PULL_ERROR && gerr != GNUTLS_E_MEMORY_ERROR) {
+    (void)gnutls_alert_send_appropriate(ch->tls, gerr);
+  }
+}

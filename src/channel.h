@@ -47,4 +47,12 @@ int mstls_chan_enqueue(mstls_channel *ch, const uint8_t *data, size_t len);
  */
 int mstls_chan_map_error(mstls_channel *ch, int gerr, int handshaking);
 
+/**
+ * A connection that fails with GnuTLS error @p gerr is closed with the fatal
+ * alert that fits it (RFC 8446 §6.2, RFC 5246 §7.2.2), so that the peer
+ * fails now instead of at its own timeout. Nothing is sent when the peer's
+ * alert ended it, or the transport or memory failed.
+ */
+void mstls_chan_send_fail_alert(mstls_channel *ch, int gerr);
+
 #endif

@@ -140,14 +140,9 @@ int mstls_strm_fail(mstls_strm *st, int err) {
 /* A fatal GnuTLS error of the stream's own TLS session. */
 static int strm_fail_tls(mstls_strm *st, int gerr, int handshaking) {
   int err = mstls_chan_map_error(&st->ch, gerr, handshaking);
-  /* RFC 8446 §6.2 / RFC 5246 §7.2.2: a connection that fails is closed with
-   * a fatal alert, so the peer's stream fails now instead of waiting for its
-   * handshake timeout. Not when the peer's alert or our transport ended
-   * it. */
-  if (gerr != GNUTLS_E_FATAL_ALERT_RECEIVED && gerr != GNUTLS_E_PUSH_ERROR &&
-      gerr != GNUTLS_E_PULL_ERROR && gerr != GNUTLS_E_MEMORY_ERROR &&
-      !st->sess->err) {
-    (void)gnutls_alert_send_appropriate(st->ch.tls, gerr);
+  /* Not when the whole session has already failed. */
+  if (!st->sess->err) {
+    mstls_chan_send_fail_alert(&st->ch, gerr);
   }
   return mstls_strm_fail(st, err);
 }

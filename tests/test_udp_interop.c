@@ -160,7 +160,8 @@ static void loopback_any_port(int v6, struct sockaddr_storage *ss,
   }
 }
 
-static mstls_udp_loop *start_server(srv *s, int v6, char *port, size_t plen) {
+static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
+                                    char *port, size_t plen) {
   struct sockaddr_storage ss;
   socklen_t sl;
   mstls_udp_settings set;
@@ -169,6 +170,7 @@ static mstls_udp_loop *start_server(srv *s, int v6, char *port, size_t plen) {
 
   loopback_any_port(v6, &ss, &sl);
   mstls_udp_settings_default(&set);
+  set.priority = priority;
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = srv_done;
   cb.recv_data = srv_data;
@@ -213,7 +215,7 @@ static void server_vs(int v6, int use_openssl) {
   if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
     skip();
   }
-  loop = start_server(&s, v6, port, sizeof(port));
+  loop = start_server(&s, v6, NULL, port, sizeof(port));
   snprintf(marker, sizeof(marker), "interop-%s-%s-%d\n",
            use_openssl ? "openssl" : "gnutls", v6 ? "v6" : "v4", getpid());
   if (use_openssl) {
@@ -275,6 +277,55 @@ static void test_server_vs_openssl_s_client_v4(void **state) {
 static void test_server_vs_openssl_s_client_v6(void **state) {
   (void)state;
   server_vs(1, 1);
+}
+
+/* A server whose caller asks for DTLS 1.0 as well still refuses it: the
+ * endpoint removes every version below DTLS 1.2 from the priority string.
+ * gnutls-cli offering DTLS 1.0 only must fail its handshake. */
+static void test_server_refuses_dtls10(void **state) {
+  char port[16];
+  srv s;
+  child c;
+  mstls_udp_loop *loop;
+  mstls_udp_stats st;
+  mstls_tstamp end;
+  int status = 0;
+  pid_t done = 0;
+  const char *argv[] = {"gnutls-cli",
+                        "--udp",
+                        "--insecure",
+                        "--priority",
+                        "NORMAL:-VERS-ALL:+VERS-DTLS1.0",
+                        "--port",
+                        port,
+                        "127.0.0.1",
+                        NULL};
+
+  (void)state;
+  if (!have("gnutls-cli")) {
+    skip();
+  }
+  loop = start_server(&s, 0, "NORMAL:+VERS-DTLS1.0", port, sizeof(port));
+  spawn(&c, argv);
+  /* Bounded wait for the client to give up (a failure guard only). */
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (done == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+    done = waitpid(c.pid, &status, WNOHANG);
+  }
+  child_pump(&c);
+  if (done == 0) {
+    print_message("gnutls-cli still running:\n%s\n", c.buf);
+  }
+  assert_true(done == c.pid);
+  c.pid = 0;
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(loop), &st);
+  assert_int_equal(s.done, 0);
+  assert_int_equal(st.handshakes_done, 0);
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
 }
 
 /* ---- our client ------------------------------------------------------------
@@ -453,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_server_vs_gnutls_cli_v6),
       cmocka_unit_test(test_server_vs_openssl_s_client_v4),
       cmocka_unit_test(test_server_vs_openssl_s_client_v6),
+      cmocka_unit_test(test_server_refuses_dtls10),
       cmocka_unit_test(test_client_vs_gnutls_serv),
       cmocka_unit_test(test_client_vs_openssl_s_server),
   };

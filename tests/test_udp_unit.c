@@ -658,6 +658,14 @@ static void test_settings_validation(void **state) {
   s.priority = "NOT-A-PRIORITY";
   assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
                    MSTLS_E_TLS);
+  /* Versions below DTLS 1.2 are removed from every priority string: one
+   * that allows nothing else is refused, not run with DTLS 1.0. */
+  s.priority = "NORMAL:-VERS-ALL:+VERS-DTLS1.0";
+  assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL),
+                   MSTLS_E_TLS);
+  s.priority = "NORMAL:+VERS-DTLS1.0";
+  assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, g_cred, NULL), 0);
+  mstls_udp_endpoint_del(ep);
   assert_int_equal(mstls_udp_endpoint_new(NULL, &s, &cb, g_cred, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   assert_string_equal(mstls_udp_drop_reason_str(MSTLS_UDP_DROP_BAD_EPOCH),

@@ -9,6 +9,36 @@
 #include "udp_int.h"
 
 #define EP_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
+/* Appended to every priority string, the caller's too: DTLS 1.0 (RFC 4347)
+ * and the pre-standard DTLS 0.9 lack the replay and downgrade protections
+ * that RFC 6347 and RFC 9147 rely on. */
+#define EP_MIN_VERSION ":-VERS-DTLS1.0:-VERS-DTLS0.9"
+
+/* Build the endpoint's priority: @p base with the versions below DTLS 1.2
+ * removed. Returns MSTLS_E_TLS when GnuTLS rejects the string or nothing
+ * of DTLS 1.2 or later is left, MSTLS_E_NOMEM. */
+static int ep_priority(mstls_udp_endpoint *ep, const char *base) {
+  size_t n = strlen(base) + sizeof(EP_MIN_VERSION);
+  const unsigned *vers = NULL;
+  int i, nvers, usable = 0;
+
+  ep->priority_str = mstls_mem_malloc(ep->mem, n);
+  if (!ep->priority_str) {
+    return MSTLS_E_NOMEM;
+  }
+  memcpy(ep->priority_str, base, strlen(base));
+  memcpy(ep->priority_str + strlen(base), EP_MIN_VERSION,
+         sizeof(EP_MIN_VERSION));
+  if (gnutls_priority_init(&ep->priority, ep->priority_str, NULL) < 0) {
+    ep->priority = NULL;
+    return MSTLS_E_TLS;
+  }
+  nvers = gnutls_priority_protocol_list(ep->priority, &vers);
+  for (i = 0; i < nvers; i++) {
+    usable |= vers[i] >= GNUTLS_DTLS1_2 && vers[i] < GNUTLS_VERSION_UNKNOWN;
+  }
+  return usable ? 0 : MSTLS_E_TLS;
+}
 
 void mstls_udp_settings_default(mstls_udp_settings *s) {
   memset(s, 0, sizeof(*s));
@@ -167,9 +197,7 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   ep->rate = mstls_mem_calloc(mem, MSTLS_UDP_RATE_SLOTS, sizeof(*ep->rate));
   ep->rxbuf = mstls_mem_malloc(mem, MSTLS_UDP_RECORD_MAX);
   ep->txbuf = mstls_mem_malloc(mem, MSTLS_UDP_RECORD_MAX);
-  ep->priority_str = mstls_mem_strdup(
-      mem, settings->priority ? settings->priority : EP_DEFAULT_PRIORITY);
-  if (!ep->rate || !ep->rxbuf || !ep->txbuf || !ep->priority_str) {
+  if (!ep->rate || !ep->rxbuf || !ep->txbuf) {
     goto fail;
   }
   if ((rv = mstls_hash_init(&ep->peers, mem)) < 0 ||
@@ -183,11 +211,11 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   if ((rv = mstls_udp_heap_reserve(ep)) < 0) {
     goto fail;
   }
-  rv = MSTLS_E_TLS;
-  if (gnutls_priority_init(&ep->priority, ep->priority_str, NULL) < 0) {
-    ep->priority = NULL;
+  if ((rv = ep_priority(ep, settings->priority ? settings->priority
+                                               : EP_DEFAULT_PRIORITY)) < 0) {
     goto fail;
   }
+  rv = MSTLS_E_TLS;
   if (mstls_udp_cookies_init(&ep->cookies, settings->cookie_period) < 0 ||
       gnutls_rnd(GNUTLS_RND_NONCE, k, sizeof(k)) < 0) {
     goto fail;

@@ -433,6 +433,9 @@ static void peer_handshake(mstls_udp_peer *peer) {
       break;
     }
     if (gnutls_error_is_fatal(rv)) {
+      /* The address answered a cookie: tell it why, so that a client
+       * offering only what we refuse (DTLS 1.0, say) fails at once. */
+      mstls_chan_send_fail_alert(&peer->ch, rv);
       mstls_udp_peer_finish(peer, mstls_chan_map_error(&peer->ch, rv, 1), 0);
       return;
     }

@@ -124,7 +124,8 @@ typedef struct mstls_udp_settings {
   /** MSTLS_UDP_* flags. Default MSTLS_UDP_ACCEPT. */
   uint32_t flags;
   /** GnuTLS priority string; NULL for DTLS 1.2 with GnuTLS's defaults
-   *  ("NORMAL:-VERS-ALL:+VERS-DTLS1.2"). Copied. */
+   *  ("NORMAL:-VERS-ALL:+VERS-DTLS1.2"). Versions below DTLS 1.2 are always
+   *  removed ("-VERS-DTLS1.0:-VERS-DTLS0.9" is appended). Copied. */
   const char *priority;
   /** Path MTU for outgoing datagrams. Default 1200 (GnuTLS's default). */
   unsigned mtu;
@@ -259,7 +260,8 @@ typedef struct mstls_udp_callbacks {
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument, no send callback,
  *         mtu < 256, zero cookie_period or max_datagram, prefix_len_v4
  *         outside 1..32, prefix_len_v6 outside 1..128), MSTLS_E_NOMEM,
- *         MSTLS_E_TLS (bad priority string or no randomness).
+ *         MSTLS_E_TLS (priority string rejected by GnuTLS or leaving no
+ *         version from DTLS 1.2 on, or no randomness).
  */
 MSTLS_EXTERN int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
                                         const mstls_udp_settings *settings,

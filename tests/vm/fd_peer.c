@@ -348,6 +348,7 @@ static uint32_t fdp_report_streams(mstls_sctp_assoc *a, double ms) {
   uint16_t in = 0, out = 0;
   uint32_t n, i, up = 0, resumed = 0, failed = 0, idle = 0;
   const char *version = "-";
+  mstls_session_stats st;
 
   if (s == NULL) {
     printf("fd_peer: no session\n");
@@ -379,9 +380,13 @@ static uint32_t fdp_report_streams(mstls_sctp_assoc *a, double ms) {
       printf("%-7u not up (state %d)\n", i, (int)info.state);
     }
   }
+  if (mstls_session_get_stats(s, &st) < 0)
+    memset(&st, 0, sizeof(st));
   printf("fd_peer: streams total=%u up=%u resumed=%u full=%u failed=%u "
-         "not_up=%u version=%s handshake_ms=%.0f\n",
-         n, up, resumed, up - resumed, failed, idle, version, ms);
+         "not_up=%u version=%s handshake_ms=%.0f ticket_waits_expired=%u "
+         "anchor_ms=%.1f\n",
+         n, up, resumed, up - resumed, failed, idle, version, ms,
+         st.ticket_waits_expired, (double)st.anchor_handshake_time / 1e6);
   fflush(stdout);
   return n - up;
 }
