@@ -392,10 +392,10 @@ void mstls_sess_ticket_wait(mstls_session *s, mstls_strm *anchor) {
   s->ticket_wait_armed = 0;
 }
 
-/* The bounded wait for the anchor's ticket: twice the anchor's measured
- * handshake time -- one round trip plus the server's work, so a ticket
- * sent after the client's Finished (OpenSSL) still arrives in time -- and
- * never longer than the handshake timeout. */
+/* The bounded wait for the anchor's ticket: settings.ticket_wait, else
+ * twice the anchor's measured handshake time -- one round trip plus the
+ * server's work, so a ticket sent after the client's Finished (OpenSSL)
+ * still arrives in time -- and never longer than the handshake timeout. */
 static void sess_ticket_timer(mstls_session *s, mstls_tstamp now) {
   mstls_tstamp hs, wait;
   if (!s->ticket_wait) {
@@ -407,7 +407,7 @@ static void sess_ticket_timer(mstls_session *s, mstls_tstamp now) {
              ? now - s->anchor_t0
              : 0;
     s->stats.anchor_handshake_time = hs;
-    wait = 2 * hs;
+    wait = s->settings.ticket_wait ? s->settings.ticket_wait : 2 * hs;
     if (wait > s->settings.handshake_timeout) {
       wait = s->settings.handshake_timeout;
     }

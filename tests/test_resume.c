@@ -47,6 +47,9 @@ static void check_resumed(test_pair *p, uint32_t n, int want_resumed, int dhe) {
   }
 }
 
+/* The client's settings.ticket_wait for the next pair_up() (0: measured). */
+static mstls_tstamp g_ticket_wait;
+
 static void pair_up(test_pair *p, uint32_t cflags, uint32_t sflags,
                     const char *prio, mstls_policy pol,
                     mstls_credentials *scred) {
@@ -54,6 +57,8 @@ static void pair_up(test_pair *p, uint32_t cflags, uint32_t sflags,
   memlink_config lc = {42, 10 * MSTLS_MILLISECONDS, 0};
   test_client_settings(&cs, NSTREAMS, pol);
   test_server_settings(&ss, NSTREAMS, pol);
+  cs.ticket_wait = g_ticket_wait;
+  g_ticket_wait = 0;
   cs.flags |= cflags;
   ss.flags |= sflags;
   cs.priority = prio;
@@ -166,6 +171,30 @@ static void t_ticketless_resume(void **state) {
 static void t_ticketless_lazy(void **state) {
   (void)state;
   run_ticketless(MSTLS_POLICY_LAZY);
+}
+
+/* settings.ticket_wait replaces the measured bound: against a ticketless
+ * server the other streams start exactly that long after stream 0's
+ * handshake (virtual time: one round trip is 20 ms here). */
+static void t_ticket_wait_setting(void **state) {
+  test_pair p;
+  mstls_session_stats st;
+  mstls_tstamp t0, end;
+
+  (void)state;
+  g_ticket_wait = 2 * MSTLS_SECONDS;
+  pair_up(&p, 0, MSTLS_SETTINGS_NO_TICKETS, NULL, MSTLS_POLICY_RESUME, NULL);
+  t0 = memlink_now(p.link);
+  assert_int_equal(test_pair_handshake(&p, 100000), 0);
+  end = memlink_now(p.link);
+  assert_int_equal(mstls_session_get_stats(p.client, &st), 0);
+  assert_int_equal(st.ticket_waits_expired, 1);
+  assert_int_equal(st.full_handshakes, NSTREAMS);
+  assert_int_equal(st.streams_established, NSTREAMS);
+  /* Stream 0's round trip, the 2 s wait, the others' round trip. */
+  assert_true(end - t0 >= 2 * MSTLS_SECONDS + st.anchor_handshake_time);
+  assert_true(end - t0 < 2 * MSTLS_SECONDS + 5 * st.anchor_handshake_time);
+  test_pair_free(&p);
 }
 
 /* TLS 1.2 without tickets: the client resumes every other stream by
@@ -395,6 +424,7 @@ int main(void) {
       cmocka_unit_test(t_server_decides),
       cmocka_unit_test(t_ticketless_resume),
       cmocka_unit_test(t_ticketless_lazy),
+      cmocka_unit_test(t_ticket_wait_setting),
       cmocka_unit_test(t_tls12_session_id),
       cmocka_unit_test(t_tls12_no_cache),
       cmocka_unit_test(t_cache_bound),

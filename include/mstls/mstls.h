@@ -394,6 +394,13 @@ typedef struct mstls_settings {
   const uint8_t *resumption_data;
   /** Length of resumption_data. */
   size_t resumption_data_len;
+  /** Client, RESUME and LAZY: how long the other streams wait for stream
+   *  0's TLS 1.3 ticket once its handshake is done, before they do full
+   *  handshakes. 0 (default): twice stream 0's measured handshake time
+   *  (one round trip plus the server's work). Never longer than
+   *  handshake_timeout. Counted in mstls_session_stats.ticket_waits_expired
+   *  when it runs out. */
+  mstls_tstamp ticket_wait;
 } mstls_settings;
 
 /**
