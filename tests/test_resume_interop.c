@@ -53,6 +53,7 @@
 #define PAGE_MAX 32768
 
 static char g_dir[64], g_cert[128], g_key[128];
+static pid_t g_server; /* the running server, killed by the teardown */
 
 typedef struct tcp_stream {
   int fd;
@@ -170,9 +171,15 @@ static pid_t start_server(const char *const argv[], uint16_t port) {
   return -1;
 }
 
-static void stop_server(pid_t pid) {
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
+/* Test teardown: also runs when an assertion ended the test early. */
+static int stop_server(void **state) {
+  (void)state;
+  if (g_server > 0) {
+    kill(g_server, SIGKILL);
+    waitpid(g_server, NULL, 0);
+    g_server = 0;
+  }
+  return 0;
 }
 
 /* Push: a stream's first record opens its connection. */
@@ -392,7 +399,6 @@ static void check_openssl_pages(const tcp_client *c) {
 static void openssl_server(uint32_t flags) {
   char port[8];
   uint16_t p;
-  pid_t pid;
   tcp_client c;
   const char *argv[] = {"openssl", "s_server", "-accept", port,   "-cert",
                         g_cert,    "-key",     g_key,     "-www", NULL};
@@ -402,9 +408,8 @@ static void openssl_server(uint32_t flags) {
   }
   p = free_port();
   snprintf(port, sizeof(port), "%u", p);
-  pid = start_server(argv, p);
+  g_server = start_server(argv, p);
   run_client(&c, p, flags);
-  stop_server(pid);
   check_openssl_pages(&c);
   /* OpenSSL refuses psk_ke unless SSL_OP_ALLOW_NO_DHE_KEX is set: both
    * settings resume, with psk_dhe_ke. */
@@ -414,7 +419,6 @@ static void openssl_server(uint32_t flags) {
 static void gnutls_server(const char *priority, uint32_t flags, int dhe) {
   char port[8];
   uint16_t p;
-  pid_t pid;
   tcp_client c;
   const char *argv[] = {
       "gnutls-serv", "--http",        "--port", port,         "--x509certfile",
@@ -426,9 +430,8 @@ static void gnutls_server(const char *priority, uint32_t flags, int dhe) {
   }
   p = free_port();
   snprintf(port, sizeof(port), "%u", p);
-  pid = start_server(argv, p);
+  g_server = start_server(argv, p);
   run_client(&c, p, flags);
-  stop_server(pid);
   check_resumed(&c, dhe);
 }
 
@@ -491,12 +494,12 @@ static int group_teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_openssl_default),
-      cmocka_unit_test(test_openssl_psk_ke_setting),
-      cmocka_unit_test(test_gnutls_normal_default),
-      cmocka_unit_test(test_gnutls_normal_psk_ke_setting),
-      cmocka_unit_test(test_gnutls_psk_default),
-      cmocka_unit_test(test_gnutls_psk_psk_ke_setting),
+      cmocka_unit_test_teardown(test_openssl_default, stop_server),
+      cmocka_unit_test_teardown(test_openssl_psk_ke_setting, stop_server),
+      cmocka_unit_test_teardown(test_gnutls_normal_default, stop_server),
+      cmocka_unit_test_teardown(test_gnutls_normal_psk_ke_setting, stop_server),
+      cmocka_unit_test_teardown(test_gnutls_psk_default, stop_server),
+      cmocka_unit_test_teardown(test_gnutls_psk_psk_ke_setting, stop_server),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
