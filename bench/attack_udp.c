@@ -39,6 +39,8 @@
  * they share as 127.0.0.1. */
 #define LEGIT_PACE (100 * MS)
 #define STREAM_PACE (20 * MS)
+#define ECHO_WAIT (1000 * MS)
+#define GRACE (5000 * MS)
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -374,9 +376,11 @@ typedef enum atk_state { CL_IDLE, CL_SHAKING, CL_OPEN, CL_DONE } atk_state;
 
 typedef struct atk_tally {
   long done, failed, unfinished, lost; /* lost: an open session closed */
+  long late; /* of done: completed after the attack ended */
   long echo_sent, echo_recv;
   double slowest_ms;
   unsigned long long sent; /* datagrams */
+  mstls_udp_stats st;      /* the clients' endpoints, summed */
   int last_error;
 } atk_tally;
 
@@ -397,6 +401,7 @@ typedef struct atk_client {
   atk_mode mode;
   atk_state state;
   int want_close;
+  int late; /* its handshake ran when the attack ended */
   mstls_tstamp started, next;
   atk_tally *tally;
   atk_capture *capture; /* NULL: not recorded */
@@ -408,6 +413,7 @@ typedef struct atk_fleet {
   struct sockaddr_in server;
   mstls_credentials *cred;
   volatile int stop;
+  volatile int draining; /* the attack is over: start no handshake */
   pthread_t thread;
 } atk_fleet;
 
@@ -440,11 +446,12 @@ static void atk_cl_done(mstls_udp_endpoint *ep, uint32_t flags,
   (void)flags;
   (void)peer;
   c->tally->done++;
+  c->tally->late += c->late;
   if (ms > c->tally->slowest_ms) {
     c->tally->slowest_ms = ms;
   }
   c->state = CL_OPEN;
-  c->next = mstls_udp_now() + STREAM_PACE;
+  c->next = mstls_udp_now() + (c->mode == MODE_CYCLE ? ECHO_WAIT : STREAM_PACE);
   if (c->mode != MODE_HOLD) {
     atk_cl_echo(c);
   }
@@ -514,10 +521,10 @@ static int atk_client_init(atk_client *c, const char *ip, atk_mode mode,
 
 /* Start, close or feed data to one client as its state asks. */
 static void atk_client_step(atk_client *c, const struct sockaddr_in *srv,
-                            mstls_tstamp now) {
+                            int draining, mstls_tstamp now) {
   switch (c->state) {
   case CL_IDLE:
-    if (now < c->next) {
+    if (now < c->next || draining) {
       return;
     }
     c->started = now;
@@ -531,7 +538,9 @@ static void atk_client_step(atk_client *c, const struct sockaddr_in *srv,
     }
     return;
   case CL_OPEN:
-    if (c->want_close) {
+    /* An echo lost on the way (records are not retransmitted) must not
+     * stop the client: close after ECHO_WAIT without it. */
+    if (c->want_close || (c->mode == MODE_CYCLE && now >= c->next)) {
       mstls_udp_peer_close(c->peer);
     } else if (c->mode == MODE_STREAM && now >= c->next) {
       atk_cl_echo(c);
@@ -570,7 +579,7 @@ static void *atk_fleet_main(void *arg) {
   while (pfd && !f->stop) {
     mstls_tstamp now = mstls_udp_now();
     for (i = 0; i < f->n; i++) {
-      atk_client_step(&f->cl[i], &f->server, now);
+      atk_client_step(&f->cl[i], &f->server, f->draining, now);
       pfd[i].fd = f->cl[i].fd;
       pfd[i].events = POLLIN;
       pfd[i].revents = 0;
@@ -594,6 +603,24 @@ static void atk_fleet_start(atk_fleet *f) {
   pthread_create(&f->thread, NULL, atk_fleet_main, f);
 }
 
+/* The attack is over: let the legitimate handshakes that run finish
+ * (GRACE at most) without starting new ones, so that a handshake slowed
+ * by a retransmission is told apart from one locked out. */
+static void atk_fleet_drain(atk_fleet *f, unsigned legit) {
+  double end = atk_now_s() + (double)GRACE / 1e9;
+  unsigned i, busy = 1;
+  for (i = 0; i < legit; i++) {
+    f->cl[i].late = f->cl[i].state == CL_SHAKING;
+  }
+  f->draining = 1;
+  while (busy && atk_now_s() < end) {
+    usleep(10000);
+    for (busy = 0, i = 0; i < legit; i++) {
+      busy |= f->cl[i].state == CL_SHAKING;
+    }
+  }
+}
+
 /* Stop the clients; a handshake still running counts as unfinished. */
 static void atk_fleet_stop(atk_fleet *f) {
   unsigned i;
@@ -606,9 +633,26 @@ static void atk_fleet_stop(atk_fleet *f) {
   }
 }
 
+/* What the clients' endpoints saw: reflected HelloVerifyRequests show up
+ * here. */
+static void atk_stats_add(mstls_udp_stats *sum, mstls_udp_endpoint *ep) {
+  mstls_udp_stats st;
+  int r;
+  if (!ep || mstls_udp_endpoint_get_stats(ep, &st) < 0) {
+    return;
+  }
+  sum->datagrams_in += st.datagrams_in;
+  sum->datagrams_out += st.datagrams_out;
+  sum->dropped_total += st.dropped_total;
+  for (r = 0; r < MSTLS_UDP_DROP_COUNT; r++) {
+    sum->dropped[r] += st.dropped[r];
+  }
+}
+
 static void atk_fleet_free(atk_fleet *f) {
   unsigned i;
   for (i = 0; i < f->n; i++) {
+    atk_stats_add(&f->cl[i].tally->st, f->cl[i].ep);
     mstls_udp_endpoint_del(f->cl[i].ep);
     if (f->cl[i].fd >= 0) {
       close(f->cl[i].fd);
@@ -889,23 +933,33 @@ typedef struct atk_spec {
   atk_kind kind;
   const char *name;  /* for --only */
   const char *title; /* the table's attack column */
+  long rate;         /* spoofed datagrams/s; 0: --rate */
 } atk_spec;
 
 static const atk_spec atk_specs[] = {
-    {ATK_NONE, "none", "none (legitimate clients alone)"},
-    {ATK_SPOOF_NOCOOKIE, "spoof",
-     "1. spoofed ClientHello, no cookie, from the clients' IP:port"},
-    {ATK_SPOOF_FORGED, "forged",
-     "2. ClientHello with a forged cookie, from the clients' IP:port"},
-    {ATK_REPLAY, "replay",
+    {ATK_NONE, "none", "none (legitimate clients alone)", 0},
+    {ATK_SPOOF_NOCOOKIE, "spoof50k",
+     "1. spoofed ClientHello, no cookie, from the clients' IP:port, "
+     "50,000/s",
+     50000},
+    {ATK_SPOOF_NOCOOKIE, "spoof", "1. the same, as fast as the bench sends", 0},
+    {ATK_SPOOF_FORGED, "forged50k",
+     "2. ClientHello with a forged cookie, from the clients' IP:port, "
+     "50,000/s",
+     50000},
+    {ATK_SPOOF_FORGED, "forged", "2. the same, as fast as the bench sends", 0},
+    {ATK_REPLAY, "replay50k",
      "3. replayed handshake datagrams (+ first data record) of an "
-     "established session"},
+     "established session, 50,000/s",
+     50000},
+    {ATK_REPLAY, "replay", "3. the same, as fast as the bench sends", 0},
     {ATK_HALF_OPEN_24, "halfopen24",
      "4. half-open flood: 1000 sources (250 addresses of 127.0.1.0/24 x 4 "
-     "ports), server prefix_len_v4 24"},
+     "ports), server prefix_len_v4 24",
+     0},
     {ATK_HALF_OPEN_32, "halfopen32",
-     "4b. the same flood against the default prefix_len_v4 32"},
-    {ATK_ONE_IP, "oneip", "5. 300 clients from 127.0.0.2, --max-peers 300"},
+     "4b. the same flood against the default prefix_len_v4 32", 0},
+    {ATK_ONE_IP, "oneip", "5. 300 clients from 127.0.0.2, --max-peers 300", 0},
 };
 
 typedef struct atk_result {
@@ -984,7 +1038,9 @@ static void atk_attack(const atk_spec *sp, const atk_opts *o, atk_fleet *f,
   case ATK_SPOOF_FORGED:
   case ATK_REPLAY:
     n = atk_spoofed(sp->kind, f, hello, cap, pk, 64);
-    r->sent = n ? atk_flood(pk, n, o->duration, o->rate, &f->server) : 0;
+    r->sent = n ? atk_flood(pk, n, o->duration, sp->rate ? sp->rate : o->rate,
+                            &f->server)
+                : 0;
     break;
   case ATK_HALF_OPEN_24:
   case ATK_HALF_OPEN_32:
@@ -1034,11 +1090,12 @@ static int atk_run(const atk_spec *sp, const atk_opts *o,
     usleep(1000);
   }
   atk_attack(sp, o, &f, hello, &cap, r);
-  atk_fleet_stop(&f);
   r->cpu_s =
       (double)(atk_cpu_ticks(srv.pid) - ticks0) / (double)sysconf(_SC_CLK_TCK);
   r->hwm_kb = atk_hwm_kb(srv.pid);
   r->kernel_drops = atk_rcvbuf_errors() - r->kernel_drops;
+  atk_fleet_drain(&f, o->legit);
+  atk_fleet_stop(&f);
   atk_fleet_free(&f);
   return atk_server_stop(&srv, &r->st);
 }
@@ -1073,8 +1130,30 @@ static void atk_counters(const mstls_udp_stats *st, char *buf, size_t cap) {
   }
 }
 
-/* Failures of legitimate clients, printed under the table. */
-static char g_notes[4096];
+/* Notes on each row, printed under the table. */
+static char g_notes[16384];
+
+/* The legitimate clients' own counters: what reached them. */
+static void atk_note_clients(const atk_spec *sp, const atk_tally *l) {
+  size_t at = strlen(g_notes);
+  int r;
+  at += (size_t)snprintf(g_notes + at, sizeof(g_notes) - at,
+                         "- %s: the legitimate clients' endpoints: %llu "
+                         "datagrams in, %llu out",
+                         sp->name, (unsigned long long)l->st.datagrams_in,
+                         (unsigned long long)l->st.datagrams_out);
+  for (r = 0; r < MSTLS_UDP_DROP_COUNT && at < sizeof(g_notes); r++) {
+    if (l->st.dropped[r]) {
+      at += (size_t)snprintf(
+          g_notes + at, sizeof(g_notes) - at, ", dropped %s %llu",
+          mstls_udp_drop_reason_str((mstls_udp_drop_reason)r),
+          (unsigned long long)l->st.dropped[r]);
+    }
+  }
+  if (at < sizeof(g_notes)) {
+    snprintf(g_notes + at, sizeof(g_notes) - at, "\n");
+  }
+}
 
 static void atk_print_row(const atk_spec *sp, const atk_result *r) {
   char counters[1024], extra[128] = "";
@@ -1089,14 +1168,16 @@ static void atk_print_row(const atk_spec *sp, const atk_result *r) {
              r->attacker.done);
   }
   printf("| %s | %s | %ld | %.0f | %.2f (%.0f%%) | %.1f | %ld / %ld "
-         "(%ld failed, %ld unfinished) | %.0f | %ld / %ld | %llu | %s%s |\n",
+         "(%ld after the attack, %ld failed, %ld unfinished) | %.0f | %ld / "
+         "%ld | %llu | %s%s |\n",
          sp->title, sp->kind == ATK_HALF_OPEN_24 ? "forked loop" : "tool",
          sp->kind == ATK_ONE_IP ? (long)r->attacker.sent : r->sent,
          (double)(sp->kind == ATK_ONE_IP ? (long)r->attacker.sent : r->sent) /
              r->seconds,
          r->cpu_s, 100.0 * r->cpu_s / r->seconds, (double)r->hwm_kb / 1024.0,
-         l->done, attempted, l->failed, l->unfinished, l->slowest_ms,
+         l->done, attempted, l->late, l->failed, l->unfinished, l->slowest_ms,
          l->echo_recv, l->echo_sent, r->kernel_drops, counters, extra);
+  atk_note_clients(sp, l);
   if (l->failed || l->lost) {
     size_t at = strlen(g_notes);
     snprintf(g_notes + at, sizeof(g_notes) - at,
@@ -1116,8 +1197,9 @@ static void atk_usage(void) {
           "  --duration  seconds per attack (default 5)\n"
           "  --legit     legitimate clients (default 4)\n"
           "  --rate      spoofed datagrams/s (default 0: as fast as possible)\n"
-          "  --only      none, spoof, forged, replay, halfopen24, halfopen32, "
-          "oneip\n"
+          "  --only      none, spoof50k, spoof, forged50k, forged, replay50k, "
+          "replay,\n"
+          "              halfopen24, halfopen32, oneip\n"
           "Needs root (raw socket). Loopback only.\n");
 }
 
