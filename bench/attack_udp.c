@@ -964,6 +964,7 @@ static const atk_spec atk_specs[] = {
 
 typedef struct atk_result {
   long sent, held;
+  unsigned replayed; /* distinct datagrams the replay sends in turn */
   double seconds, cpu_s;
   long hwm_kb;
   unsigned long long kernel_drops;
@@ -1038,6 +1039,7 @@ static void atk_attack(const atk_spec *sp, const atk_opts *o, atk_fleet *f,
   case ATK_SPOOF_FORGED:
   case ATK_REPLAY:
     n = atk_spoofed(sp->kind, f, hello, cap, pk, 64);
+    r->replayed = n;
     r->sent = n ? atk_flood(pk, n, o->duration, sp->rate ? sp->rate : o->rate,
                             &f->server)
                 : 0;
@@ -1163,6 +1165,8 @@ static void atk_print_row(const atk_spec *sp, const atk_result *r) {
   atk_counters(&r->st, counters, sizeof(counters));
   if (sp->kind == ATK_HALF_OPEN_24 || sp->kind == ATK_HALF_OPEN_32) {
     snprintf(extra, sizeof(extra), "; %ld sources held a slot", r->held);
+  } else if (sp->kind == ATK_REPLAY) {
+    snprintf(extra, sizeof(extra), "; %u datagrams sent in turn", r->replayed);
   } else if (sp->kind == ATK_ONE_IP) {
     snprintf(extra, sizeof(extra), "; %ld of 300 got a session",
              r->attacker.done);
