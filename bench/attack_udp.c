@@ -1273,6 +1273,10 @@ int main(int argc, char **argv) {
     atk_usage();
     return 2;
   }
+  if (geteuid() != 0) {
+    fprintf(stderr, "attack_udp: not root: the spoofing rows (raw socket) "
+                    "will fail\n");
+  }
   signal(SIGPIPE, SIG_IGN);
   srand((unsigned)getpid());
   if (mstls_credentials_new(&cred, NULL) < 0 || atk_hello_get(&hello, cred)) {
