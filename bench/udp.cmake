@@ -5,3 +5,14 @@ target_link_libraries(bench_udp PRIVATE mstls_static GnuTLS::GnuTLS
   Threads::Threads)
 target_compile_options(bench_udp PRIVATE ${MSTLS_WARNINGS})
 target_compile_definitions(bench_udp PRIVATE _GNU_SOURCE)
+
+# attack_udp: the DTLS attack table over real sockets (needs root for its
+# raw socket). It starts the mstls tool as the server. Not run by ctest.
+add_executable(attack_udp ${CMAKE_CURRENT_SOURCE_DIR}/attack_udp.c)
+target_link_libraries(attack_udp PRIVATE mstls_static GnuTLS::GnuTLS
+  Threads::Threads)
+target_compile_options(attack_udp PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(attack_udp PRIVATE _GNU_SOURCE)
+if(MSTLS_BUILD_EXAMPLES)
+  add_dependencies(attack_udp mstls_tool)
+endif()
