@@ -91,6 +91,20 @@ void mstls_sctp_config_default(mstls_sctp_config *config) {
   config->pending_recv_buffer = MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER;
 }
 
+void mstls_sctp_config_failover(mstls_sctp_config *config) {
+  if (config == NULL)
+    return;
+  config->rto_initial_ms = 200;
+  config->rto_min_ms = 100;
+  config->rto_max_ms = 1000;
+  config->assoc_max_retrans = 4;
+  config->path_max_retrans = 2;
+  config->heartbeat_interval_ms = 1000;
+  config->init_max_attempts = 4;
+  config->init_max_timeout_ms = 1000;
+  config->sack_delay_ms = 50;
+}
+
 static uint64_t assoc_now_ms(void) {
   return mstls_clock_monotonic() / MSTLS_MILLISECONDS;
 }
@@ -689,9 +703,22 @@ static mstls_sctp_backend assoc_pick(const mstls_sctp_config *cfg) {
                                        : MSTLS_SCTP_BACKEND_USRSCTP;
 }
 
+/* The RTO values that are set must be in order (RFC 9260 §6.3.1: RTO.Min
+ * <= RTO.Initial <= RTO.Max); the stacks would refuse them one by one. */
+static int assoc_check_rto(const mstls_sctp_config *cfg) {
+  const uint32_t lo = cfg->rto_min_ms, mid = cfg->rto_initial_ms,
+                 hi = cfg->rto_max_ms;
+  return (lo && mid && lo > mid) || (mid && hi && mid > hi) ||
+                 (lo && hi && lo > hi) || hi > INT32_MAX
+             ? -1
+             : 0;
+}
+
 static int assoc_check_config(const mstls_sctp_config *cfg) {
   if (cfg->streams_out == 0 || cfg->streams_in == 0 || cfg->backlog < 1 ||
-      cfg->backlog > 65535 || cfg->send_timeout_ms > INT32_MAX)
+      cfg->backlog > 65535 || cfg->send_timeout_ms > INT32_MAX ||
+      assoc_check_rto(cfg) < 0 || cfg->sack_delay_ms > 500 ||
+      cfg->heartbeat_interval_ms > INT32_MAX)
     return MSTLS_E_INVALID_ARGUMENT;
   switch (cfg->backend) {
   case MSTLS_SCTP_BACKEND_DEFAULT:

@@ -53,7 +53,7 @@ static int ksctp_errno(int e) {
   }
 }
 
-static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
+static int ksctp_setup(int fd, const mstls_sctp_config *cfg, int accepted) {
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
     return -1;
   if (cfg->accept_stream_reset) {
@@ -67,7 +67,8 @@ static int ksctp_setup(int fd, const mstls_sctp_config *cfg) {
         0)
       return -1;
   }
-  return backend_setup(fd, cfg, 0); /* 0: the system's default buffers */
+  /* 0: the system's default buffers */
+  return backend_setup(fd, cfg, 0, accepted);
 }
 
 void mstls_sctp_kernel_parse_event(const uint8_t *buf, size_t len,
@@ -208,7 +209,7 @@ static int ksctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
 
   if (fd < 0)
     return errno == EAGAIN ? MSTLS_E_AGAIN : MSTLS_E_TRANSPORT;
-  if (ksctp_setup(fd, cfg) < 0) {
+  if (ksctp_setup(fd, cfg, 1) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;
   }
@@ -286,7 +287,7 @@ static int ksctp_socket(const char *host, uint16_t port, int passive,
   freeaddrinfo(res);
   if (fd < 0)
     return errno == EPROTONOSUPPORT ? MSTLS_E_UNSUPPORTED : MSTLS_E_TRANSPORT;
-  if (ksctp_setup(fd, cfg) < 0) {
+  if (ksctp_setup(fd, cfg, 0) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;
   }

@@ -400,10 +400,11 @@ static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {
   return s;
 }
 
-static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg) {
+static int usctp_setup(struct socket *so, const mstls_sctp_config *cfg,
+                       int accepted) {
   if (usrsctp_set_non_blocking(so, 1) < 0)
     return -1;
-  return backend_setup(so, cfg, 1 << 20);
+  return backend_setup(so, cfg, 1 << 20, accepted);
 }
 
 static int usctp_errno_to_mstls(int e) {
@@ -574,7 +575,7 @@ static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
   if (so == NULL)
     return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
                                                         : MSTLS_E_TRANSPORT;
-  if (usctp_setup(so, cfg) < 0) {
+  if (usctp_setup(so, cfg, 1) < 0) {
     usrsctp_close(so);
     return MSTLS_E_TRANSPORT;
   }
@@ -684,7 +685,7 @@ static int usctp_open(struct socket **pso, int family,
   so = usrsctp_socket(family, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL, 0, NULL);
   if (so == NULL)
     return MSTLS_E_TRANSPORT;
-  if (usctp_setup(so, cfg) < 0) {
+  if (usctp_setup(so, cfg, 0) < 0) {
     usrsctp_close(so);
     return MSTLS_E_TRANSPORT;
   }

@@ -171,6 +171,38 @@ typedef struct mstls_sctp_config {
    *  would shrink every accepted association; there, recv_buffer of the
    *  listener (net.core.rmem_default when 0) bounds pending data. */
   size_t pending_recv_buffer;
+
+  /* Protocol tunables (RFC 9260 §16, set through the RFC 6458 socket
+   * options on both backends before connect or listen). 0 keeps the
+   * stack's own default, given in brackets: usrsctp's, and Linux's
+   * net.sctp.* sysctls. mstls_sctp_config_failover() sets a profile for
+   * signalling. */
+
+  /** RTO.Initial, RTO.Min, RTO.Max in milliseconds (SCTP_RTOINFO)
+   *  [3000, 1000, 60000]. Where set, min <= initial <= max. */
+  uint32_t rto_initial_ms;
+  uint32_t rto_min_ms; /**< see rto_initial_ms */
+  uint32_t rto_max_ms; /**< see rto_initial_ms */
+  /** Association.Max.Retrans (SCTP_ASSOCINFO): consecutive timeouts over
+   *  all paths after which the peer is declared gone [10]. */
+  uint16_t assoc_max_retrans;
+  /** Path.Max.Retrans (SCTP_PEER_ADDR_PARAMS): consecutive timeouts after
+   *  which a path is inactive [5]. */
+  uint16_t path_max_retrans;
+  /** HB.interval in milliseconds (SCTP_PEER_ADDR_PARAMS, heartbeats on):
+   *  how often an idle path is probed [30000]. */
+  uint32_t heartbeat_interval_ms;
+  /** Max.Init.Retransmits (SCTP_INITMSG sinit_max_attempts): INITs sent
+   *  before a connect gives up [8]. */
+  uint16_t init_max_attempts;
+  /** Longest wait between two INITs in milliseconds (sinit_max_init_timeo,
+   *  up to 65535) [60000]. */
+  uint16_t init_max_timeout_ms;
+  /** Delayed SACK in milliseconds (SCTP_DELAYED_SACK), 1..500 [200]. */
+  uint32_t sack_delay_ms;
+  /** 1: let SCTP hold small messages back to bundle them (Nagle). 0
+   *  (default): SCTP_NODELAY, every TLS record leaves at once. */
+  int nagle;
 } mstls_sctp_config;
 
 /** Default of mstls_sctp_config.park_max: 4 MiB. */
@@ -184,6 +216,23 @@ typedef struct mstls_sctp_config {
 
 /** @brief Fill @p config with defaults (must not be NULL). */
 MSTLS_EXTERN void mstls_sctp_config_default(mstls_sctp_config *config);
+
+/**
+ * @brief Set the failover profile for signalling (Diameter, SIGTRAN) on
+ * @p config, leaving its other fields alone: RTO.Initial 200 ms, RTO.Min
+ * 100 ms, RTO.Max 1000 ms, Association.Max.Retrans 4, Path.Max.Retrans 2,
+ * HB.interval 1000 ms, 4 INITs at most 1000 ms apart, SACK delay 50 ms.
+ *
+ * A peer that stops answering while data or a handshake is outstanding is
+ * declared gone after 5 retransmission timeouts, RTO doubling from the
+ * measured value up to 1 s: about 0.1 + 0.2 + 0.4 + 0.8 + 1 = 2.5 s on a
+ * short path (MSTLS_E_PEER_GONE). A connect to an address where nothing
+ * answers gives up after 4 INITs, about 0.2 + 0.4 + 0.8 + 1 + 1 = 3.4 s.
+ * An idle association learns of a dead peer through heartbeats, one per
+ * second plus RTO.
+ * @param config must not be NULL (nothing is done otherwise).
+ */
+MSTLS_EXTERN void mstls_sctp_config_failover(mstls_sctp_config *config);
 
 /* usrsctp stack ----------------------------------------------------------- */
 
