@@ -948,6 +948,13 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
       break;
   }
   pthread_mutex_unlock(&a->rlock);
+  /* Records and flights that met a full socket go out once it has room. */
+  if (a->session != NULL && a->error == 0 &&
+      mstls_session_get_error(a->session) == 0) {
+    rc = mstls_session_flush(a->session);
+    if (rc < 0 && mstls_err_is_fatal(rc))
+      assoc_fail(a, rc);
+  }
   assoc_apply_fails(a);
   return a->error;
 }

@@ -148,8 +148,15 @@ long mstls_stream_send_blocking(mstls_session *s, uint16_t stream,
       break;
     }
   }
+  /* All taken; the last record may still be kept for a full transport. */
+  while (done == len && (rv = mstls_stream_flush(s, stream)) == MSTLS_E_AGAIN) {
+    rv = blk_step(s);
+    if (rv < 0) {
+      break;
+    }
+  }
   pthread_mutex_unlock(&s->lock);
-  return done == len ? (long)len : rv;
+  return done == len && rv == 0 ? (long)len : rv;
 }
 
 long mstls_stream_recv_blocking(mstls_session *s, uint16_t stream, void *buf,

@@ -4,18 +4,10 @@
 
 #include <mstls/mstls.h>
 
-int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
-                   size_t len) {
-  mstls_msg *m = mstls_mem_malloc(mem, sizeof(*m) + len);
-  if (!m) {
-    return MSTLS_E_NOMEM;
-  }
+static void rxq_link(mstls_rxq *q, mstls_msg *m, size_t len) {
   m->next = NULL;
   m->len = len;
   m->off = 0;
-  if (len) {
-    memcpy(m->data, data, len);
-  }
   if (q->tail) {
     q->tail->next = m;
   } else {
@@ -27,6 +19,40 @@ int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
   if (q->total) {
     *q->total += len;
   }
+}
+
+int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
+                   size_t len) {
+  mstls_msg *m = mstls_mem_malloc(mem, sizeof(*m) + len);
+  if (!m) {
+    return MSTLS_E_NOMEM;
+  }
+  if (len) {
+    memcpy(m->data, data, len);
+  }
+  rxq_link(q, m, len);
+  return 0;
+}
+
+int mstls_rxq_pushv(mstls_rxq *q, const mstls_mem *mem,
+                    const struct mstls_iovec *iov, size_t iovcnt) {
+  mstls_msg *m;
+  size_t i, len = 0;
+  for (i = 0; i < iovcnt; i++) {
+    len += iov[i].len;
+  }
+  m = mstls_mem_malloc(mem, sizeof(*m) + len);
+  if (!m) {
+    return MSTLS_E_NOMEM;
+  }
+  len = 0;
+  for (i = 0; i < iovcnt; i++) {
+    if (iov[i].len) {
+      memcpy(m->data + len, iov[i].base, iov[i].len);
+      len += iov[i].len;
+    }
+  }
+  rxq_link(q, m, len);
   return 0;
 }
 
@@ -37,7 +63,7 @@ static void rxq_consume(mstls_rxq *q, size_t n) {
   }
 }
 
-static void rxq_pop(mstls_rxq *q, const mstls_mem *mem) {
+void mstls_rxq_pop(mstls_rxq *q, const mstls_mem *mem) {
   mstls_msg *m = q->head;
   q->head = m->next;
   if (!q->head) {
@@ -60,7 +86,7 @@ size_t mstls_rxq_read(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
     done += n;
     rxq_consume(q, n);
     if (m->off == m->len) {
-      rxq_pop(q, mem); /* subtracts the unconsumed part: nothing */
+      mstls_rxq_pop(q, mem); /* subtracts the unconsumed part: nothing */
     }
   }
   return done;
@@ -78,12 +104,12 @@ long mstls_rxq_read_msg(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
     n = len;
   }
   memcpy(buf, m->data + m->off, n);
-  rxq_pop(q, mem);
+  mstls_rxq_pop(q, mem);
   return (long)n;
 }
 
 void mstls_rxq_clear(mstls_rxq *q, const mstls_mem *mem) {
   while (q->head) {
-    rxq_pop(q, mem);
+    mstls_rxq_pop(q, mem);
   }
 }

@@ -7,6 +7,8 @@
 
 #include "mem.h"
 
+struct mstls_iovec;
+
 typedef struct mstls_msg {
   struct mstls_msg *next;
   size_t len;
@@ -25,6 +27,10 @@ typedef struct mstls_rxq {
 /** Copy a message to the tail. @return 0 or MSTLS_E_NOMEM. */
 int mstls_rxq_push(mstls_rxq *q, const mstls_mem *mem, const uint8_t *data,
                    size_t len);
+/** Copy the pieces of a vector to the tail as one message.
+ *  @return 0 or MSTLS_E_NOMEM. */
+int mstls_rxq_pushv(mstls_rxq *q, const mstls_mem *mem,
+                    const struct mstls_iovec *iov, size_t iovcnt);
 /** Read across message boundaries (byte-stream view); frees consumed
  *  messages. @return bytes copied. */
 size_t mstls_rxq_read(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
@@ -33,6 +39,8 @@ size_t mstls_rxq_read(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
  *  @return bytes copied, or -1 if the queue is empty. */
 long mstls_rxq_read_msg(mstls_rxq *q, const mstls_mem *mem, uint8_t *buf,
                         size_t len);
+/** Drop the head message (the queue must not be empty). */
+void mstls_rxq_pop(mstls_rxq *q, const mstls_mem *mem);
 void mstls_rxq_clear(mstls_rxq *q, const mstls_mem *mem);
 
 #endif

@@ -553,6 +553,36 @@ int mstls_session_handshake(mstls_session *s) {
   return 0;
 }
 
+static int sess_flush_one(void *p, void *ctx) {
+  mstls_strm *st = p;
+  (void)ctx;
+  if (st->txq.count) {
+    (void)mstls_strm_flush(st);
+  }
+  return 0;
+}
+
+int mstls_session_flush(mstls_session *s) {
+  int rv;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  rv = sess_redrive(s);
+  if (rv < 0) {
+    return rv;
+  }
+  if (s->n_held) {
+    mstls_dense_foreach(&s->streams, sess_flush_one, NULL);
+  }
+  if (s->err) {
+    return s->err;
+  }
+  return s->n_held ? MSTLS_E_AGAIN : 0;
+}
+
 mstls_tstamp mstls_session_get_expiry(mstls_session *s) {
   mstls_tstamp e = MSTLS_TSTAMP_NEVER;
   if (!s || s->err) {
@@ -675,6 +705,7 @@ int mstls_session_get_stats(mstls_session *s, mstls_session_stats *stats) {
   }
   *stats = s->stats;
   stats->rx_buffered = s->rx_total;
+  stats->streams_kept = s->n_held;
   return 0;
 }
 

@@ -36,11 +36,17 @@ struct mstls_strm {
   unsigned counted_target : 1; /* counts toward handshake() completion */
   unsigned resumed : 1;
   unsigned out_blocked : 1; /* the last push returned MSTLS_E_AGAIN */
+  unsigned in_send : 1;     /* inside mstls_strm_send()'s record loop */
   /* server, TLS 1.3 early start: gnutls_handshake() returned after our
    * Finished; the client's Finished is still to come */
   unsigned await_finished : 1;
   mstls_channel ch;
   mstls_rxq plain; /* plaintext waiting: plaintext streams, held TLS data */
+  /* Application records encrypted while the transport was full: their
+   * bytes were taken by mstls_stream_send(); they go out, in order and
+   * before anything else of the stream, on its next send, flush or
+   * close. At most one record (and a KeyUpdate) per stream. */
+  mstls_rxq txq;
   int err;
   int last_gnutls;
   mstls_tstamp deadline;
@@ -90,6 +96,7 @@ struct mstls_session {
   int ticket_wait_armed;
   mstls_tstamp ticket_deadline;
   size_t rx_total;
+  uint32_t n_held; /* streams whose txq is not empty */
   mstls_session_stats stats;
   uint8_t *scratch; /* MSTLS_RECORD_MAX bytes for callback-mode reads */
   int delivering;   /* re-entrancy guard for recv_data */
@@ -123,6 +130,9 @@ int mstls_strm_enqueue(mstls_strm *st, uint32_t flags, const uint8_t *data,
                        size_t len);
 long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len);
 long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len);
+/* Push the stream's held records. @return 0 (none left), MSTLS_E_AGAIN,
+ * or the session's error. */
+int mstls_strm_flush(mstls_strm *st);
 int mstls_strm_bye(mstls_strm *st);
 void mstls_strm_free(mstls_strm *st);
 

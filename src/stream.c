@@ -10,35 +10,17 @@
 /* RFC 3436 §3.2: a record must fit in one SCTP user message. GnuTLS pushes
  * one record per call of the vector push function; each becomes one
  * message. */
-static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
-  mstls_strm *st = ctx;
+/* One message to the application's push callback. */
+static int strm_push_msg(mstls_strm *st, const mstls_iovec *v, size_t n) {
   mstls_session *s = st->sess;
-  mstls_iovec small[8] = {{NULL, 0}};
-  mstls_iovec *v = small;
-  size_t total = 0;
-  int i, rv;
+  size_t i, total = 0;
+  int rv;
 
-  if (s->err) {
-    return s->err;
+  for (i = 0; i < n; i++) {
+    total += v[i].len;
   }
-  if (iovcnt > 8) {
-    v = mstls_mem_malloc(s->mem, sizeof(*v) * (size_t)iovcnt);
-    if (!v) {
-      return MSTLS_E_NOMEM;
-    }
-  }
-  for (i = 0; i < iovcnt; i++) {
-    v[i].base = iov[i].iov_base;
-    v[i].len = iov[i].iov_len;
-    total += iov[i].iov_len;
-  }
-  rv = s->cb.push(s, st->id, v, (size_t)iovcnt, s->user_data);
-  if (v != small) {
-    mstls_mem_free(s->mem, v);
-  }
+  rv = s->cb.push(s, st->id, v, n, s->user_data);
   if (rv == MSTLS_E_AGAIN) {
-    /* GnuTLS keeps the record and offers it again on its next call:
-     * mstls_session_handshake() re-drives streams in this state. */
     s->push_blocked = 1;
     st->out_blocked = 1;
     return MSTLS_E_AGAIN;
@@ -60,6 +42,80 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
   return 0;
 }
 
+static void strm_txq_clear(mstls_strm *st) {
+  if (st->txq.count) {
+    mstls_rxq_clear(&st->txq, st->sess->mem);
+    st->sess->n_held--;
+  }
+}
+
+int mstls_strm_flush(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  while (st->txq.count) {
+    mstls_msg *m = st->txq.head;
+    mstls_iovec v;
+    int rv;
+    if (s->err) {
+      return s->err;
+    }
+    v.base = m->data;
+    v.len = m->len;
+    rv = strm_push_msg(st, &v, 1);
+    if (rv < 0) {
+      return rv;
+    }
+    mstls_rxq_pop(&st->txq, s->mem);
+    if (!st->txq.count) {
+      s->n_held--;
+    }
+  }
+  return 0;
+}
+
+/* GnuTLS's push for a stream: one record (RFC 3436 §3.2, the channel
+ * splits flights). Held application records go first. While
+ * mstls_strm_send() runs, a record that meets a full transport is kept
+ * here and reported sent, so GnuTLS never holds application data and the
+ * application never has to offer the same bytes again; anything else
+ * (handshake, alerts) stays with GnuTLS, which offers it again. */
+static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
+  mstls_strm *st = ctx;
+  mstls_session *s = st->sess;
+  mstls_iovec small[8] = {{NULL, 0}};
+  mstls_iovec *v = small;
+  int i, rv;
+
+  if (s->err) {
+    return s->err;
+  }
+  if (iovcnt > 8) {
+    v = mstls_mem_malloc(s->mem, sizeof(*v) * (size_t)iovcnt);
+    if (!v) {
+      return MSTLS_E_NOMEM;
+    }
+  }
+  for (i = 0; i < iovcnt; i++) {
+    v[i].base = iov[i].iov_base;
+    v[i].len = iov[i].iov_len;
+  }
+  rv = mstls_strm_flush(st);
+  if (rv == 0) {
+    rv = strm_push_msg(st, v, (size_t)iovcnt);
+  }
+  if (rv == MSTLS_E_AGAIN && st->in_send) {
+    int was_empty = st->txq.count == 0;
+    rv = mstls_rxq_pushv(&st->txq, s->mem, v, (size_t)iovcnt);
+    if (rv == 0) {
+      s->stats.records_kept++;
+      s->n_held += was_empty ? 1 : 0;
+    }
+  }
+  if (v != small) {
+    mstls_mem_free(s->mem, v);
+  }
+  return rv;
+}
+
 static void strm_event(mstls_strm *st, mstls_stream_event ev, int err) {
   mstls_session *s = st->sess;
   if (s->cb.stream_event) {
@@ -75,6 +131,7 @@ static size_t strm_queued(const mstls_strm *st) {
 
 static void strm_release(mstls_strm *st) {
   mstls_session *s = st->sess;
+  strm_txq_clear(st);
   if (st->has_channel) {
     mstls_chan_deinit(&st->ch);
     st->has_channel = 0;
@@ -672,8 +729,9 @@ long mstls_strm_recv(mstls_strm *st, uint8_t *buf, size_t len) {
 
 long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   mstls_session *s = st->sess;
+  size_t done = 0;
   long n;
-  int rv;
+  int rv = 0;
 
   switch (st->state) {
   case MSTLS_STREAM_IDLE:
@@ -707,21 +765,33 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   if (st->sent_bye) {
     return MSTLS_E_CLOSED;
   }
-  if (len > MSTLS_RECORD_MAX) {
-    len = MSTLS_RECORD_MAX;
+  rv = mstls_strm_flush(st);
+  if (rv < 0) {
+    return rv;
   }
-  n = gnutls_record_send(st->ch.tls, data, len);
-  if (n > 0) {
-    st->bytes_sent += (uint64_t)n;
-    return n;
+  /* Like send(2): as many records as the transport takes, and the first
+   * one that meets a full transport is kept (strm_push) and counted. */
+  st->in_send = 1;
+  while (done < len && !st->txq.count) {
+    size_t chunk =
+        len - done < MSTLS_RECORD_MAX ? len - done : MSTLS_RECORD_MAX;
+    n = gnutls_record_send(st->ch.tls, data + done, chunk);
+    if (n > 0) {
+      done += (size_t)n;
+      st->bytes_sent += (uint64_t)n;
+      continue;
+    }
+    if (s->err) {
+      rv = s->err;
+    } else if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+      rv = MSTLS_E_AGAIN; /* a held record could not be stored */
+    } else {
+      rv = strm_fail_tls(st, (int)n, 0);
+    }
+    break;
   }
-  if (s->err) {
-    return s->err;
-  }
-  if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-    return MSTLS_E_AGAIN;
-  }
-  return strm_fail_tls(st, (int)n, 0);
+  st->in_send = 0;
+  return done > 0 ? (long)done : rv;
 }
 
 int mstls_strm_bye(mstls_strm *st) {
@@ -733,6 +803,10 @@ int mstls_strm_bye(mstls_strm *st) {
   }
   if (!st->has_channel || st->state == MSTLS_STREAM_HANDSHAKING) {
     return MSTLS_E_INVALID_STATE;
+  }
+  rv = mstls_strm_flush(st);
+  if (rv < 0) {
+    return rv;
   }
   rv = gnutls_bye(st->ch.tls, GNUTLS_SHUT_WR);
   if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
@@ -777,6 +851,29 @@ long mstls_stream_send(mstls_session *s, uint16_t stream, const void *data,
     return rv == MSTLS_E_NOMEM ? mstls_sess_fail(s, rv) : rv;
   }
   return mstls_strm_send(st, data, len);
+}
+
+int mstls_stream_flush(mstls_session *s, uint16_t stream) {
+  mstls_strm *st;
+  int rv;
+  if (!s) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (s->err) {
+    return s->err;
+  }
+  st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  if (!st) {
+    return 0;
+  }
+  rv = mstls_strm_flush(st);
+  if (rv == 0 && st->state == MSTLS_STREAM_FAILED) {
+    return st->err;
+  }
+  return rv;
 }
 
 long mstls_stream_recv(mstls_session *s, uint16_t stream, void *buf,

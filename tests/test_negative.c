@@ -574,12 +574,24 @@ static void t_push_failure(void **state) {
   assert_int_equal(mstls_stream_send(p.client, 0, "x", 1), MSTLS_E_TRANSPORT);
   memlink_set_push_error(p.link, MEMLINK_CLIENT, 0);
   assert_int_equal(mstls_session_bye(p.client), MSTLS_E_TRANSPORT);
-  /* Would-block pushes are retried, not failures. */
+  /* Would-block pushes are not failures: the record is kept, the stream
+   * waits, and it goes out once the transport takes it. */
   memlink_set_push_error(p.link, MEMLINK_SERVER, MSTLS_E_AGAIN);
-  assert_int_equal(mstls_stream_send(p.server, 1, "y", 1), MSTLS_E_AGAIN);
-  memlink_set_push_error(p.link, MEMLINK_SERVER, 0);
   assert_int_equal(mstls_stream_send(p.server, 1, "y", 1), 1);
+  assert_int_equal(mstls_stream_send(p.server, 1, "z", 1), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_stream_flush(p.server, 1), MSTLS_E_AGAIN);
+  memlink_set_push_error(p.link, MEMLINK_SERVER, 0);
+  assert_int_equal(mstls_stream_send(p.server, 1, "z", 1), 1);
+  assert_int_equal(mstls_stream_flush(p.server, 1), 0);
+  assert_int_equal(mstls_session_flush(p.server), 0);
   assert_int_equal(mstls_session_get_error(p.server), 0);
+  /* Bad arguments. */
+  assert_int_equal(mstls_stream_flush(NULL, 0), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_session_flush(NULL), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_stream_flush(p.server, 2), MSTLS_E_INVALID_STREAM);
+  /* A session that failed says so. */
+  assert_int_equal(mstls_stream_flush(p.client, 0), MSTLS_E_TRANSPORT);
+  assert_int_equal(mstls_session_flush(p.client), MSTLS_E_TRANSPORT);
   test_pair_free(&p);
 }
 

@@ -568,9 +568,18 @@ MSTLS_EXTERN int mstls_session_handshake_blocking(mstls_session *session);
 /**
  * @brief Encrypt and send application data on a stream (non-blocking).
  *
- * Under LAZY, the first send on a stream starts its handshake.
- * @return bytes taken (> 0; at most one record, 16384 bytes, per call),
- *         MSTLS_E_AGAIN (handshake not done or push would block),
+ * Like send(2): takes as much of @p data as the transport accepts, split
+ * into records of at most 16384 bytes (each its own message), and returns
+ * how much it took. When the push callback returns MSTLS_E_AGAIN, the
+ * record it was offered is already encrypted: the session keeps it (one
+ * record per stream at most), counts its bytes as taken and stops there.
+ * It goes out first on the stream's next send, mstls_stream_flush(),
+ * mstls_session_flush() or close; until it has, further sends on the
+ * stream return MSTLS_E_AGAIN. The application never offers the same
+ * bytes twice. Under LAZY, the first send on a stream starts its
+ * handshake.
+ * @return bytes taken (> 0, at most @p len), MSTLS_E_AGAIN (handshake not
+ *         done, or a kept record still waits for the transport),
  *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM, MSTLS_E_CLOSED,
  *         MSTLS_E_MSG_SIZE (plaintext stream, @p len above max_message),
  *         on a failed stream the error that failed it (as
@@ -581,8 +590,30 @@ MSTLS_EXTERN long mstls_stream_send(mstls_session *session, uint16_t stream,
                                     const void *data, size_t len);
 
 /**
- * @brief Blocking send of all @p len bytes. May be called from several
- *        threads at once for different streams.
+ * @brief Push the record that mstls_stream_send() kept for a stream when
+ *        the transport was full. Call it when the transport can take more
+ *        and the application has nothing else to send on the stream.
+ * @return 0 (nothing is kept any more), MSTLS_E_AGAIN (the transport is
+ *         still full), MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM,
+ *         on a failed stream the error that failed it, or the session's
+ *         fatal error (MSTLS_E_TRANSPORT, ...).
+ */
+MSTLS_EXTERN int mstls_stream_flush(mstls_session *session, uint16_t stream);
+
+/**
+ * @brief Everything that waits for the transport, on every stream: kept
+ *        application records (as mstls_stream_flush()) and handshake
+ *        flights that met a full transport. Call it when the transport
+ *        can take more.
+ * @return 0 (nothing waits), MSTLS_E_AGAIN (something still waits),
+ *         MSTLS_E_INVALID_ARGUMENT, or the session's fatal error.
+ */
+MSTLS_EXTERN int mstls_session_flush(mstls_session *session);
+
+/**
+ * @brief Blocking send of all @p len bytes: returns once every record has
+ *        been pushed (none is kept). May be called from several threads
+ *        at once for different streams.
  * @return @p len, or the errors of mstls_stream_send() except
  *         MSTLS_E_AGAIN; MSTLS_E_TIMEOUT if the stream's handshake times
  *         out; MSTLS_E_INVALID_STATE without a pull callback.
@@ -745,6 +776,11 @@ typedef struct mstls_session_stats {
   /** Renegotiation requests refused with a no_renegotiation warning
    *  (MSTLS_EVENT_RENEGOTIATION_REFUSED). */
   uint32_t renegotiations_refused;
+  /** Application records that met a full transport and were kept by
+   *  mstls_stream_send() until it had room (at most one per stream). */
+  uint64_t records_kept;
+  /** Streams that have a kept record now. */
+  uint32_t streams_kept;
 } mstls_session_stats;
 
 /** @brief Copy the session's counters.

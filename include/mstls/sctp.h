@@ -435,7 +435,9 @@ MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
 
 /**
  * @brief Read everything the association has (non-blocking): route data to
- *        the session, handle notifications, finish association setup.
+ *        the session, handle notifications, finish association setup, and
+ *        push what met a full socket (mstls_session_flush()): call it when
+ *        the fd is readable or writable, or the ready callback ran.
  * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_CLOSED (the association
  *         ended in order: the peer's SHUTDOWN completed -- not a
  *         failure), or the association's error (MSTLS_E_PEER_GONE: lost,

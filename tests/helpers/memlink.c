@@ -31,6 +31,8 @@ struct memlink {
   void *tamper_ctx;
   int blackhole[2];
   int push_err[2];
+  long push_budget[2]; /* pushes still taken, -1: unlimited */
+  uint64_t push_refused[2];
   uint64_t msgs[2];
   uint64_t bytes[2];
   size_t in_flight;
@@ -59,6 +61,7 @@ memlink *memlink_new(const memlink_config *cfg) {
   }
   l->rng = l->cfg.seed ? l->cfg.seed : 0x9e3779b97f4a7c15ULL;
   l->now = 1 * MSTLS_SECONDS;
+  l->push_budget[0] = l->push_budget[1] = -1;
   l->dir[0] = calloc(1, sizeof(ml_dir));
   l->dir[1] = calloc(1, sizeof(ml_dir));
   if (!l->dir[0] || !l->dir[1]) {
@@ -106,6 +109,16 @@ void memlink_set_blackhole(memlink *l, int side, int on) {
 
 void memlink_set_push_error(memlink *l, int side, int err) {
   l->push_err[side] = err;
+}
+
+void memlink_set_push_budget(memlink *l, int side, long n) {
+  pthread_mutex_lock(&l->lock);
+  l->push_budget[side] = n;
+  pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t memlink_push_refused(memlink *l, int side) {
+  return l->push_refused[side];
 }
 
 static void ml_insert(ml_dir *d, ml_msg *m) {
@@ -172,7 +185,13 @@ static int ml_push(mstls_session *s, int from, uint16_t stream,
   pthread_mutex_lock(&l->lock);
   if (l->push_err[from]) {
     rv = l->push_err[from];
+  } else if (l->push_budget[from] == 0) {
+    l->push_refused[from]++;
+    rv = MSTLS_E_AGAIN;
   } else {
+    if (l->push_budget[from] > 0) {
+      l->push_budget[from]--;
+    }
     rv = ml_queue(l, from, stream, 0, iov, iovcnt);
   }
   pthread_mutex_unlock(&l->lock);

@@ -43,6 +43,11 @@ void memlink_set_tamper(memlink *l, memlink_tamper_fn fn, void *ctx);
 void memlink_set_blackhole(memlink *l, int side, int on);
 /* Make pushes of a side fail with this error (0: normal). */
 void memlink_set_push_error(memlink *l, int side, int err);
+/* A transport that fills up: the next @p n pushes of a side are taken,
+ * later ones return MSTLS_E_AGAIN (-1: no limit, the default). */
+void memlink_set_push_budget(memlink *l, int side, long n);
+/* Pushes of a side refused for the budget. */
+uint64_t memlink_push_refused(memlink *l, int side);
 
 /* Deliver the next message (earliest in simulated time). @return 1 if one
  * was delivered, 0 if none is in flight. The feed result goes to
