@@ -19,9 +19,13 @@ mstls_tstamp mstls_clock_now(mstls_session *s) {
   return s->cb.clock ? s->cb.clock(s->user_data) : mstls_clock_monotonic();
 }
 
-static int blk_timeout_ms(mstls_session *s, mstls_tstamp now) {
+static int blk_timeout_ms(mstls_session *s, mstls_tstamp now,
+                          mstls_tstamp deadline) {
   mstls_tstamp exp = mstls_session_get_expiry(s);
   mstls_tstamp ms;
+  if (deadline < exp) {
+    exp = deadline;
+  }
   if (s->push_blocked) {
     return BLOCKING_PUSH_RETRY_MS;
   }
@@ -35,10 +39,11 @@ static int blk_timeout_ms(mstls_session *s, mstls_tstamp now) {
   return ms > 1000 ? 1000 : (int)ms;
 }
 
-/* Pull one message (or let another thread do it) and feed it. Called and
- * returns with the lock held. @return 0 to retry the operation, or a fatal
- * session error. */
-static int blk_step(mstls_session *s) {
+/* Pull one message (or let another thread do it) and feed it, waiting no
+ * later than @p deadline (MSTLS_TSTAMP_NEVER: only the session's timers
+ * bound the wait). Called and returns with the lock held. @return 0 to
+ * retry the operation, or a fatal session error. */
+static int blk_step_until(mstls_session *s, mstls_tstamp deadline) {
   uint32_t flags = 0;
   uint16_t stream = 0;
   mstls_tstamp now;
@@ -63,7 +68,7 @@ static int blk_step(mstls_session *s) {
     }
     return 0;
   }
-  timeout = blk_timeout_ms(s, now);
+  timeout = blk_timeout_ms(s, now, deadline);
   s->push_blocked = 0;
   s->puller_active = 1;
   pthread_mutex_unlock(&s->lock);
@@ -90,6 +95,18 @@ static int blk_step(mstls_session *s) {
   return mstls_sess_fail(s, n == MSTLS_E_PEER_GONE || n == MSTLS_E_ABORTED
                                 ? n
                                 : MSTLS_E_TRANSPORT);
+}
+
+static int blk_step(mstls_session *s) {
+  return blk_step_until(s, MSTLS_TSTAMP_NEVER);
+}
+
+/* The end of a blocking receive's wait (settings.recv_timeout). */
+static mstls_tstamp blk_recv_deadline(mstls_session *s) {
+  if (s->settings.recv_timeout == 0) {
+    return MSTLS_TSTAMP_NEVER;
+  }
+  return mstls_clock_now(s) + s->settings.recv_timeout;
 }
 
 static int blk_check(mstls_session *s) {
@@ -161,17 +178,22 @@ long mstls_stream_send_blocking(mstls_session *s, uint16_t stream,
 
 long mstls_stream_recv_blocking(mstls_session *s, uint16_t stream, void *buf,
                                 size_t len) {
+  mstls_tstamp deadline;
   long rv = blk_check(s);
   if (rv < 0) {
     return rv;
   }
   pthread_mutex_lock(&s->lock);
+  deadline = blk_recv_deadline(s);
   for (;;) {
     rv = mstls_stream_recv(s, stream, buf, len);
     if (rv != MSTLS_E_AGAIN) {
       break;
     }
-    rv = blk_step(s);
+    if (deadline != MSTLS_TSTAMP_NEVER && mstls_clock_now(s) >= deadline) {
+      break; /* MSTLS_E_AGAIN: recv_timeout passed */
+    }
+    rv = blk_step_until(s, deadline);
     if (rv < 0) {
       break;
     }
@@ -202,11 +224,13 @@ static int blk_any_open(mstls_session *s) {
 
 long mstls_session_recv_any_blocking(mstls_session *s, uint16_t *pstream,
                                      void *buf, size_t len) {
+  mstls_tstamp deadline;
   long rv = blk_check(s);
   if (rv < 0) {
     return rv;
   }
   pthread_mutex_lock(&s->lock);
+  deadline = blk_recv_deadline(s);
   for (;;) {
     rv = mstls_session_recv_any(s, pstream, buf, len);
     if (rv != MSTLS_E_AGAIN) {
@@ -216,7 +240,10 @@ long mstls_session_recv_any_blocking(mstls_session *s, uint16_t *pstream,
       rv = MSTLS_E_CLOSED;
       break;
     }
-    rv = blk_step(s);
+    if (deadline != MSTLS_TSTAMP_NEVER && mstls_clock_now(s) >= deadline) {
+      break; /* MSTLS_E_AGAIN: recv_timeout passed */
+    }
+    rv = blk_step_until(s, deadline);
     if (rv < 0) {
       break;
     }

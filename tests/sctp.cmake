@@ -45,3 +45,18 @@ if(MSTLS_WITH_KERNEL_SCTP)
     endif()
   endif()
 endif()
+
+# Failure detection over usrsctp on loopback: a server process killed at
+# random moments (bench/failover_sctp.c, 10 trials, blocking and event-loop
+# clients, and a connect with no listener). Every client must end with
+# MSTLS_E_PEER_GONE and none may stay blocked; the detection times are
+# printed, never judged (the benchmark compares them with the bound).
+if(MSTLS_WITH_USRSCTP)
+  add_executable(test_sctp_failover ${CMAKE_SOURCE_DIR}/bench/failover_sctp.c)
+  target_link_libraries(test_sctp_failover PRIVATE mstls_testlib Threads::Threads)
+  target_compile_options(test_sctp_failover PRIVATE ${MSTLS_WARNINGS})
+  target_compile_definitions(test_sctp_failover PRIVATE _GNU_SOURCE)
+  add_test(NAME test_sctp_failover COMMAND test_sctp_failover --trials 10)
+  set_tests_properties(test_sctp_failover PROPERTIES LABELS integration
+    TIMEOUT 600)
+endif()

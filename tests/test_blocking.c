@@ -181,6 +181,75 @@ static void t_negative(void **state) {
   mstls_credentials_del(cred);
 }
 
+/* settings.recv_timeout bounds one blocking receive: nothing arrives (the
+ * pull always times out), and after recv_timeout of the session's clock
+ * (virtual here: one second per reading) the call returns MSTLS_E_AGAIN
+ * with nothing failed, well before the 20 s handshake timeout would fail
+ * the server's streams. */
+static void t_recv_timeout(void **state) {
+  bad b;
+  mstls_credentials *cred;
+  mstls_session *s;
+  mstls_settings set;
+  mstls_callbacks cb;
+  char buf[16];
+  uint16_t sid;
+  mstls_tstamp t0;
+  (void)state;
+  memset(&b, 0, sizeof(b));
+  b.mode = M_AGAIN;
+  b.now = MSTLS_SECONDS;
+  memset(&cb, 0, sizeof(cb));
+  cb.push = bad_push;
+  cb.pull = bad_pull;
+  cb.clock = bad_clock;
+  test_server_settings(&set, 4, MSTLS_POLICY_RESUME);
+  set.handshake_timeout = 20 * MSTLS_SECONDS;
+  set.recv_timeout = 5 * MSTLS_SECONDS;
+  cred = test_server_creds(NULL);
+  assert_non_null(cred);
+  assert_int_equal(
+      mstls_session_new(&s, MSTLS_ROLE_SERVER, &set, &cb, cred, &b), 0);
+  t0 = b.now;
+  assert_int_equal(mstls_stream_recv_blocking(s, 1, buf, sizeof(buf)),
+                   MSTLS_E_AGAIN);
+  assert_true(b.now - t0 >= 5 * MSTLS_SECONDS);
+  assert_true(b.now - t0 < 20 * MSTLS_SECONDS);
+  assert_int_equal(mstls_session_get_error(s), 0);
+  assert_int_not_equal(mstls_stream_get_state(s, 1), MSTLS_STREAM_FAILED);
+  t0 = b.now;
+  assert_int_equal(mstls_session_recv_any_blocking(s, &sid, buf, sizeof(buf)),
+                   MSTLS_E_AGAIN);
+  assert_true(b.now - t0 >= 5 * MSTLS_SECONDS);
+  assert_int_equal(mstls_session_get_error(s), 0);
+  mstls_session_del(s);
+  mstls_credentials_del(cred);
+}
+
+/* Over a real link (the memlink's blocking pull): a receive that times out
+ * leaves the stream usable, and the next one gets the data. */
+static void t_recv_timeout_then_data(void **state) {
+  test_pair p;
+  mstls_settings cs, ss;
+  char buf[16];
+  (void)state;
+  test_client_settings(&cs, 2, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
+  cs.recv_timeout = 20 * MSTLS_MILLISECONDS;
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_recv_blocking(p.client, 1, buf, sizeof(buf)),
+                   MSTLS_E_AGAIN);
+  assert_int_equal(mstls_stream_get_state(p.client, 1), MSTLS_STREAM_OPEN);
+  assert_int_equal(mstls_stream_send(p.server, 1, "late", 4), 4);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_recv_blocking(p.client, 1, buf, sizeof(buf)),
+                   4);
+  assert_memory_equal(buf, "late", 4);
+  test_pair_free(&p);
+}
+
 /* Blocking functions need a pull callback. */
 static void t_no_pull(void **state) {
   test_pair p;
@@ -223,9 +292,13 @@ static void t_no_pull(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_random_bytes), cmocka_unit_test(t_bad_stream),
-      cmocka_unit_test(t_too_long),     cmocka_unit_test(t_negative),
+      cmocka_unit_test(t_random_bytes),
+      cmocka_unit_test(t_bad_stream),
+      cmocka_unit_test(t_too_long),
+      cmocka_unit_test(t_negative),
       cmocka_unit_test(t_no_pull),
+      cmocka_unit_test(t_recv_timeout),
+      cmocka_unit_test(t_recv_timeout_then_data),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

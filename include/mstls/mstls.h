@@ -401,6 +401,16 @@ typedef struct mstls_settings {
    *  handshake_timeout. Counted in mstls_session_stats.ticket_waits_expired
    *  when it runs out. */
   mstls_tstamp ticket_wait;
+  /** Blocking receives (mstls_stream_recv_blocking(),
+   *  mstls_session_recv_any_blocking()): the longest one call waits for
+   *  data before it returns MSTLS_E_AGAIN, as recv(2) does with
+   *  SO_RCVTIMEO; nothing fails, the next call waits again. 0 (default):
+   *  no limit -- a call then returns when data arrives, the stream closes
+   *  or fails, or the transport reports the peer gone (over SCTP within the
+   *  failure-detection bound of mstls_sctp_config, docs/sctp.md). Measured
+   *  with the clock callback (or CLOCK_MONOTONIC); while another thread
+   *  pulls, a call notices its deadline when that pull returns. */
+  mstls_tstamp recv_timeout;
 } mstls_settings;
 
 /**
@@ -638,8 +648,10 @@ MSTLS_EXTERN long mstls_stream_recv(mstls_session *session, uint16_t stream,
  * @brief Blocking form of mstls_stream_recv(). While it waits, messages for
  *        other streams are queued for them (up to their caps). May be
  *        called from several threads at once for different streams.
- * @return as mstls_stream_recv() but never MSTLS_E_AGAIN; MSTLS_E_TIMEOUT
- *         if the handshake timed out.
+ * @return as mstls_stream_recv(), with MSTLS_E_AGAIN only when
+ *         settings.recv_timeout passed without data; MSTLS_E_TIMEOUT if
+ *         the handshake timed out; MSTLS_E_INVALID_STATE without a pull
+ *         callback.
  */
 MSTLS_EXTERN long mstls_stream_recv_blocking(mstls_session *session,
                                              uint16_t stream, void *buf,
@@ -657,9 +669,11 @@ MSTLS_EXTERN long mstls_session_recv_any(mstls_session *session,
                                          uint16_t *pstream, void *buf,
                                          size_t len);
 
-/** @brief Blocking form of mstls_session_recv_any(); never MSTLS_E_AGAIN.
- *  @return as mstls_session_recv_any(); MSTLS_E_CLOSED when every stream is
- *  closed or failed. */
+/** @brief Blocking form of mstls_session_recv_any().
+ *  @return as mstls_session_recv_any(), with MSTLS_E_AGAIN only when
+ *  settings.recv_timeout passed without data; MSTLS_E_CLOSED when every
+ *  stream is closed or failed; MSTLS_E_INVALID_STATE without a pull
+ *  callback. */
 MSTLS_EXTERN long mstls_session_recv_any_blocking(mstls_session *session,
                                                   uint16_t *pstream, void *buf,
                                                   size_t len);
