@@ -25,8 +25,14 @@
  * client still blocked 60 s after the kill is counted as hung (none may
  * be).
  *
+ * Kernel SCTP (--backend kernel, in the QEMU guest): a killed process's
+ * kernel would still answer or abort the association, so each trial runs
+ * --cut (e.g. "ip link set lo down": the peer host vanishes) just before
+ * the kill and --restore once the client has seen the failure.
+ *
  * Usage: failover_sctp [--trials N] [--profile failover|default]
- *        [--seed S]      (default 100 trials, failover profile)
+ *        [--seed S] [--backend usrsctp|kernel --cut CMD --restore CMD]
+ *        (default 100 trials, failover profile, usrsctp)
  * Exit status 0 when every trial ended with MSTLS_E_PEER_GONE. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -78,12 +84,20 @@ static uint16_t fo_free_port(void) {
   return port;
 }
 
+/* Kernel SCTP (in the QEMU guest) or usrsctp. */
+static int fo_kernel;
+/* Kernel SCTP: a killed process's kernel still answers (or aborts), so a
+ * trial cuts the network with this command before the kill and restores
+ * it after the client has seen the failure. */
+static const char *fo_cut, *fo_restore;
+
 static void fo_config(mstls_sctp_config *cfg, int failover, int blocking,
                       uint16_t port) {
   mstls_sctp_config_default(cfg);
   if (failover)
     mstls_sctp_config_failover(cfg);
-  cfg->backend = MSTLS_SCTP_BACKEND_USRSCTP;
+  cfg->backend =
+      fo_kernel ? MSTLS_SCTP_BACKEND_KERNEL : MSTLS_SCTP_BACKEND_USRSCTP;
   cfg->streams_in = FO_STREAMS;
   cfg->streams_out = FO_STREAMS;
   cfg->blocking = blocking;
@@ -105,7 +119,7 @@ static int fo_serve(uint16_t port, int failover) {
   if (cert == NULL || key == NULL || mstls_credentials_new(&cred, NULL) != 0 ||
       mstls_credentials_set_key_mem(cred, cert, strlen(cert), key,
                                     strlen(key)) != 0 ||
-      mstls_sctp_usrsctp_init(port, 0) != 0)
+      (!fo_kernel && mstls_sctp_usrsctp_init(port, 0) != 0))
     return 1;
   fo_config(&cfg, failover, 1, 0);
   if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
@@ -230,11 +244,12 @@ static void fo_client_loop(fo_trial *t) {
   cfg.ready = fo_ready;
   fo_settings(&st);
   memset(buf, 'x', sizeof(buf));
+  /* The ready callback (usrsctp) gets the association's user data. */
   rc = mstls_sctp_connect(&a, &cfg, "127.0.0.1", t->port, &st, NULL, t->cred,
                           &efd);
-  /* The ready callback gets the user data of the association. */
   while (rc == 0) {
-    struct pollfd pfd = {efd, POLLIN, 0};
+    struct pollfd pfd = {fo_kernel ? mstls_sctp_assoc_get_fd(a) : efd, POLLIN,
+                         0};
     mstls_session *s;
     uint64_t v;
     int timeout = 1000;
@@ -250,7 +265,7 @@ static void fo_client_loop(fo_trial *t) {
       }
     }
     (void)poll(&pfd, 1, timeout);
-    if (read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+    if (!fo_kernel && read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
       break;
     rc = mstls_sctp_assoc_process(a);
     if (rc != 0)
@@ -312,9 +327,11 @@ static void *fo_client(void *p) {
 
 /* Start the server process; @return its pid, or -1. */
 static pid_t fo_spawn(char *self, uint16_t port, int failover) {
-  static char serve[] = "--serve", fo[] = "failover", def[] = "default";
+  static char serve[] = "--serve", fo[] = "failover", def[] = "default",
+              ker[] = "kernel", usr[] = "usrsctp";
   char portbuf[16];
-  char *argv[] = {self, serve, portbuf, failover ? fo : def, NULL};
+  char *argv[] = {
+      self, serve, portbuf, failover ? fo : def, fo_kernel ? ker : usr, NULL};
   posix_spawn_file_actions_t fa;
   int pfd[2];
   pid_t pid;
@@ -392,6 +409,10 @@ static long fo_run(fo_trial *t, char *self) {
     fo_sleep_ms(1 + fo_rand(200));
   }
   if (pid > 0) {
+    if (fo_cut != NULL && system(fo_cut) != 0) {
+      fprintf(stderr, "failover_sctp: %s failed\n", fo_cut);
+      exit(2);
+    }
     t_kill = fo_now_ms();
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -402,6 +423,10 @@ static long fo_run(fo_trial *t, char *self) {
   while (!t->ended && !hung)
     hung = pthread_cond_timedwait(&t->cond, &t->lock, &until) == ETIMEDOUT;
   pthread_mutex_unlock(&t->lock);
+  if (pid > 0 && fo_restore != NULL && system(fo_restore) != 0) {
+    fprintf(stderr, "failover_sctp: %s failed\n", fo_restore);
+    exit(2);
+  }
   if (hung && !t->ended) {
     pthread_detach(th);
     return -1;
@@ -439,13 +464,21 @@ int main(int argc, char **argv) {
   uint32_t bound_data, bound_idle, bound_init;
   uint16_t client_port;
 
-  if (argc == 4 && strcmp(argv[1], "--serve") == 0)
+  if (argc == 5 && strcmp(argv[1], "--serve") == 0) {
+    fo_kernel = strcmp(argv[4], "kernel") == 0;
     return fo_serve((uint16_t)atoi(argv[2]), strcmp(argv[3], "failover") == 0);
+  }
   for (i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--trials") == 0) {
       trials = atoi(argv[i + 1]);
     } else if (strcmp(argv[i], "--profile") == 0) {
       failover = strcmp(argv[i + 1], "default") != 0;
+    } else if (strcmp(argv[i], "--backend") == 0) {
+      fo_kernel = strcmp(argv[i + 1], "kernel") == 0;
+    } else if (strcmp(argv[i], "--cut") == 0) {
+      fo_cut = argv[i + 1];
+    } else if (strcmp(argv[i], "--restore") == 0) {
+      fo_restore = argv[i + 1];
     } else if (strcmp(argv[i], "--seed") == 0) {
       fo_rng = strtoull(argv[i + 1], NULL, 0) | 1u;
     } else {
@@ -454,8 +487,19 @@ int main(int argc, char **argv) {
   }
   if (i < argc || trials < 1 || trials > 1000) {
     fprintf(stderr, "usage: failover_sctp [--trials 1..1000] "
-                    "[--profile failover|default] [--seed S]\n");
+                    "[--profile failover|default] [--seed S]\n"
+                    "       [--backend usrsctp|kernel --cut CMD "
+                    "--restore CMD]\n");
     return 2;
+  }
+  if (fo_kernel && (fo_cut == NULL || fo_restore == NULL)) {
+    fprintf(stderr, "failover_sctp: kernel SCTP needs --cut and --restore "
+                    "(a killed process's kernel still answers)\n");
+    return 2;
+  }
+  if (fo_kernel && !mstls_sctp_kernel_available()) {
+    printf("skip: the kernel has no SCTP (EPROTONOSUPPORT); run in the VM\n");
+    return 77;
   }
   signal(SIGPIPE, SIG_IGN);
   if (test_pki_get() == NULL ||
@@ -465,7 +509,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   client_port = fo_free_port();
-  if (client_port == 0 || mstls_sctp_usrsctp_init(client_port, 0) != 0) {
+  if (!fo_kernel &&
+      (client_port == 0 || mstls_sctp_usrsctp_init(client_port, 0) != 0)) {
     fprintf(stderr, "failover_sctp: usrsctp on UDP port %u\n", client_port);
     return 2;
   }
@@ -558,6 +603,7 @@ int main(int argc, char **argv) {
     printf("FAILED: %d trials did not end with MSTLS_E_PEER_GONE\n", bad);
     _exit(1); /* hung clients may still hold the stack */
   }
-  (void)mstls_sctp_usrsctp_release();
+  if (!fo_kernel)
+    (void)mstls_sctp_usrsctp_release();
   return 0;
 }

@@ -59,4 +59,13 @@ if(MSTLS_WITH_USRSCTP)
   add_test(NAME test_sctp_failover COMMAND test_sctp_failover --trials 10)
   set_tests_properties(test_sctp_failover PROPERTIES LABELS integration
     TIMEOUT 600)
+  # The same on kernel SCTP in the QEMU guest. A killed process's kernel
+  # would still answer or abort, so each trial takes loopback down before
+  # the kill (the peer host vanishes) and brings it back afterwards.
+  if(MSTLS_WITH_KERNEL_SCTP AND COMMAND mstls_add_vm_test)
+    mstls_add_vm_test(NAME test_sctp_failover_vm
+      COMMAND test_sctp_failover --trials 10 --backend kernel
+              --cut "ip link set lo down" --restore "ip link set lo up"
+      TIMEOUT 600 LABELS integration)
+  endif()
 endif()
