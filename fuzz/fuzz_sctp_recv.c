@@ -207,7 +207,8 @@ static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       fz_close,
                                       fz_fd,
                                       fz_set_ready,
-                                      fz_reset};
+                                      fz_reset,
+                                      NULL};
 
 static int fz_recv_data(mstls_session *s, uint16_t stream, const uint8_t *d,
                         size_t len, void *ud) {

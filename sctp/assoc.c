@@ -890,6 +890,8 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
       break;
     (void)l->ops->wait(l->sock, MSTLS_SCTP_WAIT_READ, -1);
   }
+  if (l->ops->rearm != NULL)
+    l->ops->rearm(l->sock); /* readable again while others wait */
   if (rc != 0) {
     if (rc != MSTLS_E_AGAIN)
       l->stats.accept_failed++;
@@ -956,6 +958,8 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
       assoc_fail(a, rc);
   }
   assoc_apply_fails(a);
+  if (a->sock != NULL && a->ops->rearm != NULL)
+    a->ops->rearm(a->sock); /* readable again while work is left */
   return a->error;
 }
 

@@ -60,6 +60,10 @@ typedef struct mstls_sctp_ops {
   void (*set_ready)(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
   /* RFC 6525: request a reset of outgoing streams (tests only). */
   int (*reset_streams)(mstls_sctp_sock *s, const uint16_t *sids, size_t n);
+  /* After a processing round (optional): make fd() readable again if the
+   * socket still has work (usrsctp's eventfd); NULL where fd() is the
+   * socket itself. */
+  void (*rearm)(mstls_sctp_sock *s);
 } mstls_sctp_ops;
 
 /* Reset outgoing streams of an association (RFC 6525), as a peer may do.

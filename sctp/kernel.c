@@ -264,7 +264,8 @@ static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_close,
                                          ksctp_fd,
                                          ksctp_set_ready,
-                                         ksctp_reset_streams};
+                                         ksctp_reset_streams,
+                                         NULL};
 
 static int ksctp_socket(const char *host, uint16_t port, int passive,
                         const mstls_sctp_config *cfg, int *pfd,

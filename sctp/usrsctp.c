@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -371,7 +372,21 @@ struct mstls_sctp_sock {
   uint64_t blocked_gen;
   void (*ready)(void *);
   void *ready_arg;
+  /* An eventfd that is readable while the socket has something to
+   * process (mstls_sctp_assoc_get_fd(), mstls_sctp_listener_get_fd()), so
+   * that one poll()/epoll integration serves both backends. Signalled by
+   * the upcall once someone asked for it (efd_used), and re-armed after
+   * each processing round while the socket stays readable. */
+  int efd;
+  int efd_used;
 };
+
+static void usctp_signal(mstls_sctp_sock *s) {
+  uint64_t one = 1;
+  /* EAGAIN: the counter is saturated, the fd is readable anyway. */
+  if (write(s->efd, &one, sizeof(one)) < 0) {
+  }
+}
 
 static void usctp_upcall(struct socket *so, void *arg, int flags) {
   mstls_sctp_sock *s = arg;
@@ -385,6 +400,8 @@ static void usctp_upcall(struct socket *so, void *arg, int flags) {
   pthread_cond_broadcast(&s->cond);
   if (s->ready != NULL)
     s->ready(s->ready_arg);
+  if (__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
+    usctp_signal(s);
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -394,6 +411,11 @@ static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {
   if (s == NULL)
     return NULL;
   s->so = so;
+  s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s->efd < 0) {
+    free(s);
+    return NULL;
+  }
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->cond, NULL);
   usrsctp_set_upcall(so, usctp_upcall, s);
@@ -608,14 +630,35 @@ static void usctp_abort(mstls_sctp_sock *s) {
 static void usctp_close(mstls_sctp_sock *s) {
   usrsctp_set_upcall(s->so, NULL, NULL);
   usrsctp_close(s->so);
+  close(s->efd);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->cond);
   free(s);
 }
 
+/* Drain the eventfd, then signal it again if the socket still has
+ * something to read (or an error): readable while there is work, as the
+ * kernel's socket is. Called without s->lock (usrsctp's locks are taken
+ * before it in the upcall). */
+static void usctp_rearm(mstls_sctp_sock *s) {
+  uint64_t v;
+  int ev;
+
+  if (!__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
+    return;
+  if (read(s->efd, &v, sizeof(v)) < 0) {
+    /* EAGAIN: it was not signalled */
+  }
+  ev = usrsctp_get_events(s->so);
+  if (ev < 0 || (ev & (SCTP_EVENT_READ | SCTP_EVENT_ERROR)))
+    usctp_signal(s);
+}
+
 static int usctp_fd(mstls_sctp_sock *s) {
-  (void)s;
-  return -1;
+  /* First use: anything that arrived before counts. */
+  if (!__atomic_exchange_n(&s->efd_used, 1, __ATOMIC_ACQ_REL))
+    usctp_rearm(s);
+  return s->efd;
 }
 
 static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
@@ -641,7 +684,8 @@ static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_close,
                                          usctp_fd,
                                          usctp_set_ready,
-                                         usctp_reset_streams};
+                                         usctp_reset_streams,
+                                         usctp_rearm};
 
 /* Resolve @p host (numeric or name) for UDP encapsulation. */
 static int usctp_resolve(const char *host, uint16_t port,

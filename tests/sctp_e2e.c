@@ -220,8 +220,8 @@ static int e2e_client(const e2e_case *c, uint16_t port) {
 
 typedef struct e2e_loop {
   mstls_sctp_assoc *a;
-  int fd;         /* kernel: the association's fd; usrsctp: -1 */
-  int pipefd[2];  /* usrsctp: written by e2e_ready */
+  int fd;         /* the association's fd: its socket or usrsctp's eventfd */
+  int kernel;     /* kernel SCTP: fd is the socket (POLLOUT means room) */
   int want_write; /* a send or shutdown met a full transport */
   int stale;      /* full ticks in a row readable without a wakeup */
   unsigned long wakeups;
@@ -229,18 +229,6 @@ typedef struct e2e_loop {
   unsigned long missed; /* readiness never signalled for two full ticks */
   unsigned events;      /* bit (1 << event) per mstls_sctp_event seen */
 } e2e_loop;
-
-/* config.ready: may run on a usrsctp thread, so it only wakes the loop. A
- * full pipe already holds a wakeup. */
-static void e2e_ready(mstls_sctp_assoc *a, void *user_data) {
-  e2e_loop *lp = user_data;
-  const uint8_t b = 1;
-  ssize_t n;
-
-  (void)a;
-  n = write(lp->pipefd[1], &b, 1);
-  (void)n;
-}
 
 static void e2e_event(mstls_sctp_assoc *a, mstls_sctp_event ev, uint16_t stream,
                       int error, void *user_data) {
@@ -254,17 +242,8 @@ static void e2e_event(mstls_sctp_assoc *a, mstls_sctp_event ev, uint16_t stream,
 }
 
 static int e2e_loop_init(e2e_loop *lp) {
-  int i;
-
   memset(lp, 0, sizeof(*lp));
   lp->fd = -1;
-  if (pipe(lp->pipefd) != 0)
-    return -1;
-  for (i = 0; i < 2; i++) {
-    int fl = fcntl(lp->pipefd[i], F_GETFL);
-    if (fl < 0 || fcntl(lp->pipefd[i], F_SETFL, fl | O_NONBLOCK) < 0)
-      return -1;
-  }
   return 0;
 }
 
@@ -272,20 +251,18 @@ static void e2e_loop_close(e2e_loop *lp, const char *who) {
   if (getenv("MSTLS_E2E_VERBOSE") != NULL)
     fprintf(stderr, "e2e %s: %lu wakeups, %lu ticks, %lu missed\n", who,
             lp->wakeups, lp->ticks, lp->missed);
-  close(lp->pipefd[0]);
-  close(lp->pipefd[1]);
 }
 
 static void e2e_loop_config(mstls_sctp_config *cfg) {
   cfg->blocking = 0;
-  cfg->ready = e2e_ready; /* kernel SCTP never calls it */
-  cfg->event = e2e_event;
+  cfg->event = e2e_event; /* no ready callback: the fd is enough */
 }
 
-/* Kernel SCTP gives a pollable fd; usrsctp has none and signals readiness
- * through config.ready instead. */
+/* One event-loop story: both backends give a pollable fd (kernel SCTP its
+ * socket, usrsctp an eventfd signalled from its upcalls). */
 static int e2e_fd_ok(const e2e_case *c, int fd) {
-  return c->backend == MSTLS_SCTP_BACKEND_KERNEL ? fd >= 0 : fd == -1;
+  (void)c;
+  return fd >= 0;
 }
 
 static mstls_tstamp e2e_now(void) {
@@ -311,18 +288,11 @@ static int e2e_loop_timeout(mstls_session *s) {
   return e < E2E_TICK_MS ? (int)e : E2E_TICK_MS;
 }
 
-static void e2e_drain(int fd) {
-  uint8_t b[64];
-
-  while (read(fd, b, sizeof(b)) > 0)
-    ;
-}
-
-/* usrsctp: the socket stayed readable for two full ticks and no ready
- * callback came. That would hang a real event loop: count it, then read
+/* usrsctp: the socket stayed readable for two full ticks and its eventfd
+ * never said so. That would hang a real event loop: count it, then read
  * anyway so that the case ends and reports it. */
 static int e2e_loop_missed(e2e_loop *lp) {
-  if (lp->fd >= 0 || mstls_sctp_assoc_wait(lp->a, 0) != 0) {
+  if (lp->kernel || mstls_sctp_assoc_wait(lp->a, 0) != 0) {
     lp->stale = 0;
     return 0;
   }
@@ -341,9 +311,10 @@ static int e2e_loop_step(e2e_loop *lp) {
   struct pollfd p;
   int n;
 
-  p.fd = lp->fd >= 0 ? lp->fd : lp->pipefd[0];
+  p.fd = lp->fd;
   p.events = POLLIN;
-  if (lp->fd >= 0 && lp->want_write)
+  /* usrsctp's eventfd is signalled when room appears too (an upcall). */
+  if (lp->kernel && lp->want_write)
     p.events |= POLLOUT;
   p.revents = 0;
   do {
@@ -364,21 +335,14 @@ static int e2e_loop_step(e2e_loop *lp) {
     lp->wakeups++;
     lp->stale = 0;
     lp->want_write = 0;
-    if (lp->fd < 0)
-      e2e_drain(lp->pipefd[0]);
   }
   return mstls_sctp_assoc_process(lp->a);
 }
 
-/* Wait for a peer on the listener: poll() its fd (kernel). A usrsctp
- * listener has neither an fd nor a ready callback: wait on it directly. */
-static void e2e_listener_wait(mstls_sctp_listener *l, int lfd) {
+/* Wait for a peer on the listener: poll() its fd, on both backends. */
+static void e2e_listener_wait(int lfd) {
   struct pollfd p;
 
-  if (lfd < 0) {
-    (void)mstls_sctp_listener_wait(l, E2E_TICK_MS);
-    return;
-  }
   p.fd = lfd;
   p.events = POLLIN;
   p.revents = 0;
@@ -501,6 +465,7 @@ static int e2e_client_open(e2e_loop *lp, const e2e_case *c, uint16_t port,
     if (rc != 0)
       return rc;
     lp->fd = mstls_sctp_assoc_get_fd(lp->a);
+    lp->kernel = c->backend == MSTLS_SCTP_BACKEND_KERNEL;
     if (!e2e_fd_ok(c, lp->fd))
       return MSTLS_E_INVALID_STATE;
     /* Readiness from before the association existed was never signalled:
@@ -692,12 +657,13 @@ static int e2e_server_loop(const e2e_case *c, uint16_t port) {
     return 43;
   while ((rc = mstls_sctp_accept(l, &lp.a, &st, NULL, cred, &lp)) ==
          MSTLS_E_AGAIN)
-    e2e_listener_wait(l, lfd);
+    e2e_listener_wait(lfd);
   if (rc != 0) {
     fprintf(stderr, "server: accept: %s\n", mstls_strerror(rc));
     return 44;
   }
   lp.fd = mstls_sctp_assoc_get_fd(lp.a);
+  lp.kernel = c->backend == MSTLS_SCTP_BACKEND_KERNEL;
   if (!e2e_fd_ok(c, lp.fd))
     return 45;
   /* What arrived before the ready callback was installed was never

@@ -393,8 +393,11 @@ MSTLS_EXTERN int mstls_sctp_accept(mstls_sctp_listener *listener,
 MSTLS_EXTERN int mstls_sctp_listener_wait(mstls_sctp_listener *listener,
                                           int timeout_ms);
 
-/** @brief Pollable fd of a kernel listener, -1 for usrsctp (use
- *  mstls_sctp_listener_set_ready()). */
+/** @brief A pollable fd that is readable while an association waits to be
+ *  accepted: the listening socket (kernel SCTP) or an eventfd (usrsctp),
+ *  so one poll()/epoll loop serves both backends. Poll it for POLLIN and
+ *  call mstls_sctp_accept() until MSTLS_E_AGAIN. Owned by the listener.
+ *  @return the fd, or -1 (listener NULL). */
 MSTLS_EXTERN int mstls_sctp_listener_get_fd(mstls_sctp_listener *listener);
 
 /** Listener readiness callback: something happened on an association
@@ -459,7 +462,14 @@ MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc, int timeout_ms);
 /** @brief The session, or NULL while the association is being set up. */
 MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
 
-/** @brief Pollable fd (kernel SCTP), or -1 (usrsctp: use config.ready). */
+/** @brief A pollable fd that is readable while the association has
+ *  something to process: the socket (kernel SCTP) or an eventfd (usrsctp,
+ *  signalled from the stack's upcalls, including room freed for sends).
+ *  Poll it for POLLIN, then call mstls_sctp_assoc_process(); with kernel
+ *  SCTP also poll POLLOUT while mstls_session_flush() says MSTLS_E_AGAIN.
+ *  Level-triggered on both backends: it stays readable while messages
+ *  wait that a full session refused to take. Owned by the association.
+ *  @return the fd, or -1 (association NULL or closed). */
 MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
 
 /** @brief Negotiated stream counts (SCTP_STATUS).
