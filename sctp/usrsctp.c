@@ -91,16 +91,42 @@ static int usctp_port_free(uint16_t port) {
   return rc == 0;
 }
 
+/* A UDP port that is free now: the kernel's choice of an ephemeral one.
+ * usrsctp binds it right after; @return 0 if none could be found. */
+static uint16_t usctp_pick_port(void) {
+  struct sockaddr_in sin;
+  socklen_t len = sizeof(sin);
+  uint16_t port = 0;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+  if (fd < 0)
+    return 0;
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+    port = ntohs(sin.sin_port);
+  close(fd);
+  return port;
+}
+
 int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
+  int any = (flags & MSTLS_SCTP_USRSCTP_ANY_PORT) != 0;
+
+  if ((flags & ~(MSTLS_SCTP_USRSCTP_NOTHREADS | MSTLS_SCTP_USRSCTP_ANY_PORT)) ||
+      (any && udp_port != 0))
+    return MSTLS_E_INVALID_ARGUMENT;
   pthread_mutex_lock(&usctp_lock);
   if (usctp_refs > 0) {
-    int ok = usctp_port == udp_port && usctp_flags == flags;
+    int ok = usctp_flags == flags && (any || usctp_port == udp_port);
     if (ok)
       usctp_refs++;
     pthread_mutex_unlock(&usctp_lock);
     return ok ? 0 : MSTLS_E_INVALID_STATE;
   }
-  if (!usctp_port_free(udp_port)) {
+  if (any)
+    udp_port = usctp_pick_port();
+  if ((any && udp_port == 0) || !usctp_port_free(udp_port)) {
     pthread_mutex_unlock(&usctp_lock);
     return MSTLS_E_TRANSPORT;
   }
@@ -116,6 +142,15 @@ int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
   usctp_refs = 1;
   pthread_mutex_unlock(&usctp_lock);
   return 0;
+}
+
+uint16_t mstls_sctp_usrsctp_get_port(void) {
+  uint16_t port;
+
+  pthread_mutex_lock(&usctp_lock);
+  port = usctp_refs > 0 ? usctp_port : 0;
+  pthread_mutex_unlock(&usctp_lock);
+  return port;
 }
 
 int mstls_sctp_usrsctp_release(void) {

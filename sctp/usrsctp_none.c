@@ -8,6 +8,9 @@ int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
   (void)flags;
   return MSTLS_E_UNSUPPORTED;
 }
+uint16_t mstls_sctp_usrsctp_get_port(void) {
+  return 0;
+}
 int mstls_sctp_usrsctp_release(void) {
   return MSTLS_E_INVALID_STATE;
 }

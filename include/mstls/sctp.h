@@ -239,6 +239,11 @@ MSTLS_EXTERN void mstls_sctp_config_failover(mstls_sctp_config *config);
 /** usrsctp stack flag: no threads; the caller delivers packets and calls
  *  mstls_sctp_usrsctp_handle_timers() (deterministic in-process mode). */
 #define MSTLS_SCTP_USRSCTP_NOTHREADS 0x01u
+/** usrsctp stack flag: bind an ephemeral UDP port that the kernel picks
+ *  (udp_port must be 0); mstls_sctp_usrsctp_get_port() tells which. For
+ *  clients, which need no fixed port: several processes on one host then
+ *  never collide. */
+#define MSTLS_SCTP_USRSCTP_ANY_PORT 0x02u
 
 /**
  * @brief Start (or take another reference on) the process's usrsctp stack.
@@ -248,11 +253,18 @@ MSTLS_EXTERN void mstls_sctp_config_failover(mstls_sctp_config *config);
  * @param udp_port local UDP encapsulation port (RFC 6951), 0 for AF_CONN
  *        only. Give every process its own port.
  * @param flags MSTLS_SCTP_USRSCTP_* flags.
- * @return 0, MSTLS_E_INVALID_STATE (already running in another mode or on
- *         another port), MSTLS_E_TRANSPORT (the UDP port could not be
- *         bound), MSTLS_E_UNSUPPORTED (built without usrsctp).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (unknown flags, or a port with
+ *         MSTLS_SCTP_USRSCTP_ANY_PORT), MSTLS_E_INVALID_STATE (already
+ *         running in another mode or on another port), MSTLS_E_TRANSPORT
+ *         (the UDP port could not be bound), MSTLS_E_UNSUPPORTED (built
+ *         without usrsctp).
  */
 MSTLS_EXTERN int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags);
+
+/** @brief The UDP encapsulation port of the running stack (the one picked
+ *  with MSTLS_SCTP_USRSCTP_ANY_PORT), or 0 (not running, AF_CONN only, or
+ *  built without usrsctp). */
+MSTLS_EXTERN uint16_t mstls_sctp_usrsctp_get_port(void);
 
 /**
  * @brief Drop a reference; the last one stops the stack (usrsctp_finish,

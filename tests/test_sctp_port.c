@@ -1,0 +1,128 @@
+/* usrsctp on an ephemeral UDP port (MSTLS_SCTP_USRSCTP_ANY_PORT): the stack
+ * binds a port the kernel picks, reports it, refuses contradictory
+ * requests, and a client on it talks to a server on a fixed port. The
+ * stack is per process, so this is a program of its own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mstls/sctp.h>
+
+#include "certs.h"
+#include "pair.h"
+
+/* Whether a UDP port can be bound now. */
+static int udp_free(uint16_t port) {
+  struct sockaddr_in sin;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+  close(fd);
+  return rc == 0;
+}
+
+static void test_any_port(void **state) {
+  uint16_t port;
+
+  (void)state;
+  assert_int_equal(mstls_sctp_usrsctp_get_port(), 0);
+  /* A port and "any port" contradict each other; unknown flags too. */
+  assert_int_equal(mstls_sctp_usrsctp_init(5000, MSTLS_SCTP_USRSCTP_ANY_PORT),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_sctp_usrsctp_init(0, 0x80u), MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_ANY_PORT), 0);
+  port = mstls_sctp_usrsctp_get_port();
+  assert_true(port > 0);
+  assert_false(udp_free(port)); /* usrsctp holds it */
+  /* Another reference in the same mode is fine; another mode is not. */
+  assert_int_equal(mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_ANY_PORT), 0);
+  assert_int_equal(mstls_sctp_usrsctp_init(port, 0), MSTLS_E_INVALID_STATE);
+  assert_int_equal(mstls_sctp_usrsctp_release(), 0);
+  assert_int_equal(mstls_sctp_usrsctp_get_port(), port);
+}
+
+/* A listener and a client in this process share the stack on its
+ * ephemeral port: the association comes up and carries TLS. */
+static void test_connect_from_any_port(void **state) {
+  mstls_sctp_config cfg;
+  mstls_sctp_listener *l = NULL;
+  mstls_sctp_assoc *c = NULL, *s = NULL;
+  mstls_credentials *ccred = test_client_creds(NULL, NULL, 0);
+  mstls_credentials *scred = test_server_creds(NULL);
+  mstls_settings cs, ss;
+  uint16_t port = mstls_sctp_usrsctp_get_port();
+  char buf[8];
+  int i, rc = MSTLS_E_AGAIN;
+
+  (void)state;
+  assert_non_null(ccred);
+  assert_non_null(scred);
+  mstls_sctp_config_default(&cfg);
+  cfg.backend = MSTLS_SCTP_BACKEND_USRSCTP;
+  cfg.blocking = 0;
+  cfg.streams_in = cfg.streams_out = 2;
+  test_client_settings(&cs, 2, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
+  assert_int_equal(mstls_sctp_listen(&l, &cfg, "127.0.0.1", port), 0);
+  cfg.remote_udp_port = port;
+  assert_int_equal(
+      mstls_sctp_connect(&c, &cfg, "127.0.0.1", port, &cs, NULL, ccred, NULL),
+      0);
+  /* Bounded: each round waits on the fds at most 100 ms. */
+  for (i = 0; i < 600 && rc == MSTLS_E_AGAIN; i++) {
+    mstls_session *cses;
+    (void)mstls_sctp_assoc_wait(c, 100);
+    if (s == NULL)
+      (void)mstls_sctp_accept(l, &s, &ss, NULL, scred, NULL);
+    assert_int_equal(mstls_sctp_assoc_process(c), 0);
+    if (s != NULL)
+      assert_int_equal(mstls_sctp_assoc_process(s), 0);
+    cses = mstls_sctp_assoc_get_session(c);
+    if (cses != NULL && s != NULL && mstls_sctp_assoc_get_session(s) != NULL)
+      rc = mstls_session_handshake(cses);
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(
+      mstls_stream_send(mstls_sctp_assoc_get_session(c), 1, "hi", 2), 2);
+  rc = MSTLS_E_AGAIN;
+  for (i = 0; i < 600 && rc == MSTLS_E_AGAIN; i++) {
+    (void)mstls_sctp_assoc_wait(s, 100);
+    assert_int_equal(mstls_sctp_assoc_process(s), 0);
+    assert_int_equal(mstls_sctp_assoc_process(c), 0);
+    rc = (int)mstls_stream_recv(mstls_sctp_assoc_get_session(s), 1, buf,
+                                sizeof(buf));
+  }
+  assert_int_equal(rc, 2);
+  assert_memory_equal(buf, "hi", 2);
+  mstls_sctp_assoc_abort(c);
+  mstls_sctp_assoc_del(c);
+  mstls_sctp_assoc_del(s);
+  mstls_sctp_listener_del(l);
+  mstls_credentials_del(ccred);
+  mstls_credentials_del(scred);
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  (void)mstls_sctp_usrsctp_release();
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_any_port),
+      cmocka_unit_test(test_connect_from_any_port),
+  };
+  return cmocka_run_group_tests(tests, NULL, group_teardown);
+}
