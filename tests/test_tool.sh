@@ -260,7 +260,7 @@ fi
 wait "$SP"
 rc=$?
 [ "$rc" = 0 ] || fail "sctp-server --once: exit $rc"
-grep -qF "association closed" "$W/ss.out" ||
+grep -qF "association 1 closed (all streams closed)" "$W/ss.out" ||
   fail "sctp-server: association not reported closed"
 [ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
 
