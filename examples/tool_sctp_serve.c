@@ -44,6 +44,13 @@
 #define TSRV_ID_LISTENER 1u
 #define TSRV_SLOT_BITS 17
 #define TSRV_CHUNK 16384 /* one TLS record of plaintext */
+/* Bound of one socket read, above the largest default receive window
+ * (usrsctp's 1 MiB), with room for the records' overhead. */
+#define TSRV_RX_WINDOW ((size_t)2 << 20)
+/* Taking this much of its queued data (or all of it) resets a peer's stall
+ * clock. Less does not: SCTP's zero-window probes let a peer that never
+ * reads take a message now and then. */
+#define TSRV_PROGRESS ((size_t)64 << 10)
 
 typedef struct tsrv_chunk {
   struct tsrv_chunk *next;
@@ -74,7 +81,8 @@ typedef struct tsrv_conn {
   int stream_failed; /* a stream ended with an error */
   uint32_t nstreams, closed;
   mstls_tstamp hs_deadline;
-  mstls_tstamp progress; /* last time the peer took queued data */
+  mstls_tstamp progress; /* last time the peer took TSRV_PROGRESS bytes */
+  size_t taken;          /* bytes the peer took since then */
   tsrv_chunk *head, *tail;
   size_t queued; /* bytes in the echo queue */
 } tsrv_conn;
@@ -326,9 +334,13 @@ static int tsrv_flush(tsrv *sv, tsrv_conn *c, mstls_session *s,
     }
     if (n < 0)
       return (int)n;
-    c->progress = now;
     sv->n.bytes_out += (uint64_t)n;
     c->queued -= (size_t)n;
+    c->taken += (size_t)n;
+    if (c->taken >= TSRV_PROGRESS || c->queued == 0) {
+      c->progress = now;
+      c->taken = 0;
+    }
     ch->off += (size_t)n;
     if (ch->off == ch->len) {
       c->head = ch->next;
@@ -390,11 +402,26 @@ static int tsrv_read(tsrv *sv, tsrv_conn *c, mstls_session *s,
       fflush(stdout);
       continue;
     }
-    if (c->queued == 0)
+    if (c->queued == 0) {
       c->progress = now; /* the stall clock starts with queued data */
+      c->taken = 0;
+    }
     if (tsrv_queue(c, k, sv->buf, (size_t)r) != 0)
       return MSTLS_E_NOMEM;
   }
+}
+
+/* The session holds an echo backlog's worth of received data already:
+ * read that first. Reading the socket now would move a whole receive
+ * window more into the session and open SCTP's window to the peer. */
+static int tsrv_session_full(const tsrv *sv, const tsrv_conn *c) {
+  mstls_session_stats st;
+  mstls_session *s = mstls_sctp_assoc_get_session(c->a);
+
+  if (!sv->o->echo || s == NULL || !c->established ||
+      mstls_session_get_stats(s, &st) != 0)
+    return 0;
+  return st.rx_buffered >= sv->o->echo_backlog;
 }
 
 /* Run one association: read, handshake, echo, close, deadlines. Frees it
@@ -406,7 +433,7 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
   c->ready = 0;
   if (c->paused && c->queued < sv->o->echo_backlog)
     c->paused = 0;
-  if (!c->paused)
+  if (!c->paused && !tsrv_session_full(sv, c))
     rc = mstls_sctp_assoc_process(c->a);
   s = mstls_sctp_assoc_get_session(c->a);
   if (s != NULL && mstls_session_get_expiry(s) <= now) {
@@ -634,6 +661,10 @@ static int tsrv_init(tsrv *sv, const tsctp_opts *o) {
   mstls_settings_default(&sv->st);
   sv->st.nstreams = o->streams;
   sv->st.handshake_timeout = o->handshake_timeout_ms * MSTLS_MILLISECONDS;
+  /* Received data waiting in a session: at most the echo backlog plus
+   * one read of the socket (its receive window, 1 MiB for usrsctp). */
+  sv->st.stream_rx_cap = (size_t)o->echo_backlog + TSRV_RX_WINDOW;
+  sv->st.session_rx_budget = sv->st.stream_rx_cap;
   return 0;
 }
 

@@ -45,3 +45,13 @@ if(MSTLS_WITH_KERNEL_SCTP)
     endif()
   endif()
 endif()
+
+# mstls sctp-server under slow peers: the tool as its own process, the
+# clients (slowloris, a non-reader, legitimate ones) in the test.
+if(MSTLS_WITH_USRSCTP AND TARGET mstls_tool)
+  mstls_add_test(NAME test_sctp_serve SOURCES test_sctp_serve.c
+                 LABELS integration TIMEOUT 600 LIBS mstls_sctp_e2e)
+  target_compile_definitions(test_sctp_serve PRIVATE
+                             MSTLS_TOOL_PATH="$<TARGET_FILE:mstls_tool>")
+  add_dependencies(test_sctp_serve mstls_tool)
+endif()
