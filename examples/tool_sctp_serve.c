@@ -428,13 +428,15 @@ static int tsrv_session_full(const tsrv *sv, const tsrv_conn *c) {
  * when it ended. */
 static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
   mstls_session *s;
-  int rc = 0, hs;
+  int rc = 0, hs, skipped = 0;
 
   c->ready = 0;
   if (c->paused && c->queued < sv->o->echo_backlog)
     c->paused = 0;
   if (!c->paused && !tsrv_session_full(sv, c))
     rc = mstls_sctp_assoc_process(c->a);
+  else
+    skipped = 1;
   s = mstls_sctp_assoc_get_session(c->a);
   if (s != NULL && mstls_session_get_expiry(s) <= now) {
     int e = mstls_session_handle_expiry(s, now);
@@ -512,6 +514,11 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
       return;
     }
   }
+  /* The socket was left unread while the session was full: its readiness
+   * was signalled once and will not be again, so come back to it as soon
+   * as reading is allowed. */
+  if (skipped && !c->paused)
+    c->ready = 1;
   if ((c->head != NULL || c->shutdown) &&
       now - c->progress >= sv->o->stall_timeout_ms * MSTLS_MILLISECONDS)
     tsrv_end_conn(sv, c,
