@@ -47,10 +47,13 @@
 /* Bound of one socket read, above the largest default receive window
  * (usrsctp's 1 MiB), with room for the records' overhead. */
 #define TSRV_RX_WINDOW ((size_t)2 << 20)
-/* Taking this much of its queued data (or all of it) resets a peer's stall
- * clock. Less does not: SCTP's zero-window probes let a peer that never
- * reads take a message now and then. */
+/* Taking this much of its queued data resets a peer's stall clock, and so
+ * does acknowledging TSRV_PROGRESS_CHUNKS DATA chunks (about as much) of
+ * what the socket holds for it once the queue is empty, or all of it.
+ * Less does not: SCTP's zero-window probes let a peer that never reads
+ * take a message now and then. */
 #define TSRV_PROGRESS ((size_t)64 << 10)
+#define TSRV_PROGRESS_CHUNKS 48u
 
 typedef struct tsrv_chunk {
   struct tsrv_chunk *next;
@@ -83,6 +86,8 @@ typedef struct tsrv_conn {
   mstls_tstamp hs_deadline;
   mstls_tstamp progress; /* last time the peer took TSRV_PROGRESS bytes */
   size_t taken;          /* bytes the peer took since then */
+  uint32_t outstanding;  /* DATA chunks the peer has not acknowledged */
+  uint32_t out_mark;     /* outstanding when the echo queue last drained */
   tsrv_chunk *head, *tail;
   size_t queued; /* bytes in the echo queue */
 } tsrv_conn;
@@ -337,7 +342,7 @@ static int tsrv_flush(tsrv *sv, tsrv_conn *c, mstls_session *s,
     sv->n.bytes_out += (uint64_t)n;
     c->queued -= (size_t)n;
     c->taken += (size_t)n;
-    if (c->taken >= TSRV_PROGRESS || c->queued == 0) {
+    if (c->taken >= TSRV_PROGRESS) {
       c->progress = now;
       c->taken = 0;
     }
@@ -408,6 +413,39 @@ static int tsrv_read(tsrv *sv, tsrv_conn *c, mstls_session *s,
     }
     if (tsrv_queue(c, k, sv->buf, (size_t)r) != 0)
       return MSTLS_E_NOMEM;
+  }
+}
+
+/* Data waits for the peer to take it: in the echo queue, in the socket,
+ * or the end of our SHUTDOWN. */
+static int tsrv_waits_on_peer(const tsrv_conn *c) {
+  return c->head != NULL || c->outstanding > 0 || c->shutdown;
+}
+
+/* Once the echo queue is empty the data may still wait in the socket for
+ * a peer that does not read: follow what SCTP has not had acknowledged.
+ * Nothing is added to it while the queue is empty, so it only falls. */
+static void tsrv_track_socket(const tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
+  uint32_t o = 0;
+
+  if (!sv->o->echo || !c->established)
+    return;
+  if (c->head != NULL) {
+    c->out_mark = 0;
+    return;
+  }
+  if (mstls_sctp_assoc_get_outstanding(c->a, &o) != 0)
+    o = 0;
+  c->outstanding = o;
+  if (o == 0) {
+    c->progress = now; /* the peer took everything */
+    c->taken = 0;
+    c->out_mark = 0;
+  } else if (c->out_mark == 0 || o > c->out_mark) {
+    c->out_mark = o;
+  } else if (o + TSRV_PROGRESS_CHUNKS <= c->out_mark) {
+    c->progress = now;
+    c->out_mark = o;
   }
 }
 
@@ -514,15 +552,18 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
       return;
     }
   }
+  tsrv_track_socket(sv, c, now);
   /* The socket was left unread while the session was full: its readiness
    * was signalled once and will not be again, so come back to it as soon
    * as reading is allowed. */
   if (skipped && !c->paused)
     c->ready = 1;
-  if ((c->head != NULL || c->shutdown) &&
+  if (tsrv_waits_on_peer(c) &&
       now - c->progress >= sv->o->stall_timeout_ms * MSTLS_MILLISECONDS)
     tsrv_end_conn(sv, c,
-                  c->head != NULL ? TSRV_END_STALLED : TSRV_END_COMPLETED, 0);
+                  c->head != NULL || c->outstanding > 0 ? TSRV_END_STALLED
+                                                        : TSRV_END_COMPLETED,
+                  0);
 }
 
 /* The nearest deadline of an association, or MSTLS_TSTAMP_NEVER. */
@@ -534,7 +575,7 @@ static mstls_tstamp tsrv_deadline(const tsrv *sv, const tsrv_conn *c) {
     d = c->hs_deadline;
   if (s != NULL && (e = mstls_session_get_expiry(s)) < d)
     d = e;
-  if (c->head != NULL || c->shutdown) {
+  if (tsrv_waits_on_peer(c)) {
     e = c->progress + sv->o->stall_timeout_ms * MSTLS_MILLISECONDS;
     if (e < d)
       d = e;

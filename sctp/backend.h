@@ -60,6 +60,9 @@ typedef struct mstls_sctp_ops {
   void (*set_ready)(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
   /* RFC 6525: request a reset of outgoing streams (tests only). */
   int (*reset_streams)(mstls_sctp_sock *s, const uint16_t *sids, size_t n);
+  /* SCTP_STATUS: DATA chunks unacknowledged plus pending. 0 or
+   * MSTLS_E_TRANSPORT. */
+  int (*outstanding)(mstls_sctp_sock *s, uint32_t *chunks);
 } mstls_sctp_ops;
 
 /* Reset outgoing streams of an association (RFC 6525), as a peer may do.

@@ -59,7 +59,8 @@ typedef struct cl {
   cl_state state;
   mstls_sctp_assoc *a;
   int err;
-  uint64_t sent; /* CL_NOREAD: bytes the socket took */
+  uint64_t sent;  /* CL_NOREAD: bytes the socket took */
+  uint64_t limit; /* CL_NOREAD: stop sending after this many (0: never) */
   mstls_tstamp last_sent;
   size_t echoed[SRV_STREAMS];
   int ready;
@@ -219,6 +220,19 @@ static void srv_counters(const world *w, counters *c) {
   assert_int_equal(srv_parse(w, "SIGUSR1", c), 0);
 }
 
+/* Ask for the counters until the server has seen every association end
+ * and @p ok holds (bounded: the loop is no verdict, the counters are). */
+static void srv_wait_idle(const world *w, counters *c,
+                          int (*ok)(const counters *)) {
+  mstls_tstamp until = now_ns() + WAIT_MS * MSTLS_MILLISECONDS;
+  for (;;) {
+    srv_counters(w, c);
+    if ((c->live == 0 && ok(c)) || now_ns() >= until)
+      return;
+    usleep(100 * 1000);
+  }
+}
+
 /* Stop the server (SIGTERM) and read its exit counters. */
 static void srv_stop(world *w, counters *c) {
   int status = 0;
@@ -348,7 +362,7 @@ static void cl_step(world *w, size_t i) {
   }
   if (c->state == CL_ECHOING && c->kind == CL_NOREAD) {
     static uint8_t chunk[16384];
-    for (;;) {
+    while (c->limit == 0 || c->sent < c->limit) {
       long n = mstls_stream_send(s, 0, chunk, sizeof(chunk));
       if (n == MSTLS_E_AGAIN)
         return;
@@ -359,6 +373,7 @@ static void cl_step(world *w, size_t i) {
       c->sent += (uint64_t)n;
       c->last_sent = now_ns();
     }
+    return;
   }
   if (c->state == CL_ECHOING) {
     for (;;) {
@@ -497,6 +512,10 @@ static int legit_done(world *w) {
          LEGIT;
 }
 
+static int slow_over(const counters *c) {
+  return c->hs_timeouts >= SLOW && c->completed >= LEGIT;
+}
+
 static void t_slowloris(void **state) {
   static world w;
   counters c;
@@ -521,15 +540,7 @@ static void t_slowloris(void **state) {
     assert_int_equal(w.cls[i].state, CL_DONE);
   }
   /* Every slowloris association is aborted at its deadline. */
-  {
-    mstls_tstamp until = now_ns() + WAIT_MS * MSTLS_MILLISECONDS;
-    for (;;) {
-      srv_counters(&w, &c);
-      if (c.hs_timeouts >= SLOW || now_ns() >= until)
-        break;
-      usleep(200 * 1000);
-    }
-  }
+  srv_wait_idle(&w, &c, slow_over);
   srv_stop(&w, &c);
   assert_int_equal(c.accepted, SLOW + LEGIT);
   assert_int_equal(c.hs_timeouts, SLOW);
@@ -550,6 +561,10 @@ static int noreader_blocked(world *w) {
 
 static int five_done(world *w) {
   return count_state(w, 1, 6, CL_DONE) + count_state(w, 1, 6, CL_FAILED) == 5;
+}
+
+static int noreader_over(const counters *c) {
+  return c->stalls >= 1 && c->completed >= 5;
 }
 
 static void t_noreader(void **state) {
@@ -573,15 +588,7 @@ static void t_noreader(void **state) {
   fprintf(stderr, "5 clients served %llu ms after the non-reader blocked\n",
           (unsigned long long)((now_ns() - w.cls[0].last_sent) /
                                MSTLS_MILLISECONDS));
-  {
-    mstls_tstamp until = now_ns() + WAIT_MS * MSTLS_MILLISECONDS;
-    for (;;) {
-      srv_counters(&w, &c);
-      if (c.stalls >= 1 || now_ns() >= until)
-        break;
-      usleep(200 * 1000);
-    }
-  }
+  srv_wait_idle(&w, &c, noreader_over);
   fprintf(stderr, "the non-reader was aborted %llu ms after it blocked\n",
           (unsigned long long)((now_ns() - w.cls[0].last_sent) /
                                MSTLS_MILLISECONDS));
@@ -593,6 +600,33 @@ static void t_noreader(void **state) {
   assert_int_equal(c.failed, 0);
   /* The server held back at most the echo backlog plus one record. */
   assert_true(c.bytes_in - c.bytes_out <= 65536 + 16384);
+  world_free(&w);
+}
+
+/* (b'): a peer that sends 1.75 MiB, then neither sends nor reads: the
+ * server's echo queue drains into its socket (1 MiB send buffer) and the
+ * peer's receive buffer (1 MiB), and the rest waits in the socket,
+ * unacknowledged. The stall is seen there too. */
+static int quiet_over(const counters *c) {
+  return c->stalls >= 1;
+}
+
+static void t_noreader_quiet(void **state) {
+  static world w;
+  counters c;
+  (void)state;
+
+  world_init(&w, 1);
+  srv_start(&w, "--stall-timeout", "2000", NULL);
+  cl_open(&w, 0, CL_NOREAD);
+  w.cls[0].limit = (uint64_t)7 << 18;
+  run_until(&w, noreader_blocked, WAIT_MS);
+  assert_int_equal(w.cls[0].state, CL_ECHOING);
+  srv_wait_idle(&w, &c, quiet_over);
+  srv_stop(&w, &c);
+  assert_int_equal(c.accepted, 1);
+  assert_int_equal(c.stalls, 1);
+  assert_int_equal(c.failed, 0);
   world_free(&w);
 }
 
@@ -608,6 +642,10 @@ static int third_over(world *w) {
 
 static int holders_closed(world *w) {
   return count_state(w, 0, 2, CL_DONE) + count_state(w, 0, 2, CL_FAILED) == 2;
+}
+
+static int max_over(const counters *c) {
+  return c->completed >= 2;
 }
 
 static void t_max_assocs(void **state) {
@@ -632,7 +670,7 @@ static void t_max_assocs(void **state) {
   }
   run_until(&w, holders_closed, WAIT_MS);
   assert_int_equal(count_state(&w, 0, 2, CL_DONE), 2);
-  srv_counters(&w, &c);
+  srv_wait_idle(&w, &c, max_over);
   srv_stop(&w, &c);
   assert_int_equal(c.accepted, 2);
   /* One peer, but a COOKIE-ECHO it retransmitted before our ABORT reached
@@ -663,6 +701,7 @@ static void t_pending_bounded(void **state) {
   uint64_t sent[PEND_CLIENTS] = {0}, total = 0;
   mstls_tstamp until, quiet;
   size_t i, up = 0;
+  uint32_t chunk_count;
   uint16_t lport;
   (void)state;
 
@@ -723,6 +762,17 @@ static void t_pending_bounded(void **state) {
     }
   }
   for (i = 0; i < PEND_CLIENTS; i++) {
+    uint32_t chunks = 1;
+    int orc = mstls_sctp_assoc_get_outstanding(w.cls[i].a, &chunks);
+    /* The data of an association in the backlog waits unacknowledged;
+     * an association that is not up has none. */
+    if (sent[i] > 0) {
+      assert_int_equal(orc, 0);
+      assert_true(chunks > 0);
+    } else {
+      assert_int_equal(orc, MSTLS_E_INVALID_STATE);
+      assert_int_equal(chunks, 0);
+    }
     up += sent[i] > 0;
     total += sent[i];
     /* Held by the server at most its window, plus our own send buffer,
@@ -734,6 +784,10 @@ static void t_pending_bounded(void **state) {
           up, PEND_CLIENTS, (unsigned long long)total);
   assert_true(up >= 1);
   assert_true(up <= PEND_BACKLOG + 1);
+  assert_int_equal(mstls_sctp_assoc_get_outstanding(NULL, &chunk_count),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_sctp_assoc_get_outstanding(w.cls[0].a, NULL),
+                   MSTLS_E_INVALID_ARGUMENT);
   mstls_sctp_listener_del(l);
   world_free(&w);
 }
@@ -742,6 +796,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(t_slowloris, teardown),
       cmocka_unit_test_teardown(t_noreader, teardown),
+      cmocka_unit_test_teardown(t_noreader_quiet, teardown),
       cmocka_unit_test_teardown(t_max_assocs, teardown),
       cmocka_unit_test_teardown(t_pending_bounded, teardown),
   };
