@@ -10,25 +10,7 @@
 
 #include "tool.h"
 #include "tool_args.h"
-
-typedef struct tsctp_opts {
-  char hostbuf[256];
-  const char *host;
-  uint16_t port;
-  uint16_t udp_port; /* usrsctp: local UDP encapsulation port */
-  uint16_t streams;
-  mstls_policy policy;
-  mstls_sctp_backend backend;
-  int echo;
-  int insecure;
-  int once;
-  uint16_t stream;
-  uint32_t linger_ms; /* client: wait for replies after stdin ends */
-  const char *cert;
-  const char *key;
-  const char *ca;
-  const char *name;
-} tsctp_opts;
+#include "tool_sctp.h"
 
 static void tsctp_usage(FILE *f, const char *cmd) {
   fprintf(
@@ -43,6 +25,24 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "                       client: PORT+1)\n"
       "  --echo               server: echo every message on its stream\n"
       "  --once               server: exit after one association\n"
+      "  --handshake-timeout MS  server: an association whose streams are"
+      " not all\n"
+      "                       established after MS ms is aborted (1..3600000,\n"
+      "                       default 10000)\n"
+      "  --max-assocs N       server: associations served at once; more are"
+      " aborted\n"
+      "                       at once (1..65536, default 1024)\n"
+      "  --echo-backlog BYTES server, --echo: echo data queued for a peer;"
+      " beyond it\n"
+      "                       the server stops reading from that peer"
+      " (1..1073741824,\n"
+      "                       default 262144)\n"
+      "  --stall-timeout MS   server: a peer that takes less than 64 KiB of"
+      " the data\n"
+      "                       waiting for it in MS ms is aborted (1..3600000,\n"
+      "                       default 10000)\n"
+      "  --backlog N          server: associations set up and waiting to be\n"
+      "                       accepted (1..65535, default 32)\n"
       "  --cert F --key F     certificate and key (server default: a\n"
       "                       self-signed ECDSA certificate in memory)\n"
       "  --ca F | --insecure  client: trust anchors, or no verification\n"
@@ -52,7 +52,10 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "  --linger MS          client: at the end of stdin wait up to MS ms"
       " (0..3600000,\n"
       "                       default 300) until every line has an answer\n"
-      "  --help               this text\n",
+      "  --help               this text\n"
+      "The server serves every association at once from one event loop and"
+      " prints\n"
+      "its counters on SIGUSR1 and at exit (SIGINT, SIGTERM).\n",
       cmd);
 }
 
@@ -72,8 +75,40 @@ enum {
   TSCTP_CA,
   TSCTP_NAME,
   TSCTP_LINGER,
+  TSCTP_HS_TIMEOUT,
+  TSCTP_MAX_ASSOCS,
+  TSCTP_ECHO_BACKLOG,
+  TSCTP_STALL_TIMEOUT,
+  TSCTP_BACKLOG,
   TSCTP_HELP
 };
+
+/* The server-only options. 0 or -1. */
+static int tsctp_parse_server(int id, const char *v, tsctp_opts *o, int server,
+                              tool_err *err) {
+  static const char *const names[] = {"--handshake-timeout", "--max-assocs",
+                                      "--echo-backlog", "--stall-timeout",
+                                      "--backlog"};
+  const char *name = names[id - TSCTP_HS_TIMEOUT];
+
+  if (!server)
+    return tool_fail(err, "%s is for sctp-server", name);
+  switch (id) {
+  case TSCTP_HS_TIMEOUT:
+    return tool_parse_u32(name, v, 1, 3600000, &o->handshake_timeout_ms, err);
+  case TSCTP_MAX_ASSOCS:
+    return tool_parse_u32(name, v, 1, TSCTP_MAX_ASSOCS_LIMIT, &o->max_assocs,
+                          err);
+  case TSCTP_ECHO_BACKLOG:
+    return tool_parse_u32(name, v, 1, (uint32_t)1 << 30, &o->echo_backlog, err);
+  case TSCTP_STALL_TIMEOUT:
+    return tool_parse_u32(name, v, 1, 3600000, &o->stall_timeout_ms, err);
+  case TSCTP_BACKLOG:
+    return tool_parse_u16(name, v, 1, 65535, &o->backlog, err);
+  default:
+    return tool_fail(err, "internal: option %d", id);
+  }
+}
 
 /* Returns 0 (run), 1 (--help) or -1 (err says why); never exits. */
 static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
@@ -93,6 +128,11 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
                                   {"ca", 1, TSCTP_CA},
                                   {"name", 1, TSCTP_NAME},
                                   {"linger", 1, TSCTP_LINGER},
+                                  {"handshake-timeout", 1, TSCTP_HS_TIMEOUT},
+                                  {"max-assocs", 1, TSCTP_MAX_ASSOCS},
+                                  {"echo-backlog", 1, TSCTP_ECHO_BACKLOG},
+                                  {"stall-timeout", 1, TSCTP_STALL_TIMEOUT},
+                                  {"backlog", 1, TSCTP_BACKLOG},
                                   {"help", 0, TSCTP_HELP},
                                   {NULL, 0, 0}};
   static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
@@ -109,6 +149,11 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
   o->backend = MSTLS_SCTP_BACKEND_DEFAULT;
   o->name = "localhost";
   o->linger_ms = 300;
+  o->handshake_timeout_ms = TSCTP_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  o->max_assocs = TSCTP_DEFAULT_MAX_ASSOCS;
+  o->echo_backlog = TSCTP_DEFAULT_ECHO_BACKLOG;
+  o->stall_timeout_ms = TSCTP_DEFAULT_STALL_TIMEOUT_MS;
+  o->backlog = MSTLS_SCTP_DEFAULT_BACKLOG;
   tool_scan_init(&sc, argc, argv);
   while ((id = tool_scan_next(&sc, opts, &v, err)) > 0) {
     switch (id) {
@@ -159,6 +204,14 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       break;
     case TSCTP_LINGER:
       if (tool_parse_u32("--linger", v, 0, 3600000, &o->linger_ms, err) < 0)
+        return -1;
+      break;
+    case TSCTP_HS_TIMEOUT:
+    case TSCTP_MAX_ASSOCS:
+    case TSCTP_ECHO_BACKLOG:
+    case TSCTP_STALL_TIMEOUT:
+    case TSCTP_BACKLOG:
+      if (tsctp_parse_server(id, v, o, server, err) < 0)
         return -1;
       break;
     case TSCTP_CERT:
@@ -223,7 +276,7 @@ static int tsctp_args(int argc, char **argv, tsctp_opts *o, int server) {
   return tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL, o->host);
 }
 
-static int tsctp_stack(const tsctp_opts *o) {
+int tool_sctp_stack(const tsctp_opts *o) {
   int rv;
 
   if (o->backend != MSTLS_SCTP_BACKEND_USRSCTP)
@@ -235,7 +288,7 @@ static int tsctp_stack(const tsctp_opts *o) {
   return rv;
 }
 
-static void tsctp_config(mstls_sctp_config *cfg, const tsctp_opts *o) {
+void tool_sctp_config(mstls_sctp_config *cfg, const tsctp_opts *o) {
   mstls_sctp_config_default(cfg);
   cfg->backend = o->backend;
   cfg->streams_in = o->streams;
@@ -258,87 +311,13 @@ static void tsctp_info(mstls_sctp_assoc *a) {
   fflush(stdout);
 }
 
-static void tsctp_serve(mstls_sctp_assoc *a, const tsctp_opts *o) {
-  mstls_session *s = mstls_sctp_assoc_get_session(a);
-  uint32_t n = mstls_session_get_nstreams(s), closed = 0;
-  static uint8_t buf[1 << 16];
-
-  while (closed < n) {
-    uint16_t k = 0;
-    long r = mstls_session_recv_any_blocking(s, &k, buf, sizeof(buf));
-    if (r == 0) {
-      closed++;
-      continue;
-    }
-    if (r < 0) {
-      if (r == MSTLS_E_CLOSED || mstls_err_is_fatal((int)r) ||
-          mstls_sctp_assoc_get_error(a) != 0)
-        break;
-      fprintf(stderr, "stream %u: %s\n", k, mstls_strerror((int)r));
-      continue;
-    }
-    if (o->echo) {
-      if (mstls_stream_send_blocking(s, k, buf, (size_t)r) != r)
-        break;
-    } else {
-      printf("[stream %u] %.*s", k, (int)r, (const char *)buf);
-      if (buf[r - 1] != '\n')
-        printf("\n");
-      fflush(stdout);
-    }
-  }
-  printf("association closed (%s)\n",
-         mstls_sctp_assoc_get_error(a) != 0
-             ? mstls_strerror(mstls_sctp_assoc_get_error(a))
-             : "all streams closed");
-  fflush(stdout);
-}
-
 int tool_sctp_server(int argc, char **argv) {
   tsctp_opts o;
-  mstls_sctp_config cfg;
-  mstls_sctp_listener *l = NULL;
-  mstls_credentials *cred = NULL;
-  mstls_settings st;
   int rv;
 
   if ((rv = tsctp_args(argc, argv, &o, 1)) >= 0)
     return rv;
-  if (tool_server_credentials(&cred, o.cert, o.key, o.name) < 0)
-    return 1;
-  if (tsctp_stack(&o) < 0) {
-    mstls_credentials_del(cred);
-    return 1;
-  }
-  tsctp_config(&cfg, &o);
-  rv = mstls_sctp_listen(&l, &cfg, o.host, o.port);
-  if (rv < 0) {
-    fprintf(stderr, "mstls: listen: %s\n", mstls_strerror(rv));
-    goto out;
-  }
-  printf("listening on %s:%u (%s)\n", o.host ? o.host : "*", o.port,
-         o.backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp");
-  fflush(stdout);
-  mstls_settings_default(&st);
-  st.nstreams = o.streams;
-  do {
-    mstls_sctp_assoc *a = NULL;
-    rv = mstls_sctp_accept(l, &a, &st, NULL, cred, NULL);
-    if (rv < 0) {
-      fprintf(stderr, "mstls: accept: %s\n", mstls_strerror(rv));
-    } else {
-      tsctp_info(a);
-      tsctp_serve(a, &o);
-      (void)mstls_sctp_assoc_shutdown(a);
-    }
-    mstls_sctp_assoc_del(a);
-  } while (!o.once);
-out:
-  mstls_sctp_listener_del(l);
-  if (o.backend == MSTLS_SCTP_BACKEND_USRSCTP)
-    (void)mstls_sctp_usrsctp_release();
-  mstls_credentials_del(cred);
-  return rv < 0 ? 1 : 0;
+  return tool_sctp_serve(&o);
 }
 
 /* Print whatever the server sent within @p ms milliseconds, counting
@@ -382,11 +361,11 @@ int tool_sctp_client(int argc, char **argv) {
     return rv;
   if (tool_client_credentials(&cred, o.ca, NULL, NULL) < 0)
     return 1;
-  if (tsctp_stack(&o) < 0) {
+  if (tool_sctp_stack(&o) < 0) {
     mstls_credentials_del(cred);
     return 1;
   }
-  tsctp_config(&cfg, &o);
+  tool_sctp_config(&cfg, &o);
   mstls_settings_default(&st);
   st.policy = o.policy;
   st.server_name = o.name;

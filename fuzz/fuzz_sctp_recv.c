@@ -196,6 +196,12 @@ static int fz_reset(mstls_sctp_sock *s, const uint16_t *sids, size_t n) {
   return 0;
 }
 
+static int fz_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
+  (void)s;
+  *chunks = 0;
+  return 0;
+}
+
 static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       fz_recv,
                                       fz_send,
@@ -208,7 +214,8 @@ static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       fz_fd,
                                       fz_set_ready,
                                       fz_reset,
-                                      NULL};
+                                      NULL,
+                                      fz_outstanding};
 
 static int fz_recv_data(mstls_session *s, uint16_t stream, const uint8_t *d,
                         size_t len, void *ud) {

@@ -990,6 +990,15 @@ int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *a, uint16_t *in,
   return 0;
 }
 
+int mstls_sctp_assoc_get_outstanding(mstls_sctp_assoc *a, uint32_t *chunks) {
+  if (a == NULL || chunks == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  *chunks = 0;
+  if (!a->up || a->sock == NULL)
+    return MSTLS_E_INVALID_STATE;
+  return a->ops->outstanding(a->sock, chunks);
+}
+
 int mstls_sctp_assoc_get_error(mstls_sctp_assoc *a) {
   return a == NULL ? MSTLS_E_INVALID_ARGUMENT : a->error;
 }

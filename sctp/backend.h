@@ -64,6 +64,9 @@ typedef struct mstls_sctp_ops {
    * socket still has work (usrsctp's eventfd); NULL where fd() is the
    * socket itself. */
   void (*rearm)(mstls_sctp_sock *s);
+  /* SCTP_STATUS: DATA chunks unacknowledged plus pending. 0 or
+   * MSTLS_E_TRANSPORT. */
+  int (*outstanding)(mstls_sctp_sock *s, uint32_t *chunks);
 } mstls_sctp_ops;
 
 /* Reset outgoing streams of an association (RFC 6525), as a peer may do.

@@ -253,6 +253,17 @@ static int ksctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
   return backend_reset_streams(s->fd, sids, n);
 }
 
+static int ksctp_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
+  struct sctp_status st;
+  socklen_t len = sizeof(st);
+
+  memset(&st, 0, sizeof(st));
+  if (getsockopt(s->fd, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
+    return MSTLS_E_TRANSPORT;
+  *chunks = (uint32_t)st.sstat_unackdata + (uint32_t)st.sstat_penddata;
+  return 0;
+}
+
 static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_recv,
                                          ksctp_send,
@@ -265,7 +276,8 @@ static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_fd,
                                          ksctp_set_ready,
                                          ksctp_reset_streams,
-                                         NULL};
+                                         NULL,
+                                         ksctp_outstanding};
 
 static int ksctp_socket(const char *host, uint16_t port, int passive,
                         const mstls_sctp_config *cfg, int *pfd,

@@ -708,6 +708,17 @@ static int usctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
   return backend_reset_streams(s->so, sids, n);
 }
 
+static int usctp_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
+  struct sctp_status st;
+  socklen_t len = sizeof(st);
+
+  memset(&st, 0, sizeof(st));
+  if (usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
+    return MSTLS_E_TRANSPORT;
+  *chunks = (uint32_t)st.sstat_unackdata + (uint32_t)st.sstat_penddata;
+  return 0;
+}
+
 static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_recv,
                                          usctp_send,
@@ -720,7 +731,8 @@ static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_fd,
                                          usctp_set_ready,
                                          usctp_reset_streams,
-                                         usctp_rearm};
+                                         usctp_rearm,
+                                         usctp_outstanding};
 
 /* Resolve @p host (numeric or name) for UDP encapsulation. */
 static int usctp_resolve(const char *host, uint16_t port,

@@ -44,6 +44,11 @@ if(MSTLS_WITH_KERNEL_SCTP)
       # The guest emulates its CPU in software; sanitizers slow it further.
       set_property(TEST test_sctp_kernel_vm APPEND PROPERTY
                    ENVIRONMENT "MSTLS_E2E_TIMEOUT=120")
+      # sctp-server's event loop on kernel fds: slowloris and echo clients.
+      mstls_add_vm_test(NAME test_sctp_serve_kernel_vm
+                        COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/vm/serve_kernel.sh
+                                $<TARGET_FILE:mstls_tool>
+                        TIMEOUT 900)
     endif()
   endif()
 endif()
@@ -70,4 +75,14 @@ if(MSTLS_WITH_USRSCTP)
               --cut "ip link set lo down" --restore "ip link set lo up"
       TIMEOUT 600 LABELS integration)
   endif()
+endif()
+
+# mstls sctp-server under slow peers: the tool as its own process, the
+# clients (slowloris, a non-reader, legitimate ones) in the test.
+if(MSTLS_WITH_USRSCTP AND TARGET mstls_tool)
+  mstls_add_test(NAME test_sctp_serve SOURCES test_sctp_serve.c
+                 LABELS integration TIMEOUT 600 LIBS mstls_sctp_e2e)
+  target_compile_definitions(test_sctp_serve PRIVATE
+                             MSTLS_TOOL_PATH="$<TARGET_FILE:mstls_tool>")
+  add_dependencies(test_sctp_serve mstls_tool)
 endif()

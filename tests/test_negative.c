@@ -350,12 +350,9 @@ static void vanish(mstls_policy pol, uint32_t n, const char *prio) {
     assert_int_equal(mstls_stream_get_error(p.client, i), MSTLS_E_TIMEOUT);
   }
   assert_true(mstls_session_get_expiry(p.client) == MSTLS_TSTAMP_NEVER);
-  if (!prio) {
-    /* TLS 1.3 servers finish early (half-RTT); nothing left to time out. */
-    test_pair_free(&p);
-    return;
-  }
-  /* The server's half-open handshakes time out on their own clock. */
+  /* The server's half-open handshakes time out on their own clock, TLS 1.3
+   * too: a server stream sent its Finished early but is established only
+   * once the client's Finished has been verified. */
   assert_true(mstls_session_get_expiry(p.server) != MSTLS_TSTAMP_NEVER);
   memlink_advance(p.link, 8 * MSTLS_SECONDS);
   assert_int_equal(mstls_session_get_error(p.server), 0);
@@ -370,6 +367,72 @@ static void t_vanish(void **state) {
   vanish(MSTLS_POLICY_RESUME, 4, NULL);
   vanish(MSTLS_POLICY_PARALLEL, 4, NULL);
   vanish(MSTLS_POLICY_PARALLEL, 3, "NORMAL:-VERS-ALL:+VERS-TLS1.2");
+}
+
+/* Drops every client message after the first (its ClientHello). */
+static void drop_after_hello(int from, uint16_t stream, uint32_t *flags,
+                             uint8_t *data, size_t len, int *drop, void *ctx) {
+  int *seen = ctx;
+  (void)stream;
+  (void)flags;
+  (void)data;
+  (void)len;
+  if (from == MEMLINK_CLIENT && (*seen)++ > 0)
+    *drop = 1;
+}
+
+/* TLS 1.3 early start: the server's handshake returns once its own
+ * Finished is out, but a server stream counts as established only after
+ * the client's Finished: a client that never sends it is caught by the
+ * handshake timeout. */
+static void t_server_needs_client_finished(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  mstls_session_stats st;
+  mstls_tstamp now;
+  int seen = 0, frv, i;
+  (void)state;
+  test_client_settings(&cs, 1, MSTLS_POLICY_PARALLEL);
+  test_server_settings(&ss, 1, MSTLS_POLICY_PARALLEL);
+  ss.handshake_timeout = 4 * MSTLS_SECONDS;
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  memlink_set_tamper(p.link, drop_after_hello, &seen);
+  assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
+  for (i = 0; i < 100 && mstls_session_handshake(p.client) == MSTLS_E_AGAIN;
+       i++) {
+    assert_int_equal(mstls_session_handshake(p.server), MSTLS_E_AGAIN);
+    while (memlink_step(p.link, &frv) == 1)
+      assert_int_equal(frv, 0);
+  }
+  /* The client is done and sent its Finished (dropped); the server sent
+   * its whole flight, Finished included, and still waits. */
+  assert_int_equal(mstls_session_handshake(p.client), 0);
+  assert_true(seen >= 2);
+  assert_true(memlink_msgs(p.link, MEMLINK_SERVER) >= 2);
+  assert_int_equal(mstls_stream_get_state(p.server, 0),
+                   MSTLS_STREAM_HANDSHAKING);
+  assert_int_equal(mstls_session_handshake(p.server), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_get_stats(p.server, &st), 0);
+  assert_int_equal(st.streams_established, 0);
+  /* The server's deadline runs from its first timer run. */
+  now = memlink_now(p.link);
+  assert_int_equal(mstls_session_handle_expiry(p.server, now), 0);
+  assert_true(mstls_session_get_expiry(p.server) <= now + 4 * MSTLS_SECONDS);
+  memlink_advance(p.link, 5 * MSTLS_SECONDS);
+  assert_int_equal(mstls_stream_get_state(p.server, 0), MSTLS_STREAM_FAILED);
+  assert_int_equal(mstls_stream_get_error(p.server, 0), MSTLS_E_TIMEOUT);
+  assert_int_equal(mstls_session_get_stats(p.server, &st), 0);
+  assert_int_equal(st.streams_established, 0);
+  test_pair_free(&p);
+
+  /* The same handshake with the Finished delivered: established. */
+  test_client_settings(&cs, 1, MSTLS_POLICY_PARALLEL);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_get_state(p.server, 0), MSTLS_STREAM_OPEN);
+  assert_int_equal(mstls_session_handshake(p.server), 0);
+  test_pair_free(&p);
 }
 
 /* The receive cap of one stream, then the session's budget. */
@@ -656,6 +719,7 @@ int main(void) {
       cmocka_unit_test(t_transport_fails_stream),
       cmocka_unit_test(t_unordered),
       cmocka_unit_test(t_vanish),
+      cmocka_unit_test(t_server_needs_client_finished),
       cmocka_unit_test(t_buffer_full),
       cmocka_unit_test(t_tls11_client),
       cmocka_unit_test(t_tls11_server),

@@ -129,6 +129,18 @@ expect 2 '--backend: "foo" is not one of usrsctp|kernel' \
   sctp-server --listen 5000 --backend foo
 expect 2 '--linger: "-1" is not a number (0..3600000)' \
   sctp-client --connect 127.0.0.1:5000 --insecure --linger -1
+expect 2 '--handshake-timeout: 0 is out of range (1..3600000)' \
+  sctp-server --listen 5000 --handshake-timeout 0
+expect 2 '--max-assocs: 65537 is out of range (1..65536)' \
+  sctp-server --listen 5000 --max-assocs 65537
+expect 2 '--echo-backlog: "1k" is not a number (1..1073741824)' \
+  sctp-server --listen 5000 --echo-backlog 1k
+expect 2 '--stall-timeout: 3600001 is out of range (1..3600000)' \
+  sctp-server --listen 5000 --stall-timeout 3600001
+expect 2 '--backlog: 0 is out of range (1..65535)' \
+  sctp-server --listen 5000 --backlog 0
+expect 2 '--max-assocs is for sctp-server' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --max-assocs 2
 expect 2 'unknown option --bogus' sctp-server --listen 5000 --bogus
 expect 2 'unknown option --bogus' sctp-client --bogus
 expect 2 '--listen needs a value' sctp-server --listen
@@ -260,7 +272,7 @@ fi
 wait "$SP"
 rc=$?
 [ "$rc" = 0 ] || fail "sctp-server --once: exit $rc"
-grep -qF "association closed" "$W/ss.out" ||
+grep -qF "association 1 closed (all streams closed)" "$W/ss.out" ||
   fail "sctp-server: association not reported closed"
 [ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
 

@@ -96,8 +96,7 @@ typedef void (*mstls_sctp_plain_cb)(mstls_sctp_assoc *assoc, uint16_t stream,
  *  call into the association from here; wake your loop and call
  *  mstls_sctp_assoc_process() there. A non-blocking connect or accept calls
  *  it once before returning, for whatever arrived before it was installed.
- *  A usrsctp listener has no readiness signal: call
- *  mstls_sctp_listener_wait() or retry mstls_sctp_accept() on a timer. */
+ *  mstls_sctp_assoc_get_fd() is the alternative on both backends. */
 typedef void (*mstls_sctp_ready_cb)(mstls_sctp_assoc *assoc, void *user_data);
 
 /** Settings of an association. Fill with mstls_sctp_config_default(). */
@@ -488,6 +487,20 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
  *  @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not up). */
 MSTLS_EXTERN int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *assoc,
                                               uint16_t *in, uint16_t *out);
+
+/**
+ * @brief DATA chunks the peer has not acknowledged yet: those sent and not
+ *        acknowledged plus those queued and not sent (SCTP_STATUS
+ *        sstat_unackdata + sstat_penddata). It stays above 0 while a peer
+ *        that does not read keeps its window closed, and returns to 0 once
+ *        a reading peer has taken everything: an event loop can tell a
+ *        stalled peer from an idle one without a send of its own.
+ * @param chunks receives the count (0 on error).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not up, or
+ *         ended), MSTLS_E_TRANSPORT.
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_get_outstanding(mstls_sctp_assoc *assoc,
+                                                  uint32_t *chunks);
 
 /** @brief The association's error, or 0. */
 MSTLS_EXTERN int mstls_sctp_assoc_get_error(mstls_sctp_assoc *assoc);
