@@ -41,6 +41,17 @@ static int e2e_udp_free(uint16_t port) {
   return rc == 0;
 }
 
+static unsigned e2e_child_timeout(void);
+
+/* The sessions' handshake timeout follows the children's lifetime: half
+ * of it, so that a software-emulated guest under the sanitizers (where the
+ * runner raises MSTLS_E2E_TIMEOUT) gets as much more time as the children
+ * do; 30 s on the host. */
+static void e2e_settings_time(mstls_settings *st) {
+  st->handshake_timeout =
+      (mstls_tstamp)(e2e_child_timeout() / 2) * MSTLS_SECONDS;
+}
+
 uint16_t e2e_pick_port(void) {
   static unsigned next;
   unsigned base = 20000u + ((unsigned)getpid() * 37u) % 30000u;
@@ -90,6 +101,7 @@ static int e2e_server(const e2e_case *c, uint16_t port) {
   if (c->srv_park_max > 0)
     cfg.park_max = c->srv_park_max;
   test_server_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
     return 11;
   rc = mstls_sctp_accept(l, &a, &st, NULL, cred, NULL);
@@ -146,6 +158,7 @@ static int e2e_client(const e2e_case *c, uint16_t port) {
   e2e_config(&cfg, c);
   cfg.remote_udp_port = port;
   test_client_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   /* The server may still be starting: retry a bounded number of times. */
   for (i = 0; i < 50; i++) {
     rc = mstls_sctp_connect(&a, &cfg, "127.0.0.1", port, &st, NULL, cred, NULL);
@@ -499,6 +512,7 @@ static int e2e_client_loop(const e2e_case *c, uint16_t port) {
       mstls_sctp_usrsctp_init((uint16_t)(port + 1), 0) != 0)
     return 61;
   test_client_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   rc = e2e_client_open(&lp, c, port, &st, cred);
   if (rc != 0) {
     fprintf(stderr, "client: connect: %s\n", mstls_strerror(rc));
@@ -650,6 +664,7 @@ static int e2e_server_loop(const e2e_case *c, uint16_t port) {
   e2e_config(&cfg, c);
   e2e_loop_config(&cfg);
   test_server_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
     return 42;
   lfd = mstls_sctp_listener_get_fd(l);
@@ -817,6 +832,7 @@ static int e2e_fleet_server(const e2e_case *c, uint16_t port) {
     return 31;
   e2e_config(&cfg, c);
   test_server_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
     return 32;
   rc = mstls_sctp_accept(l, &a, &st, NULL, cred, NULL);
@@ -874,6 +890,7 @@ static int fleet_association(const e2e_case *c, uint16_t port,
   e2e_config(&cfg, c);
   cfg.remote_udp_port = port;
   test_client_settings(&st, c->streams, c->policy);
+  e2e_settings_time(&st);
   st.resumption_data = in;
   st.resumption_data_len = in_len;
   for (i = 0; i < 50; i++) {
