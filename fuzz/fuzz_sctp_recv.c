@@ -208,6 +208,8 @@ static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       fz_fd,
                                       fz_set_ready,
                                       fz_reset,
+                                      NULL,
+                                      NULL,
                                       NULL};
 
 static int fz_recv_data(mstls_session *s, uint16_t stream, const uint8_t *d,
