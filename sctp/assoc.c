@@ -1130,7 +1130,7 @@ int mstls_sctp_assoc_get_paths(mstls_sctp_assoc *a, mstls_sctp_path *paths,
   if (a == NULL || n == NULL || (paths == NULL && max > 0))
     return MSTLS_E_INVALID_ARGUMENT;
   *n = 0;
-  if (!a->up || a->sock == NULL || a->ops->paths == NULL)
+  if (!a->up || a->sock == NULL || a->error != 0 || a->ops->paths == NULL)
     return MSTLS_E_INVALID_STATE;
   return a->ops->paths(a->sock, paths, max, n);
 }
@@ -1144,7 +1144,7 @@ int mstls_sctp_assoc_set_primary(mstls_sctp_assoc *a, const char *addr) {
 
   if (a == NULL || addr == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
-  if (!a->up || a->sock == NULL || a->ops->set_primary == NULL)
+  if (!a->up || a->sock == NULL || a->error != 0 || a->ops->set_primary == NULL)
     return MSTLS_E_INVALID_STATE;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
