@@ -215,7 +215,9 @@ static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       fz_set_ready,
                                       fz_reset,
                                       NULL,
-                                      fz_outstanding};
+                                      fz_outstanding,
+                                      NULL,
+                                      NULL};
 
 static int fz_recv_data(mstls_session *s, uint16_t stream, const uint8_t *d,
                         size_t len, void *ud) {

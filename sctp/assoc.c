@@ -1,5 +1,6 @@
 /* An SCTP association carrying a multistream TLS session: the glue between
  * a backend socket (usrsctp.c or kernel.c) and the sans-IO core. */
+#include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,9 @@ struct mstls_sctp_assoc {
   size_t scap;
   pthread_mutex_t slock;
   mstls_sctp_stats stats;
+  /* The peer address of the latest path event. */
+  struct sockaddr_storage event_addr;
+  int have_event_addr;
 };
 
 struct mstls_sctp_listener {
@@ -431,6 +435,21 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
     assoc_report(a, ri->event, sid,
                  ri->event_refused ? 0 : MSTLS_E_STREAM_RESET);
     return;
+  case MSTLS_SCTP_EVENT_ADDR_AVAILABLE:
+  case MSTLS_SCTP_EVENT_ADDR_UNREACHABLE:
+  case MSTLS_SCTP_EVENT_ADDR_REMOVED:
+  case MSTLS_SCTP_EVENT_ADDR_ADDED:
+  case MSTLS_SCTP_EVENT_ADDR_MADE_PRIMARY:
+  case MSTLS_SCTP_EVENT_ADDR_CONFIRMED:
+  case MSTLS_SCTP_EVENT_ADDR_POTENTIALLY_FAILED:
+    /* A path changed state. SCTP moves traffic to another active path on
+     * its own, retransmitting what the lost one held, so no stream and no
+     * byte is affected: report it, nothing more. Only when every path
+     * fails does COMM_LOST end the association. */
+    a->event_addr = ri->event_addr;
+    a->have_event_addr = 1;
+    assoc_report(a, ri->event, 0xffff, 0);
+    return;
   default:
     return;
   }
@@ -751,6 +770,7 @@ int mstls_sctp_connect(mstls_sctp_assoc **passoc,
                        const mstls_callbacks *callbacks,
                        mstls_credentials *cred, void *user_data) {
   mstls_sctp_config cfg;
+  mstls_sctp_addrs remote, local;
   mstls_sctp_assoc *a = NULL;
   int rc;
 
@@ -766,14 +786,23 @@ int mstls_sctp_connect(mstls_sctp_assoc **passoc,
     return rc;
   if (cfg.link == NULL && host == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
+  /* A link has one address of its own: the host is ignored then. */
+  rc = mstls_sctp_addrs_parse(cfg.link == NULL ? host : NULL, port, &remote);
+  if (rc == 0)
+    rc = mstls_sctp_addrs_parse(cfg.local_addrs, cfg.local_port, &local);
+  if (rc != 0)
+    return rc;
+  cfg.local_addrs = NULL; /* not kept: the caller owns the string */
   rc = assoc_new(&a, &cfg, MSTLS_ROLE_CLIENT, settings, callbacks, cred,
                  user_data);
   if (rc != 0)
     return rc;
   if (assoc_pick(&cfg) == MSTLS_SCTP_BACKEND_KERNEL)
-    rc = mstls_sctp_kernel_connect(&a->sock, &a->ops, &a->cfg, host, port);
+    rc = mstls_sctp_kernel_connect(&a->sock, &a->ops, &a->cfg, &remote, &local,
+                                   port);
   else
-    rc = mstls_sctp_usrsctp_connect(&a->sock, &a->ops, &a->cfg, host, port);
+    rc = mstls_sctp_usrsctp_connect(&a->sock, &a->ops, &a->cfg, &remote, &local,
+                                    port);
   if (rc != 0) {
     mstls_sctp_assoc_del(a);
     return rc;
@@ -798,6 +827,7 @@ int mstls_sctp_listen(mstls_sctp_listener **plistener,
                       const mstls_sctp_config *config, const char *host,
                       uint16_t port) {
   mstls_sctp_listener *l;
+  mstls_sctp_addrs local;
   int rc;
 
   if (plistener == NULL || port == 0)
@@ -810,11 +840,15 @@ int mstls_sctp_listen(mstls_sctp_listener **plistener,
     l->cfg = *config;
   else
     mstls_sctp_config_default(&l->cfg);
+  l->cfg.local_addrs = NULL; /* a listener's addresses are its host */
   rc = assoc_check_config(&l->cfg);
+  if (rc == 0)
+    rc =
+        mstls_sctp_addrs_parse(l->cfg.link == NULL ? host : NULL, port, &local);
   if (rc == 0 && assoc_pick(&l->cfg) == MSTLS_SCTP_BACKEND_KERNEL)
-    rc = mstls_sctp_kernel_listen(&l->sock, &l->ops, &l->cfg, host, port);
+    rc = mstls_sctp_kernel_listen(&l->sock, &l->ops, &l->cfg, &local, port);
   else if (rc == 0)
-    rc = mstls_sctp_usrsctp_listen(&l->sock, &l->ops, &l->cfg, host, port);
+    rc = mstls_sctp_usrsctp_listen(&l->sock, &l->ops, &l->cfg, &local, port);
   if (rc != 0) {
     free(l);
     return rc;
@@ -1097,6 +1131,65 @@ int mstls_sctp_assoc_new_sock(mstls_sctp_assoc **passoc,
     return rc;
   }
   *passoc = a;
+  return 0;
+}
+
+int mstls_sctp_assoc_get_paths(mstls_sctp_assoc *a, mstls_sctp_path *paths,
+                               size_t max, size_t *n) {
+  if (a == NULL || n == NULL || (paths == NULL && max > 0))
+    return MSTLS_E_INVALID_ARGUMENT;
+  *n = 0;
+  if (!a->up || a->sock == NULL || a->error != 0 || a->ops->paths == NULL)
+    return MSTLS_E_INVALID_STATE;
+  return a->ops->paths(a->sock, paths, max, n);
+}
+
+int mstls_sctp_assoc_set_primary(mstls_sctp_assoc *a, const char *addr) {
+  mstls_sctp_path paths[MSTLS_SCTP_MAX_ADDRS * 2];
+  struct sockaddr_storage want;
+  struct addrinfo hints, *res = NULL;
+  size_t n = 0, i;
+  int rc;
+
+  if (a == NULL || addr == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->up || a->sock == NULL || a->error != 0 || a->ops->set_primary == NULL)
+    return MSTLS_E_INVALID_STATE;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_flags = AI_NUMERICHOST;
+  if (getaddrinfo(addr, NULL, &hints, &res) != 0 || res == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  memset(&want, 0, sizeof(want));
+  if (res->ai_addrlen <= sizeof(want))
+    memcpy(&want, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  rc = a->ops->paths(a->sock, paths, sizeof(paths) / sizeof(paths[0]), &n);
+  if (rc != 0)
+    return rc;
+  if (n > sizeof(paths) / sizeof(paths[0]))
+    n = sizeof(paths) / sizeof(paths[0]);
+  /* Only one of the peer's own addresses, with its port, can be made
+   * primary; anything else is the caller's mistake. */
+  for (i = 0; i < n; i++) {
+    if (mstls_sctp_sa_same_host((const struct sockaddr *)&paths[i].addr,
+                                (const struct sockaddr *)&want))
+      return a->ops->set_primary(a->sock, &paths[i].addr);
+  }
+  return MSTLS_E_INVALID_ARGUMENT;
+}
+
+int mstls_sctp_assoc_get_event_addr(mstls_sctp_assoc *a,
+                                    struct sockaddr_storage *addr, char *text,
+                                    size_t textlen) {
+  if (a == NULL || (text != NULL && textlen == 0))
+    return MSTLS_E_INVALID_ARGUMENT;
+  if (!a->have_event_addr)
+    return MSTLS_E_INVALID_STATE;
+  if (addr != NULL)
+    *addr = a->event_addr;
+  if (text != NULL)
+    mstls_sctp_sa_text((const struct sockaddr *)&a->event_addr, text, textlen);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <mstls/sctp.h>
 
@@ -26,7 +27,36 @@ typedef struct mstls_sctp_rcv {
   const uint8_t *event_list;
   size_t event_count;
   int event_refused;
+  /* Path events (ADDR_*): the peer address. */
+  struct sockaddr_storage event_addr;
 } mstls_sctp_rcv;
+
+/* A resolved address list (the host of connect/listen, local_addrs): all
+ * of one family, each with the port. n == 0 only for an absent list. */
+typedef struct mstls_sctp_addrs {
+  size_t n;
+  struct sockaddr_storage a[MSTLS_SCTP_MAX_ADDRS];
+} mstls_sctp_addrs;
+
+/* Parse and resolve a comma-separated list (mstls_sctp_connect()'s rules).
+ * NULL gives n = 0. 0, MSTLS_E_INVALID_ARGUMENT (malformed: empty entry,
+ * too many or too long, duplicates, mixed families), MSTLS_E_TRANSPORT (an
+ * entry does not resolve). */
+int mstls_sctp_addrs_parse(const char *list, uint16_t port,
+                           mstls_sctp_addrs *out);
+
+/* The length of a sockaddr of family AF_INET or AF_INET6; 0 otherwise. */
+socklen_t mstls_sctp_sa_len(const struct sockaddr *sa);
+
+/* Pack the list back to back, as sctp_bindx and sctp_connectx want it,
+ * into @p buf (room for n sockaddr_storage). */
+void mstls_sctp_addrs_pack(const mstls_sctp_addrs *l, uint8_t *buf);
+
+/* 1 when two addresses are the same host address (ports ignored). */
+int mstls_sctp_sa_same_host(const struct sockaddr *a, const struct sockaddr *b);
+
+/* The host address as text (no port); "?" for an unknown family. */
+void mstls_sctp_sa_text(const struct sockaddr *sa, char *text, size_t len);
 
 /* Readiness for wait(). */
 #define MSTLS_SCTP_WAIT_READ 0x01
@@ -67,6 +97,13 @@ typedef struct mstls_sctp_ops {
   /* SCTP_STATUS: DATA chunks unacknowledged plus pending. 0 or
    * MSTLS_E_TRANSPORT. */
   int (*outstanding)(mstls_sctp_sock *s, uint32_t *chunks);
+  /* The peer's addresses and their state; *n is the total. 0,
+   * MSTLS_E_TRANSPORT. */
+  int (*paths)(mstls_sctp_sock *s, mstls_sctp_path *paths, size_t max,
+               size_t *n);
+  /* SCTP_PRIMARY_ADDR to one of the peer's addresses (as paths() gave
+   * it). 0, MSTLS_E_TRANSPORT. */
+  int (*set_primary)(mstls_sctp_sock *s, const struct sockaddr_storage *addr);
 } mstls_sctp_ops;
 
 /* Reset outgoing streams of an association (RFC 6525), as a peer may do.
@@ -100,20 +137,25 @@ void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
 void mstls_sctp_kernel_parse_event(const uint8_t *buf, size_t len,
                                    mstls_sctp_rcv *ri);
 
-/* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built. */
+/* Socket constructors of each backend; MSTLS_E_UNSUPPORTED when not built.
+ * Connect: @p remote has n >= 1 (ignored with a link), @p local n >= 0
+ * (0: the stack's choice, with cfg->local_port). Listen: @p local n >= 0
+ * (0: any address). */
 int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
                                const mstls_sctp_ops **pops,
-                               const mstls_sctp_config *cfg, const char *host,
-                               uint16_t port);
+                               const mstls_sctp_config *cfg,
+                               const mstls_sctp_addrs *remote,
+                               const mstls_sctp_addrs *local, uint16_t port);
 int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                              const mstls_sctp_config *cfg, const char *host,
-                              uint16_t port);
+                              const mstls_sctp_config *cfg,
+                              const mstls_sctp_addrs *local, uint16_t port);
 int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                              const mstls_sctp_config *cfg, const char *host,
-                              uint16_t port);
+                              const mstls_sctp_config *cfg,
+                              const mstls_sctp_addrs *remote,
+                              const mstls_sctp_addrs *local, uint16_t port);
 int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                             const mstls_sctp_config *cfg, const char *host,
-                             uint16_t port);
+                             const mstls_sctp_config *cfg,
+                             const mstls_sctp_addrs *local, uint16_t port);
 /* A socket buffer size from the configuration: @p def when 0, else the
  * value clamped to what setsockopt takes. */
 static inline int backend_buffer_size(size_t configured, int def) {

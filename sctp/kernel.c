@@ -13,12 +13,41 @@
 #include <unistd.h>
 
 #include "backend.h"
+
+#define BACKEND_ADDR_PF SCTP_ADDR_POTENTIALLY_FAILED
 #include "event_parse.inc"
 
 typedef int backend_handle;
 static int backend_setopt(int fd, int level, int name, const void *val,
                           socklen_t len) {
   return setsockopt(fd, level, name, val, len);
+}
+static int backend_getopt(int fd, int level, int name, void *val,
+                          socklen_t *len) {
+  return getsockopt(fd, level, name, val, len);
+}
+static int backend_getpaddrs(int fd, struct sockaddr **addrs) {
+  return sctp_getpaddrs(fd, 0, addrs);
+}
+static void backend_freepaddrs(struct sockaddr *addrs) {
+  sctp_freepaddrs(addrs);
+}
+static socklen_t backend_peer_len(const struct sockaddr *sa) {
+  return mstls_sctp_sa_len(sa);
+}
+static mstls_sctp_path_state backend_path_state(int32_t state) {
+  switch (state) {
+  case SCTP_ACTIVE:
+    return MSTLS_SCTP_PATH_ACTIVE;
+  case SCTP_INACTIVE:
+    return MSTLS_SCTP_PATH_INACTIVE;
+  case SCTP_UNCONFIRMED:
+    return MSTLS_SCTP_PATH_UNCONFIRMED;
+  case SCTP_PF:
+    return MSTLS_SCTP_PATH_POTENTIALLY_FAILED;
+  default:
+    return MSTLS_SCTP_PATH_UNKNOWN;
+  }
 }
 #include "sockopt.inc"
 
@@ -264,6 +293,16 @@ static int ksctp_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
   return 0;
 }
 
+static int ksctp_paths(mstls_sctp_sock *s, mstls_sctp_path *paths, size_t max,
+                       size_t *n) {
+  return backend_paths(s->fd, paths, max, n);
+}
+
+static int ksctp_set_primary(mstls_sctp_sock *s,
+                             const struct sockaddr_storage *addr) {
+  return backend_set_primary(s->fd, addr);
+}
+
 static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_recv,
                                          ksctp_send,
@@ -277,27 +316,14 @@ static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          ksctp_set_ready,
                                          ksctp_reset_streams,
                                          NULL,
-                                         ksctp_outstanding};
+                                         ksctp_outstanding,
+                                         ksctp_paths,
+                                         ksctp_set_primary};
 
-static int ksctp_socket(const char *host, uint16_t port, int passive,
-                        const mstls_sctp_config *cfg, int *pfd,
-                        struct sockaddr_storage *ss, socklen_t *sslen) {
-  struct addrinfo hints, *res = NULL;
-  char portstr[8];
-  int fd;
+/* A non-blocking SCTP socket of @p family, set up from @p cfg. */
+static int ksctp_socket(int family, const mstls_sctp_config *cfg, int *pfd) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
 
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_SCTP;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
-  snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-  if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
-    return MSTLS_E_TRANSPORT;
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  *sslen = res->ai_addrlen;
-  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
-  freeaddrinfo(res);
   if (fd < 0)
     return errno == EPROTONOSUPPORT ? MSTLS_E_UNSUPPORTED : MSTLS_E_TRANSPORT;
   if (ksctp_setup(fd, cfg, 0) < 0) {
@@ -308,33 +334,78 @@ static int ksctp_socket(const char *host, uint16_t port, int passive,
   return 0;
 }
 
+/* Bind the local addresses: one with bind(), several with sctp_bindx()
+ * (RFC 6458 §9.1), all with the same port. */
+static int ksctp_bind(int fd, const mstls_sctp_addrs *local) {
+  uint8_t packed[sizeof(local->a)];
+
+  if (local->n == 1)
+    return bind(fd, (const struct sockaddr *)&local->a[0],
+                mstls_sctp_sa_len((const struct sockaddr *)&local->a[0]));
+  mstls_sctp_addrs_pack(local, packed);
+  return sctp_bindx(fd, (struct sockaddr *)packed, (int)local->n,
+                    SCTP_BINDX_ADD_ADDR);
+}
+
+/* The wildcard address of @p family with @p port. */
+static void ksctp_any(mstls_sctp_addrs *l, int family, uint16_t port) {
+  memset(l, 0, sizeof(*l));
+  l->n = 1;
+  l->a[0].ss_family = (sa_family_t)family;
+  if (family == AF_INET)
+    ((struct sockaddr_in *)&l->a[0])->sin_port = htons(port);
+  else
+    ((struct sockaddr_in6 *)&l->a[0])->sin6_port = htons(port);
+}
+
 int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                              const mstls_sctp_config *cfg, const char *host,
-                              uint16_t port) {
-  struct sockaddr_storage ss;
-  socklen_t sslen;
+                              const mstls_sctp_config *cfg,
+                              const mstls_sctp_addrs *remote,
+                              const mstls_sctp_addrs *local, uint16_t port) {
+  const int family = remote->a[0].ss_family;
+  mstls_sctp_addrs bound;
   int fd = -1;
   int rc;
 
-  if (cfg->link != NULL)
+  (void)port; /* in the addresses */
+  if (cfg->link != NULL || remote->n == 0)
     return MSTLS_E_INVALID_ARGUMENT; /* links are usrsctp's */
-  rc = ksctp_socket(host, port, 0, cfg, &fd, &ss, &sslen);
+  if (local->n > 0 && local->a[0].ss_family != family)
+    return MSTLS_E_INVALID_ARGUMENT;
+  rc = ksctp_socket(family, cfg, &fd);
   if (rc != 0)
     return rc;
-  if (cfg->local_port != 0) {
-    struct sockaddr_storage ls;
-    memset(&ls, 0, sizeof(ls));
-    ls.ss_family = ss.ss_family;
-    if (ss.ss_family == AF_INET)
-      ((struct sockaddr_in *)&ls)->sin_port = htons(cfg->local_port);
-    else
-      ((struct sockaddr_in6 *)&ls)->sin6_port = htons(cfg->local_port);
-    if (bind(fd, (struct sockaddr *)&ls, sslen) < 0) {
-      close(fd);
-      return MSTLS_E_TRANSPORT;
+  if (local->n > 0) {
+    size_t i;
+    bound = *local;
+    for (i = 0; i < bound.n; i++) {
+      if (family == AF_INET)
+        ((struct sockaddr_in *)&bound.a[i])->sin_port = htons(cfg->local_port);
+      else
+        ((struct sockaddr_in6 *)&bound.a[i])->sin6_port =
+            htons(cfg->local_port);
     }
+  } else if (cfg->local_port != 0) {
+    ksctp_any(&bound, family, cfg->local_port);
+  } else {
+    bound.n = 0;
   }
-  if (connect(fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS) {
+  if (bound.n > 0 && ksctp_bind(fd, &bound) < 0) {
+    close(fd);
+    return MSTLS_E_TRANSPORT;
+  }
+  if (remote->n == 1) {
+    rc = connect(fd, (const struct sockaddr *)&remote->a[0],
+                 mstls_sctp_sa_len((const struct sockaddr *)&remote->a[0]));
+  } else {
+    /* RFC 6458 §9.9: sctp_connectx() gives every peer address at once;
+     * the association is set up through whichever answers, and the
+     * first is the primary path. */
+    uint8_t packed[sizeof(remote->a)];
+    mstls_sctp_addrs_pack(remote, packed);
+    rc = sctp_connectx(fd, (struct sockaddr *)packed, (int)remote->n, NULL);
+  }
+  if (rc < 0 && errno != EINPROGRESS) {
     close(fd);
     return MSTLS_E_TRANSPORT;
   }
@@ -343,22 +414,33 @@ int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
 }
 
 int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                             const mstls_sctp_config *cfg, const char *host,
-                             uint16_t port) {
-  struct sockaddr_storage ss;
-  socklen_t sslen;
+                             const mstls_sctp_config *cfg,
+                             const mstls_sctp_addrs *local, uint16_t port) {
+  mstls_sctp_addrs any;
   const int on = 1;
   int fd = -1;
   int rc;
 
   if (cfg->link != NULL)
     return MSTLS_E_INVALID_ARGUMENT;
-  rc = ksctp_socket(host, port, 1, cfg, &fd, &ss, &sslen);
+  if (local->n == 0) {
+    /* Any address: the first wildcard getaddrinfo() gives. */
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(NULL, "1", &hints, &res) != 0 || res == NULL)
+      return MSTLS_E_TRANSPORT;
+    ksctp_any(&any, res->ai_family, port);
+    freeaddrinfo(res);
+    local = &any;
+  }
+  rc = ksctp_socket(local->a[0].ss_family, cfg, &fd);
   if (rc != 0)
     return rc;
   (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 ||
-      listen(fd, cfg->backlog) < 0) {
+  if (ksctp_bind(fd, local) < 0 || listen(fd, cfg->backlog) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;
   }

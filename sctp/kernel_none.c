@@ -7,22 +7,24 @@ int mstls_sctp_kernel_available(void) {
   return 0;
 }
 int mstls_sctp_kernel_connect(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                              const mstls_sctp_config *cfg, const char *host,
-                              uint16_t port) {
+                              const mstls_sctp_config *cfg,
+                              const mstls_sctp_addrs *remote,
+                              const mstls_sctp_addrs *local, uint16_t port) {
   (void)ps;
   (void)pops;
   (void)cfg;
-  (void)host;
+  (void)remote;
+  (void)local;
   (void)port;
   return MSTLS_E_UNSUPPORTED;
 }
 int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                             const mstls_sctp_config *cfg, const char *host,
-                             uint16_t port) {
+                             const mstls_sctp_config *cfg,
+                             const mstls_sctp_addrs *local, uint16_t port) {
   (void)ps;
   (void)pops;
   (void)cfg;
-  (void)host;
+  (void)local;
   (void)port;
   return MSTLS_E_UNSUPPORTED;
 }

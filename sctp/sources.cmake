@@ -1,6 +1,6 @@
 # SCTP backend sources: common association code plus one file per
 # implementation (kernel and usrsctp headers cannot share a file).
-set(MSTLS_SCTP_SOURCES sctp/assoc.c)
+set(MSTLS_SCTP_SOURCES sctp/assoc.c sctp/addrs.c)
 if(MSTLS_WITH_USRSCTP)
   list(APPEND MSTLS_SCTP_SOURCES sctp/usrsctp.c)
 else()

@@ -17,12 +17,43 @@
 #include <usrsctp.h>
 
 #include "backend.h"
+
+/* usrsctp has no potentially-failed notification: a state none takes. */
+#define BACKEND_ADDR_PF 0xffffffffu
 #include "event_parse.inc"
 
 typedef struct socket *backend_handle;
 static int backend_setopt(struct socket *so, int level, int name,
                           const void *val, socklen_t len) {
   return usrsctp_setsockopt(so, level, name, val, len);
+}
+static int backend_getopt(struct socket *so, int level, int name, void *val,
+                          socklen_t *len) {
+  return usrsctp_getsockopt(so, level, name, val, len);
+}
+static int backend_getpaddrs(struct socket *so, struct sockaddr **addrs) {
+  return usrsctp_getpaddrs(so, 0, addrs);
+}
+static void backend_freepaddrs(struct sockaddr *addrs) {
+  usrsctp_freepaddrs(addrs);
+}
+static socklen_t backend_peer_len(const struct sockaddr *sa) {
+  return sa->sa_family == AF_CONN ? (socklen_t)sizeof(struct sockaddr_conn)
+                                  : mstls_sctp_sa_len(sa);
+}
+/* usrsctp reports one of three flags (sctp_usrreq.c, SCTP_GET_PEER_ADDR_INFO);
+ * it has no potentially-failed state to report. */
+static mstls_sctp_path_state backend_path_state(int32_t state) {
+  switch (state) {
+  case SCTP_ACTIVE:
+    return MSTLS_SCTP_PATH_ACTIVE;
+  case SCTP_INACTIVE:
+    return MSTLS_SCTP_PATH_INACTIVE;
+  case SCTP_UNCONFIRMED:
+    return MSTLS_SCTP_PATH_UNCONFIRMED;
+  default:
+    return MSTLS_SCTP_PATH_UNKNOWN;
+  }
 }
 #include "sockopt.inc"
 
@@ -719,6 +750,16 @@ static int usctp_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
   return 0;
 }
 
+static int usctp_paths(mstls_sctp_sock *s, mstls_sctp_path *paths, size_t max,
+                       size_t *n) {
+  return backend_paths(s->so, paths, max, n);
+}
+
+static int usctp_set_primary(mstls_sctp_sock *s,
+                             const struct sockaddr_storage *addr) {
+  return backend_set_primary(s->so, addr);
+}
+
 static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_recv,
                                          usctp_send,
@@ -732,35 +773,44 @@ static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_set_ready,
                                          usctp_reset_streams,
                                          usctp_rearm,
-                                         usctp_outstanding};
+                                         usctp_outstanding,
+                                         usctp_paths,
+                                         usctp_set_primary};
 
-/* Resolve @p host (numeric or name) for UDP encapsulation. */
-static int usctp_resolve(const char *host, uint16_t port,
-                         struct sockaddr_storage *ss, socklen_t *sslen) {
-  struct addrinfo hints, *res = NULL;
+/* Bind the local addresses: one with usrsctp_bind(), several with
+ * usrsctp_bindx() (RFC 6458 §9.1), all with the same port. */
+static int usctp_bind(struct socket *so, const mstls_sctp_addrs *local) {
+  uint8_t packed[sizeof(local->a)];
 
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  if (host == NULL) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    memset(ss, 0, sizeof(*ss));
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    *sslen = sizeof(*sin);
-    return 0;
-  }
-  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-    return MSTLS_E_TRANSPORT;
-  memset(ss, 0, sizeof(*ss));
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  *sslen = res->ai_addrlen;
-  freeaddrinfo(res);
-  if (ss->ss_family == AF_INET)
-    ((struct sockaddr_in *)ss)->sin_port = htons(port);
+  if (local->n == 1)
+    return usrsctp_bind(
+        so, (struct sockaddr *)(uintptr_t)&local->a[0],
+        mstls_sctp_sa_len((const struct sockaddr *)&local->a[0]));
+  mstls_sctp_addrs_pack(local, packed);
+  return usrsctp_bindx(so, (struct sockaddr *)packed, (int)local->n,
+                       SCTP_BINDX_ADD_ADDR);
+}
+
+/* A list with one wildcard address of @p family and @p port. */
+static void usctp_any(mstls_sctp_addrs *l, int family, uint16_t port) {
+  memset(l, 0, sizeof(*l));
+  l->n = 1;
+  l->a[0].ss_family = (sa_family_t)family;
+  if (family == AF_INET)
+    ((struct sockaddr_in *)&l->a[0])->sin_port = htons(port);
   else
-    ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-  return 0;
+    ((struct sockaddr_in6 *)&l->a[0])->sin6_port = htons(port);
+}
+
+/* @p l with every port set to @p port. */
+static void usctp_set_port(mstls_sctp_addrs *l, uint16_t port) {
+  size_t i;
+  for (i = 0; i < l->n; i++) {
+    if (l->a[i].ss_family == AF_INET)
+      ((struct sockaddr_in *)&l->a[i])->sin_port = htons(port);
+    else
+      ((struct sockaddr_in6 *)&l->a[i])->sin6_port = htons(port);
+  }
 }
 
 static int usctp_open(struct socket **pso, int family,
@@ -818,13 +868,16 @@ static int usctp_finish_open(struct socket *so, mstls_sctp_sock **ps,
 
 int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
                                const mstls_sctp_ops **pops,
-                               const mstls_sctp_config *cfg, const char *host,
-                               uint16_t port) {
+                               const mstls_sctp_config *cfg,
+                               const mstls_sctp_addrs *remote,
+                               const mstls_sctp_addrs *local, uint16_t port) {
   struct socket *so = NULL;
   int rc;
 
   if (cfg->link != NULL) {
     struct sockaddr_conn sc;
+    if (local->n > 0)
+      return MSTLS_E_INVALID_ARGUMENT; /* a link has one address */
     rc = usctp_open_conn(&so, cfg, cfg->local_port, &sc);
     if (rc != 0)
       return rc;
@@ -834,24 +887,41 @@ int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
       goto fail;
     return usctp_finish_open(so, ps, pops);
   } else {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
+    const int family = remote->a[0].ss_family;
     struct sctp_udpencaps enc;
+    mstls_sctp_addrs bound;
 
-    rc = usctp_resolve(host, port, &ss, &sslen);
+    if (remote->n == 0 || (local->n > 0 && local->a[0].ss_family != family))
+      return MSTLS_E_INVALID_ARGUMENT;
+    rc = usctp_open(&so, family, cfg);
     if (rc != 0)
       return rc;
-    rc = usctp_open(&so, ss.ss_family, cfg);
-    if (rc != 0)
-      return rc;
+    /* RFC 6951 §5: one remote UDP port for every address of the peer. */
     memset(&enc, 0, sizeof(enc));
-    enc.sue_address.ss_family = ss.ss_family;
+    enc.sue_address.ss_family = (sa_family_t)family;
     enc.sue_port = htons(cfg->remote_udp_port ? cfg->remote_udp_port : port);
     if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &enc,
                            sizeof(enc)) < 0)
       goto fail;
-    if (usrsctp_connect(so, (struct sockaddr *)&ss, sslen) < 0 &&
-        errno != EINPROGRESS)
+    if (local->n > 0) {
+      bound = *local;
+      usctp_set_port(&bound, cfg->local_port);
+      if (usctp_bind(so, &bound) < 0)
+        goto fail;
+    }
+    if (remote->n == 1) {
+      rc = usrsctp_connect(
+          so, (struct sockaddr *)(uintptr_t)&remote->a[0],
+          mstls_sctp_sa_len((const struct sockaddr *)&remote->a[0]));
+    } else {
+      /* RFC 6458 §9.9: every peer address at once; the first is the
+       * primary path. */
+      uint8_t packed[sizeof(remote->a)];
+      mstls_sctp_addrs_pack(remote, packed);
+      rc = usrsctp_connectx(so, (const struct sockaddr *)packed, (int)remote->n,
+                            NULL);
+    }
+    if (rc < 0 && errno != EINPROGRESS)
       goto fail;
     return usctp_finish_open(so, ps, pops);
   }
@@ -861,8 +931,8 @@ fail:
 }
 
 int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
-                              const mstls_sctp_config *cfg, const char *host,
-                              uint16_t port) {
+                              const mstls_sctp_config *cfg,
+                              const mstls_sctp_addrs *local, uint16_t port) {
   mstls_sctp_config lcfg = *cfg;
   struct socket *so = NULL;
   int rc;
@@ -875,19 +945,21 @@ int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
       cfg->pending_recv_buffer ? cfg->pending_recv_buffer : cfg->recv_buffer;
   if (cfg->link != NULL) {
     struct sockaddr_conn sc;
+    if (local->n > 0)
+      return MSTLS_E_INVALID_ARGUMENT; /* a link has one address */
     rc = usctp_open_conn(&so, &lcfg, port, &sc);
     if (rc != 0)
       return rc;
   } else {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    rc = usctp_resolve(host, port, &ss, &sslen);
+    mstls_sctp_addrs any;
+    if (local->n == 0) {
+      usctp_any(&any, AF_INET, port);
+      local = &any;
+    }
+    rc = usctp_open(&so, local->a[0].ss_family, &lcfg);
     if (rc != 0)
       return rc;
-    rc = usctp_open(&so, ss.ss_family, &lcfg);
-    if (rc != 0)
-      return rc;
-    if (usrsctp_bind(so, (struct sockaddr *)&ss, sslen) < 0)
+    if (usctp_bind(so, local) < 0)
       goto fail;
   }
   /* usrsctp drops a COOKIE-ECHO while `backlog` associations wait. */

@@ -17,6 +17,10 @@ if(MSTLS_WITH_USRSCTP)
                  LABELS integration LIBS mstls_sctp_testlib)
   mstls_add_test(NAME test_sctp_port SOURCES test_sctp_port.c
                  LABELS integration)
+  # Multihoming API: address lists, paths, primary, path events (usrsctp
+  # on loopback; the failover under traffic is vm_multihoming).
+  mstls_add_test(NAME test_sctp_multihome SOURCES test_sctp_multihome.c
+                 LABELS integration)
 endif()
 
 # The two-process suite, once per backend.

@@ -19,6 +19,8 @@
 #ifndef MSTLS_SCTP_H
 #define MSTLS_SCTP_H
 
+#include <sys/socket.h>
+
 #include <mstls/mstls.h>
 
 #ifdef __cplusplus
@@ -73,13 +75,38 @@ typedef enum mstls_sctp_event {
   /** A message on @p stream was larger than settings.max_message and was
    *  discarded (counted in mstls_sctp_stats.oversized). A TLS stream fails
    *  with MSTLS_E_MSG_SIZE: it lost a record. */
-  MSTLS_SCTP_EVENT_OVERSIZED = 10
+  MSTLS_SCTP_EVENT_OVERSIZED = 10,
+  /* Path events (SCTP_PEER_ADDR_CHANGE, RFC 6458 §6.1.2): a peer address
+   * changed state. @p stream is 0xffff and @p error 0: a path event never
+   * fails a stream or the association (SCTP carries on over the other
+   * paths; only COMM_LOST ends it). The address is given by
+   * mstls_sctp_assoc_get_event_addr(). */
+  /** The peer address is reachable again (a heartbeat or data was
+   *  acknowledged on it after it had been unreachable). */
+  MSTLS_SCTP_EVENT_ADDR_AVAILABLE = 11,
+  /** The peer address became unreachable: Path.Max.Retrans consecutive
+   *  timeouts on it. Traffic moves to another active path (failover). */
+  MSTLS_SCTP_EVENT_ADDR_UNREACHABLE = 12,
+  /** The peer removed the address from the association (ASCONF). */
+  MSTLS_SCTP_EVENT_ADDR_REMOVED = 13,
+  /** The peer added the address to the association (ASCONF). */
+  MSTLS_SCTP_EVENT_ADDR_ADDED = 14,
+  /** The address became the primary path (ASCONF set-primary). */
+  MSTLS_SCTP_EVENT_ADDR_MADE_PRIMARY = 15,
+  /** An address the peer listed was confirmed by a heartbeat (RFC 9260
+   *  §5.4): it may now carry data. */
+  MSTLS_SCTP_EVENT_ADDR_CONFIRMED = 16,
+  /** Kernel SCTP with the potentially-failed state exposed (RFC 7829,
+   *  SCTP_EXPOSE_POTENTIALLY_FAILED_STATE): the path missed a
+   *  heartbeat or retransmission but is not unreachable yet. */
+  MSTLS_SCTP_EVENT_ADDR_POTENTIALLY_FAILED = 17
 } mstls_sctp_event;
 
 /** Event callback (optional). @p stream is meaningful for SEND_FAILED,
  *  STREAM_RESET, PDAPI_ABORTED and OVERSIZED (0xffff for all streams);
  *  @p error is the
- *  MSTLS_E_* code the event caused, or 0. */
+ *  MSTLS_E_* code the event caused, or 0. Path events (ADDR_*) carry
+ *  their peer address, read with mstls_sctp_assoc_get_event_addr(). */
 typedef void (*mstls_sctp_event_cb)(mstls_sctp_assoc *assoc,
                                     mstls_sctp_event event, uint16_t stream,
                                     int error, void *user_data);
@@ -119,6 +146,12 @@ typedef struct mstls_sctp_config {
   uint16_t remote_udp_port;
   /** Client: local SCTP port to bind (0: any). */
   uint16_t local_port;
+  /** Client: local addresses to bind (sctp_bindx), as a comma-separated
+   *  list in the syntax of mstls_sctp_connect()'s host ("10.0.1.1,10.0.2.1").
+   *  NULL (default): the stack chooses, which means every address of the
+   *  host (the peer learns them all from INIT). Only read during
+   *  mstls_sctp_connect(). */
+  const char *local_addrs;
   /** Default PPID of every stream (RFC 3436 sets none). Default 0. */
   uint32_t ppid;
   mstls_sctp_event_cb event;      /**< optional */
@@ -349,14 +382,22 @@ MSTLS_EXTERN void mstls_sctp_link_pair_del(mstls_sctp_link_pair *p);
  * @param passoc receives the association (also on a handshake failure,
  *        so the caller can inspect it; NULL on other errors).
  * @param config backend and SCTP parameters; NULL for defaults.
- * @param host numeric address or name (ignored with a link).
+ * @param host numeric address or name (ignored with a link), or a
+ *        comma-separated list of them for a multihomed peer
+ *        ("10.0.1.2,10.0.2.2"; sctp_connectx): SCTP sets the association
+ *        up through any of them and uses all the peer's addresses as
+ *        paths, the first one as primary. At most MSTLS_SCTP_MAX_ADDRS
+ *        entries, all of one address family, no empty entry and no
+ *        duplicate, or MSTLS_E_INVALID_ARGUMENT. config.local_addrs
+ *        chooses the local addresses.
  * @param port SCTP port.
  * @param settings session settings (nstreams is replaced); NULL for
  *        defaults.
  * @param callbacks optional recv_data, stream_event and clock; push and
  *        pull are the association's own and are ignored.
  * @param user_data passed to every callback.
- * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (usrsctp
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (also a malformed address list in
+ *         @p host or config.local_addrs), MSTLS_E_INVALID_STATE (usrsctp
  *         stack not running, or blocking with a NOTHREADS stack),
  *         MSTLS_E_UNSUPPORTED (backend not built or not available),
  *         MSTLS_E_TRANSPORT (socket, address or connect failure),
@@ -376,8 +417,15 @@ MSTLS_EXTERN int mstls_sctp_connect(mstls_sctp_assoc **passoc,
 
 /**
  * @brief Listen on @p host:@p port (host NULL: any address).
- * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE,
- *         MSTLS_E_UNSUPPORTED, MSTLS_E_TRANSPORT, MSTLS_E_NOMEM.
+ *
+ * @p host may list several local addresses, comma-separated
+ * ("10.0.1.2,10.0.2.2"), with the rules of mstls_sctp_connect(): the
+ * listener is bound to all of them (sctp_bindx) and every association it
+ * accepts offers them all to the peer as paths.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (also a malformed address list),
+ *         MSTLS_E_INVALID_STATE, MSTLS_E_UNSUPPORTED, MSTLS_E_TRANSPORT
+ *         (an address that does not resolve or cannot be bound),
+ *         MSTLS_E_NOMEM.
  */
 MSTLS_EXTERN int mstls_sctp_listen(mstls_sctp_listener **plistener,
                                    const mstls_sctp_config *config,
@@ -537,6 +585,89 @@ MSTLS_EXTERN int mstls_sctp_assoc_set_ppid(mstls_sctp_assoc *assoc,
 MSTLS_EXTERN int mstls_sctp_send_plain(mstls_sctp_assoc *assoc, uint16_t stream,
                                        uint32_t ppid, const void *data,
                                        size_t len);
+
+/* Multihoming -------------------------------------------------------------- */
+
+/** Most addresses in one list (host of mstls_sctp_connect() and
+ *  mstls_sctp_listen(), mstls_sctp_config.local_addrs). */
+#define MSTLS_SCTP_MAX_ADDRS 8
+/** Room for an address as text, IPv6 included, with its terminator. */
+#define MSTLS_SCTP_ADDR_TEXT 48
+
+/** State of a path (a peer address), from SCTP_GET_PEER_ADDR_INFO. */
+typedef enum mstls_sctp_path_state {
+  /** Reachable: may carry data. */
+  MSTLS_SCTP_PATH_ACTIVE = 1,
+  /** Unreachable: Path.Max.Retrans consecutive timeouts; heartbeats go on
+   *  and bring it back (MSTLS_SCTP_EVENT_ADDR_AVAILABLE). */
+  MSTLS_SCTP_PATH_INACTIVE = 2,
+  /** Listed by the peer but not yet confirmed by a heartbeat. */
+  MSTLS_SCTP_PATH_UNCONFIRMED = 3,
+  /** Kernel SCTP: missed a timeout, not yet inactive (RFC 7829). */
+  MSTLS_SCTP_PATH_POTENTIALLY_FAILED = 4,
+  /** A state the stack reported that none of the above names. */
+  MSTLS_SCTP_PATH_UNKNOWN = 5
+} mstls_sctp_path_state;
+
+/** One path of an association: a peer address and its state. */
+typedef struct mstls_sctp_path {
+  /** The peer address with the SCTP port (AF_INET or AF_INET6; AF_CONN
+   *  over a usrsctp link). */
+  struct sockaddr_storage addr;
+  /** The address as text, without the port ("10.0.1.2"). */
+  char text[MSTLS_SCTP_ADDR_TEXT];
+  mstls_sctp_path_state state;
+  /** 1 for the primary path: where new data goes while it is active. */
+  int primary;
+  uint32_t srtt_ms; /**< smoothed round-trip time (0: not measured yet) */
+  uint32_t rto_ms;  /**< current retransmission timeout */
+  uint32_t cwnd;    /**< congestion window in bytes */
+  uint32_t mtu;     /**< path MTU in bytes */
+} mstls_sctp_path;
+
+/**
+ * @brief List the association's paths (the peer's addresses, from
+ *        sctp_getpaddrs and SCTP_GET_PEER_ADDR_INFO) with their state.
+ *
+ * RFC 3436 §9: nothing in mstls rests a security decision on these
+ * addresses; the peer is authenticated by TLS only.
+ * @param paths receives up to @p max paths (may be NULL when @p max is 0,
+ *        to learn the count).
+ * @param n receives the number of paths the association has, which may
+ *        be more than @p max (then only @p max are written).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (assoc or @p n NULL, or paths NULL
+ *         with max > 0), MSTLS_E_INVALID_STATE (not up, or gone),
+ *         MSTLS_E_TRANSPORT (the stack refused the query).
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_get_paths(mstls_sctp_assoc *assoc,
+                                            mstls_sctp_path *paths, size_t max,
+                                            size_t *n);
+
+/**
+ * @brief Make the peer address @p addr (numeric, as in get_paths' text)
+ *        the primary path (SCTP_PRIMARY_ADDR): new data is sent there
+ *        while it is active.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (assoc or addr NULL, not a numeric
+ *         address, or not one of the peer's addresses), MSTLS_E_INVALID_STATE
+ *         (not up, or gone), MSTLS_E_TRANSPORT (the stack refused; for
+ *         example an address that is not confirmed yet).
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_set_primary(mstls_sctp_assoc *assoc,
+                                              const char *addr);
+
+/**
+ * @brief The peer address of the latest path event (MSTLS_SCTP_EVENT_ADDR_*)
+ *        of the association; call it from the event callback. It stays
+ *        until the next path event.
+ * @param addr receives the address with its port (may be NULL).
+ * @param text receives it as text, truncated to @p textlen - 1 bytes and
+ *        terminated (may be NULL; MSTLS_SCTP_ADDR_TEXT is always enough).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (assoc NULL, or text non-NULL with
+ *         textlen 0), MSTLS_E_INVALID_STATE (no path event yet).
+ */
+MSTLS_EXTERN int mstls_sctp_assoc_get_event_addr(mstls_sctp_assoc *assoc,
+                                                 struct sockaddr_storage *addr,
+                                                 char *text, size_t textlen);
 
 /** Counters of an association. */
 typedef struct mstls_sctp_stats {

@@ -80,3 +80,16 @@ if(MSTLS_WITH_KERNEL_SCTP AND NOT TARGET fd_peer)
             $<TARGET_FILE:fd_peer>
     TIMEOUT 500 LABELS interop)
 endif()
+
+if(MSTLS_WITH_KERNEL_SCTP AND NOT TARGET mh_peer)
+  # Multihoming failover: two namespaces joined by two veth pairs, TLS on
+  # every stream while the primary path is lost and comes back. See
+  # tests/vm/multihoming.sh and docs/sctp.md, "Multihoming".
+  add_executable(mh_peer ${CMAKE_CURRENT_LIST_DIR}/mh_peer.c)
+  target_link_libraries(mh_peer PRIVATE mstls_testlib)
+  target_compile_options(mh_peer PRIVATE ${MSTLS_WARNINGS})
+  target_compile_definitions(mh_peer PRIVATE _GNU_SOURCE)
+  mstls_add_vm_test(NAME vm_multihoming
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/multihoming.sh $<TARGET_FILE:mh_peer>
+    TIMEOUT 400 LABELS integration)
+endif()
