@@ -14,13 +14,16 @@
 /* The client's data repeats with this period; sends are up to this long. */
 #define ECHO_PERIOD (1u << 20)
 /* Bytes the client lets each stream have in flight (sent, echo not yet
- * back). mstls_sctp_assoc_process() hands the session every message the
- * socket has, and a stream whose unread data would pass
- * settings.stream_rx_cap (default 1 MiB) fails with MSTLS_E_BUFFER_FULL:
- * a client that sends without limit could make a busy server's stream
- * fail. Keeping less than that in flight is this protocol's flow
- * control. */
+ * back): ECHO_WINDOW, or less with many streams so that all of them
+ * together stay within ECHO_WINDOW_ALL. mstls_sctp_assoc_process() hands
+ * the session every message the socket has, and a stream whose unread
+ * data would pass settings.stream_rx_cap (default 1 MiB), or all streams'
+ * settings.session_rx_budget (default 64 MiB), fails with
+ * MSTLS_E_BUFFER_FULL: a client that sends without limit could make a
+ * busy server's streams fail. Keeping less than that in flight is this
+ * protocol's flow control. */
 #define ECHO_WINDOW ((uint64_t)256 << 10)
+#define ECHO_WINDOW_ALL ((uint64_t)32 << 20)
 
 /* Command line ------------------------------------------------------------ */
 
@@ -511,6 +514,9 @@ int echo_client_start(echo_client *cl, const echo_opts *o,
    * an echo that came back on the wrong stream does not match. */
   for (i = 0; i < ECHO_PERIOD + 256; i++)
     cl->pattern[i] = (uint8_t)((i * 2654435761u) >> 11);
+  cl->window = ECHO_WINDOW_ALL / o->streams;
+  if (cl->window > ECHO_WINDOW)
+    cl->window = ECHO_WINDOW;
 
   echo_sctp_config(o, &cfg);
   mstls_settings_default(&st);
@@ -541,16 +547,16 @@ static const uint8_t *echo_data(echo_client *cl, uint16_t k, uint64_t off,
 }
 
 /* Send what every stream still has, in large pieces, until the socket is
- * full or ECHO_WINDOW bytes are in flight. @return 0 or -1. */
+ * full or cl->window bytes are in flight. @return 0 or -1. */
 static int echo_client_send(echo_client *cl, mstls_session *s) {
   uint32_t k;
 
   for (k = 0; k < cl->o->streams; k++) {
     while (cl->sent[k] < cl->o->bytes &&
-           cl->sent[k] < cl->echoed[k] + ECHO_WINDOW) {
+           cl->sent[k] < cl->echoed[k] + cl->window) {
       uint64_t len = cl->o->bytes - cl->sent[k];
-      if (len > cl->echoed[k] + ECHO_WINDOW - cl->sent[k])
-        len = cl->echoed[k] + ECHO_WINDOW - cl->sent[k];
+      if (len > cl->echoed[k] + cl->window - cl->sent[k])
+        len = cl->echoed[k] + cl->window - cl->sent[k];
       const uint8_t *d = echo_data(cl, (uint16_t)k, cl->sent[k], &len);
       /* Any size: it takes what the socket has room for, like send(2). */
       long n = mstls_stream_send(s, (uint16_t)k, d, (size_t)len);

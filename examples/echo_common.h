@@ -128,6 +128,7 @@ typedef struct echo_client {
   int shutdown_sent;
   uint64_t *sent, *echoed; /* per stream */
   uint64_t moved;          /* bytes sent + echoed, all streams */
+  uint64_t window;         /* bytes a stream may have in flight */
   uint32_t done;           /* streams whose whole echo arrived */
   uint8_t *pattern;        /* what stream k sends: pattern + k % 256 */
   uint8_t *rbuf;

@@ -11,6 +11,9 @@
  *   epoll_echo server 5001 --backend usrsctp --cert-out /tmp/echo.pem &
  *   epoll_echo client 5001 4 262144 --backend usrsctp --ca /tmp/echo.pem
  *
+ * Build: part of the mstls build, or
+ *   cc epoll_echo.c echo_common.c $(pkg-config --cflags --libs mstls gnutls)
+ *
  * How the loop works, the same on both SCTP backends:
  *  - every association (and the listener) gives one fd that is readable
  *    while it has work: poll it with EPOLLIN (level-triggered). With

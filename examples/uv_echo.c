@@ -5,7 +5,8 @@
  *   uv_echo client PORT [STREAMS] [BYTES] [--ca F | --insecure]
  *
  * Build: part of the mstls build when libuv is found (Debian libuv1-dev),
- * or cc uv_echo.c echo_common.c $(pkg-config --cflags --libs mstls libuv).
+ * or cc uv_echo.c echo_common.c $(pkg-config --cflags --libs mstls gnutls
+ * libuv).
  *
  * Each association (and the listener) gives one fd that is readable while
  * it has work, on both SCTP backends: a uv_poll_t watches it for
@@ -31,27 +32,27 @@ static uv_loop_t *loop;
 /* Server ------------------------------------------------------------------- */
 
 /* One association and its two libuv handles. */
-typedef struct uv_conn {
+typedef struct echo_uv_conn {
   echo_conn *c;
   uv_poll_t poll;
   uv_timer_t timer;
   int events;  /* what poll waits for now */
   int handles; /* handles not yet closed */
-  struct uv_conn *prev, *next;
-} uv_conn;
+  struct echo_uv_conn *prev, *next;
+} echo_uv_conn;
 
 typedef struct server {
   mstls_sctp_listener *l;
   mstls_credentials *cred;
   uv_poll_t listen_poll;
   uv_signal_t sigint, sigterm;
-  uv_conn *conns; /* open associations, a list */
+  echo_uv_conn *conns; /* open associations, a list */
 } server;
 
 static server sv;
 
 static void conn_closed(uv_handle_t *h) {
-  uv_conn *uc = h->data;
+  echo_uv_conn *uc = h->data;
 
   if (--uc->handles == 0)
     free(uc);
@@ -59,7 +60,7 @@ static void conn_closed(uv_handle_t *h) {
 
 /* The association ended (@p rc: MSTLS_E_CLOSED when in order): report it,
  * free it, close its handles. */
-static void conn_end(uv_conn *uc, int rc) {
+static void conn_end(echo_uv_conn *uc, int rc) {
   if (uc->prev != NULL)
     uc->prev->next = uc->next;
   else
@@ -77,7 +78,7 @@ static void on_conn_timer(uv_timer_t *t);
 
 /* Run the association, then wait for what it needs next: its fd, and its
  * session's timer. */
-static void conn_run(uv_conn *uc) {
+static void conn_run(echo_uv_conn *uc) {
   int rc = echo_conn_run(uc->c);
   int events, t;
 
@@ -98,7 +99,7 @@ static void conn_run(uv_conn *uc) {
 }
 
 static void on_conn_poll(uv_poll_t *h, int status, int events) {
-  uv_conn *uc = h->data;
+  echo_uv_conn *uc = h->data;
 
   (void)events;
   if (status < 0) {
@@ -123,7 +124,7 @@ static void on_listen(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   while ((c = echo_conn_accept(sv.l, sv.cred, &err)) != NULL) {
-    uv_conn *uc = calloc(1, sizeof(*uc));
+    echo_uv_conn *uc = calloc(1, sizeof(*uc));
 
     if (uc == NULL || uv_poll_init(loop, &uc->poll, echo_conn_fd(c)) != 0) {
       free(uc);
