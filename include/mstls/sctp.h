@@ -526,8 +526,11 @@ MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
  *  signalled from the stack's upcalls, including room freed for sends).
  *  Poll it for POLLIN, then call mstls_sctp_assoc_process(); with kernel
  *  SCTP also poll POLLOUT while mstls_session_flush() says MSTLS_E_AGAIN.
- *  Level-triggered on both backends: it stays readable while messages
- *  wait that a full session refused to take. Owned by the association.
+ *  Level-triggered on both backends: it stays readable while the socket
+ *  holds unread messages. mstls_sctp_assoc_process() hands every message
+ *  to the session, so read the streams on every wake-up: a stream whose
+ *  unread data passes settings.stream_rx_cap fails with
+ *  MSTLS_E_BUFFER_FULL. Owned by the association.
  *  @return the fd, or -1 (association NULL or closed). */
 MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
 
