@@ -740,14 +740,7 @@ static int usctp_reset_streams(mstls_sctp_sock *s, const uint16_t *sids,
 }
 
 static int usctp_outstanding(mstls_sctp_sock *s, uint32_t *chunks) {
-  struct sctp_status st;
-  socklen_t len = sizeof(st);
-
-  memset(&st, 0, sizeof(st));
-  if (usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
-    return MSTLS_E_TRANSPORT;
-  *chunks = (uint32_t)st.sstat_unackdata + (uint32_t)st.sstat_penddata;
-  return 0;
+  return backend_outstanding(s->so, chunks);
 }
 
 static int usctp_paths(mstls_sctp_sock *s, mstls_sctp_path *paths, size_t max,
