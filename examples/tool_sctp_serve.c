@@ -536,7 +536,13 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
     return;
   }
   if (rc != 0) {
-    tsrv_end_conn(sv, c, TSRV_END_FAILED, rc);
+    /* The peer closed every stream with close_notify and took all its
+     * echo, then vanished before the SCTP shutdown finished (its last
+     * SHUTDOWN COMPLETE lost after it exited): nothing was lost. */
+    if (c->clean && rc == MSTLS_E_PEER_GONE)
+      tsrv_end_conn(sv, c, TSRV_END_COMPLETED, 0);
+    else
+      tsrv_end_conn(sv, c, TSRV_END_FAILED, rc);
     return;
   }
   if (c->clean && !c->shutdown) {
