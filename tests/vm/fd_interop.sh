@@ -342,7 +342,12 @@ run_case client_tls12_parallel_40_8 role=client tls=1.2 policy=parallel ms=40 fs
 # freeDiameterd as the client, mstls as the server. freeDiameter's client
 # resumes stream 0's session on the other streams (a TLS 1.2 ticket from
 # mstls, or a TLS 1.3 ticket).
-run_case server_tls13_nocert role=server tls=1.3 cc=none ms=10 fs=30 check=resumed
+# freeDiameter as a TLS 1.3 client copies stream 0's session right after
+# its handshake; the ticket comes after the handshake, so whether its other
+# streams resume depends on its own thread timing (0 of 9 seen once in about
+# six runs, 9 of 9 otherwise). Judged: every stream up; the resumed count
+# is printed in the table.
+run_case server_tls13_nocert role=server tls=1.3 cc=none ms=10 fs=30 check=up
 run_case server_tls13 role=server tls=1.3 cc=require ms=10 fs=30 check=resumed xfail=fdrace
 run_case server_tls12 role=server tls=1.2 ms=10 fs=30 check=resumed
 run_case server_tls12_40_30 role=server tls=1.2 ms=40 fs=30 check=resumed
