@@ -192,7 +192,9 @@ results=()
 #   check=ticketless  the same as up, and the client's bounded wait for a
 #                 TLS 1.3 ticket ran out once (ticket_waits_expired=1)
 #   xfail=fdrace  a failure that shows freeDiameter's TLS 1.3 client race
-#                 ("Decryption has failed" in its log) is freeDiameter's
+#                 ("Decryption has failed" or "An unexpected TLS packet was
+#                 received" in its log: two of its threads read stream 0's
+#                 session, so records are consumed out of order) is freeDiameter's
 #                 own bug: XFAIL, not FAIL
 run_case() {
   local name=$1 role=client tls=1.3 prio='' policy=resume ms=10 fs=30
@@ -318,7 +320,9 @@ run_case() {
   if [ -z "$reason" ]; then
     passed=$((passed + 1))
     verdict="PASS $name${note:+ ($note, not judged in group basic)}"
-  elif [ "$xfail" = fdrace ] && grep -a -q 'Decryption has failed' "$dir/fd.log"; then
+  elif [ "$xfail" = fdrace ] &&
+    grep -a -q -E 'Decryption has failed|An unexpected TLS packet was received' \
+      "$dir/fd.log"; then
     xfailed=$((xfailed + 1))
     verdict="XFAIL $name: $reason (freeDiameter's TLS 1.3 client race)"
   else
@@ -347,7 +351,7 @@ run_case client_tls12_parallel_40_8 role=client tls=1.2 policy=parallel ms=40 fs
 # streams resume depends on its own thread timing (0 of 9 seen once in about
 # six runs, 9 of 9 otherwise). Judged: every stream up; the resumed count
 # is printed in the table.
-run_case server_tls13_nocert role=server tls=1.3 cc=none ms=10 fs=30 check=up
+run_case server_tls13_nocert role=server tls=1.3 cc=none ms=10 fs=30 check=up xfail=fdrace
 run_case server_tls13 role=server tls=1.3 cc=require ms=10 fs=30 check=resumed xfail=fdrace
 run_case server_tls12 role=server tls=1.2 ms=10 fs=30 check=resumed
 run_case server_tls12_40_30 role=server tls=1.2 ms=40 fs=30 check=resumed
