@@ -54,8 +54,8 @@ static uint32_t ms_until_client_error(sctp_h *h, uint32_t guard_ms) {
 }
 
 /* A peer that vanishes with data outstanding: with the failover profile it
- * is declared gone within 5 retransmission timeouts of at most RTO.Max
- * (1 s) each; about 2.5 s when RTO starts at RTO.Min. The stack's defaults
+ * is declared gone within 4 retransmission timeouts of at most RTO.Max
+ * (1 s) each; about 1.5 s when RTO starts at RTO.Min. The stack's defaults
  * take minutes (test_sctp_conn's test_send_failed). */
 static void test_failover_dead_peer(void **state) {
   mstls_session *c;
@@ -74,7 +74,7 @@ static void test_failover_dead_peer(void **state) {
   ms = ms_until_client_error(&h, 60000);
   print_message("dead peer reported after %u ms (virtual)\n", ms);
   assert_int_equal(h.cli_rc, MSTLS_E_PEER_GONE);
-  assert_true(ms <= (4 + 1) * 1000 + STEP_MS);
+  assert_true(ms <= (3 + 1) * 1000 + STEP_MS);
   assert_int_equal(mstls_session_get_error(c), MSTLS_E_PEER_GONE);
   mstls_sctp_link_pair_set_tap(h.pair, NULL, NULL);
   mstls_sctp_assoc_abort(h.srv);
