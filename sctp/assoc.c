@@ -104,7 +104,7 @@ void mstls_sctp_config_failover(mstls_sctp_config *config) {
   config->assoc_max_retrans = 3;
   config->path_max_retrans = 2;
   config->heartbeat_interval_ms = 100;
-  config->init_max_attempts = 4;
+  config->init_max_attempts = 3;
   config->init_max_timeout_ms = 1000;
   config->sack_delay_ms = 50;
 }

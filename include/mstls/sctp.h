@@ -253,23 +253,25 @@ MSTLS_EXTERN void mstls_sctp_config_default(mstls_sctp_config *config);
  * @brief Set the failover profile for signalling (Diameter, SIGTRAN) on
  * @p config, leaving its other fields alone: RTO.Initial 200 ms, RTO.Min
  * 100 ms, RTO.Max 1000 ms, Association.Max.Retrans 3, Path.Max.Retrans 2,
- * HB.interval 100 ms, 4 INITs at most 1000 ms apart, SACK delay 50 ms.
+ * HB.interval 100 ms, INIT retransmitted 3 times at most 1000 ms apart,
+ * SACK delay 50 ms.
  *
- * On a path whose RTO sits at RTO.Min (a LAN), a dead peer is reported
- * (MSTLS_E_PEER_GONE) in under 3 s whatever the association was doing:
- * - data or a handshake flight outstanding: 4 retransmission timeouts, RTO
- *   doubling from the measured value up to 1 s, about
- *   0.1 + 0.2 + 0.4 + 0.8 = 1.5 s; never more than 4 x RTO.Max = 4 s;
- * - idle (say, a client waiting for the server's next flight): 4
- *   unanswered heartbeats, each sent HB.interval plus RTO (jittered by
- *   half an RTO) after the last, at most 2.9 s;
- * - a connect to an address where nothing answers gives up after 4 INITs,
- *   about 0.2 + 0.4 + 0.8 + 1 + 1 = 3.4 s (Linux answers a port where
- *   nothing listens with an ABORT at once).
+ * On a path whose RTO sits at RTO.Min (a LAN), a peer that stops
+ * answering is reported (MSTLS_E_PEER_GONE) in under 3 s whatever the
+ * association was doing: 4 consecutive timeouts, retransmissions and
+ * heartbeats alike, RTO doubling up to 1 s; about 0.7 s with data or a
+ * handshake flight outstanding (heartbeats then time out beside the
+ * retransmissions), about 2 s when idle. An association still being set
+ * up, or a connect to an address where nothing answers, gives up after
+ * 4 INITs (or COOKIE-ECHOs): about 0.2 + 0.4 + 0.8 + 1 = 2.4 s. Never more
+ * than 4 x (RTO.Max + HB.interval) + RTO.Max.
  *
- * The price is a heartbeat on every idle path about five times a second.
- * With two paths, a lost primary path is left after 3 timeouts (about
- * 0.7 s) and traffic carries on over the other.
+ * The price: a heartbeat on every idle path about five times a second,
+ * and an outage longer than those times ends the association. Raise
+ * assoc_max_retrans (each step adds up to RTO.Max) for more tolerance.
+ * With two paths, a path that stops answering is left after 3 timeouts
+ * and traffic carries on over the other (RFC 9260 §8.2: keep
+ * assoc_max_retrans no higher than the sum of path_max_retrans).
  * @param config must not be NULL (nothing is done otherwise).
  */
 MSTLS_EXTERN void mstls_sctp_config_failover(mstls_sctp_config *config);
