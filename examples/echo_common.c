@@ -268,7 +268,7 @@ void echo_sctp_config(const echo_opts *o, mstls_sctp_config *cfg) {
   cfg->streams_in = o->server ? ECHO_MAX_STREAMS : o->streams;
   cfg->streams_out = cfg->streams_in;
   /* A dead peer is noticed in seconds, and a connect that nobody answers
-   * gives up after about 3.4 s instead of minutes. */
+   * gives up after about 2.4 s instead of minutes. */
   mstls_sctp_config_failover(cfg);
   if (!o->server)
     cfg->remote_udp_port = o->port; /* usrsctp: the server's UDP port */
