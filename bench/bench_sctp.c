@@ -7,9 +7,12 @@
  * Throughput: the same association carries TLS streams (ids < N) and, as
  * the baseline, plain SCTP messages of the same size on unidirectional
  * streams (ids >= 16, RFC 3436 plaintext-only streams): same stack, same
- * link, same run; only TLS differs.
+ * link, same run; only TLS differs. One trial of each is noise on a shared
+ * machine, so TRIALS trials of each run interleaved (the order alternating)
+ * and the median of the per-trial ratios is reported with its spread.
  *
- * Usage: bench_sctp [MBYTES]   (default 256 MB per measurement) */
+ * Usage: bench_sctp [MBYTES [TRIALS]]   (default 256 MB per measurement,
+ *        5 trials) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +242,18 @@ static double bench_bulk(uint16_t n, int tls, uint64_t total) {
   return t;
 }
 
+#define BENCH_MAX_TRIALS 101
+
+static int bench_cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median of a sorted array. */
+static double bench_median(const double *v, int n) {
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int main(int argc, char **argv) {
   static const uint16_t hs_n[] = {1, 16, 100, 1000};
   static const mstls_policy pols[] = {MSTLS_POLICY_RESUME,
@@ -246,25 +261,59 @@ int main(int argc, char **argv) {
   static const char *pol_names[] = {"resume", "parallel", "lazy"};
   static const uint16_t bulk_n[] = {1, 16};
   uint64_t mb = argc > 1 ? strtoull(argv[1], NULL, 10) : 256;
+  int trials = argc > 2 ? atoi(argv[2]) : 5;
   uint64_t total = mb << 20;
   size_t i, j;
 
+  if (mb == 0 || trials < 1 || trials > BENCH_MAX_TRIALS) {
+    fprintf(stderr, "usage: bench_sctp [MB per measurement] [trials 1..%d]\n",
+            BENCH_MAX_TRIALS);
+    return 2;
+  }
   if (mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_NOTHREADS) < 0)
     return 1;
   printf("TLS over SCTP (usrsctp, in-process AF_CONN link, one thread)\n\n");
-  printf("Bulk throughput, %llu MB, %d-byte messages\n", (unsigned long long)mb,
-         BENCH_MSG);
-  printf("%-8s %16s %16s %8s\n", "streams", "plain MB/s", "mstls MB/s",
-         "ratio");
+  printf("Bulk throughput, %llu MB, %d-byte messages, %d interleaved trials "
+         "(plain and mstls alternate which goes first); the ratio is "
+         "mstls / plain per trial\n",
+         (unsigned long long)mb, BENCH_MSG, trials);
+  printf("%-8s %16s %16s %13s %17s\n", "streams", "plain MB/s (med)",
+         "mstls MB/s (med)", "median ratio", "ratio min..max");
   for (i = 0; i < sizeof(bulk_n) / sizeof(bulk_n[0]); i++) {
-    double tp = bench_bulk(bulk_n[i], 0, total);
-    double tt = bench_bulk(bulk_n[i], 1, total);
-    if (tp <= 0 || tt <= 0) {
+    double plain[BENCH_MAX_TRIALS], tls[BENCH_MAX_TRIALS];
+    double ratio[BENCH_MAX_TRIALS];
+    int k, ok = 1;
+    for (k = 0; k < trials && ok; k++) {
+      /* Alternate the order so that neither side always runs on a warmer
+       * (or more loaded) machine. */
+      double tp, tt;
+      if (k % 2 == 0) {
+        tp = bench_bulk(bulk_n[i], 0, total);
+        tt = bench_bulk(bulk_n[i], 1, total);
+      } else {
+        tt = bench_bulk(bulk_n[i], 1, total);
+        tp = bench_bulk(bulk_n[i], 0, total);
+      }
+      if (tp <= 0 || tt <= 0) {
+        ok = 0;
+        break;
+      }
+      plain[k] = (double)mb / tp;
+      tls[k] = (double)mb / tt;
+      ratio[k] = tp / tt;
+    }
+    if (!ok) {
       printf("%-8u failed\n", bulk_n[i]);
       continue;
     }
-    printf("%-8u %16.1f %16.1f %7.0f%%\n", bulk_n[i], (double)mb / tp,
-           (double)mb / tt, 100.0 * tp / tt);
+    qsort(plain, (size_t)trials, sizeof(double), bench_cmp);
+    qsort(tls, (size_t)trials, sizeof(double), bench_cmp);
+    qsort(ratio, (size_t)trials, sizeof(double), bench_cmp);
+    printf("%-8u %16.1f %16.1f %12.0f%% %8.0f%%..%.0f%%\n", bulk_n[i],
+           bench_median(plain, trials), bench_median(tls, trials),
+           100.0 * bench_median(ratio, trials), 100.0 * ratio[0],
+           100.0 * ratio[trials - 1]);
+    fflush(stdout);
   }
   printf("\nHandshake all streams over SCTP (ms; lazy: first byte on every "
          "stream)\n");
