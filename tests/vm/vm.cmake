@@ -92,4 +92,9 @@ if(MSTLS_WITH_KERNEL_SCTP AND NOT TARGET mh_peer)
   mstls_add_vm_test(NAME vm_multihoming
     COMMAND ${CMAKE_CURRENT_LIST_DIR}/multihoming.sh $<TARGET_FILE:mh_peer>
     TIMEOUT 400 LABELS integration)
+  # 100 streams at 5% loss and 50 ms delay each way: every byte arrives,
+  # in order per stream. See tests/vm/lossy.sh and docs/PERFORMANCE.md.
+  mstls_add_vm_test(NAME vm_lossy
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/lossy.sh $<TARGET_FILE:mh_peer>
+    TIMEOUT 400 LABELS integration)
 endif()
