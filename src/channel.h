@@ -9,6 +9,8 @@
 
 #include <gnutls/gnutls.h>
 
+#include <mstls/mstls.h>
+
 #include "rxq.h"
 
 /** Push one record (or flight piece) for the channel's key.
@@ -24,6 +26,12 @@ typedef struct mstls_channel {
   int datagram;
   int push_err;    /* error of the last failed push, 0 if none */
   int last_gnutls; /* last GnuTLS error code seen, 0 if none */
+  /* TLS options (tlsopt.c), set by mstls_tlsopt_apply(). */
+  const struct mstls_tlsopt *opt;
+  mstls_tls_ctx ctx;
+  const char *verify_name; /* expected peer name, owned by the caller */
+  int verify_mode;         /* mstls_verify_mode */
+  int verified;            /* the options' verify function accepted it */
 } mstls_channel;
 
 /**

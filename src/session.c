@@ -76,6 +76,7 @@ static void sess_free_fields(mstls_session *s) {
   }
   mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.server_name);
   mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.priority);
+  mstls_tlsopt_deinit(&s->tlsopt, s->mem);
   mstls_mem_free(s->mem, s->scratch);
   mstls_mem_free(s->mem, s->pullbuf);
   if (s->resume_data.data) {
@@ -147,6 +148,13 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
       !(s->settings.priority = mstls_mem_strdup(mem, settings->priority))) {
     goto fail;
   }
+  /* The session keeps its own copies; the caller's pointers are not
+   * kept. */
+  memset(&s->settings.tls, 0, sizeof(s->settings.tls));
+  if ((rv = mstls_tlsopt_init(&s->tlsopt, mem, &settings->tls)) < 0) {
+    goto fail;
+  }
+  rv = MSTLS_E_NOMEM;
   s->scratch = mstls_mem_malloc(mem, MSTLS_RECORD_MAX);
   if (!s->scratch) {
     goto fail;

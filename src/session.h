@@ -10,6 +10,7 @@
 #include "creds.h"
 #include "demux.h"
 #include "rxq.h"
+#include "tlsopt.h"
 
 /* Largest plaintext of one TLS record. */
 #define MSTLS_RECORD_MAX 16384
@@ -66,6 +67,7 @@ struct mstls_session {
   mstls_credentials *cred;
   gnutls_priority_t prio;        /* full handshakes (and servers) */
   gnutls_priority_t prio_resume; /* client: resumed streams */
+  mstls_tlsopt tlsopt;           /* settings.tls, copied */
   mstls_dense streams;
   uint32_t nstreams;
   int started;

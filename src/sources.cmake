@@ -7,6 +7,7 @@ set(MSTLS_CORE_SOURCES
   src/scache.c
   src/rxq.c
   src/channel.c
+  src/tlsopt.c
   src/demux.c
   src/session.c
   src/stream.c

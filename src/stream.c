@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "tlsopt.h"
 
 /* RFC 3436 §3.2: a record must fit in one SCTP user message. GnuTLS pushes
  * one record per call of the vector push function; each becomes one
@@ -204,19 +205,6 @@ static int strm_fail_tls(mstls_strm *st, int gerr, int handshaking) {
   return mstls_strm_fail(st, err);
 }
 
-/* Server with MSTLS_SETTINGS_REQUEST_CLIENT_CERT: no certificate is fine,
- * a certificate that is sent must verify. */
-static int strm_verify_optional(gnutls_session_t tls) {
-  unsigned n = 0, status = 0;
-  if (!gnutls_certificate_get_peers(tls, &n) || n == 0) {
-    return 0;
-  }
-  if (gnutls_certificate_verify_peers2(tls, &status) < 0 || status != 0) {
-    return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
-  }
-  return 0;
-}
-
 int mstls_strm_start_tls(mstls_strm *st) {
   mstls_session *s = st->sess;
   unsigned flags = s->role == MSTLS_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT;
@@ -265,13 +253,6 @@ int mstls_strm_start_tls(mstls_strm *st) {
           st->ch.tls, (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT)
                           ? GNUTLS_CERT_REQUIRE
                           : GNUTLS_CERT_REQUEST);
-      if (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT) {
-        gnutls_session_set_verify_cert(st->ch.tls, NULL, 0);
-      } else {
-        /* gnutls_session_set_verify_cert fails a handshake without a
-         * client certificate; a merely requested one is optional. */
-        gnutls_session_set_verify_function(st->ch.tls, strm_verify_optional);
-      }
     }
   }
   if (rv >= 0 && s->role == MSTLS_ROLE_CLIENT) {
@@ -279,9 +260,6 @@ int mstls_strm_start_tls(mstls_strm *st) {
       rv = gnutls_server_name_set(st->ch.tls, GNUTLS_NAME_DNS,
                                   s->settings.server_name,
                                   strlen(s->settings.server_name));
-    }
-    if (rv >= 0 && !(s->settings.flags & MSTLS_SETTINGS_INSECURE)) {
-      gnutls_session_set_verify_cert(st->ch.tls, s->settings.server_name, 0);
     }
     if (rv >= 0 && resuming &&
         gnutls_session_set_data(st->ch.tls, s->resume_data.data,
@@ -295,6 +273,25 @@ int mstls_strm_start_tls(mstls_strm *st) {
     st->ch.last_gnutls = rv;
     return mstls_strm_fail(st, rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM
                                                            : MSTLS_E_TLS);
+  }
+  {
+    mstls_tls_ctx ctx = {s->role, s, st->id, NULL, NULL, 0};
+    mstls_verify_mode mode;
+    if (s->role == MSTLS_ROLE_CLIENT) {
+      mode = (s->settings.flags & MSTLS_SETTINGS_INSECURE)
+                 ? MSTLS_VERIFY_INSECURE
+                 : MSTLS_VERIFY_REQUIRE;
+    } else if (s->settings.flags & MSTLS_SETTINGS_REQUIRE_CLIENT_CERT) {
+      mode = MSTLS_VERIFY_REQUIRE;
+    } else {
+      mode = client_auth ? MSTLS_VERIFY_OPTIONAL : MSTLS_VERIFY_NONE;
+    }
+    rv = mstls_tlsopt_apply(&s->tlsopt, &st->ch, &ctx,
+                            s->role == MSTLS_ROLE_SERVER,
+                            s->settings.server_name, mode);
+    if (rv < 0) {
+      return mstls_strm_fail(st, rv);
+    }
   }
   st->state = MSTLS_STREAM_HANDSHAKING;
   mstls_sess_hs_add(s, st);
@@ -1038,6 +1035,60 @@ int mstls_stream_get_peer_certificate(mstls_session *s, uint16_t stream,
   }
   *pcerts = certs;
   return 0;
+}
+
+/* The channel of an established (or since closed) stream, or an error. */
+static mstls_channel *strm_established(mstls_session *s, uint16_t stream,
+                                       int *prv) {
+  mstls_strm *st = strm_lookup(s, stream, 0, prv);
+  if (*prv < 0) {
+    return NULL;
+  }
+  if (!st || !st->has_channel ||
+      (st->state != MSTLS_STREAM_OPEN && st->state != MSTLS_STREAM_CLOSED)) {
+    *prv = MSTLS_E_INVALID_STATE;
+    return NULL;
+  }
+  return &st->ch;
+}
+
+int mstls_stream_get_alpn(mstls_session *s, uint16_t stream, char *buf,
+                          size_t len) {
+  int rv;
+  mstls_channel *ch;
+  if (!buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  buf[0] = '\0';
+  ch = strm_established(s, stream, &rv);
+  return ch ? mstls_chan_get_alpn(ch, buf, len) : rv;
+}
+
+int mstls_stream_get_peer_identity(mstls_session *s, uint16_t stream,
+                                   mstls_peer_identity *id) {
+  int rv;
+  mstls_channel *ch;
+  if (!id) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  memset(id, 0, sizeof(*id));
+  ch = strm_established(s, stream, &rv);
+  return ch ? mstls_chan_get_identity(ch, id) : rv;
+}
+
+int mstls_stream_export_keying_material(mstls_session *s, uint16_t stream,
+                                        const char *label,
+                                        const uint8_t *context,
+                                        size_t context_len, uint8_t *out,
+                                        size_t out_len) {
+  int rv;
+  mstls_channel *ch;
+  if (!label || !out || out_len == 0 || (!context && context_len > 0)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  ch = strm_established(s, stream, &rv);
+  return ch ? mstls_chan_export(ch, label, context, context_len, out, out_len)
+            : rv;
 }
 
 int mstls_stream_set_user_data(mstls_session *s, uint16_t stream, void *data) {

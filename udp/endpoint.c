@@ -189,6 +189,7 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   }
   ep->settings = *settings;
   ep->settings.priority = NULL;
+  memset(&ep->settings.tls, 0, sizeof(ep->settings.tls));
   ep->cb = *callbacks;
   ep->user_data = user_data;
   ep->mem = mem;
@@ -213,6 +214,9 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   }
   if ((rv = ep_priority(ep, settings->priority ? settings->priority
                                                : EP_DEFAULT_PRIORITY)) < 0) {
+    goto fail;
+  }
+  if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls)) < 0) {
     goto fail;
   }
   rv = MSTLS_E_TLS;
@@ -263,6 +267,7 @@ void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
   mstls_mem_free(mem, ep->rxbuf);
   mstls_mem_free(mem, ep->txbuf);
   mstls_mem_free(mem, ep->priority_str);
+  mstls_tlsopt_deinit(&ep->tlsopt, mem);
   mstls_mem_free(mem, ep);
 }
 

@@ -204,18 +204,39 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
       goto fail;
     }
   }
-  if (client && !(ep->settings.flags & MSTLS_UDP_INSECURE)) {
-    gnutls_session_set_verify_cert(tls, peer->server_name, 0);
-  }
   if (!client) {
     gnutls_certificate_server_set_request(
         tls, (ep->settings.flags & MSTLS_UDP_REQUIRE_CLIENT_CERT)
                  ? GNUTLS_CERT_REQUIRE
+             : (ep->settings.flags & MSTLS_UDP_REQUEST_CLIENT_CERT)
+                 ? GNUTLS_CERT_REQUEST
                  : GNUTLS_CERT_IGNORE);
     /* The ClientHello with the cookie is the second one: GnuTLS continues
      * from the sequence numbers the cookie exchange used. */
     gnutls_dtls_prestate_set(tls,
                              (gnutls_dtls_prestate_st *)(uintptr_t)prestate);
+  }
+  {
+    mstls_tls_ctx ctx = {client ? MSTLS_ROLE_CLIENT : MSTLS_ROLE_SERVER,
+                         NULL,
+                         -1,
+                         peer,
+                         (const struct sockaddr *)&peer->addr,
+                         (unsigned)peer->addrlen};
+    mstls_verify_mode mode =
+        client ? ((ep->settings.flags & MSTLS_UDP_INSECURE)
+                      ? MSTLS_VERIFY_INSECURE
+                      : MSTLS_VERIFY_REQUIRE)
+        : (ep->settings.flags & MSTLS_UDP_REQUIRE_CLIENT_CERT)
+            ? MSTLS_VERIFY_REQUIRE
+        : (ep->settings.flags & MSTLS_UDP_REQUEST_CLIENT_CERT)
+            ? MSTLS_VERIFY_OPTIONAL
+            : MSTLS_VERIFY_NONE;
+    rv = mstls_tlsopt_apply(&ep->tlsopt, &peer->ch, &ctx, !client,
+                            peer->server_name, mode);
+    if (rv < 0) {
+      goto fail;
+    }
   }
   gnutls_dtls_set_mtu(tls, ep->settings.mtu);
   /* Never gnutls_handshake_set_timeout(): it resets the retransmission
@@ -592,4 +613,67 @@ gnutls_session_t mstls_udp_peer_get_gnutls(mstls_udp_peer *peer) {
 
 int mstls_udp_peer_get_error(mstls_udp_peer *peer) {
   return peer ? peer->error : MSTLS_E_INVALID_ARGUMENT;
+}
+
+static int peer_established(const mstls_udp_peer *peer) {
+  return peer->state == MSTLS_UDP_PEER_OPEN;
+}
+
+int mstls_udp_peer_get_info(mstls_udp_peer *peer, mstls_udp_peer_info *info) {
+  const char *name;
+  if (!peer || !info) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  info->version = info->cipher = info->group = "-";
+  info->resumed = 0;
+  if (!peer_established(peer)) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  name = gnutls_protocol_get_name(gnutls_protocol_get_version(peer->ch.tls));
+  info->version = name ? name : "-";
+  name = gnutls_cipher_get_name(gnutls_cipher_get(peer->ch.tls));
+  info->cipher = name ? name : "-";
+  name = gnutls_group_get_name(gnutls_group_get(peer->ch.tls));
+  info->group = name ? name : "-";
+  info->resumed = gnutls_session_is_resumed(peer->ch.tls) != 0;
+  return 0;
+}
+
+int mstls_udp_peer_get_alpn(mstls_udp_peer *peer, char *buf, size_t len) {
+  if (!peer || !buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  buf[0] = '\0';
+  if (!peer_established(peer)) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  return mstls_chan_get_alpn(&peer->ch, buf, len);
+}
+
+int mstls_udp_peer_get_peer_identity(mstls_udp_peer *peer,
+                                     mstls_peer_identity *id) {
+  if (!peer || !id) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  memset(id, 0, sizeof(*id));
+  if (!peer_established(peer)) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  return mstls_chan_get_identity(&peer->ch, id);
+}
+
+int mstls_udp_peer_export_keying_material(mstls_udp_peer *peer,
+                                          const char *label,
+                                          const uint8_t *context,
+                                          size_t context_len, uint8_t *out,
+                                          size_t out_len) {
+  if (!peer) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (!peer_established(peer)) {
+    return label && out && out_len ? MSTLS_E_INVALID_STATE
+                                    : MSTLS_E_INVALID_ARGUMENT;
+  }
+  return mstls_chan_export(&peer->ch, label, context, context_len, out,
+                           out_len);
 }

@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "demux.h"
 #include "mem.h"
+#include "tlsopt.h"
 
 /* Canonical peer key: family(1) port(2) address(4 or 16) scope(4). */
 #define MSTLS_UDP_KEY_MAX 23
@@ -140,6 +141,7 @@ struct mstls_udp_endpoint {
   mstls_credentials *cred;
   char *priority_str;
   gnutls_priority_t priority;
+  mstls_tlsopt tlsopt; /* settings.tls, copied */
   mstls_hash peers;
   mstls_udp_peer **heap;
   size_t heap_len, heap_cap;

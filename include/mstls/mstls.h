@@ -331,6 +331,126 @@ typedef enum mstls_policy {
   MSTLS_POLICY_LAZY = 2
 } mstls_policy;
 
+/* ------------------------------------------------------------------------
+ * TLS options shared by SCTP streams and UDP peers
+ *
+ * The same options, callbacks and accessors serve a stream of a multistream
+ * session and a DTLS peer of a UDP endpoint: mstls_settings.tls and
+ * mstls_udp_settings.tls.
+ * ---------------------------------------------------------------------- */
+
+struct mstls_udp_peer;
+struct sockaddr;
+
+/** Which TLS connection a callback is about. */
+typedef struct mstls_tls_ctx {
+  /** MSTLS_ROLE_CLIENT or MSTLS_ROLE_SERVER (an mstls_role). */
+  int role;
+  /** Multistream session: the session and the stream id; NULL and -1 for
+   *  a UDP peer. */
+  mstls_session *session;
+  int stream;
+  /** UDP: the peer and its address; NULL otherwise. */
+  struct mstls_udp_peer *peer;
+  const struct sockaddr *addr;
+  unsigned addrlen;
+} mstls_tls_ctx;
+
+/**
+ * Called with each new GnuTLS session after mstls has set it up (priority,
+ * credentials, verification, ALPN) and before its first handshake message,
+ * for whatever mstls does not offer itself.
+ * @return 0, or a negative MSTLS_E_* code that fails the stream or peer.
+ */
+typedef int (*mstls_configure_cb)(gnutls_session_t tls,
+                                  const mstls_tls_ctx *ctx, void *user_data);
+
+/**
+ * One line of the NSS key log format ("LABEL CLIENT_RANDOM SECRET" in
+ * hex, no newline), as SSLKEYLOGFILE files hold them, for the connection
+ * @p ctx. Wireshark and tshark decrypt a capture with such a file.
+ */
+typedef void (*mstls_keylog_cb)(const mstls_tls_ctx *ctx, const char *line,
+                                void *user_data);
+
+/** Size of a SHA-256 certificate fingerprint. */
+#define MSTLS_SHA256_LEN 32
+
+/** What a peer's certificate says about it. */
+typedef struct mstls_peer_identity {
+  /** Certificates the peer sent (0: none). */
+  unsigned chain_len;
+  /** Subject and issuer of the peer's own certificate (RFC 4514 text),
+   *  "" when none; cut at the buffer's size. */
+  char subject[256];
+  char issuer[256];
+  /** The subjectAltName entries of type dNSName, iPAddress, URI and
+   *  rfc822Name, comma separated ("DNS:a.example,IP:192.0.2.1"); cut at
+   *  the buffer's size. */
+  char alt_names[512];
+  /** SHA-256 of the peer's certificate (DER). */
+  uint8_t sha256[MSTLS_SHA256_LEN];
+  /** 1 when the certificate was verified: against the trust anchors and
+   *  the expected name, or by a pinned fingerprint. */
+  int verified;
+} mstls_peer_identity;
+
+/**
+ * A custom verification step. Called during the handshake with the peer's
+ * identity and mstls's own verdict: 0 when the certificate verified
+ * against the trust anchors (or matched a pin), MSTLS_E_CERT_VERIFY when
+ * it did not (with MSTLS_SETTINGS_INSECURE / MSTLS_UDP_INSECURE nothing is
+ * checked and the verdict is 0). Return 0 to accept the peer, a negative
+ * MSTLS_E_* code to refuse it (the handshake fails with a bad_certificate
+ * alert and the stream or peer with MSTLS_E_CERT_VERIFY).
+ */
+typedef int (*mstls_verify_cb)(const mstls_tls_ctx *ctx,
+                               const mstls_peer_identity *id, int verdict,
+                               void *user_data);
+
+/** TLS options: mstls_settings.tls, mstls_udp_settings.tls. Zero (the
+ *  default) turns each off. */
+typedef struct mstls_tls_options {
+  /** ALPN (RFC 7301): the protocols, comma separated ("diameter,h2"), each
+   *  1..255 bytes, at most 16. A client offers them in this order; a
+   *  server picks the first of its list that the client offered. Copied.
+   *  Read the result with mstls_stream_get_alpn() /
+   *  mstls_udp_peer_get_alpn(). */
+  const char *alpn;
+  /** 1: fail the handshake (no_application_protocol alert) when the peer
+   *  offers or accepts none of alpn. */
+  int alpn_required;
+  /** Pins: SHA-256 fingerprints of the certificates the peer may present,
+   *  npins x MSTLS_SHA256_LEN bytes, copied. When set, the peer's own
+   *  certificate must match one of them and trust anchors and names are
+   *  not consulted (RFC 6353's SNMP fingerprints, WebRTC's
+   *  a=fingerprint). A server with pins requires a client certificate. */
+  const uint8_t *pins;
+  size_t npins;
+  /** See mstls_configure_cb, mstls_keylog_cb, mstls_verify_cb; NULL: none. */
+  mstls_configure_cb configure;
+  mstls_keylog_cb keylog;
+  mstls_verify_cb verify;
+  /** Passed to the three callbacks. */
+  void *user_data;
+} mstls_tls_options;
+
+/**
+ * @brief SHA-256 fingerprint of a DER certificate, the value to pin.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL or empty), MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_cert_sha256(const gnutls_datum_t *der,
+                                   uint8_t out[MSTLS_SHA256_LEN]);
+
+/**
+ * @brief Parse a fingerprint written as 64 hex digits, optionally in
+ *        pairs separated by ':' (as `openssl x509 -fingerprint -sha256`
+ *        prints it), case-insensitive.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (not such a fingerprint).
+ */
+MSTLS_EXTERN int mstls_sha256_from_hex(const char *hex,
+                                       uint8_t out[MSTLS_SHA256_LEN]);
+
 /** Skip certificate verification (explicit, never the default). */
 #define MSTLS_SETTINGS_INSECURE 0x01u
 /** Any stream failure aborts the whole session. */
@@ -411,6 +531,9 @@ typedef struct mstls_settings {
    *  with the clock callback (or CLOCK_MONOTONIC); while another thread
    *  pulls, a call notices its deadline when that pull returns. */
   mstls_tstamp recv_timeout;
+  /** ALPN, pins, and the configure, keylog and verify callbacks of every
+   *  stream's TLS session (mstls_tls_options). Default: none. */
+  mstls_tls_options tls;
 } mstls_settings;
 
 /**
@@ -856,6 +979,45 @@ MSTLS_EXTERN int mstls_stream_get_info(mstls_session *session, uint16_t stream,
 MSTLS_EXTERN int
 mstls_stream_get_peer_certificate(mstls_session *session, uint16_t stream,
                                   const gnutls_datum_t **pcerts, unsigned *pn);
+
+/**
+ * @brief The application protocol ALPN chose on an established stream
+ *        (settings.tls.alpn), as a NUL-terminated string.
+ * @return its length, 0 when none was negotiated (@p buf is then "");
+ *         MSTLS_E_INVALID_ARGUMENT (NULL, or @p len too small for the
+ *         name and its NUL), MSTLS_E_INVALID_STREAM,
+ *         MSTLS_E_INVALID_STATE (not established).
+ */
+MSTLS_EXTERN int mstls_stream_get_alpn(mstls_session *session,
+                                       uint16_t stream, char *buf, size_t len);
+
+/**
+ * @brief Who the peer of an established stream is: its certificate's
+ *        subject, issuer, subjectAltNames, SHA-256 fingerprint, and
+ *        whether it was verified (mstls_peer_identity).
+ * @return 0 (chain_len 0 when the peer sent no certificate),
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM,
+ *         MSTLS_E_INVALID_STATE (not established), MSTLS_E_NOMEM,
+ *         MSTLS_E_TLS (a certificate GnuTLS cannot parse).
+ */
+MSTLS_EXTERN int mstls_stream_get_peer_identity(mstls_session *session,
+                                                uint16_t stream,
+                                                mstls_peer_identity *id);
+
+/**
+ * @brief Keying material exported from an established stream's TLS
+ *        session (RFC 5705; RFC 8446 §7.5 for TLS 1.3): both ends that
+ *        give the same label and context get the same bytes.
+ * @param label the exporter label (e.g. "EXPORTER-my-protocol").
+ * @param context NULL for no context (TLS 1.3 treats it as empty).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL label or output, empty
+ *         output, a length without context), MSTLS_E_INVALID_STREAM,
+ *         MSTLS_E_INVALID_STATE (not established), MSTLS_E_TLS (GnuTLS
+ *         refused: mstls_stream_get_tls_error()), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_stream_export_keying_material(
+    mstls_session *session, uint16_t stream, const char *label,
+    const uint8_t *context, size_t context_len, uint8_t *out, size_t out_len);
 
 /** @brief Attach application data to a stream.
  *  @return 0, MSTLS_E_INVALID_STREAM, MSTLS_E_NOMEM. */

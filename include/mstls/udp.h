@@ -118,6 +118,8 @@ typedef struct mstls_udp_stats {
 #define MSTLS_UDP_INSECURE 0x02u
 /** Server: require a valid client certificate. */
 #define MSTLS_UDP_REQUIRE_CLIENT_CERT 0x04u
+/** Server: ask for a client certificate; verify it if one is sent. */
+#define MSTLS_UDP_REQUEST_CLIENT_CERT 0x08u
 
 /** Settings of an endpoint. Fill with mstls_udp_settings_default(). */
 typedef struct mstls_udp_settings {
@@ -175,6 +177,10 @@ typedef struct mstls_udp_settings {
   unsigned retrans_timeout_ms;
   /** Allocator, NULL for libc. */
   const mstls_mem *mem;
+  /** ALPN, pins, and the configure, keylog and verify callbacks of every
+   *  peer's DTLS session (mstls_tls_options, as for SCTP streams; the
+   *  callbacks' ctx names the peer and its address). Default: none. */
+  mstls_tls_options tls;
 } mstls_udp_settings;
 
 /** @brief Fill @p settings with defaults. @param settings not NULL. */
@@ -409,6 +415,51 @@ MSTLS_EXTERN gnutls_session_t mstls_udp_peer_get_gnutls(mstls_udp_peer *peer);
 
 /** @brief The error that closed the peer, or 0. */
 MSTLS_EXTERN int mstls_udp_peer_get_error(mstls_udp_peer *peer);
+
+/** What an established peer's DTLS session negotiated. */
+typedef struct mstls_udp_peer_info {
+  const char *version; /**< "DTLS1.2", ... or "-" */
+  const char *cipher;  /**< e.g. "AES-256-GCM", or "-" */
+  const char *group;   /**< key-exchange group, or "-" */
+  int resumed;         /**< 1 if the handshake resumed a session */
+} mstls_udp_peer_info;
+
+/**
+ * @brief Version, cipher, group and resumption of an established peer.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not
+ *         established).
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_info(mstls_udp_peer *peer,
+                                         mstls_udp_peer_info *info);
+
+/**
+ * @brief The application protocol ALPN chose for an established peer
+ *        (settings.tls.alpn); see mstls_stream_get_alpn().
+ * @return its length, 0 when none; MSTLS_E_INVALID_ARGUMENT (NULL, or
+ *         @p len too small), MSTLS_E_INVALID_STATE (not established).
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_alpn(mstls_udp_peer *peer, char *buf,
+                                         size_t len);
+
+/**
+ * @brief The identity of an established peer; see
+ *        mstls_stream_get_peer_identity().
+ * @return 0 (chain_len 0 when it sent no certificate),
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE, MSTLS_E_NOMEM,
+ *         MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_peer_identity(mstls_udp_peer *peer,
+                                                  mstls_peer_identity *id);
+
+/**
+ * @brief Keying material exported from an established peer's DTLS
+ *        session (RFC 5705); see mstls_stream_export_keying_material().
+ * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE,
+ *         MSTLS_E_TLS, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_udp_peer_export_keying_material(
+    mstls_udp_peer *peer, const char *label, const uint8_t *context,
+    size_t context_len, uint8_t *out, size_t out_len);
 
 /* Ready-made poll loop ------------------------------------------------------
  */
