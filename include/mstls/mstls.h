@@ -360,7 +360,12 @@ typedef struct mstls_tls_ctx {
  * Called with each new GnuTLS session after mstls has set it up (priority,
  * credentials, verification, ALPN) and before its first handshake message,
  * for whatever mstls does not offer itself.
- * @return 0, or a negative MSTLS_E_* code that fails the stream or peer.
+ * Do not change the session's transport or its pointer
+ * (gnutls_session_set_ptr()): mstls uses both.
+ * @return 0, or a negative MSTLS_E_* code that fails the stream or peer
+ *         (a fatal one, mstls_err_is_fatal(), fails the whole session;
+ *         a value outside the MSTLS_E_* range counts as
+ *         MSTLS_E_CALLBACK_FAILURE).
  */
 typedef int (*mstls_configure_cb)(gnutls_session_t tls,
                                   const mstls_tls_ctx *ctx, void *user_data);
