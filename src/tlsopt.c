@@ -178,10 +178,9 @@ static void tlsopt_alt_names(gnutls_x509_crt_t crt, char *buf, size_t cap) {
       } else if (len == 16) {
         size_t k, off = 0;
         for (k = 0; k < 16; k += 2) {
-          off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%x",
-                                  k ? ":" : "",
-                                  (unsigned)((uint8_t)name[k] << 8 |
-                                             (uint8_t)name[k + 1]));
+          off += (size_t)snprintf(
+              text + off, sizeof(text) - off, "%s%x", k ? ":" : "",
+              (unsigned)((uint8_t)name[k] << 8 | (uint8_t)name[k + 1]));
         }
         tlsopt_append(buf, cap, "IP", text, strlen(text));
       }

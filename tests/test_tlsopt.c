@@ -122,30 +122,30 @@ static void t_export(void **state) {
   (void)state;
   settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
   start_pair(&p, &cs, &ss, 0, NULL);
-  assert_int_equal(mstls_stream_export_keying_material(p.client, 1, "EXPORTER-t",
-                                                       NULL, 0, a, sizeof(a)),
+  assert_int_equal(mstls_stream_export_keying_material(
+                       p.client, 1, "EXPORTER-t", NULL, 0, a, sizeof(a)),
                    MSTLS_E_INVALID_STATE);
   assert_int_equal(test_pair_handshake(&p, 10000), 0);
   test_pair_flush(&p);
   /* Both ends derive the same bytes for the same label and context. */
-  assert_int_equal(mstls_stream_export_keying_material(
-                       p.client, 1, "EXPORTER-t", ctx1, sizeof(ctx1), a,
-                       sizeof(a)),
-                   0);
-  assert_int_equal(mstls_stream_export_keying_material(
-                       p.server, 1, "EXPORTER-t", ctx1, sizeof(ctx1), b,
-                       sizeof(b)),
-                   0);
+  assert_int_equal(
+      mstls_stream_export_keying_material(p.client, 1, "EXPORTER-t", ctx1,
+                                          sizeof(ctx1), a, sizeof(a)),
+      0);
+  assert_int_equal(
+      mstls_stream_export_keying_material(p.server, 1, "EXPORTER-t", ctx1,
+                                          sizeof(ctx1), b, sizeof(b)),
+      0);
   assert_memory_equal(a, b, sizeof(a));
   /* Another context, another stream: other bytes. */
   assert_int_equal(mstls_stream_export_keying_material(
                        p.client, 1, "EXPORTER-t", NULL, 0, c, sizeof(c)),
                    0);
   assert_memory_not_equal(a, c, sizeof(a));
-  assert_int_equal(mstls_stream_export_keying_material(
-                       p.client, 2, "EXPORTER-t", ctx1, sizeof(ctx1), d,
-                       sizeof(d)),
-                   0);
+  assert_int_equal(
+      mstls_stream_export_keying_material(p.client, 2, "EXPORTER-t", ctx1,
+                                          sizeof(ctx1), d, sizeof(d)),
+      0);
   assert_memory_not_equal(a, d, sizeof(a));
   /* Bad arguments. */
   assert_int_equal(mstls_stream_export_keying_material(p.client, 1, NULL, NULL,
@@ -154,9 +154,8 @@ static void t_export(void **state) {
   assert_int_equal(mstls_stream_export_keying_material(
                        p.client, 1, "EXPORTER-t", NULL, 3, a, sizeof(a)),
                    MSTLS_E_INVALID_ARGUMENT);
-  assert_int_equal(mstls_stream_export_keying_material(p.client, 1,
-                                                       "EXPORTER-t", NULL, 0,
-                                                       a, 0),
+  assert_int_equal(mstls_stream_export_keying_material(
+                       p.client, 1, "EXPORTER-t", NULL, 0, a, 0),
                    MSTLS_E_INVALID_ARGUMENT);
   test_pair_free(&p);
 }
@@ -480,8 +479,8 @@ static void t_bad_options(void **state) {
   longname[256] = '\0';
   for (i = 0; i <= sizeof(bad_alpn) / sizeof(bad_alpn[0]); i++) {
     settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
-    cs.tls.alpn = i < sizeof(bad_alpn) / sizeof(bad_alpn[0]) ? bad_alpn[i]
-                                                             : longname;
+    cs.tls.alpn =
+        i < sizeof(bad_alpn) / sizeof(bad_alpn[0]) ? bad_alpn[i] : longname;
     assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL),
                      MSTLS_E_INVALID_ARGUMENT);
   }
@@ -541,16 +540,11 @@ static void t_sha256_hex(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_alpn),
-      cmocka_unit_test(t_alpn_none_in_common),
-      cmocka_unit_test(t_export),
-      cmocka_unit_test(t_identity),
-      cmocka_unit_test(t_pins),
-      cmocka_unit_test(t_server_pins),
-      cmocka_unit_test(t_configure),
-      cmocka_unit_test(t_verify_callback),
-      cmocka_unit_test(t_keylog),
-      cmocka_unit_test(t_bad_options),
+      cmocka_unit_test(t_alpn),       cmocka_unit_test(t_alpn_none_in_common),
+      cmocka_unit_test(t_export),     cmocka_unit_test(t_identity),
+      cmocka_unit_test(t_pins),       cmocka_unit_test(t_server_pins),
+      cmocka_unit_test(t_configure),  cmocka_unit_test(t_verify_callback),
+      cmocka_unit_test(t_keylog),     cmocka_unit_test(t_bad_options),
       cmocka_unit_test(t_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -324,8 +324,7 @@ static void t_client_certificates(void **state) {
 }
 
 static int no_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
-                   socklen_t tolen, const uint8_t *data, size_t len,
-                   void *ud) {
+                   socklen_t tolen, const uint8_t *data, size_t len, void *ud) {
   (void)ep;
   (void)to;
   (void)tolen;

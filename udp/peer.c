@@ -224,9 +224,9 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                          (const struct sockaddr *)&peer->addr,
                          (unsigned)peer->addrlen};
     mstls_verify_mode mode =
-        client ? ((ep->settings.flags & MSTLS_UDP_INSECURE)
-                      ? MSTLS_VERIFY_INSECURE
-                      : MSTLS_VERIFY_REQUIRE)
+        client
+            ? ((ep->settings.flags & MSTLS_UDP_INSECURE) ? MSTLS_VERIFY_INSECURE
+                                                         : MSTLS_VERIFY_REQUIRE)
         : (ep->settings.flags & MSTLS_UDP_REQUIRE_CLIENT_CERT)
             ? MSTLS_VERIFY_REQUIRE
         : (ep->settings.flags & MSTLS_UDP_REQUEST_CLIENT_CERT)
@@ -672,7 +672,7 @@ int mstls_udp_peer_export_keying_material(mstls_udp_peer *peer,
   }
   if (!peer_established(peer)) {
     return label && out && out_len ? MSTLS_E_INVALID_STATE
-                                    : MSTLS_E_INVALID_ARGUMENT;
+                                   : MSTLS_E_INVALID_ARGUMENT;
   }
   return mstls_chan_export(&peer->ch, label, context, context_len, out,
                            out_len);

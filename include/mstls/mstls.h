@@ -993,8 +993,8 @@ mstls_stream_get_peer_certificate(mstls_session *session, uint16_t stream,
  *         name and its NUL), MSTLS_E_INVALID_STREAM,
  *         MSTLS_E_INVALID_STATE (not established).
  */
-MSTLS_EXTERN int mstls_stream_get_alpn(mstls_session *session,
-                                       uint16_t stream, char *buf, size_t len);
+MSTLS_EXTERN int mstls_stream_get_alpn(mstls_session *session, uint16_t stream,
+                                       char *buf, size_t len);
 
 /**
  * @brief Who the peer of an established stream is: its certificate's
