@@ -112,6 +112,7 @@ static void child_write(child *c, const char *s) {
 typedef struct srv {
   uint64_t done, closed, bytes;
   int last_reason;
+  mstls_udp_peer *peer; /* the last peer whose handshake completed */
 } srv;
 
 static void srv_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
@@ -119,8 +120,8 @@ static void srv_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
   srv *s = ud;
   (void)ep;
   (void)f;
-  (void)p;
   s->done++;
+  s->peer = p;
 }
 
 static void srv_data(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
@@ -160,8 +161,9 @@ static void loopback_any_port(int v6, struct sockaddr_storage *ss,
   }
 }
 
-static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
-                                    char *port, size_t plen) {
+static mstls_udp_loop *start_server_alpn(srv *s, int v6, const char *priority,
+                                         const char *alpn, char *port,
+                                         size_t plen) {
   struct sockaddr_storage ss;
   socklen_t sl;
   mstls_udp_settings set;
@@ -171,6 +173,7 @@ static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
   loopback_any_port(v6, &ss, &sl);
   mstls_udp_settings_default(&set);
   set.priority = priority;
+  set.tls.alpn = alpn;
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = srv_done;
   cb.recv_data = srv_data;
@@ -184,6 +187,11 @@ static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
            ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                     : ((struct sockaddr_in *)&ss)->sin_port));
   return loop;
+}
+
+static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
+                                    char *port, size_t plen) {
+  return start_server_alpn(s, v6, priority, NULL, port, plen);
 }
 
 /* Pump the loop and the child until @p want appears in its output. */
@@ -257,6 +265,83 @@ static void server_vs(int v6, int use_openssl) {
   assert_int_equal(s.last_reason, 0);
   child_kill(&c);
   mstls_udp_loop_del(loop);
+}
+
+/* ALPN and RFC 5705 keying-material export against a real client: the
+ * client offers "h2" from a server list "coap,h2"; both sides then name
+ * the same protocol and print the same exported bytes. */
+static void server_alpn_export(int use_openssl) {
+  char port[16], hostport[64], hex[2 * 20 + 1], proto[16];
+  uint8_t km[20];
+  srv s;
+  child c;
+  mstls_udp_loop *loop;
+  mstls_tstamp end;
+  size_t i;
+
+  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
+    skip();
+  }
+  loop = start_server_alpn(&s, 0, NULL, "coap,h2", port, sizeof(port));
+  if (use_openssl) {
+    const char *argv[] = {"openssl",
+                          "s_client",
+                          "-dtls1_2",
+                          "-connect",
+                          hostport,
+                          "-alpn",
+                          "h2",
+                          "-keymatexport",
+                          "EXPERIMENTAL-mstls",
+                          "-keymatexportlen",
+                          "20",
+                          NULL};
+    snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
+    spawn(&c, argv);
+  } else {
+    const char *argv[] = {"gnutls-cli",
+                          "--udp",
+                          "--insecure",
+                          "--alpn=h2",
+                          "--keymatexport=EXPERIMENTAL-mstls",
+                          "--keymatexportsize=20",
+                          "--port",
+                          port,
+                          "127.0.0.1",
+                          NULL};
+    spawn(&c, argv);
+  }
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (s.done == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  assert_int_equal(s.done, 1);
+  assert_int_equal(mstls_udp_peer_get_alpn(s.peer, proto, sizeof(proto)), 2);
+  assert_string_equal(proto, "h2");
+  assert_int_equal(mstls_udp_peer_export_keying_material(
+                       s.peer, "EXPERIMENTAL-mstls", NULL, 0, km, sizeof(km)),
+                   0);
+  /* gnutls-cli prints the bytes in lower case, openssl in upper case. */
+  for (i = 0; i < sizeof(km); i++) {
+    snprintf(hex + 2 * i, 3, use_openssl ? "%02X" : "%02x", km[i]);
+  }
+  assert_true(wait_output(loop, &c, hex));
+  assert_true(wait_output(loop, &c,
+                          use_openssl ? "ALPN protocol: h2"
+                                      : "Application protocol: h2"));
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+}
+
+static void test_alpn_export_vs_gnutls_cli(void **state) {
+  (void)state;
+  server_alpn_export(0);
+}
+
+static void test_alpn_export_vs_openssl_s_client(void **state) {
+  (void)state;
+  server_alpn_export(1);
 }
 
 static void test_server_vs_gnutls_cli_v4(void **state) {
@@ -501,6 +586,8 @@ static int group_teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_server_vs_gnutls_cli_v4),
+      cmocka_unit_test(test_alpn_export_vs_gnutls_cli),
+      cmocka_unit_test(test_alpn_export_vs_openssl_s_client),
       cmocka_unit_test(test_server_vs_gnutls_cli_v6),
       cmocka_unit_test(test_server_vs_openssl_s_client_v4),
       cmocka_unit_test(test_server_vs_openssl_s_client_v6),
