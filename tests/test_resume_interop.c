@@ -53,7 +53,8 @@
 #define PAGE_MAX 32768
 
 static char g_dir[64], g_cert[128], g_key[128];
-static pid_t g_server; /* the running server, killed by the teardown */
+static pid_t g_server;     /* the running server, killed by the teardown */
+static const char *g_alpn; /* the client's ALPN offer, NULL for none */
 
 typedef struct tcp_stream {
   int fd;
@@ -65,6 +66,7 @@ typedef struct tcp_stream {
   int done; /* handshake done: info taken */
   int resumed;
   char group[32];
+  char alpn[32]; /* the protocol ALPN chose, "" for none */
 } tcp_stream;
 
 typedef struct tcp_client {
@@ -285,6 +287,7 @@ static int serve_streams(mstls_session *s, tcp_client *c) {
       t->resumed = info.resumed;
       snprintf(t->group, sizeof(t->group), "%s",
                info.group ? info.group : "(null)");
+      assert_true(mstls_stream_get_alpn(s, k, t->alpn, sizeof(t->alpn)) >= 0);
     }
     if (t->done && !t->sent_get &&
         mstls_stream_send(s, k, get, sizeof(get) - 1) ==
@@ -332,6 +335,7 @@ static void run_client(tcp_client *c, uint16_t port, uint32_t flags) {
   st.nstreams = NSTREAMS;
   st.server_name = "server.test";
   st.flags = flags;
+  st.tls.alpn = g_alpn;
   /* These servers always send a ticket: a fixed wait (a failure guard)
    * instead of twice the measured handshake time, so that a server
    * descheduled by a busy machine cannot turn a resumption into a full
@@ -435,6 +439,66 @@ static void gnutls_server(const char *priority, uint32_t flags, int dhe) {
   check_resumed(&c, dhe);
 }
 
+/* ALPN against both servers: every stream, resumed ones included (TLS
+ * 1.3 negotiates it again on each connection), gets the protocol the
+ * server picked from the client's offer. */
+static void check_alpn(const tcp_client *c, const char *want) {
+  int i;
+  for (i = 0; i < NSTREAMS; i++) {
+    assert_string_equal(c->st[i].alpn, want);
+  }
+}
+
+static void test_openssl_alpn(void **state) {
+  char port[8];
+  uint16_t p;
+  tcp_client c;
+  const char *argv[] = {"openssl", "s_server", "-accept",     port,
+                        "-cert",   g_cert,     "-key",        g_key,
+                        "-www",    "-alpn",    "h2,http/1.1", NULL};
+  (void)state;
+  if (!have("openssl")) {
+    skip();
+  }
+  p = free_port();
+  snprintf(port, sizeof(port), "%u", p);
+  g_server = start_server(argv, p);
+  g_alpn = "x-unknown,http/1.1";
+  run_client(&c, p, 0);
+  g_alpn = NULL;
+  check_alpn(&c, "http/1.1");
+  check_resumed(&c, 1);
+}
+
+static void test_gnutls_alpn(void **state) {
+  char port[8];
+  uint16_t p;
+  tcp_client c;
+  const char *argv[] = {"gnutls-serv",
+                        "--http",
+                        "--port",
+                        port,
+                        "--x509certfile",
+                        g_cert,
+                        "--x509keyfile",
+                        g_key,
+                        "--alpn=http/1.1",
+                        "--alpn-fatal",
+                        NULL};
+  (void)state;
+  if (!have("gnutls-serv")) {
+    skip();
+  }
+  p = free_port();
+  snprintf(port, sizeof(port), "%u", p);
+  g_server = start_server(argv, p);
+  g_alpn = "x-unknown,http/1.1";
+  run_client(&c, p, 0);
+  g_alpn = NULL;
+  check_alpn(&c, "http/1.1");
+  check_resumed(&c, 1);
+}
+
 static void test_openssl_default(void **state) {
   (void)state;
   openssl_server(0);
@@ -500,6 +564,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_gnutls_normal_psk_ke_setting, stop_server),
       cmocka_unit_test_teardown(test_gnutls_psk_default, stop_server),
       cmocka_unit_test_teardown(test_gnutls_psk_psk_ke_setting, stop_server),
+      cmocka_unit_test_teardown(test_openssl_alpn, stop_server),
+      cmocka_unit_test_teardown(test_gnutls_alpn, stop_server),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
