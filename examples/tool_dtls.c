@@ -15,8 +15,11 @@
 
 #include "tool.h"
 #include "tool_args.h"
+#include "tool_tls.h"
 
 static mstls_udp_loop *g_loop;
+/* --keylog FILE: NSS key-log lines of every peer, appended. */
+static FILE *g_keylog;
 /* Set by the signal handler, acted on by the server's loop: the handler
  * only stores a flag (async-signal-safe); poll() returns with EINTR, and
  * at the latest after its 1 s cap, so the loop sees it. */
@@ -78,19 +81,44 @@ typedef struct dtls_tool {
   long received;   /* client: records received */
 } dtls_tool;
 
+static void dtls_keylog(const mstls_tls_ctx *ctx, const char *line, void *ud) {
+  (void)ctx;
+  (void)ud;
+  if (g_keylog != NULL) {
+    fprintf(g_keylog, "%s\n", line);
+    fflush(g_keylog);
+  }
+}
+
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
                          mstls_udp_peer *peer, void *ud) {
   dtls_tool *t = ud;
-  gnutls_session_t s = mstls_udp_peer_get_gnutls(peer);
-  char a[80];
+  mstls_udp_peer_info info;
+  mstls_peer_identity id;
+  char a[80], alpn[256], fp[2 * MSTLS_SHA256_LEN + 1];
+  size_t i;
   (void)ep;
   (void)flags;
   t->done = 1;
-  if (!t->quiet) {
-    fprintf(stderr, "%s: handshake done, %s, %s\n", dtls_peer_str(peer, a, 80),
-            gnutls_protocol_get_name(gnutls_protocol_get_version(s)),
-            gnutls_cipher_get_name(gnutls_cipher_get(s)));
+  if (t->quiet || mstls_udp_peer_get_info(peer, &info) < 0) {
+    return;
   }
+  if (mstls_udp_peer_get_alpn(peer, alpn, sizeof(alpn)) <= 0) {
+    strcpy(alpn, "-");
+  }
+  fp[0] = '\0';
+  if (mstls_udp_peer_get_peer_identity(peer, &id) == 0 && id.chain_len > 0) {
+    for (i = 0; i < MSTLS_SHA256_LEN; i++) {
+      snprintf(fp + 2 * i, 3, "%02x", id.sha256[i]);
+    }
+  }
+  fprintf(stderr, "%s: handshake done, %s, %s, ALPN %s",
+          dtls_peer_str(peer, a, 80), info.version, info.cipher, alpn);
+  if (fp[0] != '\0') {
+    fprintf(stderr, ", peer certificate sha256 %s%s", fp,
+            id.verified ? " (verified)" : " (not verified)");
+  }
+  fprintf(stderr, "\n");
 }
 
 static void dtls_on_data(mstls_udp_endpoint *ep, uint32_t flags,
@@ -162,39 +190,45 @@ static void dtls_print_stats(mstls_udp_endpoint *ep, const char *when) {
 }
 
 static void dtls_server_usage(FILE *f) {
-  fprintf(f,
-          "usage: mstls dtls-server [--listen [HOST:]PORT] [--echo]\n"
-          "         [--cert FILE --key FILE] [--mtu N] [--max-peers N]\n"
-          "         [--idle SECONDS] [--exit-after N] [--stats-interval S]\n"
-          "         [--quiet]\n"
-          "  --listen      address to bind (default 0.0.0.0:4433; [::]:PORT"
-          " for IPv6;\n"
-          "                PORT 1..65535)\n"
-          "  --echo        send every record back to its peer (default: print"
-          " to stdout)\n"
-          "  --cert/--key  PEM certificate chain and key (default: a generated"
-          " self-signed\n"
-          "                certificate for localhost)\n"
-          "  --mtu         path MTU, 256..65535 (default 1200)\n"
-          "  --max-peers   peer limit, 1..4294967295 (default 10000)\n"
-          "  --idle        reap peers idle this long, 0..2592000 s (0: never;"
-          " default 180)\n"
-          "  --exit-after  exit after N peers closed (0: run until SIGINT)\n"
-          "  --stats-interval  print the counters every S seconds, 0..86400"
-          " (0: off)\n"
-          "  The counters are printed to stderr on SIGUSR1 and at exit.\n");
+  fprintf(
+      f,
+      "usage: mstls dtls-server [--listen [HOST:]PORT] [--echo]\n"
+      "         [--cert FILE --key FILE] [--mtu N] [--max-peers N]\n"
+      "         [--idle SECONDS] [--exit-after N] [--stats-interval S]\n"
+      "         [--alpn LIST] [--keylog FILE] [--pin SHA256[,SHA256...]]\n"
+      "         [--request-cert | --require-cert] [--ca FILE] [--quiet]\n"
+      "  --listen      address to bind (default 0.0.0.0:4433; [::]:PORT"
+      " for IPv6;\n"
+      "                PORT 1..65535)\n"
+      "  --echo        send every record back to its peer (default: print"
+      " to stdout)\n"
+      "  --cert/--key  PEM certificate chain and key (default: a generated"
+      " self-signed\n"
+      "                certificate for localhost)\n"
+      "  --mtu         path MTU, 256..65535 (default 1200)\n"
+      "  --max-peers   peer limit, 1..4294967295 (default 10000)\n"
+      "  --idle        reap peers idle this long, 0..2592000 s (0: never;"
+      " default 180)\n"
+      "  --exit-after  exit after N peers closed (0: run until SIGINT)\n"
+      "  --stats-interval  print the counters every S seconds, 0..86400"
+      " (0: off)\n"
+      "  --request-cert / --require-cert  ask for a client certificate"
+      " (verified\n"
+      "                against --ca when sent) / insist on one\n" TOOL_TLS_HELP
+      "  The counters are printed to stderr on SIGUSR1 and at exit.\n");
 }
 
 static void dtls_client_usage(FILE *f) {
-  fprintf(
-      f,
-      "usage: mstls dtls-client --connect HOST:PORT (--ca FILE |"
-      " --insecure)\n"
-      "         [--server-name NAME] [--cert FILE --key FILE] [--mtu N]\n"
-      "         [--linger MS] [--quiet]\n"
-      "  Sends each line of stdin as one record, prints what arrives.\n"
-      "  At the end of stdin, waits --linger ms (0..3600000, default 1000)"
-      "\n  for replies, then closes with close_notify. --mtu: 256..65535.\n");
+  fprintf(f,
+          "usage: mstls dtls-client --connect HOST:PORT (--ca FILE |"
+          " --insecure)\n"
+          "         [--server-name NAME] [--cert FILE --key FILE] [--mtu N]\n"
+          "         [--linger MS] [--alpn LIST] [--keylog FILE]\n"
+          "         [--pin SHA256[,SHA256...]] [--quiet]\n"
+          "  Sends each line of stdin as one record, prints what arrives.\n"
+          "  At the end of stdin, waits --linger ms (0..3600000, default 1000)"
+          "\n  for replies, then closes with close_notify. --mtu: "
+          "256..65535.\n" TOOL_TLS_HELP);
 }
 
 enum {
@@ -213,28 +247,42 @@ enum {
   OPT_NAME,
   OPT_LINGER,
   OPT_STATS,
+  OPT_ALPN,
+  OPT_KEYLOG,
+  OPT_PIN,
+  OPT_REQUEST_CERT,
+  OPT_REQUIRE_CERT,
   OPT_HELP
 };
 
 static const tool_opt dtls_server_opts[] = {
-    {"listen", 1, OPT_LISTEN}, {"echo", 0, OPT_ECHO},
-    {"cert", 1, OPT_CERT},     {"key", 1, OPT_KEY},
-    {"mtu", 1, OPT_MTU},       {"max-peers", 1, OPT_MAXPEERS},
-    {"idle", 1, OPT_IDLE},     {"exit-after", 1, OPT_EXIT},
-    {"quiet", 0, OPT_QUIET},   {"stats-interval", 1, OPT_STATS},
-    {"help", 0, OPT_HELP},     {NULL, 0, 0}};
+    {"listen", 1, OPT_LISTEN},
+    {"echo", 0, OPT_ECHO},
+    {"cert", 1, OPT_CERT},
+    {"key", 1, OPT_KEY},
+    {"mtu", 1, OPT_MTU},
+    {"max-peers", 1, OPT_MAXPEERS},
+    {"idle", 1, OPT_IDLE},
+    {"exit-after", 1, OPT_EXIT},
+    {"quiet", 0, OPT_QUIET},
+    {"stats-interval", 1, OPT_STATS},
+    {"alpn", 1, OPT_ALPN},
+    {"keylog", 1, OPT_KEYLOG},
+    {"pin", 1, OPT_PIN},
+    {"request-cert", 0, OPT_REQUEST_CERT},
+    {"require-cert", 0, OPT_REQUIRE_CERT},
+    {"ca", 1, OPT_CA},
+    {"help", 0, OPT_HELP},
+    {NULL, 0, 0}};
 
-static const tool_opt dtls_client_opts[] = {{"connect", 1, OPT_CONNECT},
-                                            {"ca", 1, OPT_CA},
-                                            {"insecure", 0, OPT_INSECURE},
-                                            {"server-name", 1, OPT_NAME},
-                                            {"cert", 1, OPT_CERT},
-                                            {"key", 1, OPT_KEY},
-                                            {"mtu", 1, OPT_MTU},
-                                            {"linger", 1, OPT_LINGER},
-                                            {"quiet", 0, OPT_QUIET},
-                                            {"help", 0, OPT_HELP},
-                                            {NULL, 0, 0}};
+static const tool_opt dtls_client_opts[] = {
+    {"connect", 1, OPT_CONNECT},   {"ca", 1, OPT_CA},
+    {"insecure", 0, OPT_INSECURE}, {"server-name", 1, OPT_NAME},
+    {"cert", 1, OPT_CERT},         {"key", 1, OPT_KEY},
+    {"mtu", 1, OPT_MTU},           {"linger", 1, OPT_LINGER},
+    {"quiet", 0, OPT_QUIET},       {"alpn", 1, OPT_ALPN},
+    {"keylog", 1, OPT_KEYLOG},     {"pin", 1, OPT_PIN},
+    {"help", 0, OPT_HELP},         {NULL, 0, 0}};
 
 /* Everything both subcommands read from the command line. */
 typedef struct dtls_opts {
@@ -246,6 +294,8 @@ typedef struct dtls_opts {
   uint32_t max_peers;
   uint32_t exit_after;
   mstls_tstamp idle, linger, stats_interval;
+  tool_tls tls; /* --alpn, --keylog, --pin */
+  int request_cert, require_cert;
 } dtls_opts;
 
 /* 0 (run), 1 (--help), -1 (err says why); never prints or exits. */
@@ -336,6 +386,23 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
         return -1;
       }
       break;
+    case OPT_ALPN:
+    case OPT_KEYLOG:
+    case OPT_PIN:
+      if (tool_tls_parse(&o->tls,
+                         id == OPT_ALPN     ? "--alpn"
+                         : id == OPT_KEYLOG ? "--keylog"
+                                            : "--pin",
+                         v, err) < 0) {
+        return -1;
+      }
+      break;
+    case OPT_REQUEST_CERT:
+      o->request_cert = 1;
+      break;
+    case OPT_REQUIRE_CERT:
+      o->require_cert = 1;
+      break;
     case OPT_STATS:
       if (tool_parse_duration("--stats-interval", v, sec, 0, 86400,
                               &o->stats_interval, err) < 0) {
@@ -355,8 +422,16 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
   if (!server && !have_target) {
     return tool_fail(err, "--connect HOST:PORT is required");
   }
-  if (!server && !o->ca && !o->insecure) {
-    return tool_fail(err, "give --ca FILE or --insecure");
+  if (!server && !o->ca && !o->insecure && o->tls.npins == 0) {
+    return tool_fail(err, "give --ca FILE, --pin SHA256 or --insecure");
+  }
+  if (o->request_cert && o->require_cert) {
+    return tool_fail(err, "--request-cert or --require-cert, not both");
+  }
+  if (server && (o->request_cert || o->require_cert) && !o->ca &&
+      o->tls.npins == 0) {
+    return tool_fail(err, "%s needs --ca FILE or --pin SHA256 to check it",
+                     o->request_cert ? "--request-cert" : "--require-cert");
   }
   return 0;
 }
@@ -441,10 +516,21 @@ int tool_dtls_server(int argc, char **argv) {
   s.mtu = o.mtu;
   s.max_peers = o.max_peers;
   s.idle_timeout = o.idle;
+  if (o.require_cert) {
+    s.flags |= MSTLS_UDP_REQUIRE_CLIENT_CERT;
+  } else if (o.request_cert) {
+    s.flags |= MSTLS_UDP_REQUEST_CLIENT_CERT;
+  }
+  if (tool_tls_apply(&o.tls, &s.tls, dtls_keylog, &g_keylog) < 0) {
+    return 1;
+  }
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
     return 1;
   }
-  if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0) {
+  if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0 ||
+      (o.ca && tool_add_trust(cred, o.ca) < 0)) {
+    mstls_credentials_del(cred);
+    tool_tls_close(&g_keylog);
     return 1;
   }
   memset(&cb, 0, sizeof(cb));
@@ -474,6 +560,7 @@ int tool_dtls_server(int argc, char **argv) {
   mstls_udp_loop_del(g_loop);
   g_loop = NULL;
   mstls_credentials_del(cred);
+  tool_tls_close(&g_keylog);
   return rv < 0 ? 1 : 0;
 }
 
@@ -499,6 +586,9 @@ int tool_dtls_client(int argc, char **argv) {
   mstls_udp_settings_default(&s);
   s.flags = o.insecure ? MSTLS_UDP_INSECURE : 0;
   s.mtu = o.mtu;
+  if (tool_tls_apply(&o.tls, &s.tls, dtls_keylog, &g_keylog) < 0) {
+    return 1;
+  }
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
     return 1;
   }
@@ -585,5 +675,6 @@ out:
   mstls_udp_loop_del(g_loop);
   g_loop = NULL;
   mstls_credentials_del(cred);
+  tool_tls_close(&g_keylog);
   return code;
 }

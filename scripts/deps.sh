@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config libgnutls28-dev libusrsctp-dev
             libsctp-dev libuv1-dev)
 TEST_PKGS=(libcmocka-dev gnutls-bin openssl clang-format freediameter
-           qemu-system-x86 busybox-static)
+           qemu-system-x86 busybox-static tshark)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = test ]; then

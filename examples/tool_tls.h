@@ -1,0 +1,49 @@
+/* The TLS options every subcommand of the tool shares: --alpn, --keylog,
+ * --pin (mstls_tls_options on the public API). */
+#ifndef MSTLS_TOOL_TLS_H
+#define MSTLS_TOOL_TLS_H
+
+#include <stdio.h>
+
+#include <mstls/mstls.h>
+
+#include "tool_args.h"
+
+#define TOOL_MAX_PINS 8
+
+typedef struct tool_tls {
+  const char *alpn;   /* comma-separated protocols, or NULL */
+  const char *keylog; /* file for NSS key-log lines, or NULL */
+  uint8_t pins[TOOL_MAX_PINS][MSTLS_SHA256_LEN];
+  size_t npins;
+} tool_tls;
+
+/* The help lines of the three options. */
+#define TOOL_TLS_HELP                                                          \
+  "  --alpn LIST   ALPN protocols, comma separated (a client offers them,\n"   \
+  "                a server picks the first of its list the client offered)\n" \
+  "  --keylog FILE append the TLS secrets of every connection in NSS "         \
+  "key-log\n"                                                                  \
+  "                format (for Wireshark/tshark; SSLKEYLOGFILE works too)\n"   \
+  "  --pin SHA256  accept the peer only if its certificate has this SHA-256\n" \
+  "                fingerprint (64 hex digits, ':' between pairs allowed;\n"   \
+  "                several: comma separated); no CA or name check then\n"
+
+/* Take one of --alpn, --keylog, --pin (@p opt) with value @p val.
+ * 0 or -1 (err says why). */
+int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
+                   tool_err *err);
+
+/* Fill @p o from @p t; opens the key-log file into *@p pf and installs
+ * @p keylog for it. 0, or -1 after printing why. */
+int tool_tls_apply(const tool_tls *t, mstls_tls_options *o,
+                   mstls_keylog_cb keylog, FILE **pf);
+
+/* Close the key-log file, if open. */
+void tool_tls_close(FILE **pf);
+
+/* Trust the CA certificates of @p ca in @p cred (a server checking
+ * client certificates). 0, or -1 after printing why. */
+int tool_add_trust(mstls_credentials *cred, const char *ca);
+
+#endif
