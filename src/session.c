@@ -151,7 +151,7 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   /* The session keeps its own copies; the caller's pointers are not
    * kept. */
   memset(&s->settings.tls, 0, sizeof(s->settings.tls));
-  if ((rv = mstls_tlsopt_init(&s->tlsopt, mem, &settings->tls)) < 0) {
+  if ((rv = mstls_tlsopt_init(&s->tlsopt, mem, &settings->tls, 0)) < 0) {
     goto fail;
   }
   rv = MSTLS_E_NOMEM;

@@ -85,8 +85,23 @@ static int tlsopt_parse_alpn(mstls_tlsopt *o, const mstls_mem *mem,
   }
 }
 
+/* GnuTLS knows the profile names: try them on a throwaway session. */
+static int tlsopt_check_srtp(const char *profiles) {
+  gnutls_session_t t;
+  int rv;
+  if (profiles[0] == '\0') {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (gnutls_init(&t, GNUTLS_CLIENT | GNUTLS_DATAGRAM) < 0) {
+    return MSTLS_E_NOMEM;
+  }
+  rv = gnutls_srtp_set_profile_direct(t, profiles, NULL);
+  gnutls_deinit(t);
+  return rv < 0 ? MSTLS_E_INVALID_ARGUMENT : 0;
+}
+
 int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
-                      const mstls_tls_options *in) {
+                      const mstls_tls_options *in, int datagram) {
   int rv;
 
   memset(o, 0, sizeof(*o));
@@ -94,8 +109,17 @@ int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
     return 0;
   }
   if ((in->npins > 0 && in->pins == NULL) || in->npins > 1024 ||
-      (in->alpn_required && in->alpn == NULL)) {
+      (in->alpn_required && in->alpn == NULL) ||
+      (in->srtp_profiles != NULL && !datagram)) {
     return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (in->srtp_profiles != NULL) {
+    if ((rv = tlsopt_check_srtp(in->srtp_profiles)) < 0) {
+      return rv;
+    }
+    if ((o->srtp = mstls_mem_strdup(mem, in->srtp_profiles)) == NULL) {
+      return MSTLS_E_NOMEM;
+    }
   }
   if (in->alpn != NULL && (rv = tlsopt_parse_alpn(o, mem, in->alpn)) < 0) {
     mstls_tlsopt_deinit(o, mem);
@@ -114,6 +138,7 @@ int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
   o->configure = in->configure;
   o->keylog = in->keylog;
   o->verify = in->verify;
+  o->sni = in->sni;
   o->user_data = in->user_data;
   return 0;
 }
@@ -121,6 +146,7 @@ int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
 void mstls_tlsopt_deinit(mstls_tlsopt *o, const mstls_mem *mem) {
   mstls_mem_free(mem, o->alpn_buf);
   mstls_mem_free(mem, o->pins);
+  mstls_mem_free(mem, o->srtp);
   memset(o, 0, sizeof(*o));
 }
 
@@ -313,6 +339,32 @@ static int tlsopt_keylog(gnutls_session_t tls, const char *label,
   return 0;
 }
 
+/* Server: the client's SNI name picks the credentials (sni callback). */
+static int tlsopt_post_client_hello(gnutls_session_t tls) {
+  mstls_channel *ch = gnutls_session_get_ptr(tls);
+  mstls_credentials *cred = NULL;
+  char name[256];
+  size_t len = sizeof(name) - 1;
+  unsigned type = 0;
+  int rv;
+
+  if (gnutls_server_name_get(tls, name, &len, &type, 0) < 0 ||
+      type != GNUTLS_NAME_DNS) {
+    len = 0;
+  }
+  name[len] = '\0';
+  rv = ch->opt->sni(&ch->ctx, name, &cred, ch->opt->user_data);
+  if (rv < 0) {
+    return GNUTLS_E_UNRECOGNIZED_NAME;
+  }
+  if (cred != NULL &&
+      gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE,
+                             mstls_credentials_get_gnutls(cred)) < 0) {
+    return GNUTLS_E_CERTIFICATE_ERROR;
+  }
+  return 0;
+}
+
 /* Verification without pins or a verify callback. */
 static void tlsopt_default_verify(mstls_channel *ch, mstls_verify_mode mode) {
   switch (mode) {
@@ -359,6 +411,17 @@ int mstls_tlsopt_apply(const mstls_tlsopt *o, mstls_channel *ch,
   }
   if (o->keylog != NULL) {
     gnutls_session_set_keylog_function(tls, tlsopt_keylog);
+  }
+  if (server && o->sni != NULL) {
+    gnutls_handshake_set_post_client_hello_function(tls,
+                                                    tlsopt_post_client_hello);
+  }
+  if (o->srtp != NULL && ch->datagram) {
+    rv = gnutls_srtp_set_profile_direct(tls, o->srtp, NULL);
+    if (rv < 0) {
+      ch->last_gnutls = rv;
+      return rv == GNUTLS_E_MEMORY_ERROR ? MSTLS_E_NOMEM : MSTLS_E_TLS;
+    }
   }
   if (mstls_tlsopt_owns_verify(o)) {
     if (server && o->npins > 0 && mode != MSTLS_VERIFY_REQUIRE) {
@@ -429,6 +492,35 @@ int mstls_chan_get_identity(mstls_channel *ch, mstls_peer_identity *id) {
     id->verified = ch->verify_mode == MSTLS_VERIFY_REQUIRE;
   }
   return 0;
+}
+
+int mstls_chan_get_srtp(mstls_channel *ch, mstls_srtp_keys *keys) {
+  gnutls_srtp_profile_t profile;
+  gnutls_datum_t ck, cs, sk, ss;
+  uint8_t material[2 * (32 + 14)];
+  int rv;
+
+  memset(keys, 0, sizeof(*keys));
+  if (gnutls_srtp_get_selected_profile(ch->tls, &profile) < 0) {
+    return 0; /* none negotiated */
+  }
+  rv = gnutls_srtp_get_keys(ch->tls, material, sizeof(material), &ck, &cs, &sk,
+                            &ss);
+  if (rv < 0 || ck.size > sizeof(keys->client_key) ||
+      cs.size > sizeof(keys->client_salt) || sk.size != ck.size ||
+      ss.size != cs.size) {
+    ch->last_gnutls = rv < 0 ? rv : 0;
+    return MSTLS_E_TLS;
+  }
+  keys->profile = gnutls_srtp_get_profile_name(profile);
+  memcpy(keys->client_key, ck.data, ck.size);
+  memcpy(keys->client_salt, cs.data, cs.size);
+  memcpy(keys->server_key, sk.data, sk.size);
+  memcpy(keys->server_salt, ss.data, ss.size);
+  keys->key_len = ck.size;
+  keys->salt_len = cs.size;
+  gnutls_memset(material, 0, sizeof(material));
+  return 1;
 }
 
 int mstls_chan_export(mstls_channel *ch, const char *label,

@@ -23,7 +23,9 @@ typedef struct mstls_tlsopt {
   mstls_configure_cb configure;
   mstls_keylog_cb keylog;
   mstls_verify_cb verify;
+  mstls_sni_cb sni;
   void *user_data;
+  char *srtp; /* DTLS-SRTP profiles, or NULL */
 } mstls_tlsopt;
 
 /** How a channel's peer certificate is verified. */
@@ -34,11 +36,12 @@ typedef enum mstls_verify_mode {
   MSTLS_VERIFY_INSECURE = 3  /* client: taken without checking */
 } mstls_verify_mode;
 
-/** Copy and check @p in (NULL: none) into @p o.
+/** Copy and check @p in (NULL: none) into @p o. @p datagram: for DTLS
+ *  peers (SRTP profiles are refused otherwise).
  *  @return 0, MSTLS_E_INVALID_ARGUMENT (an ALPN list or pins that cannot
  *  work), MSTLS_E_NOMEM. */
 int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
-                      const mstls_tls_options *in);
+                      const mstls_tls_options *in, int datagram);
 void mstls_tlsopt_deinit(mstls_tlsopt *o, const mstls_mem *mem);
 
 /** 1 when the options decide verification themselves (pins or a verify
@@ -60,6 +63,7 @@ int mstls_tlsopt_apply(const mstls_tlsopt *o, mstls_channel *ch,
 /* Accessors on an established channel, shared by streams and peers. */
 int mstls_chan_get_alpn(mstls_channel *ch, char *buf, size_t len);
 int mstls_chan_get_identity(mstls_channel *ch, mstls_peer_identity *id);
+int mstls_chan_get_srtp(mstls_channel *ch, mstls_srtp_keys *keys);
 int mstls_chan_export(mstls_channel *ch, const char *label,
                       const uint8_t *context, size_t context_len, uint8_t *out,
                       size_t out_len);

@@ -464,6 +464,85 @@ static void t_keylog(void **state) {
   test_pair_free(&p);
 }
 
+/* ---- SNI ---------------------------------------------------------------- */
+
+typedef struct snirec {
+  mstls_credentials *alt; /* presented for "alt.test" */
+  char last[64];
+  int calls;
+} snirec;
+
+static int cb_sni(const mstls_tls_ctx *ctx, const char *name,
+                  mstls_credentials **cred, void *ud) {
+  snirec *r = ud;
+  assert_int_equal(ctx->role, MSTLS_ROLE_SERVER);
+  r->calls++;
+  snprintf(r->last, sizeof(r->last), "%s", name);
+  if (strcmp(name, "alt.test") == 0) {
+    *cred = r->alt;
+  } else if (strcmp(name, "server.test") != 0) {
+    return MSTLS_E_CERT_VERIFY; /* nobody of that name here */
+  }
+  return 0;
+}
+
+static void t_sni(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  snirec r;
+  mstls_peer_identity id;
+  uint8_t altfp[MSTLS_SHA256_LEN];
+  char pem[4096];
+  size_t len = sizeof(pem);
+  (void)state;
+  memset(&r, 0, sizeof(r));
+  assert_int_equal(mstls_credentials_new(&r.alt, NULL), 0);
+  assert_int_equal(mstls_credentials_set_self_signed(r.alt, "alt.test"), 0);
+  assert_int_equal(mstls_credentials_get_cert_pem(r.alt, pem, &len), 0);
+  {
+    gnutls_datum_t in = {(unsigned char *)pem, (unsigned)strlen(pem)};
+    gnutls_datum_t der = {NULL, 0};
+    assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &in, &der), 0);
+    assert_int_equal(mstls_cert_sha256(&der, altfp), 0);
+    gnutls_free(der.data);
+  }
+  /* "alt.test": the server presents the other certificate (the client
+   * pins it, so only that one passes). */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = "alt.test";
+  cs.tls.pins = altfp;
+  cs.tls.npins = 1;
+  ss.tls.sni = cb_sni;
+  ss.tls.user_data = &r;
+  start_pair(&p, &cs, &ss, 0, NULL);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  assert_string_equal(r.last, "alt.test");
+  assert_int_equal(mstls_stream_get_peer_identity(p.client, 0, &id), 0);
+  assert_memory_equal(id.sha256, altfp, sizeof(altfp));
+  test_pair_free(&p);
+  /* "server.test": the session's own credentials. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  ss.tls.sni = cb_sni;
+  ss.tls.user_data = &r;
+  start_pair(&p, &cs, &ss, 0, NULL);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  assert_string_equal(r.last, "server.test");
+  test_pair_free(&p);
+  /* An unknown name is refused. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = "nobody.test";
+  cs.flags |= MSTLS_SETTINGS_INSECURE;
+  ss.tls.sni = cb_sni;
+  ss.tls.user_data = &r;
+  start_pair(&p, &cs, &ss, 0, NULL);
+  assert_true(test_pair_handshake(&p, 10000) < 0);
+  test_pair_flush(&p);
+  assert_string_equal(r.last, "nobody.test");
+  assert_true(mstls_stream_get_error(p.server, 0) < 0);
+  test_pair_free(&p);
+  mstls_credentials_del(r.alt);
+}
+
 /* ---- bad options -------------------------------------------------------- */
 
 static void t_bad_options(void **state) {
@@ -486,6 +565,10 @@ static void t_bad_options(void **state) {
   }
   settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
   cs.tls.npins = 1; /* and no pins */
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL),
+                   MSTLS_E_INVALID_ARGUMENT);
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.tls.srtp_profiles = "SRTP_AES128_CM_HMAC_SHA1_80"; /* DTLS only */
   assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
@@ -540,12 +623,12 @@ static void t_sha256_hex(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_alpn),       cmocka_unit_test(t_alpn_none_in_common),
-      cmocka_unit_test(t_export),     cmocka_unit_test(t_identity),
-      cmocka_unit_test(t_pins),       cmocka_unit_test(t_server_pins),
-      cmocka_unit_test(t_configure),  cmocka_unit_test(t_verify_callback),
-      cmocka_unit_test(t_keylog),     cmocka_unit_test(t_bad_options),
-      cmocka_unit_test(t_sha256_hex),
+      cmocka_unit_test(t_alpn),        cmocka_unit_test(t_alpn_none_in_common),
+      cmocka_unit_test(t_export),      cmocka_unit_test(t_identity),
+      cmocka_unit_test(t_pins),        cmocka_unit_test(t_server_pins),
+      cmocka_unit_test(t_configure),   cmocka_unit_test(t_verify_callback),
+      cmocka_unit_test(t_keylog),      cmocka_unit_test(t_sni),
+      cmocka_unit_test(t_bad_options), cmocka_unit_test(t_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,6 +161,8 @@ static void loopback_any_port(int v6, struct sockaddr_storage *ss,
   }
 }
 
+static const char *g_srtp; /* the next server's SRTP profiles */
+
 static mstls_udp_loop *start_server_alpn(srv *s, int v6, const char *priority,
                                          const char *alpn, char *port,
                                          size_t plen) {
@@ -174,6 +176,7 @@ static mstls_udp_loop *start_server_alpn(srv *s, int v6, const char *priority,
   mstls_udp_settings_default(&set);
   set.priority = priority;
   set.tls.alpn = alpn;
+  set.tls.srtp_profiles = g_srtp;
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = srv_done;
   cb.recv_data = srv_data;
@@ -342,6 +345,93 @@ static void test_alpn_export_vs_gnutls_cli(void **state) {
 static void test_alpn_export_vs_openssl_s_client(void **state) {
   (void)state;
   server_alpn_export(1);
+}
+
+/* DTLS-SRTP (RFC 5764) against a real client: the profile both name, and
+ * the SRTP keys mstls gives equal the client's export of
+ * "EXTRACTOR-dtls_srtp" (client key, server key, client salt, server
+ * salt: 60 bytes for AES128_CM_HMAC_SHA1_80). */
+static void server_srtp(int use_openssl) {
+  char port[16], hostport[64], hex[2 * 60 + 1], *h = hex;
+  mstls_srtp_keys k;
+  srv s;
+  child c;
+  mstls_udp_loop *loop;
+  mstls_tstamp end;
+  size_t i;
+
+  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
+    skip();
+  }
+  g_srtp = "SRTP_AES128_CM_HMAC_SHA1_32:SRTP_AES128_CM_HMAC_SHA1_80";
+  loop = start_server(&s, 0, NULL, port, sizeof(port));
+  g_srtp = NULL;
+  if (use_openssl) {
+    const char *argv[] = {"openssl",
+                          "s_client",
+                          "-dtls1_2",
+                          "-connect",
+                          hostport,
+                          "-use_srtp",
+                          "SRTP_AES128_CM_SHA1_80",
+                          "-keymatexport",
+                          "EXTRACTOR-dtls_srtp",
+                          "-keymatexportlen",
+                          "60",
+                          NULL};
+    snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
+    spawn(&c, argv);
+  } else {
+    const char *argv[] = {"gnutls-cli",
+                          "--udp",
+                          "--insecure",
+                          "--srtp-profiles=SRTP_AES128_CM_HMAC_SHA1_80",
+                          "--keymatexport=EXTRACTOR-dtls_srtp",
+                          "--keymatexportsize=60",
+                          "--port",
+                          port,
+                          "127.0.0.1",
+                          NULL};
+    spawn(&c, argv);
+  }
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (s.done == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(&c);
+  }
+  assert_int_equal(s.done, 1);
+  assert_int_equal(mstls_udp_peer_get_srtp(s.peer, &k), 1);
+  assert_string_equal(k.profile, "SRTP_AES128_CM_HMAC_SHA1_80");
+  assert_int_equal(k.key_len, 16);
+  assert_int_equal(k.salt_len, 14);
+  {
+    const uint8_t *parts[4] = {k.client_key, k.server_key, k.client_salt,
+                               k.server_salt};
+    const size_t lens[4] = {k.key_len, k.key_len, k.salt_len, k.salt_len};
+    int j;
+    for (j = 0; j < 4; j++) {
+      for (i = 0; i < lens[j]; i++) {
+        h += snprintf(h, 3, use_openssl ? "%02X" : "%02x", parts[j][i]);
+      }
+    }
+  }
+  assert_true(wait_output(loop, &c, hex));
+  assert_true(wait_output(loop, &c,
+                          use_openssl ? "SRTP Extension negotiated, "
+                                        "profile=SRTP_AES128_CM_SHA1_80"
+                                      : "SRTP_AES128_CM_HMAC_SHA1_80"));
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+}
+
+static void test_srtp_vs_gnutls_cli(void **state) {
+  (void)state;
+  server_srtp(0);
+}
+
+static void test_srtp_vs_openssl_s_client(void **state) {
+  (void)state;
+  server_srtp(1);
 }
 
 static void test_server_vs_gnutls_cli_v4(void **state) {
@@ -588,6 +678,8 @@ int main(void) {
       cmocka_unit_test(test_server_vs_gnutls_cli_v4),
       cmocka_unit_test(test_alpn_export_vs_gnutls_cli),
       cmocka_unit_test(test_alpn_export_vs_openssl_s_client),
+      cmocka_unit_test(test_srtp_vs_gnutls_cli),
+      cmocka_unit_test(test_srtp_vs_openssl_s_client),
       cmocka_unit_test(test_server_vs_gnutls_cli_v6),
       cmocka_unit_test(test_server_vs_openssl_s_client_v4),
       cmocka_unit_test(test_server_vs_openssl_s_client_v6),

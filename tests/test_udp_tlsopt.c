@@ -323,6 +323,49 @@ static void t_client_certificates(void **state) {
   mstls_credentials_del(stranger);
 }
 
+static void t_srtp(void **state) {
+  mstls_udp_settings ss, cs;
+  mstls_credentials *scred = test_server_creds(NULL);
+  mstls_credentials *ccred = test_client_creds(NULL, NULL, 0);
+  mstls_srtp_keys ck, sk;
+  world w;
+  (void)state;
+  settings(&ss, &cs);
+  ss.tls.srtp_profiles =
+      "SRTP_AES128_CM_HMAC_SHA1_32:SRTP_AES128_CM_HMAC_SHA1_80";
+  cs.tls.srtp_profiles = "SRTP_AES128_CM_HMAC_SHA1_80";
+  world_new(&w, &ss, &cs, scred, ccred);
+  assert_int_equal(mstls_udp_peer_get_srtp(NULL, &ck),
+                   MSTLS_E_INVALID_ARGUMENT);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 1);
+  assert_int_equal(mstls_udp_peer_get_srtp(w.c.peer, &ck), 1);
+  assert_int_equal(mstls_udp_peer_get_srtp(w.s.peer, &sk), 1);
+  assert_string_equal(ck.profile, "SRTP_AES128_CM_HMAC_SHA1_80");
+  assert_string_equal(sk.profile, ck.profile);
+  assert_int_equal(ck.key_len, 16);
+  assert_int_equal(ck.salt_len, 14);
+  /* Both ends derive the same keys for each direction. */
+  assert_memory_equal(&ck.client_key, &sk.client_key, ck.key_len);
+  assert_memory_equal(&ck.server_key, &sk.server_key, ck.key_len);
+  assert_memory_equal(&ck.client_salt, &sk.client_salt, ck.salt_len);
+  assert_memory_equal(&ck.server_salt, &sk.server_salt, ck.salt_len);
+  assert_memory_not_equal(&ck.client_key, &ck.server_key, ck.key_len);
+  world_free(&w);
+  /* No common profile: DTLS still comes up, without SRTP. */
+  settings(&ss, &cs);
+  ss.tls.srtp_profiles = "SRTP_NULL_HMAC_SHA1_80";
+  cs.tls.srtp_profiles = "SRTP_AES128_CM_HMAC_SHA1_80";
+  world_new(&w, &ss, &cs, scred, ccred);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 1);
+  assert_int_equal(mstls_udp_peer_get_srtp(w.c.peer, &ck), 0);
+  assert_null(ck.profile);
+  world_free(&w);
+  mstls_credentials_del(scred);
+  mstls_credentials_del(ccred);
+}
+
 static int no_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
                    socklen_t tolen, const uint8_t *data, size_t len, void *ud) {
   (void)ep;
@@ -351,6 +394,15 @@ static void t_bad_options(void **state) {
     assert_null(ep);
   }
   mstls_udp_settings_default(&ss);
+  /* Not a profile; and GnuTLS 3.7 has no AEAD profiles (RFC 7714). */
+  ss.tls.srtp_profiles = "SRTP_AEAD_AES_128_GCM";
+  assert_int_equal(mstls_udp_endpoint_new(&ep, &ss, &cb, scred, NULL),
+                   MSTLS_E_INVALID_ARGUMENT);
+  mstls_udp_settings_default(&ss);
+  ss.tls.srtp_profiles = "";
+  assert_int_equal(mstls_udp_endpoint_new(&ep, &ss, &cb, scred, NULL),
+                   MSTLS_E_INVALID_ARGUMENT);
+  mstls_udp_settings_default(&ss);
   ss.tls.npins = 2; /* and no pins */
   assert_int_equal(mstls_udp_endpoint_new(&ep, &ss, &cb, scred, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
@@ -366,6 +418,7 @@ int main(void) {
       cmocka_unit_test(t_alpn_export_info),
       cmocka_unit_test(t_pins_and_verify),
       cmocka_unit_test(t_client_certificates),
+      cmocka_unit_test(t_srtp),
       cmocka_unit_test(t_bad_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -216,7 +216,7 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
                                                : EP_DEFAULT_PRIORITY)) < 0) {
     goto fail;
   }
-  if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls)) < 0) {
+  if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls, 1)) < 0) {
     goto fail;
   }
   rv = MSTLS_E_TLS;

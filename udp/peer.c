@@ -662,6 +662,17 @@ int mstls_udp_peer_get_peer_identity(mstls_udp_peer *peer,
   return mstls_chan_get_identity(&peer->ch, id);
 }
 
+int mstls_udp_peer_get_srtp(mstls_udp_peer *peer, mstls_srtp_keys *keys) {
+  if (!peer || !keys) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  memset(keys, 0, sizeof(*keys));
+  if (!peer_established(peer)) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  return mstls_chan_get_srtp(&peer->ch, keys);
+}
+
 int mstls_udp_peer_export_keying_material(mstls_udp_peer *peer,
                                           const char *label,
                                           const uint8_t *context,

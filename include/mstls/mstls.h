@@ -378,6 +378,18 @@ typedef int (*mstls_configure_cb)(gnutls_session_t tls,
 typedef void (*mstls_keylog_cb)(const mstls_tls_ctx *ctx, const char *line,
                                 void *user_data);
 
+/**
+ * Server: the name a client asked for with SNI ("" when it sent none),
+ * before the server's certificate is chosen. Set *@p cred to the
+ * credentials to present for that name (their certificate and key; they
+ * must outlive the connection), or leave it NULL for the session's or
+ * endpoint's own.
+ * @return 0 to go on, or a negative MSTLS_E_* code to refuse the client
+ *         (the handshake ends with an unrecognized_name alert).
+ */
+typedef int (*mstls_sni_cb)(const mstls_tls_ctx *ctx, const char *name,
+                            mstls_credentials **cred, void *user_data);
+
 /** Size of a SHA-256 certificate fingerprint. */
 #define MSTLS_SHA256_LEN 32
 
@@ -413,6 +425,18 @@ typedef int (*mstls_verify_cb)(const mstls_tls_ctx *ctx,
                                const mstls_peer_identity *id, int verdict,
                                void *user_data);
 
+/** SRTP keys of a DTLS-SRTP peer (RFC 5764 §4.2), from
+ *  mstls_udp_peer_get_srtp(). */
+typedef struct mstls_srtp_keys {
+  const char *profile; /**< e.g. "SRTP_AES128_CM_HMAC_SHA1_80" */
+  uint8_t client_key[32];
+  uint8_t client_salt[14];
+  uint8_t server_key[32];
+  uint8_t server_salt[14];
+  size_t key_len;  /**< bytes used of each key */
+  size_t salt_len; /**< bytes used of each salt */
+} mstls_srtp_keys;
+
 /** TLS options: mstls_settings.tls, mstls_udp_settings.tls. Zero (the
  *  default) turns each off. */
 typedef struct mstls_tls_options {
@@ -432,12 +456,21 @@ typedef struct mstls_tls_options {
    *  a=fingerprint). A server with pins requires a client certificate. */
   const uint8_t *pins;
   size_t npins;
-  /** See mstls_configure_cb, mstls_keylog_cb, mstls_verify_cb; NULL: none. */
+  /** See mstls_configure_cb, mstls_keylog_cb, mstls_verify_cb,
+   *  mstls_sni_cb (servers); NULL: none. */
   mstls_configure_cb configure;
   mstls_keylog_cb keylog;
   mstls_verify_cb verify;
-  /** Passed to the three callbacks. */
+  mstls_sni_cb sni;
+  /** Passed to the callbacks. */
   void *user_data;
+  /** DTLS-SRTP (RFC 5764), DTLS peers only: the SRTP protection profiles a
+   *  client offers or a server accepts, colon separated, as GnuTLS names
+   *  them ("SRTP_AES128_CM_HMAC_SHA1_80:SRTP_AES128_CM_HMAC_SHA1_32";
+   *  GnuTLS 3.7 has no AEAD profiles of RFC 7714). Read the
+   *  chosen profile and the keys with mstls_udp_peer_get_srtp(). Copied;
+   *  a session of SCTP streams refuses it. */
+  const char *srtp_profiles;
 } mstls_tls_options;
 
 /**

@@ -452,6 +452,17 @@ MSTLS_EXTERN int mstls_udp_peer_get_peer_identity(mstls_udp_peer *peer,
                                                   mstls_peer_identity *id);
 
 /**
+ * @brief The SRTP profile an established peer negotiated
+ *        (settings.tls.srtp_profiles) and the SRTP master keys and salts
+ *        derived for each direction.
+ * @return 1 with @p keys filled, 0 when no SRTP profile was negotiated,
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not
+ *         established), MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_srtp(mstls_udp_peer *peer,
+                                         mstls_srtp_keys *keys);
+
+/**
  * @brief Keying material exported from an established peer's DTLS
  *        session (RFC 5705); see mstls_stream_export_keying_material().
  * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE,
