@@ -250,6 +250,7 @@ enum {
   OPT_ALPN,
   OPT_KEYLOG,
   OPT_PIN,
+  OPT_PSK,
   OPT_REQUEST_CERT,
   OPT_REQUIRE_CERT,
   OPT_HELP
@@ -269,20 +270,28 @@ static const tool_opt dtls_server_opts[] = {
     {"alpn", 1, OPT_ALPN},
     {"keylog", 1, OPT_KEYLOG},
     {"pin", 1, OPT_PIN},
+    {"psk", 1, OPT_PSK},
     {"request-cert", 0, OPT_REQUEST_CERT},
     {"require-cert", 0, OPT_REQUIRE_CERT},
     {"ca", 1, OPT_CA},
     {"help", 0, OPT_HELP},
     {NULL, 0, 0}};
 
-static const tool_opt dtls_client_opts[] = {
-    {"connect", 1, OPT_CONNECT},   {"ca", 1, OPT_CA},
-    {"insecure", 0, OPT_INSECURE}, {"server-name", 1, OPT_NAME},
-    {"cert", 1, OPT_CERT},         {"key", 1, OPT_KEY},
-    {"mtu", 1, OPT_MTU},           {"linger", 1, OPT_LINGER},
-    {"quiet", 0, OPT_QUIET},       {"alpn", 1, OPT_ALPN},
-    {"keylog", 1, OPT_KEYLOG},     {"pin", 1, OPT_PIN},
-    {"help", 0, OPT_HELP},         {NULL, 0, 0}};
+static const tool_opt dtls_client_opts[] = {{"connect", 1, OPT_CONNECT},
+                                            {"ca", 1, OPT_CA},
+                                            {"insecure", 0, OPT_INSECURE},
+                                            {"server-name", 1, OPT_NAME},
+                                            {"cert", 1, OPT_CERT},
+                                            {"key", 1, OPT_KEY},
+                                            {"mtu", 1, OPT_MTU},
+                                            {"linger", 1, OPT_LINGER},
+                                            {"quiet", 0, OPT_QUIET},
+                                            {"alpn", 1, OPT_ALPN},
+                                            {"keylog", 1, OPT_KEYLOG},
+                                            {"pin", 1, OPT_PIN},
+                                            {"psk", 1, OPT_PSK},
+                                            {"help", 0, OPT_HELP},
+                                            {NULL, 0, 0}};
 
 /* Everything both subcommands read from the command line. */
 typedef struct dtls_opts {
@@ -389,9 +398,11 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
     case OPT_ALPN:
     case OPT_KEYLOG:
     case OPT_PIN:
+    case OPT_PSK:
       if (tool_tls_parse(&o->tls,
                          id == OPT_ALPN     ? "--alpn"
                          : id == OPT_KEYLOG ? "--keylog"
+                         : id == OPT_PSK    ? "--psk"
                                             : "--pin",
                          v, err) < 0) {
         return -1;
@@ -422,8 +433,13 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
   if (!server && !have_target) {
     return tool_fail(err, "--connect HOST:PORT is required");
   }
-  if (!server && !o->ca && !o->insecure && o->tls.npins == 0) {
-    return tool_fail(err, "give --ca FILE, --pin SHA256 or --insecure");
+  if (!server && !o->ca && !o->insecure && o->tls.npins == 0 &&
+      o->tls.npsk == 0) {
+    return tool_fail(err, "give --ca FILE, --pin SHA256, --psk ID:KEY or"
+                          " --insecure");
+  }
+  if (!server && o->tls.npsk > 1) {
+    return tool_fail(err, "--psk: a client offers one key");
   }
   if (o->request_cert && o->require_cert) {
     return tool_fail(err, "--request-cert or --require-cert, not both");
@@ -528,7 +544,8 @@ int tool_dtls_server(int argc, char **argv) {
     return 1;
   }
   if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0 ||
-      (o.ca && tool_add_trust(cred, o.ca) < 0)) {
+      (o.ca && tool_add_trust(cred, o.ca) < 0) ||
+      tool_tls_add_psk(&o.tls, cred) < 0) {
     mstls_credentials_del(cred);
     tool_tls_close(&g_keylog);
     return 1;
@@ -595,6 +612,10 @@ int tool_dtls_client(int argc, char **argv) {
   if (tool_client_credentials(&cred, o.ca, o.cert, o.key) < 0) {
     return 1;
   }
+  if (tool_tls_add_psk(&o.tls, cred) < 0) {
+    mstls_credentials_del(cred);
+    return 1;
+  }
   memset(&bind_ss, 0, sizeof(bind_ss));
   bind_ss.ss_family = ss.ss_family;
   bind_sl = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -611,8 +632,8 @@ int tool_dtls_client(int argc, char **argv) {
     return 1;
   }
   ep = mstls_udp_loop_get_endpoint(g_loop);
-  rv =
-      mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl, o.name, &peer);
+  rv = mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl,
+                              o.tls.npsk > 0 && !o.ca ? NULL : o.name, &peer);
   if (rv < 0) {
     fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
     code = 1;

@@ -9,6 +9,19 @@
 /* Quote at most this much of a bad value in a message. */
 #define TLS_QUOTE 64
 
+static int tls_hexval(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
 static int tls_check_alpn(const char *val, tool_err *err) {
   const char *p = val;
   unsigned n = 0;
@@ -47,6 +60,46 @@ int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
     }
     t->keylog = val;
     return 0;
+  }
+  if (strcmp(opt, "--psk") == 0) {
+    const char *p = val;
+    for (;;) {
+      const char *end = strchr(p, ',');
+      size_t len = end ? (size_t)(end - p) : strlen(p);
+      const char *colon = memchr(p, ':', len);
+      size_t idlen = colon ? (size_t)(colon - p) : 0;
+      size_t hexlen = colon ? len - idlen - 1 : 0;
+      size_t i;
+      if (t->npsk == TOOL_MAX_PINS) {
+        return tool_fail(err, "--psk: at most %d keys", TOOL_MAX_PINS);
+      }
+      if (!colon || idlen == 0 || idlen > MSTLS_PSK_IDENTITY_MAX ||
+          hexlen % 2 != 0 || hexlen / 2 < MSTLS_PSK_KEY_MIN ||
+          hexlen / 2 > MSTLS_PSK_KEY_MAX) {
+        return tool_fail(
+            err,
+            "--psk: \"%.*s\" is not IDENTITY:HEXKEY (identity 1..%d"
+            " bytes, key %d..%d bytes in hex)",
+            TLS_QUOTE, p, MSTLS_PSK_IDENTITY_MAX, MSTLS_PSK_KEY_MIN,
+            MSTLS_PSK_KEY_MAX);
+      }
+      memcpy(t->psk_id[t->npsk], p, idlen);
+      t->psk_id[t->npsk][idlen] = '\0';
+      for (i = 0; i < hexlen / 2; i++) {
+        int hi = tls_hexval(colon[1 + 2 * i]),
+            lo = tls_hexval(colon[2 + 2 * i]);
+        if (hi < 0 || lo < 0) {
+          return tool_fail(err, "--psk: the key of \"%s\" is not hex",
+                           t->psk_id[t->npsk]);
+        }
+        t->psk_key[t->npsk][i] = (uint8_t)(hi << 4 | lo);
+      }
+      t->psk_len[t->npsk++] = hexlen / 2;
+      if (end == NULL) {
+        return 0;
+      }
+      p = end + 1;
+    }
   }
   /* --pin: one or more fingerprints, comma separated. */
   {
@@ -92,6 +145,20 @@ int tool_tls_apply(const tool_tls *t, mstls_tls_options *o,
       return -1;
     }
     o->keylog = keylog;
+  }
+  return 0;
+}
+
+int tool_tls_add_psk(const tool_tls *t, mstls_credentials *cred) {
+  size_t i;
+  for (i = 0; i < t->npsk; i++) {
+    int rv = mstls_credentials_add_psk(cred, t->psk_id[i], t->psk_key[i],
+                                       t->psk_len[i]);
+    if (rv < 0) {
+      fprintf(stderr, "mstls: --psk %s: %s\n", t->psk_id[i],
+              mstls_strerror(rv));
+      return -1;
+    }
   }
   return 0;
 }

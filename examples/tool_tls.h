@@ -16,6 +16,11 @@ typedef struct tool_tls {
   const char *keylog; /* file for NSS key-log lines, or NULL */
   uint8_t pins[TOOL_MAX_PINS][MSTLS_SHA256_LEN];
   size_t npins;
+  /* --psk IDENTITY:HEXKEY (several on a server: comma separated) */
+  char psk_id[TOOL_MAX_PINS][MSTLS_PSK_IDENTITY_MAX + 1];
+  uint8_t psk_key[TOOL_MAX_PINS][MSTLS_PSK_KEY_MAX];
+  size_t psk_len[TOOL_MAX_PINS];
+  size_t npsk;
 } tool_tls;
 
 /* The help lines of the three options. */
@@ -27,12 +32,17 @@ typedef struct tool_tls {
   "                format (for Wireshark/tshark; SSLKEYLOGFILE works too)\n"   \
   "  --pin SHA256  accept the peer only if its certificate has this SHA-256\n" \
   "                fingerprint (64 hex digits, ':' between pairs allowed;\n"   \
-  "                several: comma separated); no CA or name check then\n"
+  "                several: comma separated); no CA or name check then\n"      \
+  "  --psk ID:HEXKEY  a pre-shared key (16..64 bytes in hex) under identity\n" \
+  "                ID; a server accepts several, comma separated\n"
 
 /* Take one of --alpn, --keylog, --pin (@p opt) with value @p val.
  * 0 or -1 (err says why). */
 int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
                    tool_err *err);
+
+/* Add the --psk keys to @p cred. 0, or -1 after printing why. */
+int tool_tls_add_psk(const tool_tls *t, mstls_credentials *cred);
 
 /* Fill @p o from @p t; opens the key-log file into *@p pf and installs
  * @p keylog for it. 0, or -1 after printing why. */

@@ -32,6 +32,8 @@ typedef struct mstls_channel {
   const char *verify_name; /* expected peer name, owned by the caller */
   int verify_mode;         /* mstls_verify_mode */
   int verified;            /* the options' verify function accepted it */
+  /* The credentials whose pre-shared keys a server looks up. */
+  const struct mstls_credentials *psk_cred;
 } mstls_channel;
 
 /**

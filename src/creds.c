@@ -6,6 +6,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "channel.h"
 #include "mem.h"
 
 int mstls_credentials_new(mstls_credentials **pcred, const mstls_mem *mem) {
@@ -47,6 +48,16 @@ void mstls_credentials_del(mstls_credentials *cred) {
   }
   gnutls_certificate_free_credentials(cred->x509);
   gnutls_memset(cred->ticket_key_buf, 0, sizeof(cred->ticket_key_buf));
+  if (cred->psk_client) {
+    gnutls_psk_free_client_credentials(cred->psk_client);
+  }
+  if (cred->psk_server) {
+    gnutls_psk_free_server_credentials(cred->psk_server);
+  }
+  if (cred->psk) {
+    gnutls_memset(cred->psk, 0, cred->psk_cap * sizeof(*cred->psk));
+    mstls_mem_free(cred->mem, cred->psk);
+  }
   mstls_scache_free(&cred->scache);
   mstls_mem_free(cred->mem, cred);
 }
@@ -251,4 +262,104 @@ int mstls_credentials_get_session_cache_stats(
   }
   mstls_scache_get_stats(&cred->scache, stats);
   return 0;
+}
+
+/* ---- pre-shared keys ----------------------------------------------------- */
+
+/* GnuTLS asks a server for the key of @p username: the credentials are
+ * those of the channel the session belongs to. */
+static int creds_psk_lookup(gnutls_session_t tls,
+                            const gnutls_datum_t *username,
+                            gnutls_datum_t *key) {
+  const mstls_channel *ch = gnutls_session_get_ptr(tls);
+  const mstls_credentials *c = ch ? ch->psk_cred : NULL;
+  size_t i;
+
+  if (c == NULL) {
+    return -1;
+  }
+  for (i = 0; i < c->npsk; i++) {
+    const mstls_psk_entry *e = &c->psk[i];
+    if (strlen(e->identity) == username->size &&
+        memcmp(e->identity, username->data, username->size) == 0) {
+      key->data = gnutls_malloc(e->keylen);
+      if (key->data == NULL) {
+        return -1;
+      }
+      memcpy(key->data, e->key, e->keylen);
+      key->size = (unsigned)e->keylen;
+      return 0;
+    }
+  }
+  return -1; /* unknown identity: the handshake fails */
+}
+
+int mstls_credentials_add_psk(mstls_credentials *cred, const char *identity,
+                              const uint8_t *key, size_t keylen) {
+  size_t idlen, i;
+  mstls_psk_entry *e;
+
+  if (!cred || !identity || !key || keylen < MSTLS_PSK_KEY_MIN ||
+      keylen > MSTLS_PSK_KEY_MAX) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  idlen = strlen(identity);
+  if (idlen == 0 || idlen > MSTLS_PSK_IDENTITY_MAX) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  for (i = 0; i < cred->npsk; i++) {
+    if (strcmp(cred->psk[i].identity, identity) == 0) {
+      return MSTLS_E_INVALID_ARGUMENT;
+    }
+  }
+  if (cred->npsk == cred->psk_cap) {
+    size_t cap = cred->psk_cap ? cred->psk_cap * 2 : 4;
+    mstls_psk_entry *n = mstls_mem_calloc(cred->mem, cap, sizeof(*n));
+    if (!n) {
+      return MSTLS_E_NOMEM;
+    }
+    if (cred->psk) {
+      memcpy(n, cred->psk, cred->npsk * sizeof(*n));
+      gnutls_memset(cred->psk, 0, cred->psk_cap * sizeof(*cred->psk));
+      mstls_mem_free(cred->mem, cred->psk);
+    }
+    cred->psk = n;
+    cred->psk_cap = cap;
+  }
+  if (!cred->psk_server) {
+    if (gnutls_psk_allocate_server_credentials(&cred->psk_server) < 0) {
+      return MSTLS_E_NOMEM;
+    }
+    gnutls_psk_set_server_credentials_function2(cred->psk_server,
+                                                creds_psk_lookup);
+  }
+  if (!cred->psk_client) {
+    gnutls_datum_t id = {(unsigned char *)(uintptr_t)identity, (unsigned)idlen};
+    gnutls_datum_t k = {(unsigned char *)(uintptr_t)key, (unsigned)keylen};
+    int rv;
+    if (gnutls_psk_allocate_client_credentials(&cred->psk_client) < 0) {
+      return MSTLS_E_NOMEM;
+    }
+    rv = gnutls_psk_set_client_credentials2(cred->psk_client, &id, &k,
+                                            GNUTLS_PSK_KEY_RAW);
+    if (rv < 0) {
+      gnutls_psk_free_client_credentials(cred->psk_client);
+      cred->psk_client = NULL;
+      return creds_map(rv);
+    }
+  }
+  e = &cred->psk[cred->npsk++];
+  memcpy(e->identity, identity, idlen + 1);
+  memcpy(e->key, key, keylen);
+  e->keylen = keylen;
+  return 0;
+}
+
+int mstls_creds_attach_psk(mstls_credentials *cred, gnutls_session_t tls,
+                           int server) {
+  if (cred->npsk == 0) {
+    return 0;
+  }
+  return server ? gnutls_credentials_set(tls, GNUTLS_CRD_PSK, cred->psk_server)
+                : gnutls_credentials_set(tls, GNUTLS_CRD_PSK, cred->psk_client);
 }

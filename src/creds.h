@@ -5,6 +5,13 @@
 
 #include "scache.h"
 
+/* One pre-shared key (mstls_credentials_add_psk()). */
+typedef struct mstls_psk_entry {
+  char identity[MSTLS_PSK_IDENTITY_MAX + 1];
+  uint8_t key[MSTLS_PSK_KEY_MAX];
+  size_t keylen;
+} mstls_psk_entry;
+
 struct mstls_credentials {
   const mstls_mem *mem;
   gnutls_certificate_credentials_t x509;
@@ -13,6 +20,20 @@ struct mstls_credentials {
   int have_key;        /* a certificate and key are loaded */
   int have_trust;      /* at least one trust anchor is loaded */
   mstls_scache scache; /* TLS 1.2 session-ID resumption (servers) */
+  /* Pre-shared keys: a client offers the first, a server looks up any. */
+  mstls_psk_entry *psk;
+  size_t npsk, psk_cap;
+  gnutls_psk_client_credentials_t psk_client;
+  gnutls_psk_server_credentials_t psk_server;
 };
+
+/* The priority-string addition that enables the PSK key exchanges. */
+#define MSTLS_PRIORITY_PSK ":+ECDHE-PSK:+PSK"
+
+/* Attach the PSK credentials (if any) to a new session whose pointer is
+ * (or will be, before the handshake) its mstls_channel. 0 or a GnuTLS
+ * error. */
+int mstls_creds_attach_psk(mstls_credentials *cred, gnutls_session_t tls,
+                           int server);
 
 #endif

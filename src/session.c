@@ -49,14 +49,18 @@ static int sess_priority(mstls_session *s, gnutls_priority_t *out,
 
 static int sess_init_priorities(mstls_session *s) {
   int psk_ke = (s->settings.flags & MSTLS_SETTINGS_RESUME_PSK_KE) != 0;
+  int ext_psk = s->cred->npsk > 0; /* pre-shared keys in the credentials */
   int rv;
   if (s->role == MSTLS_ROLE_SERVER) {
     /* A GnuTLS server takes the first mode the client lists among those
      * its priority allows. Without PSK it resumes with psk_dhe_ke only:
      * every stream gets keys of its own (forward secrecy per stream). */
-    return sess_priority(s, &s->prio, psk_ke ? ":+PSK:+ECDHE-PSK" : "");
+    return sess_priority(s, &s->prio,
+                         ext_psk  ? MSTLS_PRIORITY_PSK
+                         : psk_ke ? ":+PSK:+ECDHE-PSK"
+                                  : "");
   }
-  rv = sess_priority(s, &s->prio, "");
+  rv = sess_priority(s, &s->prio, ext_psk ? MSTLS_PRIORITY_PSK : "");
   if (rv < 0) {
     return rv;
   }
@@ -64,7 +68,10 @@ static int sess_init_priorities(mstls_session *s) {
    * by default: OpenSSL servers refuse psk_ke unless told otherwise, and
    * GnuTLS servers resume with either. The cheap setting lists psk_ke
    * first and keeps psk_dhe_ke so such servers still resume. */
-  return sess_priority(s, &s->prio_resume, psk_ke ? ":+PSK:+ECDHE-PSK" : "");
+  return sess_priority(s, &s->prio_resume,
+                       psk_ke    ? ":+PSK:+ECDHE-PSK"
+                       : ext_psk ? MSTLS_PRIORITY_PSK
+                                 : "");
 }
 
 static void sess_free_fields(mstls_session *s) {
@@ -116,10 +123,10 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   /* Certificates are verified unless the application explicitly opts out:
    * a client needs the name it expects the server to prove. */
   if (role == MSTLS_ROLE_CLIENT && !settings->server_name &&
-      !(settings->flags & MSTLS_SETTINGS_INSECURE)) {
+      !(settings->flags & MSTLS_SETTINGS_INSECURE) && cred->npsk == 0) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  if (role == MSTLS_ROLE_SERVER && !cred->have_key) {
+  if (role == MSTLS_ROLE_SERVER && !cred->have_key && cred->npsk == 0) {
     return MSTLS_E_CREDENTIALS;
   }
   mem = settings->mem ? settings->mem : mstls_mem_default();

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "creds.h"
 #include "err.h"
 #include "mem.h"
 #include "tlsopt.h"
@@ -241,6 +242,11 @@ int mstls_strm_start_tls(mstls_strm *st) {
   if (rv >= 0) {
     rv = gnutls_credentials_set(st->ch.tls, GNUTLS_CRD_CERTIFICATE,
                                 s->cred->x509);
+  }
+  if (rv >= 0) {
+    st->ch.psk_cred = s->cred;
+    rv = mstls_creds_attach_psk(s->cred, st->ch.tls,
+                                s->role == MSTLS_ROLE_SERVER);
   }
   if (rv >= 0 && s->role == MSTLS_ROLE_SERVER) {
     mstls_scache_attach(&s->cred->scache, st->ch.tls);

@@ -8,6 +8,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "creds.h"
 #include "err.h"
 
 int mstls_cert_sha256(const gnutls_datum_t *der,
@@ -463,6 +464,25 @@ int mstls_chan_get_alpn(mstls_channel *ch, char *buf, size_t len) {
   return (int)proto.size;
 }
 
+/* The PSK identity of a handshake that used a pre-shared key. */
+static void tlsopt_psk_identity(mstls_channel *ch, mstls_peer_identity *id) {
+  gnutls_datum_t user = {NULL, 0};
+  const struct mstls_credentials *c = ch->psk_cred;
+
+  if (gnutls_auth_get_type(ch->tls) != GNUTLS_CRD_PSK) {
+    return;
+  }
+  if (gnutls_psk_server_get_username2(ch->tls, &user) == 0 && user.size > 0) {
+    snprintf(id->psk_identity, sizeof(id->psk_identity), "%.*s", (int)user.size,
+             (const char *)user.data);
+  } else if (c != NULL && c->npsk > 0 &&
+             gnutls_session_is_resumed(ch->tls) == 0) {
+    /* A client offers its first key. */
+    snprintf(id->psk_identity, sizeof(id->psk_identity), "%s",
+             c->psk[0].identity);
+  }
+}
+
 int mstls_chan_get_identity(mstls_channel *ch, mstls_peer_identity *id) {
   const gnutls_datum_t *certs;
   unsigned n = 0;
@@ -472,6 +492,7 @@ int mstls_chan_get_identity(mstls_channel *ch, mstls_peer_identity *id) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   memset(id, 0, sizeof(*id));
+  tlsopt_psk_identity(ch, id);
   certs = gnutls_certificate_get_peers(ch->tls, &n);
   if (certs == NULL || n == 0) {
     return 0; /* the peer sent no certificate: chain_len 0 */

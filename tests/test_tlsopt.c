@@ -543,6 +543,117 @@ static void t_sni(void **state) {
   mstls_credentials_del(r.alt);
 }
 
+/* ---- pre-shared keys ---------------------------------------------------- */
+
+static const uint8_t k1[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                               12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                               23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static mstls_credentials *psk_creds(const char *id, const uint8_t *key) {
+  mstls_credentials *c = NULL;
+  assert_int_equal(mstls_credentials_new(&c, NULL), 0);
+  assert_int_equal(mstls_credentials_add_psk(c, id, key, 32), 0);
+  return c;
+}
+
+static void t_psk(void **state) {
+  uint8_t k0[32], wrong[32];
+  mstls_credentials *scred, *ccred;
+  mstls_settings cs, ss;
+  mstls_peer_identity id;
+  test_pair p;
+  uint16_t i;
+  (void)state;
+  memset(k0, 0x42, sizeof(k0));
+  memcpy(wrong, k1, sizeof(wrong));
+  wrong[0] ^= 1;
+  /* A server that knows two devices, without a certificate; a client
+   * with a key and no trust anchors or server name. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = NULL;
+  scred = psk_creds("device-0", k0);
+  assert_int_equal(mstls_credentials_add_psk(scred, "device-1", k1, 32), 0);
+  ccred = psk_creds("device-1", k1);
+  assert_int_equal(
+      test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL, ccred, scred), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  for (i = 0; i < NSTREAMS; i++) {
+    assert_int_equal(mstls_stream_get_state(p.client, i), MSTLS_STREAM_OPEN);
+  }
+  assert_int_equal(mstls_stream_get_peer_identity(p.server, 0, &id), 0);
+  assert_string_equal(id.psk_identity, "device-1");
+  assert_int_equal(id.chain_len, 0);
+  assert_int_equal(mstls_stream_get_peer_identity(p.client, 0, &id), 0);
+  assert_string_equal(id.psk_identity, "device-1");
+  assert_int_equal(id.chain_len, 0);
+  assert_int_equal(mstls_stream_send(p.client, 2, "psk", 3), 3);
+  test_pair_flush(&p);
+  {
+    char buf[8];
+    assert_int_equal(mstls_stream_recv(p.server, 2, buf, sizeof(buf)), 3);
+  }
+  test_pair_free(&p);
+  /* The wrong key: no stream comes up. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = NULL;
+  scred = psk_creds("device-1", k1);
+  ccred = psk_creds("device-1", wrong);
+  assert_int_equal(
+      test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL, ccred, scred), 0);
+  assert_true(test_pair_handshake(&p, 10000) < 0);
+  test_pair_flush(&p);
+  assert_true(mstls_stream_get_error(p.server, 0) < 0);
+  test_pair_free(&p);
+  /* An identity the server does not know: it has a certificate, but the
+   * client has no trust anchor for it, so the fallback fails too. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = NULL;
+  scred = test_server_creds(NULL);
+  assert_int_equal(mstls_credentials_add_psk(scred, "device-0", k0, 32), 0);
+  ccred = psk_creds("device-9", k1);
+  assert_int_equal(
+      test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL, ccred, scred), 0);
+  assert_true(test_pair_handshake(&p, 10000) < 0);
+  test_pair_free(&p);
+}
+
+static void t_psk_bad(void **state) {
+  mstls_credentials *c = NULL;
+  char longid[MSTLS_PSK_IDENTITY_MAX + 2];
+  (void)state;
+  memset(longid, 'i', sizeof(longid) - 1);
+  longid[sizeof(longid) - 1] = '\0';
+  assert_int_equal(mstls_credentials_new(&c, NULL), 0);
+  assert_int_equal(mstls_credentials_add_psk(c, "a", k1, 15),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, "a", k1, 65),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, "", k1, 32),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, longid, k1, 32),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, NULL, k1, 32),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, "a", NULL, 32),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(NULL, "a", k1, 32),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_credentials_add_psk(c, "a", k1, 32), 0);
+  assert_int_equal(mstls_credentials_add_psk(c, "a", k1, 32),
+                   MSTLS_E_INVALID_ARGUMENT); /* twice */
+  {
+    /* Many peers: the table grows. */
+    char name[16];
+    int i;
+    for (i = 0; i < 100; i++) {
+      snprintf(name, sizeof(name), "peer-%d", i);
+      assert_int_equal(mstls_credentials_add_psk(c, name, k1, 32), 0);
+    }
+  }
+  mstls_credentials_del(c);
+}
+
 /* ---- bad options -------------------------------------------------------- */
 
 static void t_bad_options(void **state) {
@@ -628,6 +739,7 @@ int main(void) {
       cmocka_unit_test(t_pins),        cmocka_unit_test(t_server_pins),
       cmocka_unit_test(t_configure),   cmocka_unit_test(t_verify_callback),
       cmocka_unit_test(t_keylog),      cmocka_unit_test(t_sni),
+      cmocka_unit_test(t_psk),         cmocka_unit_test(t_psk_bad),
       cmocka_unit_test(t_bad_options), cmocka_unit_test(t_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

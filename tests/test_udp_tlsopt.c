@@ -366,6 +366,45 @@ static void t_srtp(void **state) {
   mstls_credentials_del(ccred);
 }
 
+static void t_psk(void **state) {
+  uint8_t key[32], wrong[32];
+  mstls_udp_settings ss, cs;
+  mstls_credentials *scred = NULL, *ccred = NULL, *bad = NULL;
+  mstls_udp_peer_info info;
+  mstls_peer_identity id;
+  world w;
+  (void)state;
+  memset(key, 0x17, sizeof(key));
+  memset(wrong, 0x18, sizeof(wrong));
+  /* DTLS 1.2 with a pre-shared key only: no certificates anywhere. */
+  assert_int_equal(mstls_credentials_new(&scred, NULL), 0);
+  assert_int_equal(mstls_credentials_add_psk(scred, "sensor-7", key, 32), 0);
+  assert_int_equal(mstls_credentials_new(&ccred, NULL), 0);
+  assert_int_equal(mstls_credentials_add_psk(ccred, "sensor-7", key, 32), 0);
+  assert_int_equal(mstls_credentials_new(&bad, NULL), 0);
+  assert_int_equal(mstls_credentials_add_psk(bad, "sensor-7", wrong, 32), 0);
+  settings(&ss, &cs);
+  world_new(&w, &ss, &cs, scred, ccred);
+  world_connect(&w, NULL);
+  assert_int_equal(w.c.done, 1);
+  assert_int_equal(w.s.done, 1);
+  assert_int_equal(mstls_udp_peer_get_peer_identity(w.s.peer, &id), 0);
+  assert_string_equal(id.psk_identity, "sensor-7");
+  assert_int_equal(id.chain_len, 0);
+  assert_int_equal(mstls_udp_peer_get_info(w.c.peer, &info), 0);
+  assert_string_equal(info.version, "DTLS1.2");
+  world_free(&w);
+  settings(&ss, &cs);
+  world_new(&w, &ss, &cs, scred, bad);
+  world_connect(&w, NULL);
+  assert_int_equal(w.c.done, 0);
+  assert_int_equal(w.s.done, 0);
+  world_free(&w);
+  mstls_credentials_del(scred);
+  mstls_credentials_del(ccred);
+  mstls_credentials_del(bad);
+}
+
 static int no_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
                    socklen_t tolen, const uint8_t *data, size_t len, void *ud) {
   (void)ep;
@@ -419,6 +458,7 @@ int main(void) {
       cmocka_unit_test(t_pins_and_verify),
       cmocka_unit_test(t_client_certificates),
       cmocka_unit_test(t_srtp),
+      cmocka_unit_test(t_psk),
       cmocka_unit_test(t_bad_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,8 @@
 
 #include "udp_int.h"
 
+#include "creds.h"
+
 #define EP_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 /* Appended to every priority string, the caller's too: DTLS 1.0 (RFC 4347)
  * and the pre-standard DTLS 0.9 lack the replay and downgrade protections
@@ -17,8 +19,9 @@
 /* Build the endpoint's priority: @p base with the versions below DTLS 1.2
  * removed. Returns MSTLS_E_TLS when GnuTLS rejects the string or nothing
  * of DTLS 1.2 or later is left, MSTLS_E_NOMEM. */
-static int ep_priority(mstls_udp_endpoint *ep, const char *base) {
-  size_t n = strlen(base) + sizeof(EP_MIN_VERSION);
+static int ep_priority(mstls_udp_endpoint *ep, const char *base,
+                       const char *extra) {
+  size_t n = strlen(base) + strlen(extra) + sizeof(EP_MIN_VERSION);
   const unsigned *vers = NULL;
   int i, nvers, usable = 0;
 
@@ -27,7 +30,8 @@ static int ep_priority(mstls_udp_endpoint *ep, const char *base) {
     return MSTLS_E_NOMEM;
   }
   memcpy(ep->priority_str, base, strlen(base));
-  memcpy(ep->priority_str + strlen(base), EP_MIN_VERSION,
+  memcpy(ep->priority_str + strlen(base), extra, strlen(extra));
+  memcpy(ep->priority_str + strlen(base) + strlen(extra), EP_MIN_VERSION,
          sizeof(EP_MIN_VERSION));
   if (gnutls_priority_init(&ep->priority, ep->priority_str, NULL) < 0) {
     ep->priority = NULL;
@@ -212,8 +216,9 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   if ((rv = mstls_udp_heap_reserve(ep)) < 0) {
     goto fail;
   }
-  if ((rv = ep_priority(ep, settings->priority ? settings->priority
-                                               : EP_DEFAULT_PRIORITY)) < 0) {
+  if ((rv = ep_priority(
+           ep, settings->priority ? settings->priority : EP_DEFAULT_PRIORITY,
+           cred->npsk > 0 ? MSTLS_PRIORITY_PSK : "")) < 0) {
     goto fail;
   }
   if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls, 1)) < 0) {
@@ -610,7 +615,8 @@ int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
   if (!ep || !to) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  if (!server_name && !(ep->settings.flags & MSTLS_UDP_INSECURE)) {
+  if (!server_name && !(ep->settings.flags & MSTLS_UDP_INSECURE) &&
+      ep->cred->npsk == 0) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   keylen = mstls_udp_addr_key(to, tolen, key);

@@ -6,6 +6,8 @@
 
 #include "udp_int.h"
 
+#include "creds.h"
+
 #define PEER_HS_STEPS 32
 #define PEER_READ_STEPS 64
 /* GnuTLS's own handshake limit (about 24 days): never the one that acts. */
@@ -186,9 +188,11 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
     return rv;
   }
   tls = peer->ch.tls;
+  peer->ch.psk_cred = ep->cred;
   if (gnutls_priority_set(tls, ep->priority) < 0 ||
       gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE,
-                             mstls_credentials_get_gnutls(ep->cred)) < 0) {
+                             mstls_credentials_get_gnutls(ep->cred)) < 0 ||
+      mstls_creds_attach_psk(ep->cred, tls, !client) < 0) {
     rv = MSTLS_E_TLS;
     goto fail;
   }

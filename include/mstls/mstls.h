@@ -299,6 +299,34 @@ MSTLS_EXTERN int
 mstls_credentials_get_session_cache_stats(mstls_credentials *cred,
                                           mstls_session_cache_stats *stats);
 
+/** Longest PSK identity accepted (RFC 4279 allows 2^16-1; real
+ *  deployments use short names). */
+#define MSTLS_PSK_IDENTITY_MAX 128
+/** PSK sizes accepted, in bytes. */
+#define MSTLS_PSK_KEY_MIN 16
+#define MSTLS_PSK_KEY_MAX 64
+
+/**
+ * @brief Add a pre-shared key (TLS 1.3 external PSK, RFC 8446 §2.2; DTLS
+ *        1.2 PSK cipher suites, RFC 4279) to the credentials.
+ *
+ * A client offers the first key added, under its identity. A server
+ * accepts every identity added (call it once per peer) and looks the key
+ * up by the identity the client sends. Sessions and endpoints created with
+ * such credentials enable the PSK key exchanges (with (EC)DHE first, then
+ * plain PSK for constrained peers); a certificate is then optional: a
+ * client needs no server_name, and a server no certificate, when both
+ * sides use PSK. The identity a client used is in
+ * mstls_peer_identity.psk_identity.
+ * @param identity 1..MSTLS_PSK_IDENTITY_MAX bytes of text, copied.
+ * @param key MSTLS_PSK_KEY_MIN..MSTLS_PSK_KEY_MAX bytes, copied.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL, sizes, an identity added
+ *         twice), MSTLS_E_NOMEM, MSTLS_E_CREDENTIALS.
+ */
+MSTLS_EXTERN int mstls_credentials_add_psk(mstls_credentials *cred,
+                                           const char *identity,
+                                           const uint8_t *key, size_t keylen);
+
 /** @brief The underlying GnuTLS credentials (escape hatch). */
 MSTLS_EXTERN gnutls_certificate_credentials_t
 mstls_credentials_get_gnutls(mstls_credentials *cred);
@@ -408,8 +436,12 @@ typedef struct mstls_peer_identity {
   /** SHA-256 of the peer's certificate (DER). */
   uint8_t sha256[MSTLS_SHA256_LEN];
   /** 1 when the certificate was verified: against the trust anchors and
-   *  the expected name, or by a pinned fingerprint. */
+   *  the expected name, by a pinned fingerprint, or by the verify
+   *  callback's acceptance. */
   int verified;
+  /** The PSK identity of the handshake (mstls_credentials_add_psk()),
+   *  "" when no pre-shared key was used. */
+  char psk_identity[MSTLS_PSK_IDENTITY_MAX + 1];
 } mstls_peer_identity;
 
 /**
@@ -526,7 +558,8 @@ typedef struct mstls_settings {
   /** Number of bidirectional streams, 1..65535. Default 10. */
   uint32_t nstreams;
   /** Client: the server's expected name, used for SNI and verification.
-   *  Required unless MSTLS_SETTINGS_INSECURE. Copied. */
+   *  Required unless MSTLS_SETTINGS_INSECURE, or the credentials hold a
+   *  pre-shared key (mstls_credentials_add_psk()). Copied. */
   const char *server_name;
   /** GnuTLS priority string; NULL for the default (TLS 1.3 and 1.2).
    *  Versions below TLS 1.2 are always removed. Copied. */

@@ -320,7 +320,8 @@ MSTLS_EXTERN int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep,
 /**
  * @brief Start a DTLS client handshake with the server at @p to.
  * @param server_name expected name (SNI and certificate check); required
- *        unless MSTLS_UDP_INSECURE. Copied.
+ *        unless MSTLS_UDP_INSECURE or the credentials hold a pre-shared
+ *        key (mstls_credentials_add_psk()). Copied.
  * @param ppeer receives the peer (may be NULL).
  * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (a peer with
  *         that address exists), MSTLS_E_LIMIT (max_peers or max_half_open
