@@ -33,6 +33,8 @@ struct mstls_sctp_assoc {
   mstls_settings settings;
   char *server_name;
   char *priority;
+  char *alpn;    /* settings.tls.alpn, copied */
+  uint8_t *pins; /* settings.tls.pins, copied */
   mstls_callbacks user_cb;
   mstls_credentials *cred;
   void *user_data;
@@ -347,6 +349,8 @@ static int assoc_become_up(mstls_sctp_assoc *a, uint16_t ev_in,
   a->settings.nstreams = a->nbidi;
   a->settings.server_name = a->server_name;
   a->settings.priority = a->priority;
+  a->settings.tls.alpn = a->alpn;
+  a->settings.tls.pins = a->pins;
   rc = mstls_session_new(&a->session, a->role, &a->settings, &cb, a->cred, a);
   if (rc != 0)
     return assoc_fail(a, rc);
@@ -672,6 +676,41 @@ static char *assoc_strdup(const mstls_mem *mem, const char *s) {
   return s == NULL ? NULL : mstls_mem_strdup(mem, s);
 }
 
+static int assoc_probe_push(mstls_session *s, uint16_t stream,
+                            const mstls_iovec *iov, size_t n, void *ud) {
+  (void)s;
+  (void)stream;
+  (void)iov;
+  (void)n;
+  (void)ud;
+  return MSTLS_E_TRANSPORT;
+}
+
+/* Settings and credentials that cannot work (a priority string GnuTLS
+ * refuses, bad TLS options, a server without a key) fail before any
+ * socket exists, not once the association is up: a session of one stream
+ * is made with them and thrown away. */
+static int assoc_probe(mstls_role role, const mstls_settings *settings,
+                       mstls_credentials *cred) {
+  mstls_settings probe;
+  mstls_callbacks cb;
+  mstls_session *s = NULL;
+  int rc;
+
+  if (settings != NULL)
+    probe = *settings;
+  else
+    mstls_settings_default(&probe);
+  probe.nstreams = 1;
+  if (probe.max_message < 18437)
+    probe.max_message = 18437;
+  memset(&cb, 0, sizeof(cb));
+  cb.push = assoc_probe_push;
+  rc = mstls_session_new(&s, role, &probe, &cb, cred, NULL);
+  mstls_session_del(s);
+  return rc;
+}
+
 static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
                      mstls_role role, const mstls_settings *settings,
                      const mstls_callbacks *callbacks, mstls_credentials *cred,
@@ -679,8 +718,12 @@ static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
   const mstls_mem *mem = settings != NULL && settings->mem != NULL
                              ? settings->mem
                              : mstls_mem_default();
-  mstls_sctp_assoc *a = mstls_mem_calloc(mem, 1, sizeof(*a));
+  mstls_sctp_assoc *a;
+  int rc = assoc_probe(role, settings, cred);
 
+  if (rc < 0)
+    return rc;
+  a = mstls_mem_calloc(mem, 1, sizeof(*a));
   if (a == NULL)
     return MSTLS_E_NOMEM;
   a->mem = mem;
@@ -694,10 +737,16 @@ static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
     a->settings.max_message = 18437;
   if (callbacks != NULL)
     a->user_cb = *callbacks;
-  a->cred = cred;
+  a->cred = mstls_credentials_ref(cred);
   a->user_data = user_data;
   a->server_name = assoc_strdup(mem, a->settings.server_name);
   a->priority = assoc_strdup(mem, a->settings.priority);
+  a->alpn = assoc_strdup(mem, a->settings.tls.alpn);
+  if (a->settings.tls.npins > 0 && a->settings.tls.pins != NULL) {
+    size_t n = a->settings.tls.npins * MSTLS_SHA256_LEN;
+    if ((a->pins = mstls_mem_malloc(mem, n)) != NULL)
+      memcpy(a->pins, a->settings.tls.pins, n);
+  }
   a->rcap = a->settings.max_message + ASSOC_SLACK;
   a->rbuf = mstls_mem_malloc(mem, a->rcap);
   a->park_tail = &a->park_head;
@@ -705,7 +754,9 @@ static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
   pthread_mutex_init(&a->slock, NULL);
   if (a->rbuf == NULL ||
       (a->settings.server_name != NULL && a->server_name == NULL) ||
-      (a->settings.priority != NULL && a->priority == NULL)) {
+      (a->settings.priority != NULL && a->priority == NULL) ||
+      (a->settings.tls.alpn != NULL && a->alpn == NULL) ||
+      (a->settings.tls.npins > 0 && a->pins == NULL)) {
     mstls_sctp_assoc_del(a);
     return MSTLS_E_NOMEM;
   }
@@ -1259,5 +1310,8 @@ void mstls_sctp_assoc_del(mstls_sctp_assoc *a) {
   mstls_mem_free(a->mem, a->sbuf);
   mstls_mem_free(a->mem, a->server_name);
   mstls_mem_free(a->mem, a->priority);
+  mstls_mem_free(a->mem, a->alpn);
+  mstls_mem_free(a->mem, a->pins);
+  mstls_credentials_del(a->cred); /* the association's reference */
   mstls_mem_free(a->mem, a);
 }

@@ -23,6 +23,7 @@ int mstls_credentials_new(mstls_credentials **pcred, const mstls_mem *mem) {
     return MSTLS_E_NOMEM;
   }
   c->mem = mem;
+  c->refs = 1;
   if (gnutls_certificate_allocate_credentials(&c->x509) < 0) {
     mstls_mem_free(mem, c);
     return MSTLS_E_NOMEM;
@@ -42,8 +43,15 @@ int mstls_credentials_new(mstls_credentials **pcred, const mstls_mem *mem) {
   return 0;
 }
 
+mstls_credentials *mstls_credentials_ref(mstls_credentials *cred) {
+  if (cred) {
+    __atomic_add_fetch(&cred->refs, 1, __ATOMIC_RELAXED);
+  }
+  return cred;
+}
+
 void mstls_credentials_del(mstls_credentials *cred) {
-  if (!cred) {
+  if (!cred || __atomic_sub_fetch(&cred->refs, 1, __ATOMIC_ACQ_REL) != 0) {
     return;
   }
   gnutls_certificate_free_credentials(cred->x509);

@@ -25,6 +25,7 @@ struct mstls_credentials {
   size_t npsk, psk_cap;
   gnutls_psk_client_credentials_t psk_client;
   gnutls_psk_server_credentials_t psk_server;
+  unsigned refs; /* atomic; the creator's reference is 1 */
 };
 
 /* The priority-string addition that enables the PSK key exchanges. */

@@ -84,6 +84,7 @@ static void sess_free_fields(mstls_session *s) {
   mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.server_name);
   mstls_mem_free(s->mem, (void *)(uintptr_t)s->settings.priority);
   mstls_tlsopt_deinit(&s->tlsopt, s->mem);
+  mstls_credentials_del(s->cred); /* the session's reference */
   mstls_mem_free(s->mem, s->scratch);
   mstls_mem_free(s->mem, s->pullbuf);
   if (s->resume_data.data) {
@@ -142,7 +143,7 @@ int mstls_session_new(mstls_session **psession, mstls_role role,
   s->settings.priority = NULL;
   s->cb = *callbacks;
   s->user_data = user_data;
-  s->cred = cred;
+  s->cred = mstls_credentials_ref(cred);
   s->nstreams = settings->nstreams;
   s->hs_min_deadline = MSTLS_TSTAMP_NEVER;
   s->anchor_t0 = MSTLS_TSTAMP_NEVER;

@@ -182,7 +182,7 @@ expect 2 '--echo takes no value' dtls-server --echo=1
 expect 2 'unknown option --connect' dtls-server --connect 127.0.0.1:5000
 expect 2 'unknown option --listen' dtls-client --listen 127.0.0.1:5000
 expect 2 '--connect HOST:PORT is required' dtls-client --insecure
-expect 2 'give --ca FILE or --insecure' dtls-client --connect 127.0.0.1:5000
+expect 2 'give --ca FILE, --pin SHA256, --psk ID:KEY or --insecure' dtls-client --connect 127.0.0.1:5000
 expect 2 '--cert and --key go together' dtls-client --connect 127.0.0.1:5000 \
   --insecure --key x
 expect 2 'unknown option --bogus' demo --bogus

@@ -197,7 +197,7 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   ep->cb = *callbacks;
   ep->user_data = user_data;
   ep->mem = mem;
-  ep->cred = cred;
+  ep->cred = mstls_credentials_ref(cred);
   rv = MSTLS_E_NOMEM;
   ep->rate = mstls_mem_calloc(mem, MSTLS_UDP_RATE_SLOTS, sizeof(*ep->rate));
   ep->rxbuf = mstls_mem_malloc(mem, MSTLS_UDP_RECORD_MAX);
@@ -273,7 +273,24 @@ void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
   mstls_mem_free(mem, ep->txbuf);
   mstls_mem_free(mem, ep->priority_str);
   mstls_tlsopt_deinit(&ep->tlsopt, mem);
+  mstls_credentials_del(ep->cred);
   mstls_mem_free(mem, ep);
+}
+
+int mstls_udp_endpoint_set_credentials(mstls_udp_endpoint *ep,
+                                       mstls_credentials *cred) {
+  mstls_credentials *old;
+  if (!ep || !cred) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if ((ep->settings.flags & MSTLS_UDP_ACCEPT) && !cred->have_key &&
+      cred->npsk == 0) {
+    return MSTLS_E_CREDENTIALS;
+  }
+  old = ep->cred;
+  ep->cred = mstls_credentials_ref(cred);
+  mstls_credentials_del(old);
+  return 0;
 }
 
 /* ---- stateless path ---------------------------------------------------- */

@@ -188,11 +188,12 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
     return rv;
   }
   tls = peer->ch.tls;
-  peer->ch.psk_cred = ep->cred;
+  peer->cred = mstls_credentials_ref(ep->cred);
+  peer->ch.psk_cred = peer->cred;
   if (gnutls_priority_set(tls, ep->priority) < 0 ||
       gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE,
-                             mstls_credentials_get_gnutls(ep->cred)) < 0 ||
-      mstls_creds_attach_psk(ep->cred, tls, !client) < 0) {
+                             mstls_credentials_get_gnutls(peer->cred)) < 0 ||
+      mstls_creds_attach_psk(peer->cred, tls, !client) < 0) {
     rv = MSTLS_E_TLS;
     goto fail;
   }
@@ -283,6 +284,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   return 0;
 fail:
   mstls_chan_deinit(&peer->ch);
+  mstls_credentials_del(peer->cred);
   mstls_mem_free(ep->mem, peer->server_name);
   mstls_mem_free(ep->mem, peer);
   return rv;
@@ -291,6 +293,7 @@ fail:
 void mstls_udp_peer_free(mstls_udp_peer *peer) {
   const mstls_mem *mem = peer->ep->mem;
   mstls_chan_deinit(&peer->ch);
+  mstls_credentials_del(peer->cred);
   mstls_mem_free(mem, peer->server_name);
   mstls_mem_free(mem, peer);
 }

@@ -107,6 +107,7 @@ void mstls_udp_prefixes_free(mstls_udp_endpoint *ep);
 struct mstls_udp_peer {
   mstls_udp_endpoint *ep;
   mstls_channel ch;
+  mstls_credentials *cred; /* a reference: those of its handshake */
   struct sockaddr_storage addr;
   socklen_t addrlen;
   uint8_t key[MSTLS_UDP_KEY_MAX];

@@ -173,8 +173,16 @@ typedef enum mstls_role {
  * Credentials
  * ---------------------------------------------------------------------- */
 
-/** Certificates, keys, trust anchors and the session-ticket key. May be
- *  shared by any number of sessions; must outlive them. */
+/** Certificates, keys, trust anchors, pre-shared keys and the
+ *  session-ticket key. Reference counted: every session, endpoint and peer
+ *  that uses them holds a reference, so the application may drop its own
+ *  (mstls_credentials_del()) while connections still use them; they are
+ *  freed with the last reference. To replace a server's certificate while
+ *  it serves, load new credentials and hand them to the next
+ *  mstls_sctp_accept() / mstls_session_new(), or to
+ *  mstls_udp_endpoint_set_credentials(): new handshakes use them, running
+ *  connections keep theirs. Do not change credentials (add keys,
+ *  certificates, trust) once a connection uses them. */
 typedef struct mstls_credentials mstls_credentials;
 
 /**
@@ -186,8 +194,14 @@ typedef struct mstls_credentials mstls_credentials;
 MSTLS_EXTERN int mstls_credentials_new(mstls_credentials **pcred,
                                        const mstls_mem *mem);
 
-/** @brief Free credentials (NULL is ignored). */
+/** @brief Drop a reference (the creator's, or one taken with
+ *  mstls_credentials_ref()); the last one frees them. NULL is ignored.
+ *  Thread-safe. */
 MSTLS_EXTERN void mstls_credentials_del(mstls_credentials *cred);
+
+/** @brief Take a reference to @p cred (thread-safe).
+ *  @return @p cred (NULL for NULL). */
+MSTLS_EXTERN mstls_credentials *mstls_credentials_ref(mstls_credentials *cred);
 
 /**
  * @brief Load a certificate chain and its private key from PEM files.

@@ -275,6 +275,21 @@ MSTLS_EXTERN int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
                                         mstls_credentials *cred,
                                         void *user_data);
 
+/**
+ * @brief Replace the endpoint's credentials: peers created from now on
+ *        (new handshakes, client or server) use @p cred; established and
+ *        half-open peers keep the credentials of their handshake. The
+ *        endpoint takes a reference to @p cred and drops its reference to
+ *        the old ones (freed when their last peer goes). The key exchanges
+ *        stay those chosen at creation (pre-shared keys enable PSK only if
+ *        the first credentials had some).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL), MSTLS_E_CREDENTIALS (a
+ *         server endpoint's new credentials have neither a certificate
+ *         and key nor a pre-shared key).
+ */
+MSTLS_EXTERN int mstls_udp_endpoint_set_credentials(mstls_udp_endpoint *ep,
+                                                    mstls_credentials *cred);
+
 /** @brief Free an endpoint and all its peers, without sending anything
  *  and without callbacks. NULL is ignored. */
 MSTLS_EXTERN void mstls_udp_endpoint_del(mstls_udp_endpoint *ep);
