@@ -15,6 +15,8 @@ if(MSTLS_WITH_USRSCTP)
   # Tunables and the failover profile, in virtual time.
   mstls_add_test(NAME test_sctp_tune SOURCES test_sctp_tune.c
                  LABELS integration LIBS mstls_sctp_testlib)
+  mstls_add_test(NAME test_sctp_reload SOURCES test_sctp_reload.c
+                 LABELS integration LIBS mstls_sctp_testlib)
   mstls_add_test(NAME test_sctp_port SOURCES test_sctp_port.c
                  LABELS integration)
   # Multihoming API: address lists, paths, primary, path events (usrsctp

@@ -405,6 +405,136 @@ static void t_psk(void **state) {
   mstls_credentials_del(bad);
 }
 
+/* ---- certificate reload -------------------------------------------------- */
+
+#define RELOAD_PEERS 100
+
+typedef struct reload {
+  int s_done, c_done, s_bytes;
+  mstls_udp_peer *last_client_peer;
+} reload;
+
+static void rl_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                    void *ud) {
+  reload *r = ud;
+  (void)ep;
+  if (f & MSTLS_UDP_PEER_CLIENT) {
+    r->c_done++;
+    r->last_client_peer = p;
+  } else {
+    r->s_done++;
+  }
+}
+
+static void rl_data(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
+                    const uint8_t *d, size_t len, void *ud) {
+  reload *r = ud;
+  (void)ep;
+  (void)p;
+  (void)d;
+  if (!(f & MSTLS_UDP_PEER_CLIENT)) {
+    r->s_bytes += (int)len;
+  }
+}
+
+static int rl_all_done(void *ud) {
+  reload *r = ud;
+  return r->c_done >= RELOAD_PEERS && r->s_done >= RELOAD_PEERS;
+}
+
+static int rl_one_more(void *ud) {
+  reload *r = ud;
+  return r->c_done > RELOAD_PEERS && r->s_done > RELOAD_PEERS;
+}
+
+static int rl_all_data(void *ud) {
+  reload *r = ud;
+  return r->s_bytes >= RELOAD_PEERS * 4;
+}
+
+static void fingerprint_of(mstls_credentials *c, uint8_t fp[MSTLS_SHA256_LEN]) {
+  char pem[4096];
+  size_t len = sizeof(pem);
+  assert_int_equal(mstls_credentials_get_cert_pem(c, pem, &len), 0);
+  der_sha256(pem, fp);
+}
+
+/* A server replaces its certificate while 100 peers are up: they stay up
+ * and keep exchanging data on the old credentials (whose last outside
+ * reference is dropped at once), and a new peer sees the new
+ * certificate. */
+static void t_reload(void **state) {
+  mstls_udp_settings ss, cs;
+  mstls_udp_callbacks cb;
+  mstls_credentials *a = NULL, *b = NULL, *ccred = NULL;
+  mstls_udp_peer *cpeer[RELOAD_PEERS + 1];
+  mstls_peer_identity id;
+  uint8_t fpa[MSTLS_SHA256_LEN], fpb[MSTLS_SHA256_LEN];
+  struct sockaddr_storage sa;
+  socklen_t sl;
+  mstls_udp_endpoint *server, *cl[RELOAD_PEERS + 1];
+  udpt_net *net = udpt_net_new(NULL);
+  reload r;
+  int i;
+  (void)state;
+  memset(&r, 0, sizeof(r));
+  assert_non_null(net);
+  assert_int_equal(mstls_credentials_new(&a, NULL), 0);
+  assert_int_equal(mstls_credentials_set_self_signed(a, "server.test"), 0);
+  assert_int_equal(mstls_credentials_new(&b, NULL), 0);
+  assert_int_equal(mstls_credentials_set_self_signed(b, "server.test"), 0);
+  assert_int_equal(mstls_credentials_new(&ccred, NULL), 0);
+  fingerprint_of(a, fpa);
+  fingerprint_of(b, fpb);
+  assert_memory_not_equal(fpa, fpb, sizeof(fpa));
+  settings(&ss, &cs);
+  cs.flags |= MSTLS_UDP_INSECURE;
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = rl_done;
+  cb.recv_data = rl_data;
+  server = udpt_net_add(net, SERVER_INDEX, 0, &ss, &cb, a, &r);
+  assert_non_null(server);
+  udpt_addr(&sa, &sl, SERVER_INDEX, 0);
+  for (i = 0; i <= RELOAD_PEERS; i++) {
+    cl[i] = udpt_net_add(net, (uint32_t)(100 + i), 0, &cs, &cb, ccred, &r);
+    assert_non_null(cl[i]);
+  }
+  for (i = 0; i < RELOAD_PEERS; i++) {
+    assert_int_equal(mstls_udp_endpoint_connect(cl[i], (struct sockaddr *)&sa,
+                                                sl, NULL, udpt_net_now(net),
+                                                &cpeer[i]),
+                     0);
+  }
+  assert_true(udpt_net_run(net, rl_all_done, &r, 1000000));
+  /* The swap: new credentials in, the application's old reference out. */
+  assert_int_equal(mstls_udp_endpoint_set_credentials(server, b), 0);
+  mstls_credentials_del(a);
+  a = NULL;
+  assert_int_equal(
+      mstls_udp_endpoint_connect(cl[RELOAD_PEERS], (struct sockaddr *)&sa, sl,
+                                 NULL, udpt_net_now(net), &cpeer[RELOAD_PEERS]),
+      0);
+  assert_true(udpt_net_run(net, rl_one_more, &r, 1000000));
+  assert_int_equal(mstls_udp_peer_get_peer_identity(cpeer[RELOAD_PEERS], &id),
+                   0);
+  assert_memory_equal(id.sha256, fpb, sizeof(fpb));
+  /* The old peers still run, on the old certificate. */
+  for (i = 0; i < RELOAD_PEERS; i++) {
+    assert_int_equal(mstls_udp_peer_get_peer_identity(cpeer[i], &id), 0);
+    assert_memory_equal(id.sha256, fpa, sizeof(fpa));
+    assert_int_equal(mstls_udp_peer_send(cpeer[i], "data", 4), 4);
+  }
+  assert_true(udpt_net_run(net, rl_all_data, &r, 1000000));
+  assert_int_equal(r.s_bytes, RELOAD_PEERS * 4);
+  assert_int_equal(mstls_udp_endpoint_set_credentials(server, NULL),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_udp_endpoint_set_credentials(server, ccred),
+                   MSTLS_E_CREDENTIALS); /* a server needs a key */
+  udpt_net_free(net); /* the last peers of the old credentials free them */
+  mstls_credentials_del(b);
+  mstls_credentials_del(ccred);
+}
+
 static int no_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
                    socklen_t tolen, const uint8_t *data, size_t len, void *ud) {
   (void)ep;
@@ -459,6 +589,7 @@ int main(void) {
       cmocka_unit_test(t_client_certificates),
       cmocka_unit_test(t_srtp),
       cmocka_unit_test(t_psk),
+      cmocka_unit_test(t_reload),
       cmocka_unit_test(t_bad_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
