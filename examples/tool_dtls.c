@@ -148,10 +148,13 @@ static void dtls_on_closed(mstls_udp_endpoint *ep, uint32_t flags,
     t->failed = 1;
   }
   if (!t->quiet) {
-    fprintf(stderr, "%s: closed (%s)\n", dtls_peer_str(peer, a, 80),
+    char detail[MSTLS_DETAIL_MAX];
+    int dl = mstls_udp_peer_get_error_detail(peer, detail, sizeof(detail));
+    fprintf(stderr, "%s: closed (%s)%s%s\n", dtls_peer_str(peer, a, 80),
             reason == MSTLS_E_CLOSED ? "closed locally"
             : reason                 ? mstls_strerror(reason)
-                                     : "close_notify");
+                                     : "close_notify",
+            dl > 0 ? ": " : "", dl > 0 ? detail : "");
   }
   if (t->exit_after > 0 && t->closed >= t->exit_after) {
     t->stop = 1;

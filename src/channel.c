@@ -1,6 +1,7 @@
 #include "channel.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <mstls/mstls.h>
@@ -181,8 +182,110 @@ int mstls_chan_enqueue(mstls_channel *ch, const uint8_t *data, size_t len) {
   return mstls_rxq_push(&ch->rxq, ch->mem, data, len);
 }
 
+/* ---- failure details and the log ---------------------------------------- */
+
+static mstls_log_cb chan_log_cb;
+static int chan_log_level;
+static void *chan_log_ud;
+
+static void chan_gnutls_log(int level, const char *text) {
+  char line[512];
+  size_t n;
+  (void)level;
+  snprintf(line, sizeof(line), "gnutls: %s", text);
+  n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+    line[--n] = '\0';
+  }
+  if (chan_log_cb != NULL) {
+    chan_log_cb(MSTLS_LOG_DEBUG, line, chan_log_ud);
+  }
+}
+
+void mstls_set_log(mstls_log_cb cb, int level, void *user_data) {
+  if (cb == NULL || level <= MSTLS_LOG_OFF) {
+    chan_log_cb = NULL;
+    chan_log_level = 0;
+    gnutls_global_set_log_level(0);
+    return;
+  }
+  chan_log_ud = user_data;
+  chan_log_level = level;
+  chan_log_cb = cb;
+  if (level >= MSTLS_LOG_DEBUG) {
+    gnutls_global_set_log_function(chan_gnutls_log);
+    gnutls_global_set_log_level(level - 1);
+  } else {
+    gnutls_global_set_log_level(0);
+  }
+}
+
+static void chan_log_failure(const mstls_channel *ch, const char *text) {
+  char line[MSTLS_DETAIL_MAX + 64];
+  if (chan_log_cb == NULL || chan_log_level < MSTLS_LOG_ERROR) {
+    return;
+  }
+  if (ch->ctx.stream >= 0) {
+    snprintf(line, sizeof(line), "stream %d: %s", ch->ctx.stream, text);
+  } else {
+    snprintf(line, sizeof(line), "peer: %s", text);
+  }
+  chan_log_cb(MSTLS_LOG_ERROR, line, chan_log_ud);
+}
+
+void mstls_chan_set_detail(mstls_channel *ch, const char *text) {
+  if (ch->detail[0] == '\0') {
+    snprintf(ch->detail, sizeof(ch->detail), "%s", text);
+  }
+  chan_log_failure(ch, text);
+}
+
+/* What went wrong with GnuTLS error @p gerr, in words. */
+static void chan_describe(mstls_channel *ch, int gerr) {
+  char text[MSTLS_DETAIL_MAX];
+  switch (gerr) {
+  case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+    const char *name = gnutls_alert_get_name(gnutls_alert_get(ch->tls));
+    snprintf(text, sizeof(text), "the peer sent a fatal alert: %s%s",
+             name ? name : "unknown",
+             gnutls_alert_get(ch->tls) == GNUTLS_A_CERTIFICATE_REQUIRED
+                 ? " (it requires a certificate from this side)"
+             : gnutls_alert_get(ch->tls) == GNUTLS_A_UNKNOWN_CA ||
+                     gnutls_alert_get(ch->tls) == GNUTLS_A_BAD_CERTIFICATE
+                 ? " (it did not accept this side's certificate)"
+                 : "");
+    break;
+  }
+  case GNUTLS_E_NO_CERTIFICATE_FOUND:
+  case GNUTLS_E_CERTIFICATE_REQUIRED:
+    snprintf(text, sizeof(text), "the peer sent no certificate");
+    break;
+  case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+  case GNUTLS_E_CERTIFICATE_ERROR: {
+    unsigned status = gnutls_session_get_verify_cert_status(ch->tls);
+    gnutls_datum_t out = {NULL, 0};
+    if (status != 0 && gnutls_certificate_verification_status_print(
+                           status, GNUTLS_CRT_X509, &out, 0) == 0) {
+      snprintf(text, sizeof(text), "the peer's certificate: %.*s",
+               (int)out.size, (const char *)out.data);
+      gnutls_free(out.data);
+    } else {
+      snprintf(text, sizeof(text), "the peer's certificate was refused");
+    }
+    break;
+  }
+  default:
+    snprintf(text, sizeof(text), "%s", gnutls_strerror(gerr));
+    break;
+  }
+  mstls_chan_set_detail(ch, text);
+}
+
 int mstls_chan_map_error(mstls_channel *ch, int gerr, int handshaking) {
   ch->last_gnutls = gerr;
+  if (gerr != GNUTLS_E_PUSH_ERROR && gerr != GNUTLS_E_PULL_ERROR) {
+    chan_describe(ch, gerr);
+  }
   if (gerr == GNUTLS_E_PUSH_ERROR && ch->push_err) {
     return ch->push_err == MSTLS_E_NOMEM ? MSTLS_E_NOMEM : MSTLS_E_TRANSPORT;
   }

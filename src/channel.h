@@ -34,6 +34,8 @@ typedef struct mstls_channel {
   int verified;            /* the options' verify function accepted it */
   /* The credentials whose pre-shared keys a server looks up. */
   const struct mstls_credentials *psk_cred;
+  /* Why the connection failed, in words ("" while it has not). */
+  char detail[MSTLS_DETAIL_MAX];
 } mstls_channel;
 
 /**
@@ -44,6 +46,10 @@ typedef struct mstls_channel {
 int mstls_chan_init(mstls_channel *ch, const mstls_mem *mem,
                     unsigned gnutls_flags, mstls_chan_push_fn push,
                     void *push_ctx);
+/** Record @p text as the channel's failure detail (the first one
+ *  stays; later ones are only logged). */
+void mstls_chan_set_detail(mstls_channel *ch, const char *text);
+
 /** Free the GnuTLS session and the queued messages. */
 void mstls_chan_deinit(mstls_channel *ch);
 

@@ -2,6 +2,7 @@
  * send and receive, and the public per-stream functions. */
 #include "session.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "creds.h"
@@ -1056,6 +1057,26 @@ static mstls_channel *strm_established(mstls_session *s, uint16_t stream,
     return NULL;
   }
   return &st->ch;
+}
+
+int mstls_stream_get_error_detail(mstls_session *s, uint16_t stream, char *buf,
+                                  size_t len) {
+  int rv;
+  mstls_strm *st;
+  if (!buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  buf[0] = '\0';
+  st = strm_lookup(s, stream, 0, &rv);
+  if (rv < 0) {
+    return rv;
+  }
+  if (!st || st->err == 0) {
+    return 0;
+  }
+  snprintf(buf, len, "%s",
+           st->ch.detail[0] ? st->ch.detail : mstls_strerror(st->err));
+  return (int)strlen(buf);
 }
 
 int mstls_stream_get_alpn(mstls_session *s, uint16_t stream, char *buf,

@@ -265,6 +265,16 @@ static int tlsopt_pinned(const mstls_tlsopt *o, const uint8_t *fp) {
   return 0;
 }
 
+static void tlsopt_hex(char *out, const uint8_t *in, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  size_t i;
+  for (i = 0; i < len; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * len] = '\0';
+}
+
 /* GnuTLS's verify function of a channel whose options own verification. */
 static int tlsopt_verify(gnutls_session_t tls) {
   mstls_channel *ch = gnutls_session_get_ptr(tls);
@@ -288,6 +298,13 @@ static int tlsopt_verify(gnutls_session_t tls) {
   if (o != NULL && o->npins > 0) {
     verdict = tlsopt_pinned(o, id.sha256) ? 0 : MSTLS_E_CERT_VERIFY;
     id.verified = verdict == 0;
+    if (verdict != 0) {
+      char hex[2 * MSTLS_SHA256_LEN + 1], text[MSTLS_DETAIL_MAX];
+      tlsopt_hex(hex, id.sha256, MSTLS_SHA256_LEN);
+      snprintf(text, sizeof(text),
+               "the peer's certificate (sha256 %s) matches no pin", hex);
+      mstls_chan_set_detail(ch, text);
+    }
   } else if (ch->verify_mode == MSTLS_VERIFY_INSECURE) {
     verdict = 0;
   } else {
@@ -295,24 +312,28 @@ static int tlsopt_verify(gnutls_session_t tls) {
     int rv = gnutls_certificate_verify_peers3(tls, ch->verify_name, &status);
     verdict = rv == 0 && status == 0 ? 0 : MSTLS_E_CERT_VERIFY;
     id.verified = verdict == 0;
+    if (verdict != 0 && (o == NULL || o->verify == NULL)) {
+      gnutls_datum_t out = {NULL, 0};
+      char text[MSTLS_DETAIL_MAX];
+      if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                       &out, 0) == 0) {
+        snprintf(text, sizeof(text), "the peer's certificate: %.*s",
+                 (int)out.size, (const char *)out.data);
+        gnutls_free(out.data);
+        mstls_chan_set_detail(ch, text);
+      }
+    }
   }
   if (o != NULL && o->verify != NULL) {
     int rv = o->verify(&ch->ctx, &id, verdict, o->user_data);
     verdict = rv < 0 ? rv : 0;
     id.verified = verdict == 0;
+    if (verdict != 0) {
+      mstls_chan_set_detail(ch, "the verify callback refused the peer");
+    }
   }
   ch->verified = verdict == 0 && id.verified;
   return verdict == 0 ? 0 : GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
-}
-
-static void tlsopt_hex(char *out, const uint8_t *in, size_t len) {
-  static const char digits[] = "0123456789abcdef";
-  size_t i;
-  for (i = 0; i < len; i++) {
-    out[2 * i] = digits[in[i] >> 4];
-    out[2 * i + 1] = digits[in[i] & 15];
-  }
-  out[2 * len] = '\0';
 }
 
 /* GnuTLS hands each secret as it derives it: one NSS key-log line. */

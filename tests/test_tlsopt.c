@@ -654,6 +654,93 @@ static void t_psk_bad(void **state) {
   mstls_credentials_del(c);
 }
 
+/* ---- error details and the log --------------------------------------------
+ */
+
+typedef struct logrec {
+  int lines;
+  char last[MSTLS_DETAIL_MAX + 64];
+} logrec;
+
+static void cb_log(int level, const char *line, void *ud) {
+  logrec *r = ud;
+  assert_int_equal(level, MSTLS_LOG_ERROR);
+  r->lines++;
+  snprintf(r->last, sizeof(r->last), "%s", line);
+}
+
+static void detail_of(mstls_session *s, uint16_t k, char *buf) {
+  assert_true(mstls_stream_get_error_detail(s, k, buf, MSTLS_DETAIL_MAX) > 0);
+}
+
+static void t_error_detail(void **state) {
+  const test_pki *pki = test_pki_get();
+  mstls_settings cs, ss;
+  test_pair p;
+  char d[MSTLS_DETAIL_MAX];
+  uint8_t pin[MSTLS_SHA256_LEN];
+  logrec lr;
+  (void)state;
+  assert_non_null(pki);
+  memset(&lr, 0, sizeof(lr));
+  mstls_set_log(cb_log, MSTLS_LOG_ERROR, &lr);
+  /* The wrong name: the client says so; the server learns it from the
+   * client's alert. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = "other.test";
+  start_pair(&p, &cs, &ss, 0, NULL);
+  assert_int_equal(mstls_stream_get_error_detail(p.client, 0, d, sizeof(d)), 0);
+  assert_string_equal(d, "");
+  assert_int_equal(test_pair_handshake(&p, 10000), MSTLS_E_CERT_VERIFY);
+  test_pair_flush(&p);
+  detail_of(p.client, 0, d);
+  assert_non_null(strstr(d, "does not match"));
+  detail_of(p.server, 0, d);
+  assert_non_null(strstr(d, "the peer sent a fatal alert"));
+  test_pair_free(&p);
+  assert_true(lr.lines >= 2);
+  /* An unknown issuer. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  start_pair(&p, &cs, &ss, 0, pki->other_ca_pem);
+  (void)test_pair_handshake(&p, 10000);
+  detail_of(p.client, 0, d);
+  assert_non_null(strstr(d, "issuer"));
+  test_pair_free(&p);
+  /* A server that requires a client certificate, a client without one:
+   * each side is told which side lacks it. */
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  ss.flags |= MSTLS_SETTINGS_REQUIRE_CLIENT_CERT;
+  start_pair(&p, &cs, &ss, 0, NULL);
+  (void)test_pair_handshake(&p, 10000);
+  test_pair_flush(&p);
+  detail_of(p.server, 0, d);
+  assert_non_null(strstr(d, "the peer sent no certificate"));
+  detail_of(p.client, 0, d);
+  assert_non_null(strstr(d, "requires a certificate from this side"));
+  test_pair_free(&p);
+  /* A pin that does not match names the fingerprint seen. */
+  memset(pin, 0x33, sizeof(pin));
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.tls.pins = pin;
+  cs.tls.npins = 1;
+  start_pair(&p, &cs, &ss, 0, NULL);
+  (void)test_pair_handshake(&p, 10000);
+  detail_of(p.client, 0, d);
+  assert_non_null(strstr(d, "matches no pin"));
+  test_pair_free(&p);
+  /* Off again: nothing more is logged. */
+  mstls_set_log(NULL, MSTLS_LOG_OFF, NULL);
+  lr.lines = 0;
+  settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);
+  cs.server_name = "other.test";
+  start_pair(&p, &cs, &ss, 0, NULL);
+  (void)test_pair_handshake(&p, 10000);
+  test_pair_free(&p);
+  assert_int_equal(lr.lines, 0);
+  assert_int_equal(mstls_stream_get_error_detail(NULL, 0, d, sizeof(d)),
+                   MSTLS_E_INVALID_ARGUMENT);
+}
+
 /* ---- bad options -------------------------------------------------------- */
 
 static void t_bad_options(void **state) {
@@ -734,13 +821,14 @@ static void t_sha256_hex(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t_alpn),        cmocka_unit_test(t_alpn_none_in_common),
-      cmocka_unit_test(t_export),      cmocka_unit_test(t_identity),
-      cmocka_unit_test(t_pins),        cmocka_unit_test(t_server_pins),
-      cmocka_unit_test(t_configure),   cmocka_unit_test(t_verify_callback),
-      cmocka_unit_test(t_keylog),      cmocka_unit_test(t_sni),
-      cmocka_unit_test(t_psk),         cmocka_unit_test(t_psk_bad),
-      cmocka_unit_test(t_bad_options), cmocka_unit_test(t_sha256_hex),
+      cmocka_unit_test(t_alpn),       cmocka_unit_test(t_alpn_none_in_common),
+      cmocka_unit_test(t_export),     cmocka_unit_test(t_identity),
+      cmocka_unit_test(t_pins),       cmocka_unit_test(t_server_pins),
+      cmocka_unit_test(t_configure),  cmocka_unit_test(t_verify_callback),
+      cmocka_unit_test(t_keylog),     cmocka_unit_test(t_sni),
+      cmocka_unit_test(t_psk),        cmocka_unit_test(t_error_detail),
+      cmocka_unit_test(t_psk_bad),    cmocka_unit_test(t_bad_options),
+      cmocka_unit_test(t_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

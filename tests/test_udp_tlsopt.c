@@ -22,6 +22,7 @@ typedef struct side {
   int done, closed, reason;
   int keylines, configured, verify_calls, verify_answer, last_verdict;
   int ctx_ok; /* every callback's ctx named this side's peer correctly */
+  char detail[MSTLS_DETAIL_MAX]; /* why it closed */
 } side;
 
 typedef struct world {
@@ -43,9 +44,9 @@ static void on_closed(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
   world *w = ud;
   side *sd = (f & MSTLS_UDP_PEER_CLIENT) ? &w->c : &w->s;
   (void)ep;
-  (void)p;
   sd->closed++;
   sd->reason = reason;
+  (void)mstls_udp_peer_get_error_detail(p, sd->detail, sizeof(sd->detail));
 }
 
 static side *side_of(world *w, const mstls_tls_ctx *ctx) {
@@ -239,6 +240,8 @@ static void t_pins_and_verify(void **state) {
   assert_int_equal(w.c.done, 0);
   assert_int_equal(w.c.closed, 1);
   assert_int_equal(w.c.reason, MSTLS_E_CERT_VERIFY);
+  assert_non_null(strstr(w.c.detail, "matches no pin"));
+  assert_non_null(strstr(w.s.detail, "the peer sent a fatal alert"));
   assert_int_equal(w.s.done, 0);
   world_free(&w);
   /* A verify callback overrules the untrusted CA; then refuses. */

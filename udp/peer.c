@@ -2,6 +2,7 @@
  * in-memory queue), handshake and record processing, and its timers in
  * the endpoint's merged deadline heap. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "udp_int.h"
@@ -624,6 +625,20 @@ int mstls_udp_peer_get_error(mstls_udp_peer *peer) {
 
 static int peer_established(const mstls_udp_peer *peer) {
   return peer->state == MSTLS_UDP_PEER_OPEN;
+}
+
+int mstls_udp_peer_get_error_detail(mstls_udp_peer *peer, char *buf,
+                                    size_t len) {
+  if (!peer || !buf || len == 0) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  buf[0] = '\0';
+  if (peer->error == 0 || peer->error == MSTLS_E_CLOSED) {
+    return 0;
+  }
+  snprintf(buf, len, "%s",
+           peer->ch.detail[0] ? peer->ch.detail : mstls_strerror(peer->error));
+  return (int)strlen(buf);
 }
 
 int mstls_udp_peer_get_info(mstls_udp_peer *peer, mstls_udp_peer_info *info) {

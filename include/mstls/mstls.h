@@ -163,6 +163,31 @@ typedef struct mstls_mem {
   void *(*realloc)(void *ptr, size_t size, void *user_data);
 } mstls_mem;
 
+/** Size of the buffers of mstls_stream_get_error_detail() and
+ *  mstls_udp_peer_get_error_detail() (a detail is cut to fit). */
+#define MSTLS_DETAIL_MAX 256
+
+/** Log levels of mstls_set_log(). */
+typedef enum mstls_log_level {
+  MSTLS_LOG_OFF = 0,
+  /** A stream or peer failed: the error and its detail. */
+  MSTLS_LOG_ERROR = 1,
+  /** Also GnuTLS's own log at its level n - 1 (2: GnuTLS level 1, ...). */
+  MSTLS_LOG_DEBUG = 2
+} mstls_log_level;
+
+/** A log line (no newline) at @p level. Called from whichever thread
+ *  runs the connection; keep it short and thread-safe. */
+typedef void (*mstls_log_cb)(int level, const char *line, void *user_data);
+
+/**
+ * @brief Send mstls's log (and, from MSTLS_LOG_DEBUG on, GnuTLS's) to
+ *        @p cb; off by default. Process-wide, like GnuTLS's own log: set
+ *        it before making connections. @p level MSTLS_LOG_OFF or a NULL
+ *        callback turns it off.
+ */
+MSTLS_EXTERN void mstls_set_log(mstls_log_cb cb, int level, void *user_data);
+
 /** Which side of the TLS handshake a session plays. */
 typedef enum mstls_role {
   MSTLS_ROLE_CLIENT = 0,
@@ -1064,6 +1089,21 @@ MSTLS_EXTERN int mstls_stream_get_info(mstls_session *session, uint16_t stream,
 MSTLS_EXTERN int
 mstls_stream_get_peer_certificate(mstls_session *session, uint16_t stream,
                                   const gnutls_datum_t **pcerts, unsigned *pn);
+
+/**
+ * @brief Why a stream failed, in words: the alert the peer sent (and what
+ *        it means for this side), why the peer's certificate was refused
+ *        (GnuTLS's verification status: "The certificate is NOT trusted.
+ *        The name in the certificate does not match the expected."),
+ *        "the peer sent no certificate", GnuTLS's error text, or
+ *        mstls_strerror() of the stream's error when nothing more is
+ *        known. Cut to @p len (MSTLS_DETAIL_MAX holds any).
+ * @return its length, 0 (and "") when the stream has not failed;
+ *         MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STREAM.
+ */
+MSTLS_EXTERN int mstls_stream_get_error_detail(mstls_session *session,
+                                               uint16_t stream, char *buf,
+                                               size_t len);
 
 /**
  * @brief The application protocol ALPN chose on an established stream

@@ -432,6 +432,16 @@ MSTLS_EXTERN gnutls_session_t mstls_udp_peer_get_gnutls(mstls_udp_peer *peer);
 /** @brief The error that closed the peer, or 0. */
 MSTLS_EXTERN int mstls_udp_peer_get_error(mstls_udp_peer *peer);
 
+/**
+ * @brief Why a peer failed, in words; see mstls_stream_get_error_detail().
+ *        Valid until the closed callback returns (the peer is freed
+ *        after it).
+ * @return its length, 0 when it has not failed (or was closed in order);
+ *         MSTLS_E_INVALID_ARGUMENT.
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_error_detail(mstls_udp_peer *peer,
+                                                 char *buf, size_t len);
+
 /** What an established peer's DTLS session negotiated. */
 typedef struct mstls_udp_peer_info {
   const char *version; /**< "DTLS1.2", ... or "-" */
