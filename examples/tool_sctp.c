@@ -17,6 +17,9 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       f,
       "usage: mstls %s [options]\n"
       "  --listen [ADDR:]PORT | --connect ADDR:PORT   (PORT 1..65535)\n"
+      "                       several addresses: A1,A2:PORT (multihoming;"
+      " IPv6:\n"
+      "                       [V6]:PORT, [V6A],[V6B]:PORT)\n"
       "  --streams N          streams requested each way (1..65535, default"
       " 10)\n"
       "  --policy resume|parallel|lazy   handshakes (client; default resume)\n"
@@ -273,7 +276,8 @@ static int tsctp_args(int argc, char **argv, tsctp_opts *o, int server) {
   if (o->backend == MSTLS_SCTP_BACKEND_DEFAULT)
     o->backend = mstls_sctp_kernel_available() ? MSTLS_SCTP_BACKEND_KERNEL
                                                : MSTLS_SCTP_BACKEND_USRSCTP;
-  return tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL, o->host);
+  return tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL,
+                             server ? "--listen" : "--connect", o->host);
 }
 
 int tool_sctp_stack(const tsctp_opts *o) {

@@ -151,6 +151,30 @@ expect 2 '--connect is for sctp-client' sctp-server --connect 127.0.0.1:1
 expect 2 'give --ca FILE or --insecure' sctp-client --connect 127.0.0.1:5000
 expect 2 '--cert and --key go together' sctp-server --listen 5000 --cert x
 
+# Address lists: IPv4 and names with commas, IPv6 each in brackets; every
+# entry resolved and checked before SCTP starts, the faulty one named.
+expect 2 '--connect: "127.0.0.1,::1:5000": write IPv6 addresses as [ADDRESS]:PORT, a list as [ADDRESS],[ADDRESS]:PORT' \
+  sctp-client --connect 127.0.0.1,::1:5000 --insecure
+expect 2 '--connect: "[::1],::2:5000": a list that starts with [ADDRESS] has every address in brackets' \
+  sctp-client --connect '[::1],::2:5000' --insecure
+expect 2 '--listen: "[::1]x:5000" is not [ADDRESS]:PORT (a list: [ADDRESS],[ADDRESS]:PORT)' \
+  sctp-server --listen '[::1]x:5000'
+U=(--insecure --backend usrsctp)
+expect 1 '--connect: cannot resolve nosuch.invalid' \
+  sctp-client --connect 127.0.0.1,nosuch.invalid:5000 "${U[@]}"
+expect 1 '--connect 127.0.0.1,,127.0.0.2: an empty entry in the address list' \
+  sctp-client --connect 127.0.0.1,,127.0.0.2:5000 "${U[@]}"
+expect 1 '--connect: 127.0.0.1 and 127.0.0.1 are the same address' \
+  sctp-client --connect 127.0.0.1,127.0.0.1:5000 "${U[@]}"
+expect 1 '--connect: more than 8 addresses' \
+  sctp-client --connect 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9:5000 \
+  "${U[@]}"
+expect 1 '--connect: ::1 is IPv6 and 127.0.0.1 is IPv4: list addresses of one family' \
+  sctp-client --connect '[::1],[127.0.0.1]:5000' "${U[@]}"
+expect 1 '--listen: cannot resolve nosuch.invalid' \
+  sctp-server --listen 127.0.0.1,nosuch.invalid:5000 --backend usrsctp
+expect_not 'transport failure'
+
 expect 2 '--max-peers: "-1" is not a number (1..4294967295)' \
   dtls-server --max-peers -1
 expect 2 '--max-peers: 0 is out of range (1..4294967295)' \
