@@ -41,8 +41,8 @@ int tool_check_ca(const char *ca);
 int tool_resolve(const char *host, uint16_t port, int socktype,
                  struct sockaddr_storage *ss, socklen_t *sl);
 
-/* A comma-separated address list (the host of --connect / --listen)
- * as the SCTP calls will take it: no empty entry, at most
+/* A comma-separated address list (the host of --connect / --listen,
+ * --bind) as the SCTP calls will take it: no empty entry, at most
  * MSTLS_SCTP_MAX_ADDRS, each resolves, one address family, no address
  * twice. Prints what is wrong naming @p opt and the entry. 0 or -1. */
 int tool_check_addr_list(const char *opt, const char *list);

@@ -151,6 +151,57 @@ expect 2 '--connect is for sctp-client' sctp-server --connect 127.0.0.1:1
 expect 2 'give --ca FILE or --insecure' sctp-client --connect 127.0.0.1:5000
 expect 2 '--cert and --key go together' sctp-server --listen 5000 --cert x
 
+
+# SCTP tunables: each option's range on both sides, the profile, the
+# RTO order (given, from the profile, or the stack's default).
+C=(sctp-client --connect 127.0.0.1:5000 --insecure)
+S=(sctp-server --listen 5000)
+expect 2 '--profile: "foo" is not one of default|failover' "${C[@]}" \
+  --profile foo
+expect 2 '--profile: "" is not one of default|failover' "${S[@]}" --profile=
+for side in C S; do
+  declare -n A=$side
+  expect 2 '--rto-initial: 0 is out of range (1..86400000)' "${A[@]}" \
+    --rto-initial 0
+  expect 2 '--rto-initial: "1s" is not a number (1..86400000)' "${A[@]}" \
+    --rto-initial 1s
+  expect 2 '--rto-min: 86400001 is out of range (1..86400000)' "${A[@]}" \
+    --rto-min 86400001
+  expect 2 '--rto-max: "-1" is not a number (1..86400000)' "${A[@]}" \
+    --rto-max -1
+  expect 2 '--assoc-max-retrans: 0 is out of range (1..65535)' "${A[@]}" \
+    --assoc-max-retrans 0
+  expect 2 '--assoc-max-retrans: "3x" is not a number (1..65535)' \
+    "${A[@]}" --assoc-max-retrans 3x
+  expect 2 '--path-max-retrans: 65536 is out of range (1..65535)' "${A[@]}" \
+    --path-max-retrans 65536
+  expect 2 '--heartbeat: 0 is out of range (1..86400000)' "${A[@]}" \
+    --heartbeat 0
+  expect 2 '--heartbeat: "1e3" is not a number (1..86400000)' "${A[@]}" \
+    --heartbeat 1e3
+  expect 2 '--init-attempts: 0 is out of range (1..65535)' "${A[@]}" \
+    --init-attempts 0
+  expect 2 '--init-timeout: 65536 is out of range (1..65535)' "${A[@]}" \
+    --init-timeout 65536
+  expect 2 '--sack-delay: 501 is out of range (1..500)' "${A[@]}" \
+    --sack-delay 501
+  expect 2 '--sack-delay: a number is needed (1..500)' "${A[@]}" --sack-delay=
+  expect 2 '--nagle takes no value' "${A[@]}" --nagle=1
+  expect 2 '--rto-min 2000 is above --rto-max 1000: RTO.Min <= RTO.Initial <= RTO.Max' \
+    "${A[@]}" --rto-min 2000 --rto-max 1000
+  unset -n A
+done
+expect 2 '--rto-min 300 is above --rto-initial 200' "${C[@]}" \
+  --rto-initial 200 --rto-min 300 --rto-max 1000
+expect 2 '--rto-min 500 is above RTO.Initial 200 ms of --profile failover: RTO.Min <= RTO.Initial <= RTO.Max (set --rto-initial too)' \
+  "${S[@]}" --profile failover --rto-min 500
+expect 2 'the default RTO.Initial of 3000 ms is above --rto-max 1000' \
+  "${C[@]}" --rto-max 1000
+expect 2 '--bind needs a value' "${C[@]}" --bind
+expect 2 '--bind: an address is needed' "${C[@]}" --bind=
+expect 2 '--bind is for sctp-client: the server binds the addresses of --listen ADDR1,ADDR2:PORT' \
+  "${S[@]}" --bind 127.0.0.1
+
 # Address lists: IPv4 and names with commas, IPv6 each in brackets; every
 # entry resolved and checked before SCTP starts, the faulty one named.
 expect 2 '--connect: "127.0.0.1,::1:5000": write IPv6 addresses as [ADDRESS]:PORT, a list as [ADDRESS],[ADDRESS]:PORT' \
@@ -173,6 +224,8 @@ expect 1 '--connect: ::1 is IPv6 and 127.0.0.1 is IPv4: list addresses of one fa
   sctp-client --connect '[::1],[127.0.0.1]:5000' "${U[@]}"
 expect 1 '--listen: cannot resolve nosuch.invalid' \
   sctp-server --listen 127.0.0.1,nosuch.invalid:5000 --backend usrsctp
+expect 1 '--bind: cannot resolve nosuch.invalid' \
+  sctp-client --connect 127.0.0.1:5000 "${U[@]}" --bind 127.0.0.1,nosuch.invalid
 expect_not 'transport failure'
 
 expect 2 '--max-peers: "-1" is not a number (1..4294967295)' \
@@ -299,6 +352,69 @@ rc=$?
 grep -qF "association 1 closed (all streams closed)" "$W/ss.out" ||
   fail "sctp-server: association not reported closed"
 [ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
+
+# A connect to a port where nothing listens (two addresses, both
+# loopback) gives up by itself: the progress line names the bound (the
+# INITs alternate between the addresses, each doubling its own timer, so
+# 1.2 s rather than 2.4), the failure how long it waited. No verdict on
+# the time: the bound is only printed. The default profile adds a hint to
+# the failover profile (a short INIT schedule keeps this run quick).
+ncheck=$((ncheck + 1))
+P=$(free_port)
+timeout 60 "$T" sctp-client --connect "127.0.0.1,127.0.0.2:$P" --insecure \
+  --backend usrsctp --profile failover </dev/null >"$W/nc.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "sctp-client to a silent port: exit $rc, want 1"
+grep -qF "connecting to 127.0.0.1,127.0.0.2 port $P (usrsctp, profile failover: gives up after about 1.2 s)" \
+  "$W/nc.out" || fail "sctp-client to a silent port: no progress line"
+grep -qE "^mstls: no answer from 127.0.0.1,127.0.0.2 port $P after [0-9]+\.[0-9] s: nothing listens there, or the host or the path is down$" \
+  "$W/nc.out" || fail "sctp-client to a silent port: no 'no answer' message"
+grep -qF "gives up in about" "$W/nc.out" &&
+  fail "sctp-client --profile failover: hint to the failover profile"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/nc.out"
+ncheck=$((ncheck + 1))
+P=$(free_port)
+timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --insecure \
+  --backend usrsctp --rto-initial 100 --rto-min 100 --init-attempts 1 \
+  </dev/null >"$W/nc.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "sctp-client to a silent port, default profile: exit $rc"
+grep -qF "(usrsctp, profile default: gives up after about 0.3 s)" \
+  "$W/nc.out" || fail "sctp-client, default profile: no bound in progress line"
+grep -qF "mstls: no answer from 127.0.0.1 port $P after" "$W/nc.out" ||
+  fail "sctp-client, default profile: no 'no answer' message"
+grep -qF "(--profile failover gives up in about 2.4 s)" "$W/nc.out" ||
+  fail "sctp-client, default profile: no hint to --profile failover"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/nc.out"
+
+# The failover profile on both sides, tunables on top of it and a bound
+# local address on the client: the echo arrives and the client reports
+# its progress (connecting, association up) on stderr.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/fs.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --echo --once --profile failover
+SP=$BG
+if wait_for "$W/fs.out" "listening on 127.0.0.1:$P (usrsctp, profile failover)"; then
+  printf 'hello with failover\n' |
+    timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --backend usrsctp \
+      --insecure --stream 2 --linger 60000 --profile failover --rto-min 50 \
+      --heartbeat 200 --bind 127.0.0.1 >"$W/fc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client --profile failover: exit $rc"
+  grep -qF "[stream 2] hello with failover" "$W/fc.out" ||
+    fail "sctp-client --profile failover: no echo on stream 2"
+  grep -qF "connecting to 127.0.0.1 port $P from 127.0.0.1 (usrsctp, profile failover: gives up after about 2.4 s)" \
+    "$W/fc.out" || fail "sctp-client --profile failover: no progress line"
+  grep -qF "SCTP association up, TLS handshakes on 10 streams..." \
+    "$W/fc.out" || fail "sctp-client --profile failover: no 'association up'"
+fi
+wait "$SP"
+rc=$?
+[ "$rc" = 0 ] || fail "sctp-server --profile failover --once: exit $rc"
+grep -qF "association 1 up over usrsctp" "$W/fs.out" ||
+  fail "sctp-server --profile failover: association not reported up"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/fs.out" "$W/fc.out" | tail -30
 
 # dtls-server/dtls-client with echo; the counters on SIGUSR1, on the
 # interval and at exit, restarts included.
