@@ -2,8 +2,9 @@
 # Runs the mstls tool's subcommands with bad and good arguments and checks
 # exit codes and messages: usage errors exit 2 and name the option, the
 # value and the allowed range; --help exits 0; file, name and backend
-# errors exit 1 and say what is wrong; demo, an sctp-server/sctp-client
-# pair over usrsctp and a dtls-server/dtls-client pair echo data.
+# errors exit 1 and say what is wrong; demo, sctp-server/sctp-client
+# pairs over usrsctp (one with two addresses on each end, as root in a
+# network namespace) and a dtls-server/dtls-client pair echo data.
 #
 # Load-proof: nothing waits for a fixed time. Each step waits for an
 # event (a line in a log, a process exit) polled every 0.1 s, with
@@ -94,6 +95,66 @@ free_port() {
   done
   echo 47123
 }
+
+# --- multihoming (run inside a network namespace of its own) ----------------
+# The caller runs `unshare -n bash test_tool.sh MSTLS --multihome` as root:
+# loopback there gets 127.0.0.2 beside 127.0.0.1, so both ends can bind two
+# addresses, and nothing leaves the namespace. A two-address server and
+# client with the failover profile; the client sends a line at each step
+# of a cut of the second path, and each step waits for the server's path
+# event with the address: 127.0.0.2 confirmed by heartbeat; then a
+# blackhole route to 127.0.0.2 (its heartbeats go unanswered) until it is
+# unreachable; then the route back until it is available again. Every
+# line is echoed over the primary path, 127.0.0.1, all along. (Cutting
+# 127.0.0.1 instead would not test failover here: the kernel gives packets
+# to 127.0.0.2 the source 127.0.0.1, so the second path depends on it.)
+if [ "${2:-}" = --multihome ]; then
+  ip link set lo up && ip addr add 127.0.0.2/8 dev lo || exit 1
+  ncheck=$((ncheck + 1))
+  P=$(free_port)
+  bg "$W/ms.out" sctp-server --listen "127.0.0.1,127.0.0.2:$P" \
+    --backend usrsctp --echo --once --profile failover
+  SP=$BG
+  if wait_for "$W/ms.out" \
+    "listening on 127.0.0.1,127.0.0.2:$P (usrsctp, profile failover)"; then
+    # The feeder's messages go to stderr: its stdout is the client's stdin.
+    {
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 confirmed" >&2
+      printf 'before the cut\n'
+      ip route del local 127.0.0.2 table local >&2 &&
+        ip route add blackhole 127.0.0.2/32 table local >&2
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 unreachable" >&2
+      printf 'during the cut\n'
+      ip route del blackhole 127.0.0.2/32 table local >&2 &&
+        ip route add local 127.0.0.2 dev lo table local >&2
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 available" >&2
+      printf 'after the cut\n'
+    } 2>"$W/feed.out" | timeout 60 "$T" sctp-client \
+      --connect "127.0.0.1,127.0.0.2:$P" --bind 127.0.0.1,127.0.0.2 \
+      --backend usrsctp --insecure --profile failover --linger 60000 \
+      >"$W/mc.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "two-address sctp-client: exit $rc"
+    for l in "before the cut" "during the cut" "after the cut"; do
+      grep -qF "[stream 0] $l" "$W/mc.out" ||
+        fail "two-address sctp-client: no echo of '$l'"
+    done
+    grep -qF "connecting to 127.0.0.1,127.0.0.2 port $P from 127.0.0.1,127.0.0.2 (usrsctp, profile failover: gives up after about 1.2 s)" \
+      "$W/mc.out" || fail "two-address sctp-client: no progress line"
+    for e in confirmed unreachable available; do
+      grep -qF "association 1: path 127.0.0.2 $e" "$W/ms.out" ||
+        fail "two-address sctp-server: no 'path 127.0.0.2 $e'"
+    done
+    [ -s "$W/feed.out" ] && sed 's/^/    feeder: /' "$W/feed.out"
+  fi
+  wait "$SP"
+  rc=$?
+  [ "$rc" = 0 ] || fail "two-address sctp-server --once: exit $rc"
+  [ "$fails" = 0 ] || sed 's/^/    /' "$W/ms.out" "$W/mc.out" | tail -30
+  echo "$ncheck checks, $fails failed"
+  [ "$fails" = 0 ]
+  exit
+fi
 
 # --- help and usage -------------------------------------------------------
 expect 0 "usage: mstls COMMAND" --help
@@ -415,6 +476,20 @@ rc=$?
 grep -qF "association 1 up over usrsctp" "$W/fs.out" ||
   fail "sctp-server --profile failover: association not reported up"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/fs.out" "$W/fc.out" | tail -30
+
+# Multihoming: two addresses on each end, in a network namespace of our
+# own (root only), by this script again (--multihome above).
+if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+  ncheck=$((ncheck + 1))
+  timeout 120 unshare -n bash "$0" "$T" --multihome >"$W/mh.out" 2>&1
+  rc=$?
+  if [ "$rc" != 0 ]; then
+    fail "multihoming run in a network namespace: exit $rc"
+    sed 's/^/    /' "$W/mh.out" | tail -30
+  fi
+else
+  echo "note: not root or no network namespaces: the two-address run is skipped"
+fi
 
 # dtls-server/dtls-client with echo; the counters on SIGUSR1, on the
 # interval and at exit, restarts included.
