@@ -41,10 +41,17 @@ int tool_check_ca(const char *ca);
 int tool_resolve(const char *host, uint16_t port, int socktype,
                  struct sockaddr_storage *ss, socklen_t *sl);
 
+/* A comma-separated address list (the host of --connect / --listen,
+ * --bind) as the SCTP calls will take it: no empty entry, at most
+ * MSTLS_SCTP_MAX_ADDRS, each resolves, one address family, no address
+ * twice. Prints what is wrong naming @p opt and the entry. 0 or -1. */
+int tool_check_addr_list(const char *opt, const char *list);
+
 /* Before starting SCTP: with @p kernel, check the kernel has SCTP (else
- * say so and suggest usrsctp); resolve @p host if not NULL. Returns -1
- * when all is well, else an exit code. */
-int tool_sctp_preflight(int kernel, const char *host);
+ * say so and suggest usrsctp); check the address list @p host of option
+ * @p opt if not NULL (tool_check_addr_list). Returns -1 when all is well,
+ * else an exit code. */
+int tool_sctp_preflight(int kernel, const char *opt, const char *host);
 
 /* The subcommands' option parsers as functions (for the fuzz harness):
  * 0 (valid), 1 (--help), -1 (usage error in err). */

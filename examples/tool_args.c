@@ -182,27 +182,66 @@ int tool_parse_choice(const char *opt, const char *val,
                    list);
 }
 
+/* "[A]:" or "[A],[B],...:" (IPv6 addresses in brackets): the addresses
+ * joined with commas into @p host; *ps gets what follows the ':'. */
+static int args_bracket_list(const char *opt, const char *val, char *host,
+                             size_t hostlen, const char **ps, tool_err *err) {
+  const char *p = val;
+  size_t used = 0;
+
+  for (;;) {
+    const char *end = strchr(p + 1, ']');
+    size_t len;
+    if (end == NULL || end == p + 1 || (end[1] != ':' && end[1] != ',')) {
+      return tool_fail(err,
+                       "%s: \"%.*s\" is not [ADDRESS]:PORT (a list: "
+                       "[ADDRESS],[ADDRESS]:PORT)",
+                       opt, ARGS_QUOTE, val);
+    }
+    len = (size_t)(end - (p + 1));
+    if (used + (used != 0) + len >= hostlen) {
+      return tool_fail(err, "%s: the host is too long (at most %zu bytes)", opt,
+                       hostlen - 1);
+    }
+    if (used != 0) {
+      host[used++] = ',';
+    }
+    memcpy(host + used, p + 1, len);
+    used += len;
+    host[used] = '\0';
+    if (end[1] == ':') {
+      *ps = end + 2;
+      return 0;
+    }
+    if (end[2] != '[') {
+      return tool_fail(err,
+                       "%s: \"%.*s\": a list that starts with [ADDRESS] has "
+                       "every address in "
+                       "brackets ([ADDRESS],[ADDRESS]:PORT)",
+                       opt, ARGS_QUOTE, val);
+    }
+    p = end + 2;
+  }
+}
+
 int tool_parse_hostport(const char *opt, const char *val, int host_optional,
                         char *host, size_t hostlen, uint16_t *port,
                         tool_err *err) {
-  const char *ps, *hs = val;
+  const char *ps;
   size_t hl;
 
   if (val[0] == '[') {
-    const char *end = strchr(val, ']');
-    if (end == NULL || end[1] != ':') {
-      return tool_fail(err, "%s: \"%.*s\" is not [ADDRESS]:PORT", opt,
-                       ARGS_QUOTE, val);
+    if (args_bracket_list(opt, val, host, hostlen, &ps, err) < 0) {
+      return -1;
     }
-    hs = val + 1;
-    hl = (size_t)(end - hs);
-    ps = end + 2;
+    hl = strlen(host);
   } else if ((ps = strrchr(val, ':')) != NULL) {
     hl = (size_t)(ps - val);
     ps++;
     if (memchr(val, ':', hl) != NULL) {
       return tool_fail(err,
-                       "%s: \"%.*s\": write IPv6 addresses as [ADDRESS]:PORT",
+                       "%s: \"%.*s\": write IPv6 addresses as [ADDRESS]:PORT, "
+                       "a list as [ADDRESS],[ADDRESS]:PORT",
                        opt, ARGS_QUOTE, val);
     }
   } else if (host_optional) {
@@ -217,8 +256,8 @@ int tool_parse_hostport(const char *opt, const char *val, int host_optional,
                      ARGS_QUOTE, val);
   }
   if (hl >= hostlen) {
-    return tool_fail(err, "%s: the host name is too long (at most %zu bytes)",
-                     opt, hostlen - 1);
+    return tool_fail(err, "%s: the host is too long (at most %zu bytes)", opt,
+                     hostlen - 1);
   }
   if (*ps == '\0') {
     return tool_fail(err, "%s: \"%.*s\" has no port (1..65535)", opt,
@@ -228,8 +267,10 @@ int tool_parse_hostport(const char *opt, const char *val, int host_optional,
     return tool_fail(err, "%s: port \"%.*s\" is not a number in 1..65535", opt,
                      ARGS_QUOTE, ps);
   }
-  memcpy(host, hs, hl);
-  host[hl] = '\0';
+  if (val[0] != '[') {
+    memcpy(host, val, hl);
+    host[hl] = '\0';
+  }
   return 0;
 }
 

@@ -63,8 +63,10 @@ int tool_parse_choice(const char *opt, const char *val,
                       const char *const *names, int *out, tool_err *err);
 
 /* "HOST:PORT", "[V6]:PORT" or, when @p host_optional, ":PORT" / "PORT".
- * PORT is decimal in 1..65535. @p host gets the host without brackets
- * ("" when absent). */
+ * HOST may be a comma-separated list ("10.0.1.2,10.0.2.2:PORT"); IPv6
+ * addresses, one or several, each in brackets ("[V6],[V6]:PORT"). PORT
+ * is decimal in 1..65535. @p host gets the host or the list without
+ * brackets, commas between ("" when absent). */
 int tool_parse_hostport(const char *opt, const char *val, int host_optional,
                         char *host, size_t hostlen, uint16_t *port,
                         tool_err *err);

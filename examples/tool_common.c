@@ -12,6 +12,8 @@
 
 #include <gnutls/x509.h>
 
+#include <mstls/sctp.h>
+
 #include "tool.h"
 
 /* Credentials files larger than this are not PEM a person wrote. */
@@ -145,8 +147,11 @@ int tool_check_ca(const char *ca) {
   return 0;
 }
 
-int tool_resolve(const char *host, uint16_t port, int socktype,
-                 struct sockaddr_storage *ss, socklen_t *sl) {
+/* getaddrinfo @p host with a numeric port; the first answer into *ss
+ * (may be NULL). 0, or a message for the user in @p why. */
+static int common_resolve(const char *host, uint16_t port, int socktype,
+                          struct sockaddr_storage *ss, socklen_t *sl, char *why,
+                          size_t whylen) {
   struct addrinfo hints, *res = NULL;
   char ps[8];
   int rv;
@@ -157,11 +162,13 @@ int tool_resolve(const char *host, uint16_t port, int socktype,
   hints.ai_flags = AI_NUMERICSERV | (host == NULL ? AI_PASSIVE : 0);
   snprintf(ps, sizeof(ps), "%u", (unsigned)port);
   rv = getaddrinfo(host, ps, &hints, &res);
-  if (rv != 0 || res == NULL) {
-    fprintf(stderr, "mstls: cannot resolve %s: %s\n", host ? host : "*",
-            rv == EAI_SYSTEM ? strerror(errno)
-            : rv != 0        ? gai_strerror(rv)
-                             : "no address");
+  if (rv != 0 || res == NULL || res->ai_addrlen > sizeof(*ss)) {
+    snprintf(why, whylen, "%s",
+             rv == EAI_SYSTEM ? strerror(errno)
+             : rv != 0        ? gai_strerror(rv)
+                              : "no address");
+    if (res != NULL)
+      freeaddrinfo(res);
     return -1;
   }
   if (ss != NULL) {
@@ -173,7 +180,105 @@ int tool_resolve(const char *host, uint16_t port, int socktype,
   return 0;
 }
 
-int tool_sctp_preflight(int kernel, const char *host) {
+int tool_resolve(const char *host, uint16_t port, int socktype,
+                 struct sockaddr_storage *ss, socklen_t *sl) {
+  char why[128];
+
+  if (common_resolve(host, port, socktype, ss, sl, why, sizeof(why)) < 0) {
+    fprintf(stderr, "mstls: cannot resolve %s: %s\n", host ? host : "*", why);
+    return -1;
+  }
+  return 0;
+}
+
+static const char *common_family(const struct sockaddr_storage *ss) {
+  return ss->ss_family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+/* The same host address (ports aside). */
+static int common_same_host(const struct sockaddr_storage *a,
+                            const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return 0;
+  if (a->ss_family == AF_INET)
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                  &((const struct sockaddr_in *)b)->sin_addr,
+                  sizeof(struct in_addr)) == 0;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+  return 0;
+}
+
+int tool_check_addr_list(const char *opt, const char *list) {
+  struct sockaddr_storage ss[MSTLS_SCTP_MAX_ADDRS];
+  char entry[MSTLS_SCTP_MAX_ADDRS][256];
+  const char *p = list;
+  size_t n = 0, i, j;
+  socklen_t sl;
+
+  /* The library's rules (mstls_sctp_connect()), said for each entry:
+   * it would refuse the whole list with MSTLS_E_INVALID_ARGUMENT. */
+  for (;;) {
+    const char *end = strchr(p, ',');
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    if (len == 0) {
+      fprintf(stderr, "mstls: %s %s: an empty entry in the address list\n", opt,
+              list);
+      return -1;
+    }
+    if (n == MSTLS_SCTP_MAX_ADDRS) {
+      fprintf(stderr, "mstls: %s: more than %d addresses\n", opt,
+              MSTLS_SCTP_MAX_ADDRS);
+      return -1;
+    }
+    if (len >= sizeof(entry[n])) {
+      fprintf(stderr, "mstls: %s: an address of %zu bytes is too long\n", opt,
+              len);
+      return -1;
+    }
+    memcpy(entry[n], p, len);
+    entry[n][len] = '\0';
+    for (i = 0; i < len; i++) {
+      if ((unsigned char)entry[n][i] <= ' ' || entry[n][i] == 0x7f) {
+        fprintf(stderr, "mstls: %s \"%s\": no blanks in an address list\n", opt,
+                list);
+        return -1;
+      }
+    }
+    n++;
+    if (end == NULL)
+      break;
+    p = end + 1;
+  }
+  for (i = 0; i < n; i++) {
+    char why[128];
+    if (common_resolve(entry[i], 1, SOCK_STREAM, &ss[i], &sl, why,
+                       sizeof(why)) < 0) {
+      fprintf(stderr, "mstls: %s: cannot resolve %s: %s\n", opt, entry[i], why);
+      return -1;
+    }
+    for (j = 0; j < i; j++) {
+      if (ss[j].ss_family != ss[i].ss_family) {
+        fprintf(stderr,
+                "mstls: %s: %s is %s and %s is %s: list addresses of one "
+                "family\n",
+                opt, entry[j], common_family(&ss[j]), entry[i],
+                common_family(&ss[i]));
+        return -1;
+      }
+      if (common_same_host(&ss[j], &ss[i])) {
+        fprintf(stderr, "mstls: %s: %s and %s are the same address\n", opt,
+                entry[j], entry[i]);
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+int tool_sctp_preflight(int kernel, const char *opt, const char *host) {
   if (kernel) {
     int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
     if (fd < 0) {
@@ -192,7 +297,7 @@ int tool_sctp_preflight(int kernel, const char *host) {
     }
     close(fd);
   }
-  if (host != NULL && tool_resolve(host, 1, SOCK_STREAM, NULL, NULL) < 0) {
+  if (host != NULL && tool_check_addr_list(opt, host) < 0) {
     return 1;
   }
   return -1;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mstls/sctp.h>
@@ -17,6 +18,11 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       f,
       "usage: mstls %s [options]\n"
       "  --listen [ADDR:]PORT | --connect ADDR:PORT   (PORT 1..65535)\n"
+      "                       several addresses: A1,A2:PORT (multihoming;"
+      " IPv6:\n"
+      "                       [V6]:PORT, [V6A],[V6B]:PORT)\n"
+      "  --bind ADDR[,ADDR...]  client: the local addresses to use (default:"
+      " all)\n"
       "  --streams N          streams requested each way (1..65535, default"
       " 10)\n"
       "  --policy resume|parallel|lazy   handshakes (client; default resume)\n"
@@ -52,10 +58,43 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "  --linger MS          client: at the end of stdin wait up to MS ms"
       " (0..3600000,\n"
       "                       default 300) until every line has an answer\n"
+      "SCTP tunables, both sides, each applied on top of --profile:\n"
+      "  --profile default|failover  default: the stack's own values. "
+      "failover:\n"
+      "                       RTO 200/100/1000 ms, assoc/path max retrans "
+      "3/2,\n"
+      "                       heartbeat 100 ms, 3 INIT retransmissions at "
+      "most\n"
+      "                       1000 ms apart, SACK delay 50 ms (a connect to "
+      "an\n"
+      "                       address where nothing answers gives up in ~2.4 "
+      "s)\n"
+      "  --rto-initial MS     RTO.Initial (1..86400000; stack default 3000)\n"
+      "  --rto-min MS         RTO.Min (1..86400000; stack default 1000)\n"
+      "  --rto-max MS         RTO.Max (1..86400000; stack default 60000);\n"
+      "                       RTO.Min <= RTO.Initial <= RTO.Max\n"
+      "  --assoc-max-retrans N  timeouts in a row before the peer is gone\n"
+      "                       (1..65535; stack default 10)\n"
+      "  --path-max-retrans N   timeouts in a row before a path is down\n"
+      "                       (1..65535; stack default 5)\n"
+      "  --heartbeat MS       heartbeat interval (1..86400000; stack default "
+      "30000)\n"
+      "  --init-attempts N    INIT retransmissions (1..65535; stack default "
+      "8)\n"
+      "  --init-timeout MS    longest wait between INITs (1..65535; default "
+      "60000)\n"
+      "  --sack-delay MS      delayed SACK (1..500; stack default 200)\n"
+      "  --nagle              let SCTP hold small messages back to bundle "
+      "them\n"
+      "                       (default: every TLS record leaves at once)\n"
       "  --help               this text\n"
-      "The server serves every association at once from one event loop and"
-      " prints\n"
-      "its counters on SIGUSR1 and at exit (SIGINT, SIGTERM).\n",
+      "The client prints its progress on stderr (connecting, association"
+      " up, path\n"
+      "events) and says how long it waited when nobody answers. The server"
+      " serves\n"
+      "every association at once from one event loop, prints path events"
+      " and its\n"
+      "counters on SIGUSR1 and at exit (SIGINT, SIGTERM).\n",
       cmd);
 }
 
@@ -80,6 +119,7 @@ enum {
   TSCTP_ECHO_BACKLOG,
   TSCTP_STALL_TIMEOUT,
   TSCTP_BACKLOG,
+  TSCTP_BIND,
   TSCTP_HELP
 };
 
@@ -113,28 +153,41 @@ static int tsctp_parse_server(int id, const char *v, tsctp_opts *o, int server,
 /* Returns 0 (run), 1 (--help) or -1 (err says why); never exits. */
 static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
                        tool_err *err) {
-  static const tool_opt opts[] = {{"listen", 1, TSCTP_LISTEN},
-                                  {"connect", 1, TSCTP_CONNECT},
-                                  {"streams", 1, TSCTP_STREAMS},
-                                  {"stream", 1, TSCTP_STREAM},
-                                  {"udp-port", 1, TSCTP_UDP_PORT},
-                                  {"policy", 1, TSCTP_POLICY},
-                                  {"backend", 1, TSCTP_BACKEND},
-                                  {"echo", 0, TSCTP_ECHO},
-                                  {"insecure", 0, TSCTP_INSECURE},
-                                  {"once", 0, TSCTP_ONCE},
-                                  {"cert", 1, TSCTP_CERT},
-                                  {"key", 1, TSCTP_KEY},
-                                  {"ca", 1, TSCTP_CA},
-                                  {"name", 1, TSCTP_NAME},
-                                  {"linger", 1, TSCTP_LINGER},
-                                  {"handshake-timeout", 1, TSCTP_HS_TIMEOUT},
-                                  {"max-assocs", 1, TSCTP_MAX_ASSOCS},
-                                  {"echo-backlog", 1, TSCTP_ECHO_BACKLOG},
-                                  {"stall-timeout", 1, TSCTP_STALL_TIMEOUT},
-                                  {"backlog", 1, TSCTP_BACKLOG},
-                                  {"help", 0, TSCTP_HELP},
-                                  {NULL, 0, 0}};
+  static const tool_opt opts[] = {
+      {"listen", 1, TSCTP_LISTEN},
+      {"connect", 1, TSCTP_CONNECT},
+      {"streams", 1, TSCTP_STREAMS},
+      {"stream", 1, TSCTP_STREAM},
+      {"udp-port", 1, TSCTP_UDP_PORT},
+      {"policy", 1, TSCTP_POLICY},
+      {"backend", 1, TSCTP_BACKEND},
+      {"echo", 0, TSCTP_ECHO},
+      {"insecure", 0, TSCTP_INSECURE},
+      {"once", 0, TSCTP_ONCE},
+      {"cert", 1, TSCTP_CERT},
+      {"key", 1, TSCTP_KEY},
+      {"ca", 1, TSCTP_CA},
+      {"name", 1, TSCTP_NAME},
+      {"linger", 1, TSCTP_LINGER},
+      {"handshake-timeout", 1, TSCTP_HS_TIMEOUT},
+      {"max-assocs", 1, TSCTP_MAX_ASSOCS},
+      {"echo-backlog", 1, TSCTP_ECHO_BACKLOG},
+      {"stall-timeout", 1, TSCTP_STALL_TIMEOUT},
+      {"backlog", 1, TSCTP_BACKLOG},
+      {"bind", 1, TSCTP_BIND},
+      {"profile", 1, TSCTP_PROFILE},
+      {"rto-initial", 1, TSCTP_RTO_INITIAL},
+      {"rto-min", 1, TSCTP_RTO_MIN},
+      {"rto-max", 1, TSCTP_RTO_MAX},
+      {"assoc-max-retrans", 1, TSCTP_ASSOC_MAX_RETRANS},
+      {"path-max-retrans", 1, TSCTP_PATH_MAX_RETRANS},
+      {"heartbeat", 1, TSCTP_HEARTBEAT},
+      {"init-attempts", 1, TSCTP_INIT_ATTEMPTS},
+      {"init-timeout", 1, TSCTP_INIT_TIMEOUT},
+      {"sack-delay", 1, TSCTP_SACK_DELAY},
+      {"nagle", 0, TSCTP_NAGLE},
+      {"help", 0, TSCTP_HELP},
+      {NULL, 0, 0}};
   static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
   static const mstls_policy policy_of[] = {
       MSTLS_POLICY_RESUME, MSTLS_POLICY_PARALLEL, MSTLS_POLICY_LAZY};
@@ -214,6 +267,29 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       if (tsctp_parse_server(id, v, o, server, err) < 0)
         return -1;
       break;
+    case TSCTP_PROFILE:
+    case TSCTP_RTO_INITIAL:
+    case TSCTP_RTO_MIN:
+    case TSCTP_RTO_MAX:
+    case TSCTP_ASSOC_MAX_RETRANS:
+    case TSCTP_PATH_MAX_RETRANS:
+    case TSCTP_HEARTBEAT:
+    case TSCTP_INIT_ATTEMPTS:
+    case TSCTP_INIT_TIMEOUT:
+    case TSCTP_SACK_DELAY:
+    case TSCTP_NAGLE:
+      if (tool_sctp_tune_parse(id, v, &o->tune, err) < 0)
+        return -1;
+      break;
+    case TSCTP_BIND:
+      /* A listener's local addresses are its --listen host. */
+      if (server)
+        return tool_fail(err, "--bind is for sctp-client: the server binds "
+                              "the addresses of --listen ADDR1,ADDR2:PORT");
+      if (*v == '\0')
+        return tool_fail(err, "--bind: an address is needed (ADDR[,ADDR...])");
+      o->bind = v;
+      break;
     case TSCTP_CERT:
       o->cert = v;
       break;
@@ -243,6 +319,8 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
   if (o->stream >= o->streams)
     return tool_fail(err, "--stream %u: only %u streams (--streams)", o->stream,
                      o->streams);
+  if (tool_sctp_tune_check(&o->tune, err) < 0)
+    return -1;
   if (o->udp_port == 0)
     o->udp_port = server                 ? o->port
                   : o->port < UINT16_MAX ? (uint16_t)(o->port + 1)
@@ -273,7 +351,11 @@ static int tsctp_args(int argc, char **argv, tsctp_opts *o, int server) {
   if (o->backend == MSTLS_SCTP_BACKEND_DEFAULT)
     o->backend = mstls_sctp_kernel_available() ? MSTLS_SCTP_BACKEND_KERNEL
                                                : MSTLS_SCTP_BACKEND_USRSCTP;
-  return tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL, o->host);
+  rv = tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL,
+                           server ? "--listen" : "--connect", o->host);
+  if (rv < 0 && o->bind != NULL && tool_check_addr_list("--bind", o->bind) < 0)
+    rv = 1;
+  return rv;
 }
 
 int tool_sctp_stack(const tsctp_opts *o) {
@@ -295,6 +377,8 @@ void tool_sctp_config(mstls_sctp_config *cfg, const tsctp_opts *o) {
   cfg->streams_out = o->streams;
   cfg->blocking = 1;
   cfg->remote_udp_port = o->port;
+  cfg->local_addrs = o->bind;
+  tool_sctp_tune_apply(cfg, &o->tune);
 }
 
 static void tsctp_info(mstls_sctp_assoc *a) {
@@ -346,6 +430,99 @@ static void tsctp_drain(mstls_sctp_assoc *a, int ms, long *got, long want) {
   }
 }
 
+static double tsctp_seconds(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What the client's event callback saw during the connect. */
+typedef struct tsctp_client_state {
+  int up; /* the association came up (the TLS handshakes then started) */
+} tsctp_client_state;
+
+/* Progress on stderr while connect() blocks: the library handles the
+ * notifications while it waits, so this runs on our thread from inside
+ * mstls_sctp_connect() (and later from the receive calls). */
+static void tsctp_client_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
+                               uint16_t stream, int error, void *user_data) {
+  tsctp_client_state *cs = user_data;
+  char addr[MSTLS_SCTP_ADDR_TEXT];
+  const char *what;
+
+  (void)stream;
+  (void)error;
+  if (ev == MSTLS_SCTP_EVENT_UP) {
+    cs->up = 1;
+    fprintf(stderr, "SCTP association up, TLS handshakes on %u streams...\n",
+            mstls_session_get_nstreams(mstls_sctp_assoc_get_session(a)));
+    return;
+  }
+  what = tool_sctp_path_event(ev);
+  if (what != NULL &&
+      mstls_sctp_assoc_get_event_addr(a, NULL, addr, sizeof(addr)) == 0)
+    fprintf(stderr, "path %s %s\n", addr, what);
+}
+
+/* Entries of a comma-separated list. */
+static size_t tsctp_count(const char *list) {
+  size_t n = 1;
+
+  for (; *list != '\0'; list++)
+    n += *list == ',';
+  return n;
+}
+
+/* The line before connect(): where, how, and how long SCTP tries. */
+static void tsctp_connecting(const tsctp_opts *o,
+                             const mstls_sctp_config *cfg) {
+  char bound[32];
+
+  tool_sctp_duration(bound, sizeof(bound),
+                     tool_sctp_giveup_ms(cfg, tsctp_count(o->host)));
+  fprintf(stderr,
+          "connecting to %s port %u%s%s (%s, profile %s: gives up "
+          "after about %s)\n",
+          o->host, o->port, o->bind != NULL ? " from " : "",
+          o->bind != NULL ? o->bind : "",
+          o->backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp",
+          o->tune.profile == TSCTP_PROFILE_FAILOVER ? "failover" : "default",
+          bound);
+}
+
+/* Why connect() failed, in the user's terms. */
+static void tsctp_connect_failed(const tsctp_opts *o,
+                                 const tsctp_client_state *cs, int rv,
+                                 double elapsed) {
+  if (rv == MSTLS_E_PEER_GONE && !cs->up) {
+    /* INIT (or COOKIE-ECHO) never answered, or answered by an ABORT. */
+    fprintf(stderr,
+            "mstls: no answer from %s port %u after %.1f s: nothing listens "
+            "there, or the host or the path is down\n",
+            o->host, o->port, elapsed);
+    if (o->tune.profile == TSCTP_PROFILE_DEFAULT) {
+      mstls_sctp_config f;
+      char bound[32];
+      mstls_sctp_config_default(&f);
+      mstls_sctp_config_failover(&f);
+      f.backend = o->backend;
+      tool_sctp_duration(bound, sizeof(bound),
+                         tool_sctp_giveup_ms(&f, tsctp_count(o->host)));
+      fprintf(stderr, "(--profile failover gives up in about %s)\n", bound);
+    }
+    return;
+  }
+  if (rv == MSTLS_E_TRANSPORT && o->bind != NULL && !cs->up) {
+    fprintf(stderr,
+            "mstls: connect: %s (is every --bind address one of this "
+            "host's?)\n",
+            mstls_strerror(rv));
+    return;
+  }
+  fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
+}
+
 int tool_sctp_client(int argc, char **argv) {
   tsctp_opts o;
   mstls_sctp_config cfg;
@@ -353,8 +530,10 @@ int tool_sctp_client(int argc, char **argv) {
   mstls_credentials *cred = NULL;
   mstls_settings st;
   mstls_session *s;
+  tsctp_client_state cs = {0};
   char line[4096];
   long sent = 0, got = 0;
+  double t0;
   int rv;
 
   if ((rv = tsctp_args(argc, argv, &o, 0)) >= 0)
@@ -366,14 +545,17 @@ int tool_sctp_client(int argc, char **argv) {
     return 1;
   }
   tool_sctp_config(&cfg, &o);
+  cfg.event = tsctp_client_event;
   mstls_settings_default(&st);
   st.policy = o.policy;
   st.server_name = o.name;
   if (o.insecure)
     st.flags |= MSTLS_SETTINGS_INSECURE;
-  rv = mstls_sctp_connect(&a, &cfg, o.host, o.port, &st, NULL, cred, NULL);
+  tsctp_connecting(&o, &cfg);
+  t0 = tsctp_seconds();
+  rv = mstls_sctp_connect(&a, &cfg, o.host, o.port, &st, NULL, cred, &cs);
   if (rv < 0) {
-    fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
+    tsctp_connect_failed(&o, &cs, rv, tsctp_seconds() - t0);
     goto out;
   }
   s = mstls_sctp_assoc_get_session(a);

@@ -8,6 +8,8 @@
 
 #include <mstls/sctp.h>
 
+#include "tool_args.h"
+
 /* Server defaults (mstls sctp-server --help, docs/sctp.md). */
 #define TSCTP_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define TSCTP_DEFAULT_MAX_ASSOCS 1024u
@@ -16,6 +18,43 @@
 /* Highest --max-assocs: the loop's association ids keep 17 bits for the
  * slot. */
 #define TSCTP_MAX_ASSOCS_LIMIT 65536u
+
+/* --profile: where the SCTP tunables start from. */
+typedef enum tsctp_profile {
+  TSCTP_PROFILE_DEFAULT = 0, /* the stack's own values */
+  TSCTP_PROFILE_FAILOVER     /* mstls_sctp_config_failover() */
+} tsctp_profile;
+
+/* The SCTP tunables of the command line: the profile, then each option
+ * given on top of it (0: not given, the profile's value stays). */
+typedef struct tsctp_tune {
+  tsctp_profile profile;
+  uint32_t rto_initial_ms;
+  uint32_t rto_min_ms;
+  uint32_t rto_max_ms;
+  uint16_t assoc_max_retrans;
+  uint16_t path_max_retrans;
+  uint32_t heartbeat_ms;
+  uint16_t init_attempts;
+  uint16_t init_timeout_ms;
+  uint32_t sack_delay_ms;
+  int nagle;
+} tsctp_tune;
+
+/* Option ids of the tunables, after those of tool_sctp.c's own table. */
+enum {
+  TSCTP_PROFILE = 64,
+  TSCTP_RTO_INITIAL,
+  TSCTP_RTO_MIN,
+  TSCTP_RTO_MAX,
+  TSCTP_ASSOC_MAX_RETRANS,
+  TSCTP_PATH_MAX_RETRANS,
+  TSCTP_HEARTBEAT,
+  TSCTP_INIT_ATTEMPTS,
+  TSCTP_INIT_TIMEOUT,
+  TSCTP_SACK_DELAY,
+  TSCTP_NAGLE
+};
 
 typedef struct tsctp_opts {
   char hostbuf[256];
@@ -34,6 +73,8 @@ typedef struct tsctp_opts {
   const char *key;
   const char *ca;
   const char *name;
+  const char *bind; /* client: local addresses, comma-separated */
+  tsctp_tune tune;
   /* server */
   uint32_t handshake_timeout_ms; /* whole handshake of an association */
   uint32_t max_assocs;           /* associations served at once */
@@ -42,8 +83,31 @@ typedef struct tsctp_opts {
   uint16_t backlog;          /* listen backlog (unaccepted associations) */
 } tsctp_opts;
 
-/* The SCTP configuration both sides start from. */
+/* The SCTP configuration both sides start from: backend, streams, the
+ * profile and the tunables, the local addresses. */
 void tool_sctp_config(mstls_sctp_config *cfg, const tsctp_opts *o);
+
+/* Tunables (tool_sctp_tune.c). The value of option @p id (TSCTP_PROFILE
+ * .. TSCTP_NAGLE; NULL for --nagle) into @p t: 0 or -1 (err says why). */
+int tool_sctp_tune_parse(int id, const char *v, tsctp_tune *t, tool_err *err);
+/* Once every option is in: the RTOs the stack will use, given, from the
+ * profile or its defaults, in order (RTO.Min <= RTO.Initial <= RTO.Max).
+ * 0 or -1 (err names the options). */
+int tool_sctp_tune_check(const tsctp_tune *t, tool_err *err);
+/* Set the profile, then the tunables given, on @p cfg. */
+void tool_sctp_tune_apply(mstls_sctp_config *cfg, const tsctp_tune *t);
+/* Milliseconds a connect with @p cfg to @p naddrs peer addresses where
+ * nothing answers takes to give up: one INIT timeout per INIT sent (the
+ * first and init_max_attempts retransmissions), from RTO.Initial,
+ * doubling after each round over the addresses, up to the INIT timeout
+ * cap (and RTO.Max on usrsctp: cfg->backend), with the stacks' defaults
+ * for what is 0. */
+uint64_t tool_sctp_giveup_ms(const mstls_sctp_config *cfg, size_t naddrs);
+/* @p ms for people: "2.4 s", or whole minutes from 2 minutes up. */
+void tool_sctp_duration(char *buf, size_t len, uint64_t ms);
+/* The words for a path event ("unreachable", "confirmed"...), or NULL
+ * when @p ev is no path event. */
+const char *tool_sctp_path_event(mstls_sctp_event ev);
 
 /* Start the usrsctp stack when that is the backend. 0 or an error. */
 int tool_sctp_stack(const tsctp_opts *o);

@@ -114,6 +114,9 @@ typedef struct tsrv {
 } tsrv;
 
 static int tsrv_pipe[2] = {-1, -1};
+/* The server of this process (one per process, like the pipe), for the
+ * event callback, which has only the association and its id. */
+static tsrv *tsrv_self;
 /* The pipe was full: some readiness went unsaid, look at everything. */
 static atomic_int tsrv_overflow;
 static volatile sig_atomic_t tsrv_sig_stop, tsrv_sig_stats;
@@ -256,6 +259,33 @@ static void tsrv_up(tsrv_conn *c) {
              ? "kernel SCTP"
              : "usrsctp (UDP encapsulation)",
          in, out, mstls_session_get_nstreams(s));
+  fflush(stdout);
+}
+
+/* Path events (the notifications are handled in mstls_sctp_assoc_process()
+ * and mstls_sctp_accept(), on the loop's thread): one line each, with the
+ * association's number once it has a slot. The association's own ends are
+ * said by tsrv_end_conn, its start by tsrv_up. */
+static void tsrv_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
+                       uint16_t stream, int error, void *user_data) {
+  uintptr_t id = (uintptr_t)user_data;
+  uintptr_t slot = id & ((1u << TSRV_SLOT_BITS) - 1u);
+  const char *what = tool_sctp_path_event(ev);
+  char addr[MSTLS_SCTP_ADDR_TEXT];
+  const tsrv_conn *c = NULL;
+
+  (void)stream;
+  (void)error;
+  if (what == NULL || tsrv_self == NULL ||
+      mstls_sctp_assoc_get_event_addr(a, NULL, addr, sizeof(addr)) != 0)
+    return;
+  if (slot >= 2 && slot - 2 < tsrv_self->o->max_assocs)
+    c = &tsrv_self->conns[slot - 2];
+  if (c != NULL && c->a == a)
+    printf("association %llu: path %s %s\n", (unsigned long long)c->serial,
+           addr, what);
+  else
+    printf("new association: path %s %s\n", addr, what);
   fflush(stdout);
 }
 
@@ -764,6 +794,8 @@ int tool_sctp_serve(const tsctp_opts *o) {
   tool_sctp_config(&cfg, o);
   cfg.blocking = 0;
   cfg.ready = tsrv_assoc_ready;
+  cfg.event = tsrv_event;
+  tsrv_self = &sv;
   cfg.backlog = o->backlog;
   /* Until accepted, an association's window is this small receive
    * buffer (usrsctp): backlog x 64 KiB is all that unaccepted peers can
@@ -771,7 +803,13 @@ int tool_sctp_serve(const tsctp_opts *o) {
   cfg.pending_recv_buffer = MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER;
   rv = mstls_sctp_listen(&sv.l, &cfg, o->host, o->port);
   if (rv < 0) {
-    fprintf(stderr, "mstls: listen: %s\n", mstls_strerror(rv));
+    if (rv == MSTLS_E_TRANSPORT && o->host != NULL)
+      fprintf(stderr,
+              "mstls: listen: %s (is every --listen address one of this "
+              "host's, and the port free?)\n",
+              mstls_strerror(rv));
+    else
+      fprintf(stderr, "mstls: listen: %s\n", mstls_strerror(rv));
     rv = 1;
     goto release;
   }
@@ -779,8 +817,10 @@ int tool_sctp_serve(const tsctp_opts *o) {
   if (sv.lfd < 0)
     (void)mstls_sctp_listener_set_ready(sv.l, tsrv_listener_ready, NULL);
   sv.listener_ready = 1; /* peers that came before the callback */
-  printf("listening on %s:%u (%s)\n", o->host ? o->host : "*", o->port,
-         o->backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp");
+  printf("listening on %s:%u (%s, profile %s)\n", o->host ? o->host : "*",
+         o->port,
+         o->backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp",
+         o->tune.profile == TSCTP_PROFILE_FAILOVER ? "failover" : "default");
   fflush(stdout);
   rv = 0;
   while (!tsrv_sig_stop) {
@@ -797,6 +837,7 @@ int tool_sctp_serve(const tsctp_opts *o) {
     (void)mstls_sctp_listener_set_ready(sv.l, NULL, NULL);
   tsrv_print_counters(&sv, "exit");
 release:
+  tsrv_self = NULL;
   tsrv_free(&sv);
   if (o->backend == MSTLS_SCTP_BACKEND_USRSCTP)
     (void)mstls_sctp_usrsctp_release();

@@ -2,8 +2,9 @@
 # Runs the mstls tool's subcommands with bad and good arguments and checks
 # exit codes and messages: usage errors exit 2 and name the option, the
 # value and the allowed range; --help exits 0; file, name and backend
-# errors exit 1 and say what is wrong; demo, an sctp-server/sctp-client
-# pair over usrsctp and a dtls-server/dtls-client pair echo data.
+# errors exit 1 and say what is wrong; demo, sctp-server/sctp-client
+# pairs over usrsctp (one with two addresses on each end, as root in a
+# network namespace) and a dtls-server/dtls-client pair echo data.
 #
 # Load-proof: nothing waits for a fixed time. Each step waits for an
 # event (a line in a log, a process exit) polled every 0.1 s, with
@@ -95,6 +96,66 @@ free_port() {
   echo 47123
 }
 
+# --- multihoming (run inside a network namespace of its own) ----------------
+# The caller runs `unshare -n bash test_tool.sh MSTLS --multihome` as root:
+# loopback there gets 127.0.0.2 beside 127.0.0.1, so both ends can bind two
+# addresses, and nothing leaves the namespace. A two-address server and
+# client with the failover profile; the client sends a line at each step
+# of a cut of the second path, and each step waits for the server's path
+# event with the address: 127.0.0.2 confirmed by heartbeat; then a
+# blackhole route to 127.0.0.2 (its heartbeats go unanswered) until it is
+# unreachable; then the route back until it is available again. Every
+# line is echoed over the primary path, 127.0.0.1, all along. (Cutting
+# 127.0.0.1 instead would not test failover here: the kernel gives packets
+# to 127.0.0.2 the source 127.0.0.1, so the second path depends on it.)
+if [ "${2:-}" = --multihome ]; then
+  ip link set lo up && ip addr add 127.0.0.2/8 dev lo || exit 1
+  ncheck=$((ncheck + 1))
+  P=$(free_port)
+  bg "$W/ms.out" sctp-server --listen "127.0.0.1,127.0.0.2:$P" \
+    --backend usrsctp --echo --once --profile failover
+  SP=$BG
+  if wait_for "$W/ms.out" \
+    "listening on 127.0.0.1,127.0.0.2:$P (usrsctp, profile failover)"; then
+    # The feeder's messages go to stderr: its stdout is the client's stdin.
+    {
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 confirmed" >&2
+      printf 'before the cut\n'
+      ip route del local 127.0.0.2 table local >&2 &&
+        ip route add blackhole 127.0.0.2/32 table local >&2
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 unreachable" >&2
+      printf 'during the cut\n'
+      ip route del blackhole 127.0.0.2/32 table local >&2 &&
+        ip route add local 127.0.0.2 dev lo table local >&2
+      wait_for "$W/ms.out" "association 1: path 127.0.0.2 available" >&2
+      printf 'after the cut\n'
+    } 2>"$W/feed.out" | timeout 60 "$T" sctp-client \
+      --connect "127.0.0.1,127.0.0.2:$P" --bind 127.0.0.1,127.0.0.2 \
+      --backend usrsctp --insecure --profile failover --linger 60000 \
+      >"$W/mc.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "two-address sctp-client: exit $rc"
+    for l in "before the cut" "during the cut" "after the cut"; do
+      grep -qF "[stream 0] $l" "$W/mc.out" ||
+        fail "two-address sctp-client: no echo of '$l'"
+    done
+    grep -qF "connecting to 127.0.0.1,127.0.0.2 port $P from 127.0.0.1,127.0.0.2 (usrsctp, profile failover: gives up after about 1.2 s)" \
+      "$W/mc.out" || fail "two-address sctp-client: no progress line"
+    for e in confirmed unreachable available; do
+      grep -qF "association 1: path 127.0.0.2 $e" "$W/ms.out" ||
+        fail "two-address sctp-server: no 'path 127.0.0.2 $e'"
+    done
+    [ -s "$W/feed.out" ] && sed 's/^/    feeder: /' "$W/feed.out"
+  fi
+  wait "$SP"
+  rc=$?
+  [ "$rc" = 0 ] || fail "two-address sctp-server --once: exit $rc"
+  [ "$fails" = 0 ] || sed 's/^/    /' "$W/ms.out" "$W/mc.out" | tail -30
+  echo "$ncheck checks, $fails failed"
+  [ "$fails" = 0 ]
+  exit
+fi
+
 # --- help and usage -------------------------------------------------------
 expect 0 "usage: mstls COMMAND" --help
 expect 2 "usage: mstls COMMAND"
@@ -150,6 +211,83 @@ expect 2 '--connect ADDR:PORT is required' sctp-client --insecure
 expect 2 '--connect is for sctp-client' sctp-server --connect 127.0.0.1:1
 expect 2 'give --ca FILE or --insecure' sctp-client --connect 127.0.0.1:5000
 expect 2 '--cert and --key go together' sctp-server --listen 5000 --cert x
+
+
+# SCTP tunables: each option's range on both sides, the profile, the
+# RTO order (given, from the profile, or the stack's default).
+C=(sctp-client --connect 127.0.0.1:5000 --insecure)
+S=(sctp-server --listen 5000)
+expect 2 '--profile: "foo" is not one of default|failover' "${C[@]}" \
+  --profile foo
+expect 2 '--profile: "" is not one of default|failover' "${S[@]}" --profile=
+for side in C S; do
+  declare -n A=$side
+  expect 2 '--rto-initial: 0 is out of range (1..86400000)' "${A[@]}" \
+    --rto-initial 0
+  expect 2 '--rto-initial: "1s" is not a number (1..86400000)' "${A[@]}" \
+    --rto-initial 1s
+  expect 2 '--rto-min: 86400001 is out of range (1..86400000)' "${A[@]}" \
+    --rto-min 86400001
+  expect 2 '--rto-max: "-1" is not a number (1..86400000)' "${A[@]}" \
+    --rto-max -1
+  expect 2 '--assoc-max-retrans: 0 is out of range (1..65535)' "${A[@]}" \
+    --assoc-max-retrans 0
+  expect 2 '--assoc-max-retrans: "3x" is not a number (1..65535)' \
+    "${A[@]}" --assoc-max-retrans 3x
+  expect 2 '--path-max-retrans: 65536 is out of range (1..65535)' "${A[@]}" \
+    --path-max-retrans 65536
+  expect 2 '--heartbeat: 0 is out of range (1..86400000)' "${A[@]}" \
+    --heartbeat 0
+  expect 2 '--heartbeat: "1e3" is not a number (1..86400000)' "${A[@]}" \
+    --heartbeat 1e3
+  expect 2 '--init-attempts: 0 is out of range (1..65535)' "${A[@]}" \
+    --init-attempts 0
+  expect 2 '--init-timeout: 65536 is out of range (1..65535)' "${A[@]}" \
+    --init-timeout 65536
+  expect 2 '--sack-delay: 501 is out of range (1..500)' "${A[@]}" \
+    --sack-delay 501
+  expect 2 '--sack-delay: a number is needed (1..500)' "${A[@]}" --sack-delay=
+  expect 2 '--nagle takes no value' "${A[@]}" --nagle=1
+  expect 2 '--rto-min 2000 is above --rto-max 1000: RTO.Min <= RTO.Initial <= RTO.Max' \
+    "${A[@]}" --rto-min 2000 --rto-max 1000
+  unset -n A
+done
+expect 2 '--rto-min 300 is above --rto-initial 200' "${C[@]}" \
+  --rto-initial 200 --rto-min 300 --rto-max 1000
+expect 2 '--rto-min 500 is above RTO.Initial 200 ms of --profile failover: RTO.Min <= RTO.Initial <= RTO.Max (set --rto-initial too)' \
+  "${S[@]}" --profile failover --rto-min 500
+expect 2 'the default RTO.Initial of 3000 ms is above --rto-max 1000' \
+  "${C[@]}" --rto-max 1000
+expect 2 '--bind needs a value' "${C[@]}" --bind
+expect 2 '--bind: an address is needed' "${C[@]}" --bind=
+expect 2 '--bind is for sctp-client: the server binds the addresses of --listen ADDR1,ADDR2:PORT' \
+  "${S[@]}" --bind 127.0.0.1
+
+# Address lists: IPv4 and names with commas, IPv6 each in brackets; every
+# entry resolved and checked before SCTP starts, the faulty one named.
+expect 2 '--connect: "127.0.0.1,::1:5000": write IPv6 addresses as [ADDRESS]:PORT, a list as [ADDRESS],[ADDRESS]:PORT' \
+  sctp-client --connect 127.0.0.1,::1:5000 --insecure
+expect 2 '--connect: "[::1],::2:5000": a list that starts with [ADDRESS] has every address in brackets' \
+  sctp-client --connect '[::1],::2:5000' --insecure
+expect 2 '--listen: "[::1]x:5000" is not [ADDRESS]:PORT (a list: [ADDRESS],[ADDRESS]:PORT)' \
+  sctp-server --listen '[::1]x:5000'
+U=(--insecure --backend usrsctp)
+expect 1 '--connect: cannot resolve nosuch.invalid' \
+  sctp-client --connect 127.0.0.1,nosuch.invalid:5000 "${U[@]}"
+expect 1 '--connect 127.0.0.1,,127.0.0.2: an empty entry in the address list' \
+  sctp-client --connect 127.0.0.1,,127.0.0.2:5000 "${U[@]}"
+expect 1 '--connect: 127.0.0.1 and 127.0.0.1 are the same address' \
+  sctp-client --connect 127.0.0.1,127.0.0.1:5000 "${U[@]}"
+expect 1 '--connect: more than 8 addresses' \
+  sctp-client --connect 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9:5000 \
+  "${U[@]}"
+expect 1 '--connect: ::1 is IPv6 and 127.0.0.1 is IPv4: list addresses of one family' \
+  sctp-client --connect '[::1],[127.0.0.1]:5000' "${U[@]}"
+expect 1 '--listen: cannot resolve nosuch.invalid' \
+  sctp-server --listen 127.0.0.1,nosuch.invalid:5000 --backend usrsctp
+expect 1 '--bind: cannot resolve nosuch.invalid' \
+  sctp-client --connect 127.0.0.1:5000 "${U[@]}" --bind 127.0.0.1,nosuch.invalid
+expect_not 'transport failure'
 
 expect 2 '--max-peers: "-1" is not a number (1..4294967295)' \
   dtls-server --max-peers -1
@@ -275,6 +413,83 @@ rc=$?
 grep -qF "association 1 closed (all streams closed)" "$W/ss.out" ||
   fail "sctp-server: association not reported closed"
 [ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
+
+# A connect to a port where nothing listens (two addresses, both
+# loopback) gives up by itself: the progress line names the bound (the
+# INITs alternate between the addresses, each doubling its own timer, so
+# 1.2 s rather than 2.4), the failure how long it waited. No verdict on
+# the time: the bound is only printed. The default profile adds a hint to
+# the failover profile (a short INIT schedule keeps this run quick).
+ncheck=$((ncheck + 1))
+P=$(free_port)
+timeout 60 "$T" sctp-client --connect "127.0.0.1,127.0.0.2:$P" --insecure \
+  --backend usrsctp --profile failover </dev/null >"$W/nc.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "sctp-client to a silent port: exit $rc, want 1"
+grep -qF "connecting to 127.0.0.1,127.0.0.2 port $P (usrsctp, profile failover: gives up after about 1.2 s)" \
+  "$W/nc.out" || fail "sctp-client to a silent port: no progress line"
+grep -qE "^mstls: no answer from 127.0.0.1,127.0.0.2 port $P after [0-9]+\.[0-9] s: nothing listens there, or the host or the path is down$" \
+  "$W/nc.out" || fail "sctp-client to a silent port: no 'no answer' message"
+grep -qF "gives up in about" "$W/nc.out" &&
+  fail "sctp-client --profile failover: hint to the failover profile"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/nc.out"
+ncheck=$((ncheck + 1))
+P=$(free_port)
+timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --insecure \
+  --backend usrsctp --rto-initial 100 --rto-min 100 --init-attempts 1 \
+  </dev/null >"$W/nc.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "sctp-client to a silent port, default profile: exit $rc"
+grep -qF "(usrsctp, profile default: gives up after about 0.3 s)" \
+  "$W/nc.out" || fail "sctp-client, default profile: no bound in progress line"
+grep -qF "mstls: no answer from 127.0.0.1 port $P after" "$W/nc.out" ||
+  fail "sctp-client, default profile: no 'no answer' message"
+grep -qF "(--profile failover gives up in about 2.4 s)" "$W/nc.out" ||
+  fail "sctp-client, default profile: no hint to --profile failover"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/nc.out"
+
+# The failover profile on both sides, tunables on top of it and a bound
+# local address on the client: the echo arrives and the client reports
+# its progress (connecting, association up) on stderr.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/fs.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --echo --once --profile failover
+SP=$BG
+if wait_for "$W/fs.out" "listening on 127.0.0.1:$P (usrsctp, profile failover)"; then
+  printf 'hello with failover\n' |
+    timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --backend usrsctp \
+      --insecure --stream 2 --linger 60000 --profile failover --rto-min 50 \
+      --heartbeat 200 --bind 127.0.0.1 >"$W/fc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client --profile failover: exit $rc"
+  grep -qF "[stream 2] hello with failover" "$W/fc.out" ||
+    fail "sctp-client --profile failover: no echo on stream 2"
+  grep -qF "connecting to 127.0.0.1 port $P from 127.0.0.1 (usrsctp, profile failover: gives up after about 2.4 s)" \
+    "$W/fc.out" || fail "sctp-client --profile failover: no progress line"
+  grep -qF "SCTP association up, TLS handshakes on 10 streams..." \
+    "$W/fc.out" || fail "sctp-client --profile failover: no 'association up'"
+fi
+wait "$SP"
+rc=$?
+[ "$rc" = 0 ] || fail "sctp-server --profile failover --once: exit $rc"
+grep -qF "association 1 up over usrsctp" "$W/fs.out" ||
+  fail "sctp-server --profile failover: association not reported up"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/fs.out" "$W/fc.out" | tail -30
+
+# Multihoming: two addresses on each end, in a network namespace of our
+# own (root only), by this script again (--multihome above).
+if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+  ncheck=$((ncheck + 1))
+  timeout 120 unshare -n bash "$0" "$T" --multihome >"$W/mh.out" 2>&1
+  rc=$?
+  if [ "$rc" != 0 ]; then
+    fail "multihoming run in a network namespace: exit $rc"
+    sed 's/^/    /' "$W/mh.out" | tail -30
+  fi
+else
+  echo "note: not root or no network namespaces: the two-address run is skipped"
+fi
 
 # dtls-server/dtls-client with echo; the counters on SIGUSR1, on the
 # interval and at exit, restarts included.
