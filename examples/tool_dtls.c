@@ -81,15 +81,6 @@ typedef struct dtls_tool {
   long received;   /* client: records received */
 } dtls_tool;
 
-static void dtls_keylog(const mstls_tls_ctx *ctx, const char *line, void *ud) {
-  (void)ctx;
-  (void)ud;
-  if (g_keylog != NULL) {
-    fprintf(g_keylog, "%s\n", line);
-    fflush(g_keylog);
-  }
-}
-
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
                          mstls_udp_peer *peer, void *ud) {
   dtls_tool *t = ud;
@@ -540,7 +531,7 @@ int tool_dtls_server(int argc, char **argv) {
   } else if (o.request_cert) {
     s.flags |= MSTLS_UDP_REQUEST_CLIENT_CERT;
   }
-  if (tool_tls_apply(&o.tls, &s.tls, dtls_keylog, &g_keylog) < 0) {
+  if (tool_tls_apply(&o.tls, &s.tls, &g_keylog) < 0) {
     return 1;
   }
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
@@ -606,7 +597,7 @@ int tool_dtls_client(int argc, char **argv) {
   mstls_udp_settings_default(&s);
   s.flags = o.insecure ? MSTLS_UDP_INSECURE : 0;
   s.mtu = o.mtu;
-  if (tool_tls_apply(&o.tls, &s.tls, dtls_keylog, &g_keylog) < 0) {
+  if (tool_tls_apply(&o.tls, &s.tls, &g_keylog) < 0) {
     return 1;
   }
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {

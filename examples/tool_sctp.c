@@ -86,8 +86,8 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "  --sack-delay MS      delayed SACK (1..500; stack default 200)\n"
       "  --nagle              let SCTP hold small messages back to bundle "
       "them\n"
-      "                       (default: every TLS record leaves at once)\n"
-      "  --help               this text\n"
+      "                       (default: every TLS record leaves at "
+      "once)\n" TOOL_TLS_HELP "  --help               this text\n"
       "The client prints its progress on stderr (connecting, association"
       " up, path\n"
       "events) and says how long it waited when nobody answers. The server"
@@ -120,7 +120,12 @@ enum {
   TSCTP_STALL_TIMEOUT,
   TSCTP_BACKLOG,
   TSCTP_BIND,
-  TSCTP_HELP
+  TSCTP_HELP,
+  /* TLS options shared with the dtls subcommands (tool_tls.c). */
+  TSCTP_ALPN = 100,
+  TSCTP_KEYLOG,
+  TSCTP_PIN,
+  TSCTP_PSK
 };
 
 /* The server-only options. 0 or -1. */
@@ -187,6 +192,10 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       {"sack-delay", 1, TSCTP_SACK_DELAY},
       {"nagle", 0, TSCTP_NAGLE},
       {"help", 0, TSCTP_HELP},
+      {"alpn", 1, TSCTP_ALPN},
+      {"keylog", 1, TSCTP_KEYLOG},
+      {"pin", 1, TSCTP_PIN},
+      {"psk", 1, TSCTP_PSK},
       {NULL, 0, 0}};
   static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
   static const mstls_policy policy_of[] = {
@@ -290,6 +299,16 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
         return tool_fail(err, "--bind: an address is needed (ADDR[,ADDR...])");
       o->bind = v;
       break;
+    case TSCTP_ALPN:
+    case TSCTP_KEYLOG:
+    case TSCTP_PIN:
+    case TSCTP_PSK: {
+      static const char *const tls_names[] = {"--alpn", "--keylog", "--pin",
+                                              "--psk"};
+      if (tool_tls_parse(&o->tls, tls_names[id - TSCTP_ALPN], v, err) < 0)
+        return -1;
+      break;
+    }
     case TSCTP_CERT:
       o->cert = v;
       break;
@@ -314,8 +333,12 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
                             : "--connect ADDR:PORT is required");
   if ((o->cert == NULL) != (o->key == NULL))
     return tool_fail(err, "--cert and --key go together");
-  if (!server && o->ca == NULL && !o->insecure)
-    return tool_fail(err, "give --ca FILE or --insecure");
+  if (!server && o->ca == NULL && !o->insecure && o->tls.npins == 0 &&
+      o->tls.npsk == 0)
+    return tool_fail(err, "give --ca FILE, --pin SHA256, --psk ID:KEY or "
+                          "--insecure");
+  if (!server && o->tls.npsk > 1)
+    return tool_fail(err, "--psk: a client offers one key");
   if (o->stream >= o->streams)
     return tool_fail(err, "--stream %u: only %u streams (--streams)", o->stream,
                      o->streams);
@@ -381,6 +404,9 @@ void tool_sctp_config(mstls_sctp_config *cfg, const tsctp_opts *o) {
   tool_sctp_tune_apply(cfg, &o->tune);
 }
 
+/* --keylog FILE of the client. */
+static FILE *tsctp_keylog;
+
 static void tsctp_info(mstls_sctp_assoc *a) {
   uint16_t in = 0, out = 0;
   mstls_session *s = mstls_sctp_assoc_get_session(a);
@@ -392,6 +418,21 @@ static void tsctp_info(mstls_sctp_assoc *a) {
              : "usrsctp (UDP encapsulation)",
          in, out, mstls_session_get_nstreams(s));
   tool_print_stream_table(s);
+  {
+    char alpn[256], fp[2 * MSTLS_SHA256_LEN + 1] = "";
+    mstls_peer_identity id;
+    size_t i;
+    if (mstls_stream_get_alpn(s, 0, alpn, sizeof(alpn)) <= 0)
+      strcpy(alpn, "-");
+    if (mstls_stream_get_peer_identity(s, 0, &id) == 0) {
+      for (i = 0; i < MSTLS_SHA256_LEN && id.chain_len > 0; i++)
+        snprintf(fp + 2 * i, 3, "%02x", id.sha256[i]);
+      printf("ALPN %s%s%s%s%s%s\n", alpn,
+             fp[0] ? ", peer certificate sha256 " : "", fp,
+             fp[0] ? (id.verified ? " (verified)" : " (not verified)") : "",
+             id.psk_identity[0] ? ", PSK identity " : "", id.psk_identity);
+    }
+  }
   fflush(stdout);
 }
 
@@ -538,17 +579,22 @@ int tool_sctp_client(int argc, char **argv) {
 
   if ((rv = tsctp_args(argc, argv, &o, 0)) >= 0)
     return rv;
+  mstls_settings_default(&st);
   if (tool_client_credentials(&cred, o.ca, NULL, NULL) < 0)
     return 1;
+  if (tool_tls_add_psk(&o.tls, cred) < 0 ||
+      tool_tls_apply(&o.tls, &st.tls, &tsctp_keylog) < 0) {
+    mstls_credentials_del(cred);
+    return 1;
+  }
   if (tool_sctp_stack(&o) < 0) {
     mstls_credentials_del(cred);
     return 1;
   }
   tool_sctp_config(&cfg, &o);
   cfg.event = tsctp_client_event;
-  mstls_settings_default(&st);
   st.policy = o.policy;
-  st.server_name = o.name;
+  st.server_name = o.tls.npsk > 0 && o.ca == NULL ? NULL : o.name;
   if (o.insecure)
     st.flags |= MSTLS_SETTINGS_INSECURE;
   tsctp_connecting(&o, &cfg);
@@ -585,5 +631,6 @@ out:
   if (o.backend == MSTLS_SCTP_BACKEND_USRSCTP)
     (void)mstls_sctp_usrsctp_release();
   mstls_credentials_del(cred);
+  tool_tls_close(&tsctp_keylog);
   return rv < 0 ? 1 : 0;
 }

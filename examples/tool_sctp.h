@@ -9,6 +9,7 @@
 #include <mstls/sctp.h>
 
 #include "tool_args.h"
+#include "tool_tls.h"
 
 /* Server defaults (mstls sctp-server --help, docs/sctp.md). */
 #define TSCTP_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
@@ -75,6 +76,7 @@ typedef struct tsctp_opts {
   const char *name;
   const char *bind; /* client: local addresses, comma-separated */
   tsctp_tune tune;
+  tool_tls tls; /* --alpn, --keylog, --pin, --psk */
   /* server */
   uint32_t handshake_timeout_ms; /* whole handshake of an association */
   uint32_t max_assocs;           /* associations served at once */

@@ -754,6 +754,9 @@ static int tsrv_init(tsrv *sv, const tsctp_opts *o) {
 
 /* At exit: the associations still served are aborted (the exit counters,
  * printed before, show them as live). */
+/* --keylog FILE of the server. */
+static FILE *tsrv_keylog;
+
 static void tsrv_free(tsrv *sv) {
   uint32_t k;
 
@@ -787,7 +790,9 @@ int tool_sctp_serve(const tsctp_opts *o) {
   }
   if (tsrv_init(&sv, o) < 0)
     goto out;
-  if (tool_server_credentials(&sv.cred, o->cert, o->key, o->name) < 0)
+  if (tool_server_credentials(&sv.cred, o->cert, o->key, o->name) < 0 ||
+      tool_tls_add_psk(&o->tls, sv.cred) < 0 ||
+      tool_tls_apply(&o->tls, &sv.st.tls, &tsrv_keylog) < 0)
     goto out;
   if (tool_sctp_stack(o) < 0)
     goto out;
@@ -848,6 +853,7 @@ release:
 out:
   tsrv_free(&sv);
   mstls_credentials_del(sv.cred);
+  tool_tls_close(&tsrv_keylog);
   close(tsrv_pipe[0]);
   close(tsrv_pipe[1]);
   return rv;

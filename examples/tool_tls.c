@@ -131,8 +131,15 @@ int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
   }
 }
 
-int tool_tls_apply(const tool_tls *t, mstls_tls_options *o,
-                   mstls_keylog_cb keylog, FILE **pf) {
+/* One NSS key-log line per call, flushed at once (the connection may
+ * never close in order). */
+static void tls_keylog(const mstls_tls_ctx *ctx, const char *line, void *ud) {
+  (void)ctx;
+  fprintf(ud, "%s\n", line);
+  fflush(ud);
+}
+
+int tool_tls_apply(const tool_tls *t, mstls_tls_options *o, FILE **pf) {
   o->alpn = t->alpn;
   if (t->npins > 0) {
     o->pins = &t->pins[0][0];
@@ -144,7 +151,8 @@ int tool_tls_apply(const tool_tls *t, mstls_tls_options *o,
       fprintf(stderr, "mstls: --keylog %s: %s\n", t->keylog, strerror(errno));
       return -1;
     }
-    o->keylog = keylog;
+    o->keylog = tls_keylog;
+    o->user_data = *pf;
   }
   return 0;
 }

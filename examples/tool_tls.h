@@ -44,10 +44,10 @@ int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
 /* Add the --psk keys to @p cred. 0, or -1 after printing why. */
 int tool_tls_add_psk(const tool_tls *t, mstls_credentials *cred);
 
-/* Fill @p o from @p t; opens the key-log file into *@p pf and installs
- * @p keylog for it. 0, or -1 after printing why. */
-int tool_tls_apply(const tool_tls *t, mstls_tls_options *o,
-                   mstls_keylog_cb keylog, FILE **pf);
+/* Fill @p o from @p t; opens the key-log file into *@p pf and writes
+ * every key-log line there (o->user_data is that file). 0, or -1 after
+ * printing why. */
+int tool_tls_apply(const tool_tls *t, mstls_tls_options *o, FILE **pf);
 
 /* Close the key-log file, if open. */
 void tool_tls_close(FILE **pf);

@@ -209,7 +209,7 @@ expect 2 'unexpected argument "extra"' sctp-server --listen 5000 extra
 expect 2 '--listen [ADDR:]PORT is required' sctp-server
 expect 2 '--connect ADDR:PORT is required' sctp-client --insecure
 expect 2 '--connect is for sctp-client' sctp-server --connect 127.0.0.1:1
-expect 2 'give --ca FILE or --insecure' sctp-client --connect 127.0.0.1:5000
+expect 2 'give --ca FILE, --pin SHA256, --psk ID:KEY or --insecure' sctp-client --connect 127.0.0.1:5000
 expect 2 '--cert and --key go together' sctp-server --listen 5000 --cert x
 
 
@@ -523,6 +523,80 @@ grep -qF "handshakes 1 done / 0 failed" "$W/ds.out" ||
 grep -qE "stats \(exit\):.* restarts 0," "$W/ds.out" ||
   fail "dtls-server: exit counters lack restarts"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/ds.out" "$W/dc.out" | tail -20
+
+# --- TLS options: --alpn, --keylog, --pin, --psk ----------------------------
+KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+for c in sctp-client dtls-client; do
+  expect 2 '--alpn: "a,,b": each protocol name is 1..255 bytes' \
+    "$c" --connect 127.0.0.1:5000 --insecure --alpn a,,b
+  expect 2 '--pin: "zz" is not a SHA-256 fingerprint' \
+    "$c" --connect 127.0.0.1:5000 --pin zz
+  expect 2 '--psk: "nokey" is not IDENTITY:HEXKEY' \
+    "$c" --connect 127.0.0.1:5000 --psk nokey
+  expect 2 '--psk: "id:00" is not IDENTITY:HEXKEY' \
+    "$c" --connect 127.0.0.1:5000 --psk id:00
+  expect 2 '--psk: a client offers one key' \
+    "$c" --connect 127.0.0.1:5000 --psk "a:$KEY,b:$KEY"
+  expect 2 '--keylog: a file name is needed' \
+    "$c" --connect 127.0.0.1:5000 --insecure --keylog=
+  expect 1 "--keylog $W/no/such/dir/k.log" \
+    "$c" --connect 127.0.0.1:5000 --insecure --keylog "$W/no/such/dir/k.log"
+done
+expect 2 '--require-cert needs --ca FILE or --pin SHA256' \
+  dtls-server --require-cert
+
+# sctp-server/sctp-client with a pre-shared key and ALPN, no certificate
+# checked: the client names the protocol and the identity, the echo comes
+# back, and the key log has the TLS 1.3 secrets.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/ps.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --echo --once --alpn diameter --psk "node-a:$KEY"
+SP=$BG
+if wait_for "$W/ps.out" "listening on 127.0.0.1:$P"; then
+  printf 'hello over psk\n' |
+    timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --backend usrsctp \
+      --psk "node-a:$KEY" --alpn x-other,diameter --keylog "$W/sk.log" \
+      --stream 2 --linger 60000 >"$W/pc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client --psk: exit $rc"
+  grep -qF "ALPN diameter, PSK identity node-a" "$W/pc.out" ||
+    fail "sctp-client --psk --alpn: no 'ALPN diameter, PSK identity node-a'"
+  grep -qF "[stream 2] hello over psk" "$W/pc.out" ||
+    fail "sctp-client --psk: no echo on stream 2"
+  grep -qE '^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]{64} [0-9a-f]+$' "$W/sk.log" ||
+    fail "sctp-client --keylog: no CLIENT_TRAFFIC_SECRET_0 line"
+fi
+wait "$SP"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/ps.out" "$W/pc.out" | tail -20
+
+# dtls-client pinning the server's certificate: the fingerprint printed
+# by a first (--insecure) run lets a second run in without --ca; a wrong
+# pin is refused with the fingerprint seen.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/pd.out" dtls-server --listen "127.0.0.1:$P" --echo --exit-after 3
+DP=$BG
+if wait_for "$W/pd.out" "listening on 127.0.0.1:$P"; then
+  printf 'first\n' | timeout 60 "$T" dtls-client --connect "127.0.0.1:$P" \
+    --insecure --linger 60000 >"$W/p1.out" 2>&1
+  FP=$(sed -n 's/.*peer certificate sha256 \([0-9a-f]*\).*/\1/p' "$W/p1.out")
+  [ -n "$FP" ] || fail "dtls-client: no peer fingerprint printed"
+  printf 'pinned\n' | timeout 60 "$T" dtls-client --connect "127.0.0.1:$P" \
+    --pin "$FP" --linger 60000 >"$W/p2.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "dtls-client --pin: exit $rc"
+  grep -qF "(verified)" "$W/p2.out" || fail "dtls-client --pin: not verified"
+  grep -qF "pinned" "$W/p2.out" || fail "dtls-client --pin: no echo"
+  printf 'refused\n' | timeout 60 "$T" dtls-client \
+    --connect "127.0.0.1:$P" --pin "$KEY" --linger 60000 >"$W/p3.out" 2>&1
+  rc=$?
+  [ "$rc" = 1 ] || fail "dtls-client, wrong pin: exit $rc, want 1"
+  grep -qF "matches no pin" "$W/p3.out" ||
+    fail "dtls-client, wrong pin: no 'matches no pin' detail"
+fi
+wait "$DP"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/pd.out" "$W/p2.out" "$W/p3.out" | tail -20
 
 echo "$ncheck checks, $fails failed"
 [ "$fails" = 0 ]
