@@ -130,3 +130,14 @@ void sctp_h_inspect(sctp_h_wire *w, const uint8_t *pkt, size_t len) {
     off += (size_t)(clen + 3) & ~(size_t)3;
   }
 }
+
+int sctp_h_group_setup(void **state) {
+  (void)state;
+  return sctp_h_stack_up();
+}
+
+int sctp_h_group_teardown(void **state) {
+  (void)state;
+  sctp_h_stack_down();
+  return 0;
+}

@@ -28,6 +28,9 @@ typedef struct sctp_h {
 /* Start the process's NOTHREADS stack (group setup) / stop it. */
 int sctp_h_stack_up(void);
 void sctp_h_stack_down(void);
+/* The same as CMocka group setup and teardown functions. */
+int sctp_h_group_setup(void **state);
+int sctp_h_group_teardown(void **state);
 
 /* Fill defaults: @p n streams both ways, policy @p pol, non-blocking. */
 void sctp_h_defaults(sctp_h *h, uint16_t n, mstls_policy pol);

@@ -16,55 +16,10 @@ set -u
 T=${1:?usage: test_examples.sh PATH/TO/PROGRAM [usrsctp|kernel]}
 BACKEND=${2:-usrsctp}
 NAME=$(basename "$T")
-W=$(mktemp -d "${TMPDIR:-/tmp}/mstls-examples.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null
-  done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-fails=0
-ncheck=0
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-# expect RC TEXT ARGS...: run the program, require exit code RC and TEXT
-# (fixed string) in its stdout+stderr.
-expect() {
-  local rc=$1 text=$2 got
-  shift 2
-  ncheck=$((ncheck + 1))
-  timeout 120 "$T" "$@" </dev/null >"$W/out" 2>&1
-  got=$?
-  if [ "$got" != "$rc" ]; then
-    fail "$NAME $*: exit $got, want $rc"
-    sed 's/^/    /' "$W/out" | head -5
-    return
-  fi
-  if ! grep -qF -- "$text" "$W/out"; then
-    fail "$NAME $*: output lacks '$text'"
-    sed 's/^/    /' "$W/out" | head -5
-  fi
-}
-
-# A UDP port nobody uses now (usrsctp's server listens on UDP PORT).
-free_port() {
-  local p i
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
-    if [ -z "$(ss -Hunl "( sport = :$p )" 2>/dev/null)" ]; then
-      echo "$p"
-      return
-    fi
-  done
-  echo 47223
-}
+EXPECT_TIMEOUT=120
+EXPECT_NAME=$NAME
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # start_server: start the server on a free port (P), SP = its pid. A port
 # taken in the meantime makes it exit at once: try another, a few times.

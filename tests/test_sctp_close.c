@@ -17,17 +17,6 @@
 
 #define NSTREAMS 4
 
-static int group_setup(void **state) {
-  (void)state;
-  return sctp_h_stack_up();
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  sctp_h_stack_down();
-  return 0;
-}
-
 static int orderly(int rc) {
   return rc == 0 || rc == MSTLS_E_CLOSED || rc == MSTLS_E_AGAIN;
 }
@@ -214,5 +203,6 @@ int main(void) {
       cmocka_unit_test(test_crossing_shutdowns),
       cmocka_unit_test(test_shutdown_race),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, sctp_h_group_setup,
+                                sctp_h_group_teardown);
 }

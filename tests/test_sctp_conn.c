@@ -11,17 +11,6 @@
 #include "backend.h" /* mstls_sctp_assoc_reset_streams */
 #include "sctp_harness.h"
 
-static int group_up(void **state) {
-  (void)state;
-  return sctp_h_stack_up();
-}
-
-static int group_down(void **state) {
-  (void)state;
-  sctp_h_stack_down();
-  return 0;
-}
-
 static void pattern(uint8_t *buf, size_t len, uint16_t stream, size_t off) {
   size_t i;
   for (i = 0; i < len; i++)
@@ -694,5 +683,6 @@ int main(void) {
       cmocka_unit_test(test_send_failed),
       cmocka_unit_test(test_oversized_message),
   };
-  return cmocka_run_group_tests(tests, group_up, group_down);
+  return cmocka_run_group_tests(tests, sctp_h_group_setup,
+                                sctp_h_group_teardown);
 }

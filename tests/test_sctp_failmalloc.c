@@ -26,17 +26,6 @@
  * so a run that ends by the bound (a hang) is reported, not excused. */
 #define MAX_STEPS 3000
 
-static int group_up(void **state) {
-  (void)state;
-  return sctp_h_stack_up();
-}
-
-static int group_down(void **state) {
-  (void)state;
-  sctp_h_stack_down();
-  return 0;
-}
-
 /* Simulated time of the sessions' timers, in step with usrsctp's. */
 static mstls_tstamp g_now;
 
@@ -160,5 +149,6 @@ static void t_sctp_failmalloc(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(t_sctp_failmalloc)};
-  return cmocka_run_group_tests(tests, group_up, group_down);
+  return cmocka_run_group_tests(tests, sctp_h_group_setup,
+                                sctp_h_group_teardown);
 }

@@ -21,17 +21,6 @@
 
 #define NSTREAMS 100
 
-static int group_setup(void **state) {
-  (void)state;
-  return sctp_h_stack_up();
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  sctp_h_stack_down();
-  return 0;
-}
-
 static void fingerprint_of(mstls_credentials *c, uint8_t fp[MSTLS_SHA256_LEN]) {
   char pem[4096];
   size_t len = sizeof(pem);
@@ -133,5 +122,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reload),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, sctp_h_group_setup,
+                                sctp_h_group_teardown);
 }

@@ -152,22 +152,12 @@ static void test_bad_tunables(void **state) {
   mstls_sctp_config_failover(NULL); /* no crash */
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  return sctp_h_stack_up();
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  sctp_h_stack_down();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_failover_dead_peer),
       cmocka_unit_test(test_failover_connect_unanswered),
       cmocka_unit_test(test_bad_tunables),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, sctp_h_group_setup,
+                                sctp_h_group_teardown);
 }

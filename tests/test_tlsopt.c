@@ -30,27 +30,26 @@ static void start_pair(test_pair *p, const mstls_settings *cs,
       0);
 }
 
-/* The server certificate's fingerprint, computed from the test PKI. */
-static void server_fingerprint(uint8_t fp[MSTLS_SHA256_LEN]) {
-  const test_pki *pki = test_pki_get();
+/* The fingerprint of a PEM certificate of the test PKI. */
+static void pem_fingerprint(const char *pem_text,
+                            uint8_t fp[MSTLS_SHA256_LEN]) {
   gnutls_datum_t pem, der = {NULL, 0};
-  assert_non_null(pki);
-  pem.data = (unsigned char *)pki->server_cert_pem;
-  pem.size = (unsigned)strlen(pki->server_cert_pem);
+  assert_non_null(pem_text);
+  pem.data = (unsigned char *)(uintptr_t)pem_text;
+  pem.size = (unsigned)strlen(pem_text);
   assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der), 0);
   assert_int_equal(mstls_cert_sha256(&der, fp), 0);
   gnutls_free(der.data);
 }
 
+static void server_fingerprint(uint8_t fp[MSTLS_SHA256_LEN]) {
+  assert_non_null(test_pki_get());
+  pem_fingerprint(test_pki_get()->server_cert_pem, fp);
+}
+
 static void client_fingerprint(uint8_t fp[MSTLS_SHA256_LEN]) {
-  const test_pki *pki = test_pki_get();
-  gnutls_datum_t pem, der = {NULL, 0};
-  assert_non_null(pki);
-  pem.data = (unsigned char *)pki->client_cert_pem;
-  pem.size = (unsigned)strlen(pki->client_cert_pem);
-  assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der), 0);
-  assert_int_equal(mstls_cert_sha256(&der, fp), 0);
-  gnutls_free(der.data);
+  assert_non_null(test_pki_get());
+  pem_fingerprint(test_pki_get()->client_cert_pem, fp);
 }
 
 /* ---- ALPN --------------------------------------------------------------- */
@@ -499,13 +498,7 @@ static void t_sni(void **state) {
   assert_int_equal(mstls_credentials_new(&r.alt, NULL), 0);
   assert_int_equal(mstls_credentials_set_self_signed(r.alt, "alt.test"), 0);
   assert_int_equal(mstls_credentials_get_cert_pem(r.alt, pem, &len), 0);
-  {
-    gnutls_datum_t in = {(unsigned char *)pem, (unsigned)strlen(pem)};
-    gnutls_datum_t der = {NULL, 0};
-    assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &in, &der), 0);
-    assert_int_equal(mstls_cert_sha256(&der, altfp), 0);
-    gnutls_free(der.data);
-  }
+  pem_fingerprint(pem, altfp);
   /* "alt.test": the server presents the other certificate (the client
    * pins it, so only that one passes). */
   settings_pair(&cs, &ss, MSTLS_POLICY_RESUME);

@@ -15,85 +15,15 @@
 # usage: test_tool.sh PATH/TO/mstls
 set -u
 T=${1:?usage: test_tool.sh PATH/TO/mstls}
-W=$(mktemp -d "${TMPDIR:-/tmp}/mstls-tool.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null
-  done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-fails=0
-ncheck=0
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-# expect RC TEXT ARGS...: run the tool (stdin empty), require exit code RC
-# and TEXT (fixed string) in its stdout+stderr.
-expect() {
-  local rc=$1 text=$2 got
-  shift 2
-  ncheck=$((ncheck + 1))
-  timeout 60 "$T" "$@" </dev/null >"$W/out" 2>&1
-  got=$?
-  if [ "$got" != "$rc" ]; then
-    fail "mstls $*: exit $got, want $rc"
-    sed 's/^/    /' "$W/out" | head -5
-    return
-  fi
-  if ! grep -qF -- "$text" "$W/out"; then
-    fail "mstls $*: output lacks '$text'"
-    sed 's/^/    /' "$W/out" | head -5
-  fi
-}
-
-# expect_not TEXT: the last expect's output must not contain TEXT.
-expect_not() {
-  if grep -qF -- "$1" "$W/out"; then
-    fail "output contains '$1'"
-  fi
-}
-
-# wait_for FILE TEXT: until TEXT appears in FILE (bounded: 60 s).
-wait_for() {
-  local i
-  for ((i = 0; i < 600; i++)); do
-    grep -qF -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "'$2' never appeared in $(basename "$1")"
-  sed 's/^/    /' "$1" | head -10
-  return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # bg OUTFILE ARGS...: start the tool in the background (BG = its pid, so
 # signals reach the tool itself) with a watchdog.
 bg() {
   local out=$1
   shift
-  "$T" "$@" >"$out" 2>&1 </dev/null &
-  BG=$!
-  PIDS+=("$BG")
-  # Ends with the tool (tail --pid), else kills it after 60 s.
-  (timeout 60 tail --pid="$BG" -f /dev/null || kill "$BG") >/dev/null 2>&1 &
-}
-
-# A UDP port (and the next one) nobody uses now.
-free_port() {
-  local p i
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 40000))
-    if [ -z "$(ss -Hunl "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null)" ]; then
-      echo "$p"
-      return
-    fi
-  done
-  echo 47123
+  bg_cmd "$out" "$T" "$@"
 }
 
 # --- multihoming (run inside a network namespace of its own) ----------------

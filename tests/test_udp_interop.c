@@ -199,6 +199,17 @@ static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
   return start_server_alpn(s, v6, priority, NULL, port, plen);
 }
 
+/* Pump the loop and the child until the server's handshake is done
+ * (bounded), and require it. */
+static void wait_handshake(mstls_udp_loop *loop, child *c, srv *s) {
+  mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (s->done == 0 && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(c);
+  }
+  assert_int_equal(s->done, 1);
+}
+
 /* Pump the loop and the child until @p want appears in its output. */
 static int wait_output(mstls_udp_loop *loop, child *c, const char *want) {
   mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
@@ -246,12 +257,7 @@ static void server_vs(int v6, int use_openssl) {
     spawn(&c, argv);
   }
   /* Send once the handshake is done (the peer reads stdin only then). */
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s.done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
-  assert_int_equal(s.done, 1);
+  wait_handshake(loop, &c, &s);
   child_write(&c, marker);
   assert_true(wait_output(loop, &c, marker));
   /* Its stdin ends: it closes with close_notify. */
@@ -281,7 +287,6 @@ static void server_alpn_export(int use_openssl) {
   srv s;
   child c;
   mstls_udp_loop *loop;
-  mstls_tstamp end;
   size_t i;
 
   if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
@@ -316,12 +321,7 @@ static void server_alpn_export(int use_openssl) {
                           NULL};
     spawn(&c, argv);
   }
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s.done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
-  assert_int_equal(s.done, 1);
+  wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_alpn(s.peer, proto, sizeof(proto)), 2);
   assert_string_equal(proto, "h2");
   assert_int_equal(mstls_udp_peer_export_keying_material(
@@ -359,7 +359,6 @@ static void server_srtp(int use_openssl) {
   srv s;
   child c;
   mstls_udp_loop *loop;
-  mstls_tstamp end;
   size_t i;
 
   if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
@@ -396,12 +395,7 @@ static void server_srtp(int use_openssl) {
                           NULL};
     spawn(&c, argv);
   }
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s.done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
-  assert_int_equal(s.done, 1);
+  wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_srtp(s.peer, &k), 1);
   assert_string_equal(k.profile, "SRTP_AES128_CM_HMAC_SHA1_80");
   assert_int_equal(k.key_len, 16);
@@ -448,7 +442,6 @@ static void server_psk(int use_openssl) {
   srv s;
   child c;
   mstls_udp_loop *loop;
-  mstls_tstamp end;
   size_t i;
 
   if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
@@ -478,12 +471,7 @@ static void server_psk(int use_openssl) {
                           "--port", port, "127.0.0.1", NULL};
     spawn(&c, argv);
   }
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s.done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
-  assert_int_equal(s.done, 1);
+  wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_peer_identity(s.peer, &id), 0);
   assert_string_equal(id.psk_identity, "coap-node");
   assert_int_equal(id.chain_len, 0);
