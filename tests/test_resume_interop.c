@@ -449,19 +449,16 @@ static void check_alpn(const tcp_client *c, const char *want) {
   }
 }
 
-static void test_openssl_alpn(void **state) {
-  char port[8];
+/* Start @p argv (a server whose port argument is @p port, filled here),
+ * offer "x-unknown,http/1.1", and require http/1.1 on every stream. */
+static void alpn_against(const char *const argv[], char *port, size_t plen) {
   uint16_t p;
   tcp_client c;
-  const char *argv[] = {"openssl", "s_server", "-accept",     port,
-                        "-cert",   g_cert,     "-key",        g_key,
-                        "-www",    "-alpn",    "h2,http/1.1", NULL};
-  (void)state;
-  if (!have("openssl")) {
+  if (!have(argv[0])) {
     skip();
   }
   p = free_port();
-  snprintf(port, sizeof(port), "%u", p);
+  snprintf(port, plen, "%u", p);
   g_server = start_server(argv, p);
   g_alpn = "x-unknown,http/1.1";
   run_client(&c, p, 0);
@@ -470,10 +467,17 @@ static void test_openssl_alpn(void **state) {
   check_resumed(&c, 1);
 }
 
+static void test_openssl_alpn(void **state) {
+  char port[8];
+  const char *argv[] = {"openssl", "s_server", "-accept",     port,
+                        "-cert",   g_cert,     "-key",        g_key,
+                        "-www",    "-alpn",    "h2,http/1.1", NULL};
+  (void)state;
+  alpn_against(argv, port, sizeof(port));
+}
+
 static void test_gnutls_alpn(void **state) {
   char port[8];
-  uint16_t p;
-  tcp_client c;
   const char *argv[] = {"gnutls-serv",
                         "--http",
                         "--port",
@@ -486,17 +490,7 @@ static void test_gnutls_alpn(void **state) {
                         "--alpn-fatal",
                         NULL};
   (void)state;
-  if (!have("gnutls-serv")) {
-    skip();
-  }
-  p = free_port();
-  snprintf(port, sizeof(port), "%u", p);
-  g_server = start_server(argv, p);
-  g_alpn = "x-unknown,http/1.1";
-  run_client(&c, p, 0);
-  g_alpn = NULL;
-  check_alpn(&c, "http/1.1");
-  check_resumed(&c, 1);
+  alpn_against(argv, port, sizeof(port));
 }
 
 static void test_openssl_default(void **state) {
