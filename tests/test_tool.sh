@@ -80,6 +80,8 @@ if [ "${2:-}" = --multihome ]; then
   wait "$SP"
   rc=$?
   [ "$rc" = 0 ] || fail "two-address sctp-server --once: exit $rc"
+  grep -qF "association 1 closed (all streams closed)" "$W/ms.out" ||
+    fail "two-address sctp-server: association not reported closed"
   [ "$fails" = 0 ] || sed 's/^/    /' "$W/ms.out" "$W/mc.out" | tail -30
   echo "$ncheck checks, $fails failed"
   [ "$fails" = 0 ]
@@ -405,6 +407,8 @@ rc=$?
 [ "$rc" = 0 ] || fail "sctp-server --profile failover --once: exit $rc"
 grep -qF "association 1 up over usrsctp" "$W/fs.out" ||
   fail "sctp-server --profile failover: association not reported up"
+grep -qF "association 1 closed (all streams closed)" "$W/fs.out" ||
+  fail "sctp-server --profile failover: association not reported closed"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/fs.out" "$W/fc.out" | tail -30
 
 # Multihoming: two addresses on each end, in a network namespace of our
