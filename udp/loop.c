@@ -144,6 +144,13 @@ int mstls_udp_loop_new(mstls_udp_loop **ploop, const struct sockaddr *bind_addr,
   }
   loop->fd = socket(bind_addr->sa_family,
                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (loop->fd >= 0 && (settings->flags & MSTLS_UDP_REUSEPORT)) {
+    int one = 1;
+    if (setsockopt(loop->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+      mstls_udp_loop_del(loop);
+      return MSTLS_E_TRANSPORT;
+    }
+  }
   if (loop->fd < 0 || bind(loop->fd, bind_addr, bind_len) < 0) {
     mstls_udp_loop_del(loop);
     return MSTLS_E_TRANSPORT;

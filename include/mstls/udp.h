@@ -120,6 +120,13 @@ typedef struct mstls_udp_stats {
 #define MSTLS_UDP_REQUIRE_CLIENT_CERT 0x04u
 /** Server: ask for a client certificate; verify it if one is sent. */
 #define MSTLS_UDP_REQUEST_CLIENT_CERT 0x08u
+/** mstls_udp_loop_new(): bind with SO_REUSEPORT, so that several loops
+ *  (worker threads or processes) share one address; the kernel keeps each
+ *  peer's flow on one of them. Give them the same cookie secret
+ *  (mstls_udp_endpoint_set_cookie_secret()) and the same credentials (one
+ *  ticket key), so that a cookie minted by one verifies on any and a
+ *  session resumes on any. */
+#define MSTLS_UDP_REUSEPORT 0x10u
 
 /** Settings of an endpoint. Fill with mstls_udp_settings_default(). */
 typedef struct mstls_udp_settings {
