@@ -240,6 +240,20 @@ void mstls_chan_set_detail(mstls_channel *ch, const char *text) {
   chan_log_failure(ch, text);
 }
 
+void mstls_chan_set_verify_detail(mstls_channel *ch, unsigned status) {
+  char text[MSTLS_DETAIL_MAX];
+  gnutls_datum_t out = {NULL, 0};
+  if (status != 0 && gnutls_certificate_verification_status_print(
+                         status, GNUTLS_CRT_X509, &out, 0) == 0) {
+    snprintf(text, sizeof(text), "the peer's certificate: %.*s", (int)out.size,
+             (const char *)out.data);
+    gnutls_free(out.data);
+  } else {
+    snprintf(text, sizeof(text), "the peer's certificate was refused");
+  }
+  mstls_chan_set_detail(ch, text);
+}
+
 /* What went wrong with GnuTLS error @p gerr, in words. */
 static void chan_describe(mstls_channel *ch, int gerr) {
   char text[MSTLS_DETAIL_MAX];
@@ -261,19 +275,10 @@ static void chan_describe(mstls_channel *ch, int gerr) {
     snprintf(text, sizeof(text), "the peer sent no certificate");
     break;
   case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-  case GNUTLS_E_CERTIFICATE_ERROR: {
-    unsigned status = gnutls_session_get_verify_cert_status(ch->tls);
-    gnutls_datum_t out = {NULL, 0};
-    if (status != 0 && gnutls_certificate_verification_status_print(
-                           status, GNUTLS_CRT_X509, &out, 0) == 0) {
-      snprintf(text, sizeof(text), "the peer's certificate: %.*s",
-               (int)out.size, (const char *)out.data);
-      gnutls_free(out.data);
-    } else {
-      snprintf(text, sizeof(text), "the peer's certificate was refused");
-    }
-    break;
-  }
+  case GNUTLS_E_CERTIFICATE_ERROR:
+    mstls_chan_set_verify_detail(
+        ch, gnutls_session_get_verify_cert_status(ch->tls));
+    return;
   default:
     snprintf(text, sizeof(text), "%s", gnutls_strerror(gerr));
     break;

@@ -50,6 +50,10 @@ int mstls_chan_init(mstls_channel *ch, const mstls_mem *mem,
  *  stays; later ones are only logged). */
 void mstls_chan_set_detail(mstls_channel *ch, const char *text);
 
+/** The detail of a refused certificate: GnuTLS's words for the
+ *  verification @p status. */
+void mstls_chan_set_verify_detail(mstls_channel *ch, unsigned status);
+
 /** Free the GnuTLS session and the queued messages. */
 void mstls_chan_deinit(mstls_channel *ch);
 

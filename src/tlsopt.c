@@ -313,15 +313,7 @@ static int tlsopt_verify(gnutls_session_t tls) {
     verdict = rv == 0 && status == 0 ? 0 : MSTLS_E_CERT_VERIFY;
     id.verified = verdict == 0;
     if (verdict != 0 && (o == NULL || o->verify == NULL)) {
-      gnutls_datum_t out = {NULL, 0};
-      char text[MSTLS_DETAIL_MAX];
-      if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
-                                                       &out, 0) == 0) {
-        snprintf(text, sizeof(text), "the peer's certificate: %.*s",
-                 (int)out.size, (const char *)out.data);
-        gnutls_free(out.data);
-        mstls_chan_set_detail(ch, text);
-      }
+      mstls_chan_set_verify_detail(ch, status);
     }
   }
   if (o != NULL && o->verify != NULL) {
