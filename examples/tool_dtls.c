@@ -80,7 +80,8 @@ typedef struct dtls_tool {
   int stop;        /* server: --exit-after reached */
   long sent;       /* client: records sent */
   long received;   /* client: records received */
-  const char *session; /* client: --session FILE */
+  /* client: --session FILE */
+  const char *session;
 } dtls_tool;
 
 /* Largest --session file read: GnuTLS's session data are a few KB. */
@@ -329,22 +330,15 @@ static const tool_opt dtls_server_opts[] = {
     {"help", 0, OPT_HELP},
     {NULL, 0, 0}};
 
-static const tool_opt dtls_client_opts[] = {{"connect", 1, OPT_CONNECT},
-                                            {"ca", 1, OPT_CA},
-                                            {"insecure", 0, OPT_INSECURE},
-                                            {"server-name", 1, OPT_NAME},
-                                            {"cert", 1, OPT_CERT},
-                                            {"key", 1, OPT_KEY},
-                                            {"mtu", 1, OPT_MTU},
-                                            {"linger", 1, OPT_LINGER},
-                                            {"quiet", 0, OPT_QUIET},
-                                            {"alpn", 1, OPT_ALPN},
-                                            {"keylog", 1, OPT_KEYLOG},
-                                            {"pin", 1, OPT_PIN},
-                                            {"psk", 1, OPT_PSK},
-                                            {"session", 1, OPT_SESSION},
-                                            {"help", 0, OPT_HELP},
-                                            {NULL, 0, 0}};
+static const tool_opt dtls_client_opts[] = {
+    {"connect", 1, OPT_CONNECT},   {"ca", 1, OPT_CA},
+    {"insecure", 0, OPT_INSECURE}, {"server-name", 1, OPT_NAME},
+    {"cert", 1, OPT_CERT},         {"key", 1, OPT_KEY},
+    {"mtu", 1, OPT_MTU},           {"linger", 1, OPT_LINGER},
+    {"quiet", 0, OPT_QUIET},       {"alpn", 1, OPT_ALPN},
+    {"keylog", 1, OPT_KEYLOG},     {"pin", 1, OPT_PIN},
+    {"psk", 1, OPT_PSK},           {"session", 1, OPT_SESSION},
+    {"help", 0, OPT_HELP},         {NULL, 0, 0}};
 
 /* Everything both subcommands read from the command line. */
 typedef struct dtls_opts {
@@ -696,8 +690,8 @@ int tool_dtls_client(int argc, char **argv) {
   {
     const char *name = o.tls.npsk > 0 && !o.ca ? NULL : o.name;
     static uint8_t blob[DTLS_SESSION_MAX];
-    size_t blen = o.session ? dtls_session_load(o.session, blob, sizeof(blob))
-                            : 0;
+    size_t blen =
+        o.session ? dtls_session_load(o.session, blob, sizeof(blob)) : 0;
     rv = mstls_udp_loop_connect2(g_loop, (struct sockaddr *)&ss, sl, name,
                                  blen ? blob : NULL, blen, &peer);
     if (rv == MSTLS_E_INVALID_ARGUMENT && blen) {

@@ -124,8 +124,8 @@ static void add_server(ctx *c, int i, mstls_credentials *cred, uint32_t flags) {
   mstls_udp_settings_default(&s);
   s.flags |= flags;
   c->scred[i] = cred;
-  c->server[i] = udpt_net_add(c->net, (uint32_t)(SERVER_BASE + i), 0, &s, &cb,
-                              cred, c);
+  c->server[i] =
+      udpt_net_add(c->net, (uint32_t)(SERVER_BASE + i), 0, &s, &cb, cred, c);
   assert_non_null(c->server[i]);
 }
 
@@ -166,10 +166,9 @@ static int handshake(ctx *c, int i, const uint8_t *blob, size_t len,
 
   udpt_addr(&sa, &sl, (uint32_t)(SERVER_BASE + i), 0);
   c->c_done = c->c_closed = 0;
-  assert_int_equal(mstls_udp_endpoint_connect2(c->client,
-                                               (struct sockaddr *)&sa, sl,
-                                               "localhost", blob, len,
-                                               udpt_net_now(c->net), &peer),
+  assert_int_equal(mstls_udp_endpoint_connect2(
+                       c->client, (struct sockaddr *)&sa, sl, "localhost", blob,
+                       len, udpt_net_now(c->net), &peer),
                    0);
   assert_non_null(peer);
   assert_true(udpt_net_run(c->net, client_settled, c, 1000));
@@ -235,8 +234,8 @@ static void test_session_id_resumes(void **state) {
   assert_true(handshake(&c, 0, NULL, 0, NULL));
   st = client_stats(&c);
   assert_int_equal(st.handshakes_resumed, 1);
-  assert_int_equal(
-      mstls_credentials_get_session_cache_stats(c.scred[0], &cs), 0);
+  assert_int_equal(mstls_credentials_get_session_cache_stats(c.scred[0], &cs),
+                   0);
   assert_true(cs.hits >= 1);
   teardown(&c);
 }
@@ -410,19 +409,18 @@ static void test_bad_blob(void **state) {
   /* Truncated at every length. */
   for (cut = 1; cut < len; cut++) {
     peer = (mstls_udp_peer *)&c;
-    assert_int_equal(mstls_udp_endpoint_connect2(c.client,
-                                                 (struct sockaddr *)&sa, sl,
-                                                 "localhost", blob, cut,
-                                                 udpt_net_now(c.net), &peer),
+    assert_int_equal(mstls_udp_endpoint_connect2(
+                         c.client, (struct sockaddr *)&sa, sl, "localhost",
+                         blob, cut, udpt_net_now(c.net), &peer),
                      MSTLS_E_INVALID_ARGUMENT);
     assert_null(peer);
   }
   /* Damaged header, and garbage. */
   memcpy(bad, blob, len);
   bad[0] ^= 0xff;
-  assert_int_equal(mstls_udp_endpoint_connect2(
-                       c.client, (struct sockaddr *)&sa, sl, "localhost", bad,
-                       len, udpt_net_now(c.net), NULL),
+  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
+                                               sl, "localhost", bad, len,
+                                               udpt_net_now(c.net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   memset(bad, 0x5a, sizeof(bad));
   assert_int_equal(mstls_udp_endpoint_connect2(
@@ -430,9 +428,9 @@ static void test_bad_blob(void **state) {
                        sizeof(bad), udpt_net_now(c.net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   /* An empty blob is an error, not "no blob". */
-  assert_int_equal(mstls_udp_endpoint_connect2(
-                       c.client, (struct sockaddr *)&sa, sl, "localhost", blob,
-                       0, udpt_net_now(c.net), NULL),
+  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
+                                               sl, "localhost", blob, 0,
+                                               udpt_net_now(c.net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   st = client_stats(&c);
   assert_int_equal(st.peers, 0);
@@ -447,9 +445,9 @@ static void test_bad_blob(void **state) {
   len = 0;
   assert_int_equal(mstls_udp_peer_get_resumption_data(NULL, NULL, &len),
                    MSTLS_E_INVALID_ARGUMENT);
-  assert_int_equal(mstls_udp_endpoint_connect2(
-                       c.client, (struct sockaddr *)&sa, sl, "localhost", NULL,
-                       0, udpt_net_now(c.net), &peer),
+  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
+                                               sl, "localhost", NULL, 0,
+                                               udpt_net_now(c.net), &peer),
                    0);
   assert_int_equal(mstls_udp_peer_get_resumption_data(peer, NULL, NULL),
                    MSTLS_E_INVALID_ARGUMENT);

@@ -227,8 +227,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
      * credentials' session-ID cache. */
     mstls_scache_attach(&peer->cred->scache, tls);
     if (!(ep->settings.flags & MSTLS_UDP_NO_TICKETS) &&
-        gnutls_session_ticket_enable_server(tls, &peer->cred->ticket_key) <
-            0) {
+        gnutls_session_ticket_enable_server(tls, &peer->cred->ticket_key) < 0) {
       rv = MSTLS_E_TLS;
       goto fail;
     }

@@ -18,8 +18,8 @@ typedef struct mstls_udp_rentry mstls_udp_rentry;
 
 typedef struct mstls_udp_rcache {
   const mstls_mem *mem;
-  uint32_t max;      /* 0: off */
-  mstls_hash table;  /* server key -> entry; set up on first store */
+  uint32_t max;     /* 0: off */
+  mstls_hash table; /* server key -> entry; set up on first store */
   int table_ready;
   mstls_udp_rentry *head, *tail; /* most recently used first */
 } mstls_udp_rcache;

@@ -108,13 +108,13 @@ typedef struct mstls_udp_stats {
   uint64_t non_dtls;      /**< handed to the non_dtls callback */
   uint64_t dropped_total;
   uint64_t dropped[MSTLS_UDP_DROP_COUNT];
-  uint64_t handshakes_resumed; /**< handshakes (client or server) that
-                                    resumed a session */
-  uint64_t resumption_offers;  /**< client handshakes that offered
-                                    resumption data (from the cache or
-                                    given to mstls_udp_endpoint_connect2()) */
-  uint64_t resumption_rejected; /**< of those, the ones the server answered
-                                     with a full handshake */
+  uint64_t handshakes_resumed;   /**< handshakes (client or server) that
+                                      resumed a session */
+  uint64_t resumption_offers;    /**< client handshakes that offered
+                                      resumption data (from the cache or
+                                      given to mstls_udp_endpoint_connect2()) */
+  uint64_t resumption_rejected;  /**< of those, the ones the server answered
+                                      with a full handshake */
   uint64_t resumption_evictions; /**< resumption cache entries dropped, least
                                       recently used first, to make room */
   uint32_t resumption_cached;    /**< resumption cache entries now */
@@ -532,8 +532,7 @@ MSTLS_EXTERN int mstls_udp_peer_get_info(mstls_udp_peer *peer,
  *         NULL; *plen set), MSTLS_E_NOMEM.
  */
 MSTLS_EXTERN int mstls_udp_peer_get_resumption_data(mstls_udp_peer *peer,
-                                                    uint8_t *buf,
-                                                    size_t *plen);
+                                                    uint8_t *buf, size_t *plen);
 
 /**
  * @brief The application protocol ALPN chose for an established peer
@@ -662,10 +661,11 @@ MSTLS_EXTERN int mstls_udp_loop_connect(mstls_udp_loop *loop,
                                         mstls_udp_peer **ppeer);
 
 /** @brief mstls_udp_endpoint_connect2() with the loop's clock. */
-MSTLS_EXTERN int mstls_udp_loop_connect2(
-    mstls_udp_loop *loop, const struct sockaddr *to, socklen_t tolen,
-    const char *server_name, const uint8_t *resumption_data,
-    size_t resumption_data_len, mstls_udp_peer **ppeer);
+MSTLS_EXTERN int
+mstls_udp_loop_connect2(mstls_udp_loop *loop, const struct sockaddr *to,
+                        socklen_t tolen, const char *server_name,
+                        const uint8_t *resumption_data,
+                        size_t resumption_data_len, mstls_udp_peer **ppeer);
 
 #ifdef __cplusplus
 }
