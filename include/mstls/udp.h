@@ -364,6 +364,11 @@ MSTLS_EXTERN int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep,
 
 /**
  * @brief Start a DTLS client handshake with the server at @p to.
+ *
+ * When the endpoint's resumption cache (settings.resumption_cache) holds
+ * a session with this server -- the same address and server name -- the
+ * handshake offers it; a server that does not take it answers with a
+ * full handshake (mstls_udp_stats.resumption_rejected).
  * @param server_name expected name (SNI and certificate check); required
  *        unless MSTLS_UDP_INSECURE or the credentials hold a pre-shared
  *        key (mstls_credentials_add_psk()). Copied.
