@@ -291,6 +291,63 @@ static void test_ticket_key(void **state) {
   teardown(&c);
 }
 
+static int g_blackhole;
+
+/* Drops every datagram to node g_blackhole. */
+static int blackhole(int from, int to, const uint8_t *d, size_t len, void *ud) {
+  (void)from;
+  (void)d;
+  (void)len;
+  (void)ud;
+  return to == g_blackhole;
+}
+
+/* A handshake that fails after an offer (here: the server behind the
+ * address now has a certificate the client does not trust) drops the
+ * offered session; one that merely times out keeps it. */
+static void test_failure_forgets(void **state) {
+  ctx c;
+  struct sockaddr_storage sa;
+  socklen_t sl;
+  mstls_udp_peer *peer = NULL;
+  mstls_credentials *other = NULL;
+  mstls_udp_stats st;
+  (void)state;
+  setup(&c, 1000, NULL);
+  add_server(&c, 0, server_creds(0), 0);
+  assert_false(handshake(&c, 0, NULL, 0, NULL));
+  udpt_addr(&sa, &sl, SERVER_BASE, 0);
+  /* The server does not answer: the handshake times out, the session
+   * stays. */
+  g_blackhole = udpt_net_node_of(c.net, c.server[0]);
+  udpt_net_set_filter(c.net, blackhole, NULL);
+  c.c_done = c.c_closed = 0;
+  assert_int_equal(mstls_udp_endpoint_connect(c.client, (struct sockaddr *)&sa,
+                                              sl, "localhost",
+                                              udpt_net_now(c.net), &peer),
+                   0);
+  assert_true(udpt_net_run(c.net, client_settled, &c, 100000));
+  assert_int_equal(c.c_reason, MSTLS_E_TIMEOUT);
+  udpt_net_set_filter(c.net, NULL, NULL);
+  assert_int_equal(client_stats(&c).resumption_cached, 1);
+  assert_int_equal(mstls_credentials_new(&other, NULL), 0);
+  assert_int_equal(mstls_credentials_set_self_signed(other, "localhost"), 0);
+  replace_server(&c, 0, other);
+  c.c_done = c.c_closed = 0;
+  assert_int_equal(mstls_udp_endpoint_connect(c.client, (struct sockaddr *)&sa,
+                                              sl, "localhost",
+                                              udpt_net_now(c.net), &peer),
+                   0);
+  assert_true(udpt_net_run(c.net, client_settled, &c, 1000));
+  assert_int_equal(c.c_done, 0);
+  assert_int_equal(c.c_reason, MSTLS_E_CERT_VERIFY);
+  st = client_stats(&c);
+  assert_int_equal(st.resumption_offers, 2);
+  assert_int_equal(st.handshake_timeouts, 1);
+  assert_int_equal(st.resumption_cached, 0);
+  teardown(&c);
+}
+
 /* A cache of two entries and three servers: the least recently used
  * server's session goes first. */
 static void test_cache_lru(void **state) {
@@ -516,6 +573,7 @@ int main(void) {
       cmocka_unit_test(test_session_id_resumes),
       cmocka_unit_test(test_server_without_cache),
       cmocka_unit_test(test_ticket_key),
+      cmocka_unit_test(test_failure_forgets),
       cmocka_unit_test(test_cache_lru),
       cmocka_unit_test(test_cache_off),
       cmocka_unit_test(test_store_restore),
