@@ -16,3 +16,11 @@ target_compile_definitions(attack_udp PRIVATE _GNU_SOURCE)
 if(MSTLS_BUILD_EXAMPLES)
   add_dependencies(attack_udp mstls_tool)
 endif()
+
+# bench_udp_resume: full against resumed DTLS client handshakes (tickets,
+# session IDs), client and server endpoints in one process. Not run by
+# ctest.
+add_executable(bench_udp_resume ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp_resume.c)
+target_link_libraries(bench_udp_resume PRIVATE mstls_static GnuTLS::GnuTLS)
+target_compile_options(bench_udp_resume PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(bench_udp_resume PRIVATE _GNU_SOURCE)

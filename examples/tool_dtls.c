@@ -1,6 +1,7 @@
 /* mstls dtls-server / dtls-client: DTLS over UDP with many peers on one
  * socket, on the public API (mstls/udp.h) only. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,7 +80,57 @@ typedef struct dtls_tool {
   int stop;        /* server: --exit-after reached */
   long sent;       /* client: records sent */
   long received;   /* client: records received */
+  /* client: --session FILE */
+  const char *session;
 } dtls_tool;
+
+/* Largest --session file read: GnuTLS's session data are a few KB. */
+#define DTLS_SESSION_MAX 65536
+
+/* --session: keep the peer's resumption data in the file, written to a
+ * temporary file first and renamed, so that a run that dies leaves the
+ * old data or the new, never half of either. Readable by the owner only:
+ * the data hold the session's secrets. */
+static void dtls_session_save(const char *path, mstls_udp_peer *peer) {
+  uint8_t buf[DTLS_SESSION_MAX];
+  char tmp[4096];
+  size_t len = sizeof(buf);
+  int fd, rv = mstls_udp_peer_get_resumption_data(peer, buf, &len);
+  if (rv < 0) {
+    fprintf(stderr, "mstls: --session %s: nothing to keep (%s)\n", path,
+            mstls_strerror(rv));
+    return;
+  }
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
+      rename(tmp, path) < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    if (fd >= 0) {
+      (void)unlink(tmp);
+    }
+  }
+}
+
+/* --session: the data an earlier run kept. @return their length, 0 when
+ * the file does not exist (yet) or cannot be read (said on stderr). */
+static size_t dtls_session_load(const char *path, uint8_t *buf, size_t cap) {
+  ssize_t got;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    if (errno != ENOENT) {
+      fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    }
+    return 0;
+  }
+  got = read(fd, buf, cap);
+  close(fd);
+  if (got < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  return (size_t)got;
+}
 
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
                          mstls_udp_peer *peer, void *ud) {
@@ -91,6 +142,9 @@ static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
   (void)ep;
   (void)flags;
   t->done = 1;
+  if (t->session) {
+    dtls_session_save(t->session, peer);
+  }
   if (t->quiet || mstls_udp_peer_get_info(peer, &info) < 0) {
     return;
   }
@@ -103,8 +157,9 @@ static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
       snprintf(fp + 2 * i, 3, "%02x", id.sha256[i]);
     }
   }
-  fprintf(stderr, "%s: handshake done, %s, %s, ALPN %s",
-          dtls_peer_str(peer, a, 80), info.version, info.cipher, alpn);
+  fprintf(stderr, "%s: handshake done, %s, %s, ALPN %s, %s",
+          dtls_peer_str(peer, a, 80), info.version, info.cipher, alpn,
+          info.resumed ? "resumed" : "full handshake");
   if (fp[0] != '\0') {
     fprintf(stderr, ", peer certificate sha256 %s%s", fp,
             id.verified ? " (verified)" : " (not verified)");
@@ -218,8 +273,11 @@ static void dtls_client_usage(FILE *f) {
           " --insecure)\n"
           "         [--server-name NAME] [--cert FILE --key FILE] [--mtu N]\n"
           "         [--linger MS] [--alpn LIST] [--keylog FILE]\n"
-          "         [--pin SHA256[,SHA256...]] [--quiet]\n"
+          "         [--pin SHA256[,SHA256...]] [--session FILE] [--quiet]\n"
           "  Sends each line of stdin as one record, prints what arrives.\n"
+          "  --session: resume the session kept in FILE (if it exists) and"
+          " keep\n  the new one there (mode 0600: it holds the session's"
+          " secrets).\n"
           "  At the end of stdin, waits --linger ms (0..3600000, default 1000)"
           "\n  for replies, then closes with close_notify. --mtu: "
           "256..65535.\n" TOOL_TLS_HELP);
@@ -247,6 +305,7 @@ enum {
   OPT_PSK,
   OPT_REQUEST_CERT,
   OPT_REQUIRE_CERT,
+  OPT_SESSION,
   OPT_HELP
 };
 
@@ -271,21 +330,15 @@ static const tool_opt dtls_server_opts[] = {
     {"help", 0, OPT_HELP},
     {NULL, 0, 0}};
 
-static const tool_opt dtls_client_opts[] = {{"connect", 1, OPT_CONNECT},
-                                            {"ca", 1, OPT_CA},
-                                            {"insecure", 0, OPT_INSECURE},
-                                            {"server-name", 1, OPT_NAME},
-                                            {"cert", 1, OPT_CERT},
-                                            {"key", 1, OPT_KEY},
-                                            {"mtu", 1, OPT_MTU},
-                                            {"linger", 1, OPT_LINGER},
-                                            {"quiet", 0, OPT_QUIET},
-                                            {"alpn", 1, OPT_ALPN},
-                                            {"keylog", 1, OPT_KEYLOG},
-                                            {"pin", 1, OPT_PIN},
-                                            {"psk", 1, OPT_PSK},
-                                            {"help", 0, OPT_HELP},
-                                            {NULL, 0, 0}};
+static const tool_opt dtls_client_opts[] = {
+    {"connect", 1, OPT_CONNECT},   {"ca", 1, OPT_CA},
+    {"insecure", 0, OPT_INSECURE}, {"server-name", 1, OPT_NAME},
+    {"cert", 1, OPT_CERT},         {"key", 1, OPT_KEY},
+    {"mtu", 1, OPT_MTU},           {"linger", 1, OPT_LINGER},
+    {"quiet", 0, OPT_QUIET},       {"alpn", 1, OPT_ALPN},
+    {"keylog", 1, OPT_KEYLOG},     {"pin", 1, OPT_PIN},
+    {"psk", 1, OPT_PSK},           {"session", 1, OPT_SESSION},
+    {"help", 0, OPT_HELP},         {NULL, 0, 0}};
 
 /* Everything both subcommands read from the command line. */
 typedef struct dtls_opts {
@@ -299,6 +352,7 @@ typedef struct dtls_opts {
   mstls_tstamp idle, linger, stats_interval;
   tool_tls tls; /* --alpn, --keylog, --pin */
   int request_cert, require_cert;
+  const char *session; /* client: --session FILE */
 } dtls_opts;
 
 /* 0 (run), 1 (--help), -1 (err says why); never prints or exits. */
@@ -407,6 +461,12 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
       break;
     case OPT_REQUIRE_CERT:
       o->require_cert = 1;
+      break;
+    case OPT_SESSION:
+      if (v[0] == '\0') {
+        return tool_fail(err, "--session: a file name is needed");
+      }
+      o->session = v;
       break;
     case OPT_STATS:
       if (tool_parse_duration("--stats-interval", v, sec, 0, 86400,
@@ -593,6 +653,7 @@ int tool_dtls_client(int argc, char **argv) {
   }
   memset(&t, 0, sizeof(t));
   t.quiet = o.quiet;
+  t.session = o.session;
   linger = o.linger;
   mstls_udp_settings_default(&s);
   s.flags = o.insecure ? MSTLS_UDP_INSECURE : 0;
@@ -626,8 +687,22 @@ int tool_dtls_client(int argc, char **argv) {
     return 1;
   }
   ep = mstls_udp_loop_get_endpoint(g_loop);
-  rv = mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl,
-                              o.tls.npsk > 0 && !o.ca ? NULL : o.name, &peer);
+  {
+    const char *name = o.tls.npsk > 0 && !o.ca ? NULL : o.name;
+    static uint8_t blob[DTLS_SESSION_MAX];
+    size_t blen =
+        o.session ? dtls_session_load(o.session, blob, sizeof(blob)) : 0;
+    rv = mstls_udp_loop_connect2(g_loop, (struct sockaddr *)&ss, sl, name,
+                                 blen ? blob : NULL, blen, &peer);
+    if (rv == MSTLS_E_INVALID_ARGUMENT && blen) {
+      fprintf(stderr,
+              "mstls: --session %s: not resumption data; a full handshake"
+              " instead\n",
+              o.session);
+      rv = mstls_udp_loop_connect(g_loop, (struct sockaddr *)&ss, sl, name,
+                                  &peer);
+    }
+  }
   if (rv < 0) {
     fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
     code = 1;

@@ -478,6 +478,9 @@ for c in sctp-client dtls-client; do
 done
 expect 2 '--require-cert needs --ca FILE or --pin SHA256' \
   dtls-server --require-cert
+expect 2 '--session: a file name is needed' \
+  dtls-client --connect 127.0.0.1:5000 --insecure --session=
+expect 2 'unknown option --session' dtls-server --session x
 
 # sctp-server/sctp-client with a pre-shared key and ALPN, no certificate
 # checked: the client names the protocol and the identity, the echo comes
@@ -531,6 +534,42 @@ if wait_for "$W/pd.out" "listening on 127.0.0.1:$P"; then
 fi
 wait "$DP"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/pd.out" "$W/p2.out" "$W/p3.out" | tail -20
+
+# dtls-client --session: the first run does a full handshake and keeps
+# the session in the file (mode 0600), the second resumes it; a file that
+# is not resumption data is said so and costs a full handshake, no error.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/rs.out" dtls-server --listen "127.0.0.1:$P" --echo --exit-after 3
+DP=$BG
+if wait_for "$W/rs.out" "listening on 127.0.0.1:$P"; then
+  for run in 1 2 3; do
+    if [ "$run" = 3 ]; then
+      printf 'not a session' >"$W/dtls.session"
+    fi
+    printf 'run %s\n' "$run" | timeout 60 "$T" dtls-client \
+      --connect "127.0.0.1:$P" --insecure --session "$W/dtls.session" \
+      --linger 60000 >"$W/rs$run.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "dtls-client --session, run $run: exit $rc"
+    grep -qF "run $run" "$W/rs$run.out" ||
+      fail "dtls-client --session, run $run: no echo"
+  done
+  grep -qF "ALPN -, full handshake" "$W/rs1.out" ||
+    fail "dtls-client --session, first run: not a full handshake"
+  grep -qF "ALPN -, resumed" "$W/rs2.out" ||
+    fail "dtls-client --session, second run: not resumed"
+  grep -qF "not resumption data" "$W/rs3.out" ||
+    fail "dtls-client --session, damaged file: not reported"
+  grep -qF "ALPN -, full handshake" "$W/rs3.out" ||
+    fail "dtls-client --session, damaged file: not a full handshake"
+  [ "$(stat -c %a "$W/dtls.session")" = 600 ] ||
+    fail "dtls-client --session: file mode is not 600"
+fi
+wait "$DP"
+grep -qF "ALPN -, resumed" "$W/rs.out" ||
+  fail "dtls-server: the second client was not resumed"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/rs.out" "$W/rs"[123].out | tail -20
 
 echo "$ncheck checks, $fails failed"
 [ "$fails" = 0 ]

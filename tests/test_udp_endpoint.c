@@ -1047,8 +1047,8 @@ typedef struct ff_ctx {
 } ff_ctx;
 
 /* Lose every server datagram sent after the server finished its handshake
- * (its final flight: ChangeCipherSpec, Finished) until the client has
- * retransmitted its own flight. */
+ * (its final flight: NewSessionTicket, ChangeCipherSpec, Finished) until
+ * the client has retransmitted its own flight. */
 static int drop_final_flight(int from, int to, const uint8_t *d, size_t len,
                              void *ud) {
   ff_ctx *f = ud;
@@ -1056,7 +1056,7 @@ static int drop_final_flight(int from, int to, const uint8_t *d, size_t len,
   (void)d;
   (void)len;
   if (from == 0 && !f->client_resent &&
-      (d[0] == 20 || (d[0] == 22 && d[4] == 1))) {
+      (d[0] == 20 || (d[0] == 22 && (d[4] == 1 || (len > 13 && d[13] == 4))))) {
     f->dropped++;
     return 1;
   }

@@ -1,7 +1,8 @@
 /* failmalloc over the UDP endpoint: a server endpoint and a client
  * endpoint, both on the failing allocator (mstls_udp_settings.mem), go
- * through create, cookie exchange, handshake, data both ways and
- * close_notify, with every allocation failed in turn. Each run must end in
+ * through create, cookie exchange, handshake, data both ways,
+ * close_notify and a second handshake that resumes from the client's
+ * cache, with every allocation failed in turn. Each run must end in
  * success or a clean MSTLS_E_* error (a failed peer, a refused connect, a
  * timed-out handshake), never a crash, and free everything. GnuTLS's own
  * allocations do not go through the hooks; LeakSanitizer covers them.
@@ -213,6 +214,29 @@ static long udp_scenario(const mstls_mem *mem, void *ctx) {
       stats.handshakes_done != 1) {
     rv = MSTLS_E_HANDSHAKE;
   }
+  if (rv < 0) {
+    goto out;
+  }
+  /* Again: the client offers the session its cache kept and the server
+   * resumes it. Without memory for the cache entry the second handshake
+   * is a full one (reported as MSTLS_E_HANDSHAKE here, a clean result). */
+  memset(net.hs_done, 0, sizeof(net.hs_done));
+  memset(net.closed, 0, sizeof(net.closed));
+  rv = mstls_udp_endpoint_connect(
+      net.ep[1], (const struct sockaddr *)&net.addr[0], sizeof(net.addr[0]),
+      "localhost", net.now, &net.cpeer);
+  if (rv < 0) {
+    goto out;
+  }
+  fm_run(&net, fm_hs_over);
+  if (!net.hs_done[1]) {
+    rv = net.close_reason[1] ? net.close_reason[1] : MSTLS_E_TIMEOUT;
+    goto out;
+  }
+  rv = mstls_udp_endpoint_get_stats(net.ep[1], &stats) == 0 &&
+               stats.handshakes_resumed == 1
+           ? 0
+           : MSTLS_E_HANDSHAKE;
 out:
   mstls_udp_endpoint_del(net.ep[0]);
   mstls_udp_endpoint_del(net.ep[1]);

@@ -708,6 +708,132 @@ static void test_client_vs_openssl_s_server(void **state) {
   client_vs(1);
 }
 
+/* Client resumption against a real server: the second connection takes
+ * the session the first left in the endpoint's cache, and a new client
+ * endpoint (a restarted process) resumes with the blob the application
+ * kept. All three handshakes must agree with the server's view: the
+ * first full, the others resumed. */
+static int cli_settled(cli *st) {
+  return st->done || st->closed;
+}
+
+static mstls_udp_peer *cli_handshake(mstls_udp_loop *loop, child *c, cli *st,
+                                     const struct sockaddr *to, socklen_t tl,
+                                     const uint8_t *blob, size_t blen) {
+  mstls_udp_peer *peer = NULL;
+  mstls_tstamp end;
+  memset(st, 0, sizeof(*st));
+  assert_int_equal(
+      mstls_udp_loop_connect2(loop, to, tl, "localhost", blob, blen, &peer), 0);
+  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+  while (!cli_settled(st) && mstls_udp_now() < end) {
+    mstls_udp_loop_run_once(loop, 10);
+    child_pump(c);
+  }
+  if (!st->done) {
+    print_message("closed %d reason %d, child:\n%s\n", st->closed, st->reason,
+                  c->buf);
+  }
+  assert_true(st->done);
+  return peer;
+}
+
+/* Close the peer and let the server see the close_notify: the next
+ * handshake comes from the same address. */
+static void cli_close(mstls_udp_loop *loop, child *c, mstls_udp_peer *peer) {
+  assert_int_equal(mstls_udp_peer_close(peer), 0);
+  mstls_udp_loop_run_once(loop, 0);
+  child_pump(c);
+}
+
+static mstls_udp_loop *cli_loop(cli *st) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  mstls_udp_settings set;
+  mstls_udp_callbacks cb;
+  mstls_udp_loop *loop = NULL;
+  mstls_udp_settings_default(&set);
+  set.flags = 0;
+  set.retrans_timeout_ms = 100;
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = cli_done;
+  cb.recv_data = cli_data;
+  cb.closed = cli_closed;
+  loopback_any_port(0, &ss, &sl);
+  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
+                                      &cb, g_ccred, st),
+                   0);
+  return loop;
+}
+
+static void client_resume_vs(int use_openssl) {
+  char port[16], target[64];
+  struct sockaddr_storage ts;
+  socklen_t tl;
+  mstls_udp_loop *loop;
+  mstls_udp_peer *peer;
+  mstls_udp_peer_info info;
+  mstls_udp_stats stats;
+  uint8_t blob[8192];
+  size_t blen = sizeof(blob);
+  child c;
+  cli st;
+  int i;
+
+  if (!have(use_openssl ? "openssl" : "gnutls-serv")) {
+    skip();
+  }
+  free_port(port, sizeof(port));
+  if (use_openssl) {
+    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet",
+                          "-accept", port,       "-cert",    g_cert,
+                          "-key",    g_key,      NULL};
+    spawn(&c, argv);
+  } else {
+    const char *argv[] = {
+        "gnutls-serv",    "--udp", "--echo",        "--port", port,
+        "--x509certfile", g_cert,  "--x509keyfile", g_key,    NULL};
+    spawn(&c, argv);
+    assert_true(wait_output(NULL, &c, "listening"));
+  }
+  snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+  assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
+  loop = cli_loop(&st);
+  for (i = 0; i < 2; i++) {
+    peer = cli_handshake(loop, &c, &st, (struct sockaddr *)&ts, tl, NULL, 0);
+    assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
+    assert_int_equal(info.resumed, i == 1);
+    if (i == 1) {
+      assert_int_equal(mstls_udp_peer_get_resumption_data(peer, blob, &blen),
+                       0);
+    }
+    cli_close(loop, &c, peer);
+  }
+  mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(loop), &stats);
+  assert_int_equal(stats.resumption_offers, 1);
+  assert_int_equal(stats.handshakes_resumed, 1);
+  assert_int_equal(stats.resumption_rejected, 0);
+  mstls_udp_loop_del(loop);
+  /* A restarted client with only the blob. */
+  loop = cli_loop(&st);
+  peer = cli_handshake(loop, &c, &st, (struct sockaddr *)&ts, tl, blob, blen);
+  assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
+  assert_int_equal(info.resumed, 1);
+  cli_close(loop, &c, peer);
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+}
+
+static void test_client_resume_vs_gnutls_serv(void **state) {
+  (void)state;
+  client_resume_vs(0);
+}
+
+static void test_client_resume_vs_openssl_s_server(void **state) {
+  (void)state;
+  client_resume_vs(1);
+}
+
 static int group_setup(void **state) {
   (void)state;
   snprintf(g_dir, sizeof(g_dir), "/tmp/mstls-udp-interop-XXXXXX");
@@ -747,6 +873,8 @@ int main(void) {
       cmocka_unit_test(test_server_refuses_dtls10),
       cmocka_unit_test(test_client_vs_gnutls_serv),
       cmocka_unit_test(test_client_vs_openssl_s_server),
+      cmocka_unit_test(test_client_resume_vs_gnutls_serv),
+      cmocka_unit_test(test_client_resume_vs_openssl_s_server),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

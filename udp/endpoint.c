@@ -63,6 +63,7 @@ void mstls_udp_settings_default(mstls_udp_settings *s) {
   s->cookie_period = 30 * MSTLS_SECONDS;
   s->retrans_timeout_ms = 1000;
   s->mem = NULL;
+  s->resumption_cache = 1000;
 }
 
 const char *mstls_udp_drop_reason_str(mstls_udp_drop_reason r) {
@@ -198,6 +199,7 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   ep->user_data = user_data;
   ep->mem = mem;
   ep->cred = mstls_credentials_ref(cred);
+  mstls_udp_rcache_init(&ep->rcache, mem, settings->resumption_cache);
   rv = MSTLS_E_NOMEM;
   ep->rate = mstls_mem_calloc(mem, MSTLS_UDP_RATE_SLOTS, sizeof(*ep->rate));
   ep->rxbuf = mstls_mem_malloc(mem, MSTLS_UDP_RECORD_MAX);
@@ -258,6 +260,7 @@ void mstls_udp_endpoint_del(mstls_udp_endpoint *ep) {
     mstls_hash_free(&ep->peers);
   }
   mstls_udp_prefixes_free(ep);
+  mstls_udp_rcache_free(&ep->rcache);
   while (ep->dead) {
     mstls_udp_peer *p = ep->dead;
     ep->dead = p->next_dead;
@@ -456,8 +459,8 @@ static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
    * A cookie proves reachability but not that this ClientHello is fresh
    * (it may be a replay within the cookie's lifetime), so the established
    * peer stays until the new handshake completes (peer.c). */
-  rv = mstls_udp_peer_create(ep, from, fromlen, key, keylen, 0, NULL, &prestate,
-                             ch->random, pre, old, &peer);
+  rv = mstls_udp_peer_create(ep, from, fromlen, key, keylen, 0, NULL, NULL, 0,
+                             &prestate, ch->random, pre, old, &peer);
   if (rv < 0) {
     mstls_udp_prefix_release(ep, pre);
     mstls_udp_drop(ep, MSTLS_UDP_DROP_NOMEM);
@@ -621,6 +624,16 @@ int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
                                const struct sockaddr *to, socklen_t tolen,
                                const char *server_name, mstls_tstamp now,
                                mstls_udp_peer **ppeer) {
+  return mstls_udp_endpoint_connect2(ep, to, tolen, server_name, NULL, 0, now,
+                                     ppeer);
+}
+
+int mstls_udp_endpoint_connect2(mstls_udp_endpoint *ep,
+                                const struct sockaddr *to, socklen_t tolen,
+                                const char *server_name,
+                                const uint8_t *resumption_data,
+                                size_t resumption_data_len, mstls_tstamp now,
+                                mstls_udp_peer **ppeer) {
   uint8_t key[MSTLS_UDP_KEY_MAX];
   mstls_udp_peer *peer;
   size_t keylen;
@@ -629,7 +642,7 @@ int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
   if (ppeer) {
     *ppeer = NULL;
   }
-  if (!ep || !to) {
+  if (!ep || !to || (resumption_data && resumption_data_len == 0)) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   if (!server_name && !(ep->settings.flags & MSTLS_UDP_INSECURE) &&
@@ -649,8 +662,9 @@ int mstls_udp_endpoint_connect(mstls_udp_endpoint *ep,
   }
   ep->now = now;
   mstls_udp_enter(ep);
-  rv = mstls_udp_peer_create(ep, to, tolen, key, keylen, 1, server_name, NULL,
-                             NULL, NULL, NULL, &peer);
+  rv = mstls_udp_peer_create(ep, to, tolen, key, keylen, 1, server_name,
+                             resumption_data, resumption_data_len, NULL, NULL,
+                             NULL, NULL, &peer);
   if (rv == 0) {
     if (ppeer) {
       *ppeer = peer;

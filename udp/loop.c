@@ -311,3 +311,19 @@ int mstls_udp_loop_connect(mstls_udp_loop *loop, const struct sockaddr *to,
   return mstls_udp_endpoint_connect(loop->ep, to, tolen, server_name,
                                     mstls_udp_now(), ppeer);
 }
+
+int mstls_udp_loop_connect2(mstls_udp_loop *loop, const struct sockaddr *to,
+                            socklen_t tolen, const char *server_name,
+                            const uint8_t *resumption_data,
+                            size_t resumption_data_len,
+                            mstls_udp_peer **ppeer) {
+  if (!loop) {
+    if (ppeer) {
+      *ppeer = NULL;
+    }
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  return mstls_udp_endpoint_connect2(loop->ep, to, tolen, server_name,
+                                     resumption_data, resumption_data_len,
+                                     mstls_udp_now(), ppeer);
+}

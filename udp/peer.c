@@ -159,6 +159,7 @@ static int peer_push(void *ctx, const giovec_t *iov, int iovcnt) {
 int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                           socklen_t salen, const uint8_t *key, size_t keylen,
                           int client, const char *server_name,
+                          const uint8_t *resume, size_t resume_len,
                           const gnutls_dtls_prestate_st *prestate,
                           const uint8_t *random, mstls_udp_prefix *prefix,
                           mstls_udp_peer *replaces, mstls_udp_peer **ppeer) {
@@ -221,6 +222,15 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
      * from the sequence numbers the cookie exchange used. */
     gnutls_dtls_prestate_set(tls,
                              (gnutls_dtls_prestate_st *)(uintptr_t)prestate);
+    /* Resumption: RFC 5077 tickets sealed with the credentials' ticket
+     * key (servers sharing it resume each other's sessions) and the
+     * credentials' session-ID cache. */
+    mstls_scache_attach(&peer->cred->scache, tls);
+    if (!(ep->settings.flags & MSTLS_UDP_NO_TICKETS) &&
+        gnutls_session_ticket_enable_server(tls, &peer->cred->ticket_key) < 0) {
+      rv = MSTLS_E_TLS;
+      goto fail;
+    }
   }
   {
     mstls_tls_ctx ctx = {client ? MSTLS_ROLE_CLIENT : MSTLS_ROLE_SERVER,
@@ -243,6 +253,9 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
     if (rv < 0) {
       goto fail;
     }
+  }
+  if (client && (rv = mstls_udp_resume_offer(peer, resume, resume_len)) < 0) {
+    goto fail;
   }
   gnutls_dtls_set_mtu(tls, ep->settings.mtu);
   /* Never gnutls_handshake_set_timeout(): it resets the retransmission
@@ -278,6 +291,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   ep->stats.half_open++;
   if (client) {
     ep->stats.peers_connected++;
+    ep->stats.resumption_offers += peer->resume_offered;
   } else {
     ep->stats.peers_accepted++;
   }
@@ -344,6 +358,7 @@ void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye) {
     if (reason == MSTLS_E_TIMEOUT) {
       ep->stats.handshake_timeouts++;
     }
+    mstls_udp_resume_failed(peer, reason);
   }
   peer_leave_prefix(peer, was);
   if (peer->replaces) {
@@ -432,6 +447,7 @@ static void peer_handshake_done(mstls_udp_peer *peer) {
   peer->last_active = ep->now;
   ep->stats.half_open--;
   ep->stats.handshakes_done++;
+  mstls_udp_resume_done(peer);
   if (peer->prefix) {
     peer->prefix->half_open--;
   }

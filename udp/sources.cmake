@@ -4,6 +4,7 @@ set(MSTLS_UDP_SOURCES
   udp/cookie.c
   udp/prefix.c
   udp/peer.c
+  udp/resume.c
   udp/endpoint.c
   udp/loop.c
 )

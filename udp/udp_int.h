@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "demux.h"
 #include "mem.h"
+#include "resume.h"
 #include "tlsopt.h"
 
 /* Canonical peer key: family(1) port(2) address(4 or 16) scope(4). */
@@ -132,6 +133,10 @@ struct mstls_udp_peer {
   size_t heap_idx;       /* SIZE_MAX when not in the heap */
   void *user_data;
   struct mstls_udp_peer *next_dead;
+  /* Client: resumption data were offered. Any: the handshake completed
+   * (resumption data can be taken, also from the closed callback). */
+  unsigned resume_offered : 1;
+  unsigned was_open : 1;
 };
 
 struct mstls_udp_endpoint {
@@ -161,6 +166,8 @@ struct mstls_udp_endpoint {
   uint8_t *rxbuf;       /* decrypted data */
   uint8_t *txbuf;       /* flattened outgoing datagram */
   void *transport;      /* the poll loop owning the endpoint */
+  /* Client: the sessions of the servers it connected to (resume.c). */
+  mstls_udp_rcache rcache;
 };
 
 /** Make the canonical key of an address. @return key length, 0 if the
@@ -172,13 +179,15 @@ void mstls_udp_drop(mstls_udp_endpoint *ep, int reason);
 void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,
                         socklen_t tolen, const uint8_t *data, size_t len);
 
-/** Create a peer. Server peers (@p prestate set) take @p random and
- *  count in @p prefix; with @p replaces (an established peer of the same
- *  address) the new peer stays out of the table until its handshake
- *  completes. */
+/** Create a peer. Client peers offer @p resume (the application's
+ *  resumption data; NULL: the cache's). Server peers (@p prestate set)
+ *  take @p random and count in @p prefix; with @p replaces (an
+ *  established peer of the same address) the new peer stays out of the
+ *  table until its handshake completes. */
 int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
                           socklen_t salen, const uint8_t *key, size_t keylen,
                           int client, const char *server_name,
+                          const uint8_t *resume, size_t resume_len,
                           const gnutls_dtls_prestate_st *prestate,
                           const uint8_t *random, mstls_udp_prefix *prefix,
                           mstls_udp_peer *replaces, mstls_udp_peer **ppeer);

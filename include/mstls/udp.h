@@ -108,6 +108,16 @@ typedef struct mstls_udp_stats {
   uint64_t non_dtls;      /**< handed to the non_dtls callback */
   uint64_t dropped_total;
   uint64_t dropped[MSTLS_UDP_DROP_COUNT];
+  uint64_t handshakes_resumed;   /**< handshakes (client or server) that
+                                      resumed a session */
+  uint64_t resumption_offers;    /**< client handshakes that offered
+                                      resumption data (from the cache or
+                                      given to mstls_udp_endpoint_connect2()) */
+  uint64_t resumption_rejected;  /**< of those, the ones the server answered
+                                      with a full handshake */
+  uint64_t resumption_evictions; /**< resumption cache entries dropped, least
+                                      recently used first, to make room */
+  uint32_t resumption_cached;    /**< resumption cache entries now */
 } mstls_udp_stats;
 
 /** The endpoint accepts new peers (server). Without it, datagrams from
@@ -127,6 +137,11 @@ typedef struct mstls_udp_stats {
  *  ticket key), so that a cookie minted by one verifies on any and a
  *  session resumes on any. */
 #define MSTLS_UDP_REUSEPORT 0x10u
+/** Server: issue no session tickets (RFC 5077). Clients then resume only
+ *  through the credentials' session cache (TLS 1.2 session IDs,
+ *  mstls_credentials_set_session_cache()), which no other worker or
+ *  machine shares. */
+#define MSTLS_UDP_NO_TICKETS 0x20u
 
 /** Settings of an endpoint. Fill with mstls_udp_settings_default(). */
 typedef struct mstls_udp_settings {
@@ -188,6 +203,14 @@ typedef struct mstls_udp_settings {
    *  peer's DTLS session (mstls_tls_options, as for SCTP streams; the
    *  callbacks' ctx names the peer and its address). Default: none. */
   mstls_tls_options tls;
+  /** Client: how many servers' resumption data the endpoint keeps. When
+   *  a client peer's handshake completes, its session (with the ticket
+   *  or session ID the server gave) is kept under the server's address
+   *  and server name, and the next mstls_udp_endpoint_connect() to that
+   *  server offers it; when the cache is full the least recently used
+   *  entry goes (mstls_udp_stats.resumption_evictions). 0 disables the
+   *  cache. Default 1000. */
+  uint32_t resumption_cache;
 } mstls_udp_settings;
 
 /** @brief Fill @p settings with defaults. @param settings not NULL. */
@@ -341,6 +364,11 @@ MSTLS_EXTERN int mstls_udp_endpoint_handle_expiry(mstls_udp_endpoint *ep,
 
 /**
  * @brief Start a DTLS client handshake with the server at @p to.
+ *
+ * When the endpoint's resumption cache (settings.resumption_cache) holds
+ * a session with this server -- the same address and server name -- the
+ * handshake offers it; a server that does not take it answers with a
+ * full handshake (mstls_udp_stats.resumption_rejected).
  * @param server_name expected name (SNI and certificate check); required
  *        unless MSTLS_UDP_INSECURE or the credentials hold a pre-shared
  *        key (mstls_credentials_add_psk()). Copied.
@@ -353,6 +381,30 @@ MSTLS_EXTERN int
 mstls_udp_endpoint_connect(mstls_udp_endpoint *ep, const struct sockaddr *to,
                            socklen_t tolen, const char *server_name,
                            mstls_tstamp now, mstls_udp_peer **ppeer);
+
+/**
+ * @brief mstls_udp_endpoint_connect() offering resumption data an
+ *        application kept, e.g. across a restart
+ *        (mstls_udp_peer_get_resumption_data()).
+ *
+ * The data is offered instead of what the endpoint's cache holds for the
+ * server. A server that does not accept it (another ticket key, a
+ * forgotten session) answers with a full handshake, as in TLS; that is
+ * no error (mstls_udp_stats.resumption_rejected counts it, and
+ * mstls_udp_peer_get_info() tells which one happened).
+ * @param resumption_data a blob from mstls_udp_peer_get_resumption_data();
+ *        NULL offers what the cache holds, as mstls_udp_endpoint_connect()
+ *        does. Copied.
+ * @param resumption_data_len its length.
+ * @return the errors of mstls_udp_endpoint_connect(), and
+ *         MSTLS_E_INVALID_ARGUMENT when @p resumption_data is not a blob
+ *         GnuTLS can read (damaged, truncated) or its length is 0; no peer
+ *         is created then.
+ */
+MSTLS_EXTERN int mstls_udp_endpoint_connect2(
+    mstls_udp_endpoint *ep, const struct sockaddr *to, socklen_t tolen,
+    const char *server_name, const uint8_t *resumption_data,
+    size_t resumption_data_len, mstls_tstamp now, mstls_udp_peer **ppeer);
 
 /** @brief Copy the counters. @return 0, MSTLS_E_INVALID_ARGUMENT. */
 MSTLS_EXTERN int mstls_udp_endpoint_get_stats(mstls_udp_endpoint *ep,
@@ -464,6 +516,28 @@ typedef struct mstls_udp_peer_info {
  */
 MSTLS_EXTERN int mstls_udp_peer_get_info(mstls_udp_peer *peer,
                                          mstls_udp_peer_info *info);
+
+/**
+ * @brief Take a client peer's resumption data: a blob that lets a later
+ *        mstls_udp_endpoint_connect2() -- in this process or another, on
+ *        this endpoint or another -- resume the session with this server
+ *        or any server that shares its ticket key
+ *        (mstls_credentials_set_ticket_key()).
+ *
+ * The blob is GnuTLS's session data, the same form as
+ * mstls_session_get_resumption_data() gives on SCTP. It holds the
+ * session's secrets: keep it like a private key. Valid once the handshake
+ * completed, also from the closed callback.
+ * @param buf receives the blob; NULL to ask for its size.
+ * @param plen in: size of @p buf; out: size of the blob.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL peer or plen, a server
+ *         peer), MSTLS_E_INVALID_STATE (nothing to resume yet: the
+ *         handshake has not completed, or the server gave neither a
+ *         ticket nor a session ID), MSTLS_E_MSG_SIZE (@p buf too small or
+ *         NULL; *plen set), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_udp_peer_get_resumption_data(mstls_udp_peer *peer,
+                                                    uint8_t *buf, size_t *plen);
 
 /**
  * @brief The application protocol ALPN chose for an established peer
@@ -590,6 +664,13 @@ MSTLS_EXTERN int mstls_udp_loop_connect(mstls_udp_loop *loop,
                                         socklen_t tolen,
                                         const char *server_name,
                                         mstls_udp_peer **ppeer);
+
+/** @brief mstls_udp_endpoint_connect2() with the loop's clock. */
+MSTLS_EXTERN int
+mstls_udp_loop_connect2(mstls_udp_loop *loop, const struct sockaddr *to,
+                        socklen_t tolen, const char *server_name,
+                        const uint8_t *resumption_data,
+                        size_t resumption_data_len, mstls_udp_peer **ppeer);
 
 #ifdef __cplusplus
 }
