@@ -6,7 +6,8 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config libgnutls28-dev libusrsctp-dev
             libsctp-dev libuv1-dev)
 TEST_PKGS=(libcmocka-dev gnutls-bin openssl clang-format freediameter
-           qemu-system-x86 busybox-static tshark)
+           qemu-system-x86 busybox-static tshark
+           iproute2 ipvsadm)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = test ]; then

@@ -898,6 +898,8 @@ int mstls_sctp_listen(mstls_sctp_listener **plistener,
         mstls_sctp_addrs_parse(l->cfg.link == NULL ? host : NULL, port, &local);
   if (rc == 0 && assoc_pick(&l->cfg) == MSTLS_SCTP_BACKEND_KERNEL)
     rc = mstls_sctp_kernel_listen(&l->sock, &l->ops, &l->cfg, &local, port);
+  else if (rc == 0 && l->cfg.reuseport)
+    rc = MSTLS_E_UNSUPPORTED; /* one usrsctp stack per process */
   else if (rc == 0)
     rc = mstls_sctp_usrsctp_listen(&l->sock, &l->ops, &l->cfg, &local, port);
   if (rc != 0) {

@@ -236,8 +236,13 @@ static int ksctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
                         const mstls_sctp_config *cfg) {
   int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-  if (fd < 0)
-    return errno == EAGAIN ? MSTLS_E_AGAIN : MSTLS_E_TRANSPORT;
+  if (fd < 0) {
+    /* An association the peer aborted before it was accepted, or a
+     * signal: nothing waits now, and the listener is fine. */
+    return errno == EAGAIN || errno == ECONNABORTED || errno == EINTR
+               ? MSTLS_E_AGAIN
+               : MSTLS_E_TRANSPORT;
+  }
   if (ksctp_setup(fd, cfg, 1) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;
@@ -433,6 +438,11 @@ int mstls_sctp_kernel_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
   if (rc != 0)
     return rc;
   (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (cfg->reuseport &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) {
+    close(fd);
+    return MSTLS_E_UNSUPPORTED;
+  }
   if (ksctp_bind(fd, local) < 0 || listen(fd, cfg->backlog) < 0) {
     close(fd);
     return MSTLS_E_TRANSPORT;

@@ -90,9 +90,12 @@ static int blk_step_until(mstls_session *s, mstls_tstamp deadline) {
   if (n == MSTLS_E_AGAIN || n == MSTLS_E_MSG_SIZE) {
     return 0;
   }
-  /* Keep a fatal transport error the callback named (the peer is gone);
-   * anything else means the transport failed. */
-  return mstls_sess_fail(s, n == MSTLS_E_PEER_GONE || n == MSTLS_E_ABORTED
+  /* Keep what the callback named (the peer is gone, the association was
+   * aborted or closed in order -- a stream without close_notify then
+   * reports MSTLS_E_CLOSED, never a clean end); anything else means the
+   * transport failed. */
+  return mstls_sess_fail(s, n == MSTLS_E_PEER_GONE || n == MSTLS_E_ABORTED ||
+                                    n == MSTLS_E_CLOSED
                                 ? n
                                 : MSTLS_E_TRANSPORT);
 }

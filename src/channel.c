@@ -292,7 +292,17 @@ int mstls_chan_map_error(mstls_channel *ch, int gerr, int handshaking) {
     chan_describe(ch, gerr);
   }
   if (gerr == GNUTLS_E_PUSH_ERROR && ch->push_err) {
-    return ch->push_err == MSTLS_E_NOMEM ? MSTLS_E_NOMEM : MSTLS_E_TRANSPORT;
+    /* Keep what the transport said of the peer (gone, closed, too slow)
+     * and a lack of memory; anything else is a transport failure. */
+    switch (ch->push_err) {
+    case MSTLS_E_NOMEM:
+    case MSTLS_E_PEER_GONE:
+    case MSTLS_E_CLOSED:
+    case MSTLS_E_TIMEOUT:
+      return ch->push_err;
+    default:
+      return MSTLS_E_TRANSPORT;
+    }
   }
   if (gerr == GNUTLS_E_FATAL_ALERT_RECEIVED) {
     switch (gnutls_alert_get(ch->tls)) {

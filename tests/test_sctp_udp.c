@@ -9,6 +9,11 @@
 
 #include <cmocka.h>
 
+#include <poll.h>
+#include <time.h>
+
+#include "certs.h"
+#include "pair.h"
 #include "sctp_e2e.h"
 
 #ifndef E2E_BACKEND
@@ -103,6 +108,98 @@ static void test_fleet_resume(void **s) {
   assert_int_equal(e2e_run_fleet(E2E_BACKEND, 10), 0);
 }
 
+static uint64_t ms_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* SCTP workers: listeners with config.reuseport share one port. Kernel:
+ * two bind it, a third without the flag cannot, and associations from
+ * one client are accepted by the two between them, every one exactly
+ * once. usrsctp (one stack per process) refuses the flag. */
+#define RP_CLIENTS 8
+static void test_reuseport(void **s) {
+  mstls_sctp_config cfg, ccfg;
+  mstls_sctp_listener *l[3] = {NULL, NULL, NULL};
+  mstls_sctp_assoc *c[RP_CLIENTS] = {NULL}, *a[RP_CLIENTS] = {NULL};
+  mstls_credentials *srv = test_server_creds(NULL);
+  mstls_credentials *cli = test_client_creds(NULL, NULL, 0);
+  mstls_settings sst, cst;
+  unsigned per[2] = {0, 0}, n = 0, i;
+  uint16_t port = e2e_pick_port();
+  uint64_t deadline;
+  (void)s;
+
+  assert_non_null(srv);
+  assert_non_null(cli);
+  assert_int_not_equal(port, 0);
+  mstls_sctp_config_default(&cfg);
+  cfg.backend = E2E_BACKEND;
+  cfg.blocking = 0;
+  cfg.streams_in = 2;
+  cfg.streams_out = 2;
+  cfg.reuseport = 1;
+  if (E2E_BACKEND == MSTLS_SCTP_BACKEND_USRSCTP) {
+    assert_int_equal(mstls_sctp_listen(&l[0], &cfg, "127.0.0.1", port),
+                     MSTLS_E_UNSUPPORTED);
+    assert_null(l[0]);
+    mstls_credentials_del(srv);
+    mstls_credentials_del(cli);
+    return;
+  }
+  assert_int_equal(mstls_sctp_listen(&l[0], &cfg, "127.0.0.1", port), 0);
+  assert_int_equal(mstls_sctp_listen(&l[1], &cfg, "127.0.0.1", port), 0);
+  cfg.reuseport = 0;
+  assert_int_equal(mstls_sctp_listen(&l[2], &cfg, "127.0.0.1", port),
+                   MSTLS_E_TRANSPORT);
+  assert_null(l[2]);
+  ccfg = cfg;
+  test_server_settings(&sst, 2, MSTLS_POLICY_RESUME);
+  test_client_settings(&cst, 2, MSTLS_POLICY_RESUME);
+  for (i = 0; i < RP_CLIENTS; i++)
+    assert_int_equal(mstls_sctp_connect(&c[i], &ccfg, "127.0.0.1", port, &cst,
+                                        NULL, cli, NULL),
+                     0);
+  deadline = ms_now() + 60000;
+  while (n < RP_CLIENTS && ms_now() < deadline) {
+    struct pollfd p[2];
+    unsigned k;
+    for (k = 0; k < 2; k++) {
+      p[k].fd = mstls_sctp_listener_get_fd(l[k]);
+      p[k].events = POLLIN;
+      p[k].revents = 0;
+    }
+    (void)poll(p, 2, 100);
+    for (k = 0; k < 2; k++) {
+      int rc = mstls_sctp_accept(l[k], &a[n], &sst, NULL, srv, NULL);
+      if (rc == MSTLS_E_AGAIN)
+        continue;
+      assert_int_equal(rc, 0);
+      per[k]++;
+      n++;
+      if (n == RP_CLIENTS)
+        break;
+    }
+    for (k = 0; k < RP_CLIENTS; k++)
+      (void)mstls_sctp_assoc_process(c[k]);
+  }
+  printf("reuseport: %u associations accepted, %u by the first listener and "
+         "%u by the second\n",
+         n, per[0], per[1]);
+  assert_int_equal(n, RP_CLIENTS);
+  assert_int_equal(per[0] + per[1], RP_CLIENTS);
+  for (i = 0; i < RP_CLIENTS; i++) {
+    mstls_sctp_assoc_abort(a[i]);
+    mstls_sctp_assoc_del(a[i]);
+    mstls_sctp_assoc_del(c[i]);
+  }
+  mstls_sctp_listener_del(l[0]);
+  mstls_sctp_listener_del(l[1]);
+  mstls_credentials_del(srv);
+  mstls_credentials_del(cli);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_streams_1),
@@ -121,6 +218,7 @@ int main(void) {
       cmocka_unit_test(test_event_loop_lazy_16),
       cmocka_unit_test(test_event_loop_256k),
       cmocka_unit_test(test_fleet_resume),
+      cmocka_unit_test(test_reuseport),
   };
   const char *only = getenv("MSTLS_TEST_FILTER");
   if (!e2e_backend_available(E2E_BACKEND))

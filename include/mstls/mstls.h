@@ -674,8 +674,11 @@ typedef int (*mstls_push_cb)(mstls_session *session, uint16_t stream,
  * (@p len is the session's max_message) and set @p stream and @p flags
  * (MSTLS_MSG_*). Return the message length, MSTLS_E_AGAIN on timeout,
  * MSTLS_E_MSG_SIZE if the message did not fit (it is dropped), or another
- * negative value on a transport failure. A length above @p len, or another
- * negative value, fails the session with MSTLS_E_TRANSPORT.
+ * negative value on a transport failure: the session then ends with that
+ * value if it is MSTLS_E_CLOSED (the transport closed in order; streams
+ * that saw no close_notify report it, never a clean end),
+ * MSTLS_E_PEER_GONE or MSTLS_E_ABORTED, else with MSTLS_E_TRANSPORT. A
+ * length above @p len fails the session with MSTLS_E_TRANSPORT.
  */
 typedef int (*mstls_pull_cb)(mstls_session *session, uint32_t *flags,
                              uint16_t *stream, uint8_t *buf, size_t len,

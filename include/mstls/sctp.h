@@ -235,6 +235,15 @@ typedef struct mstls_sctp_config {
   /** 1: let SCTP hold small messages back to bundle them (Nagle). 0
    *  (default): SCTP_NODELAY, every TLS record leaves at once. */
   int nagle;
+  /** Listener: 1 binds with SO_REUSEPORT, so that several listeners --
+   *  worker threads or processes, each with its own listener and event
+   *  loop -- share one address and port, and the kernel spreads new
+   *  associations among them (docs/scale-out.md). Every listener on the
+   *  port must set it. Kernel SCTP only (Linux 5.10 and later honour it
+   *  for SCTP); usrsctp has one stack per process and refuses it with
+   *  MSTLS_E_UNSUPPORTED: there, one listener hands accepted associations
+   *  to workers. Default 0. */
+  int reuseport;
 } mstls_sctp_config;
 
 /** Default of mstls_sctp_config.park_max: 4 MiB. */
@@ -433,8 +442,10 @@ MSTLS_EXTERN int mstls_sctp_connect(mstls_sctp_assoc **passoc,
  * listener is bound to all of them (sctp_bindx) and every association it
  * accepts offers them all to the peer as paths.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (also a malformed address list),
- *         MSTLS_E_INVALID_STATE, MSTLS_E_UNSUPPORTED, MSTLS_E_TRANSPORT
- *         (an address that does not resolve or cannot be bound),
+ *         MSTLS_E_INVALID_STATE, MSTLS_E_UNSUPPORTED (also
+ *         config->reuseport on usrsctp), MSTLS_E_TRANSPORT (an address
+ *         that does not resolve or cannot be bound: in use by a listener
+ *         without reuseport, or a kernel that does not share SCTP ports),
  *         MSTLS_E_NOMEM.
  */
 MSTLS_EXTERN int mstls_sctp_listen(mstls_sctp_listener **plistener,

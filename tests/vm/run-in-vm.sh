@@ -38,7 +38,7 @@ mem_mib=${MSTLS_VM_MEM:-1024}
 # dependency in modules.dep (libcrc32c asks the crypto API for "crc32c" by
 # name, which would need a modprobe helper the initramfs does not have), so it
 # is listed before sctp explicitly.
-readonly GUEST_MODULES="crc32c_generic sctp virtio_pci 9pnet_virtio 9p overlay veth sch_netem"
+readonly GUEST_MODULES="crc32c_generic sctp virtio_pci 9pnet_virtio 9p overlay veth sch_netem ip_vs ip_vs_rr"
 
 die() {
   echo "$prog: $*" >&2

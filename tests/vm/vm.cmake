@@ -98,3 +98,17 @@ if(MSTLS_WITH_KERNEL_SCTP AND NOT TARGET mh_peer)
     COMMAND ${CMAKE_CURRENT_LIST_DIR}/lossy.sh $<TARGET_FILE:mh_peer>
     TIMEOUT 400 LABELS integration)
 endif()
+
+if(MSTLS_WITH_KERNEL_SCTP AND NOT TARGET ipvs_peer)
+  # Behind Linux IPVS: two real servers sharing one ticket key and cookie
+  # secret, a UDP and an SCTP service round-robin, clients resuming on
+  # whichever server they land, one server removed and killed mid-run. See
+  # tests/vm/ipvs.sh and docs/scale-out.md.
+  add_executable(ipvs_peer ${CMAKE_CURRENT_LIST_DIR}/ipvs_peer.c)
+  target_link_libraries(ipvs_peer PRIVATE mstls_testlib)
+  target_compile_options(ipvs_peer PRIVATE ${MSTLS_WARNINGS})
+  target_compile_definitions(ipvs_peer PRIVATE _GNU_SOURCE)
+  mstls_add_vm_test(NAME vm_ipvs
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/ipvs.sh $<TARGET_FILE:ipvs_peer>
+    TIMEOUT 500 LABELS integration)
+endif()
