@@ -239,12 +239,26 @@ static int fleet_read(FILE *fp, const char *path,
   unsigned lineno = 0;
   int n = 0, rv = 0;
 
-  while (fgets(line, sizeof(line), fp)) {
-    size_t l = strlen(line);
+  for (;;) {
     uint8_t tmp[MSTLS_FLEET_SECRET_MAX];
-    size_t tlen = 0;
+    size_t l = 0, tlen = 0;
+    int c = EOF;
+    /* One line, by hand: fgets() would hide a NUL byte in it. */
+    while (l <= FLEET_LINE_MAX && (c = getc(fp)) != EOF && c != '\n' &&
+           c != '\0') {
+      line[l++] = (char)c;
+    }
+    if (l == 0 && c == EOF) {
+      break;
+    }
+    line[l] = '\0';
     lineno++;
-    if (l > FLEET_LINE_MAX && line[l - 1] != '\n') {
+    if (c == '\0') {
+      fleet_err(err, errlen, "%s:%u: a NUL byte", path, lineno);
+      rv = MSTLS_E_CREDENTIALS;
+      break;
+    }
+    if (l > FLEET_LINE_MAX) {
       fleet_err(err, errlen, "%s:%u: line longer than %d characters", path,
                 lineno, FLEET_LINE_MAX);
       rv = MSTLS_E_CREDENTIALS;
@@ -260,6 +274,7 @@ static int fleet_read(FILE *fp, const char *path,
                   "%s:%u: a third secret (the file holds the current secret "
                   "and at most one accept-only secret)",
                   path, lineno);
+        gnutls_memset(tmp, 0, sizeof(tmp));
         rv = MSTLS_E_CREDENTIALS;
         break;
       }
@@ -286,11 +301,9 @@ static int fleet_read(FILE *fp, const char *path,
 
 int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
                      const mstls_mem *mem, char *err, size_t errlen) {
-  uint8_t sec[2][MSTLS_FLEET_SECRET_MAX];
-  size_t len[2] = {0, 0};
   struct stat st;
   FILE *fp;
-  int n, rv;
+  int rv;
 
   if (err && errlen) {
     err[0] = '\0';
@@ -325,8 +338,19 @@ int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
     fclose(fp);
     return MSTLS_E_CREDENTIALS;
   }
-  n = fleet_read(fp, path, sec, len, err, errlen);
+  rv = mstls_fleet_read_stream(pfleet, fp, path, mem, err, errlen);
   fclose(fp);
+  return rv;
+}
+
+int mstls_fleet_read_stream(mstls_fleet **pfleet, FILE *fp, const char *path,
+                            const mstls_mem *mem, char *err, size_t errlen) {
+  uint8_t sec[2][MSTLS_FLEET_SECRET_MAX];
+  size_t len[2] = {0, 0};
+  int n, rv;
+
+  *pfleet = NULL;
+  n = fleet_read(fp, path, sec, len, err, errlen);
   if (n < 0) {
     gnutls_memset(sec, 0, sizeof(sec));
     return n;

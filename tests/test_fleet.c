@@ -32,6 +32,7 @@
 
 #include <mstls/udp.h>
 
+#include "failmem.h"
 #include "pair.h"
 
 #define QMAX 64
@@ -549,6 +550,26 @@ static void test_file_good(void **state) {
   assert_int_equal(unlink(path), 0);
 }
 
+/* A NUL byte hides nothing: "HEX32\0junk" is refused, not read as HEX32. */
+static void test_file_nul(void **state) {
+  static const char text[] = HEX32 "\0junk\n";
+  const char *path;
+  char err[256];
+  mstls_fleet *f = NULL;
+  FILE *fp;
+  (void)state;
+  path = write_file("nul.key", "", 0600);
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp), sizeof(text) - 1);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(mstls_fleet_load(&f, path, NULL, err, sizeof(err)),
+                   MSTLS_E_CREDENTIALS);
+  assert_null(f);
+  assert_non_null(strstr(err, "nul.key:1: a NUL byte"));
+  assert_int_equal(unlink(path), 0);
+}
+
 static void test_file_bad(void **state) {
   char err[256], longline[400];
   mstls_fleet *f = (mstls_fleet *)1;
@@ -568,6 +589,9 @@ static void test_file_bad(void **state) {
   longline[sizeof(longline) - 2] = '\n';
   longline[sizeof(longline) - 1] = '\0';
   expect_bad(longline, "fleet.key:1: line longer than 256");
+  longline[256] = '\n'; /* 256 characters and a newline: the longest */
+  longline[257] = '\0';
+  expect_bad(longline, "fleet.key:1: secret of 128 bytes");
 
   /* Readable or writable by other users. */
   path = write_file("w.key", HEX32, 0644);
@@ -598,6 +622,38 @@ static void test_file_bad(void **state) {
                    MSTLS_E_TRANSPORT);
 }
 
+/* Every allocation of making and loading fleet keys failed in turn: a
+ * clean MSTLS_E_NOMEM, nothing leaked. */
+static const char *g_fm_path;
+
+static long fm_scenario(const mstls_mem *mem, void *ctx) {
+  uint8_t secret[MSTLS_FLEET_SECRET_MIN];
+  mstls_fleet *f = NULL;
+  int rv;
+  (void)ctx;
+  memset(secret, 0x44, sizeof(secret));
+  rv = mstls_fleet_new(&f, secret, sizeof(secret), mem);
+  if (rv < 0)
+    return rv;
+  mstls_fleet_del(f);
+  f = NULL;
+  rv = mstls_fleet_load(&f, g_fm_path, mem, NULL, 0);
+  if (rv < 0)
+    return rv;
+  rv = mstls_fleet_set_accept(f, secret, sizeof(secret));
+  mstls_fleet_del(f);
+  return rv;
+}
+
+static void test_failmalloc(void **state) {
+  char path[128];
+  (void)state;
+  strcpy(path, write_file("fm.key", HEX32 "\n" HEX32 "\n", 0600));
+  g_fm_path = path;
+  assert_true(failmem_run("fleet", fm_scenario, NULL) >= 2);
+  assert_int_equal(unlink(path), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_fleet_other_clocks),
@@ -609,6 +665,8 @@ int main(void) {
       cmocka_unit_test(test_fleet_new_args),
       cmocka_unit_test(test_file_good),
       cmocka_unit_test(test_file_bad),
+      cmocka_unit_test(test_file_nul),
+      cmocka_unit_test(test_failmalloc),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -373,7 +373,7 @@ MSTLS_EXTERN int mstls_fleet_set_accept(mstls_fleet *fleet,
  *         MSTLS_E_CREDENTIALS (readable or writable by others, no secret,
  *         more than two, a line that is not hexadecimal, an odd number of
  *         digits, a secret shorter or longer than allowed, a line longer
- *         than 256 characters), MSTLS_E_NOMEM, MSTLS_E_TLS.
+ *         than 256 characters, a NUL byte), MSTLS_E_NOMEM, MSTLS_E_TLS.
  */
 MSTLS_EXTERN int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
                                   const mstls_mem *mem, char *err,
