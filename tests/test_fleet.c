@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mstls/udp.h>
@@ -329,6 +330,125 @@ static void test_replacement_procedure(void **state) {
   mstls_fleet_del(step1);
   mstls_fleet_del(step2);
   mstls_fleet_del(s2);
+}
+
+/* ---- the ready-made loop counts cookie periods on wall-clock time ---------
+ */
+
+/* A server loop with fleet keys on a real socket; the cookie is minted by
+ * a sans-IO endpoint whose cookie clock is CLOCK_REALTIME read here (as
+ * another machine's would be). The loop accepts it only because it set
+ * its own endpoint's wall offset; minted on the monotonic clock alone the
+ * cookie is rejected. A cookie period boundary between minting and
+ * verifying is harmless (the previous period is valid), so the outcome
+ * does not depend on timing. */
+static int loop_handoff(int mint_on_wall_time, mstls_udp_stats *st) {
+  mstls_fleet *f = fleet_of(0x55);
+  mstls_credentials *scred = test_server_creds(NULL);
+  mstls_udp_settings s;
+  mstls_udp_callbacks cb;
+  mstls_udp_loop *loop = NULL;
+  struct sockaddr_storage ss;
+  struct sockaddr_in srv, me;
+  socklen_t sl = sizeof(ss);
+  node a, *c = calloc(1, sizeof(node));
+  struct timespec rt, mt;
+  int fd, i, done = 0;
+
+  assert_non_null(c);
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = n_done;
+  mstls_udp_settings_default(&s);
+  memset(&srv, 0, sizeof(srv));
+  srv.sin_family = AF_INET;
+  srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&srv,
+                                      sizeof(srv), &s, &cb, scred, c),
+                   0);
+  assert_int_equal(
+      mstls_udp_endpoint_set_fleet(mstls_udp_loop_get_endpoint(loop), f), 0);
+  assert_int_equal(mstls_udp_loop_get_local_addr(loop, &ss, &sl), 0);
+  memcpy(&srv, &ss, sizeof(srv));
+
+  /* The client: a sans-IO endpoint whose datagrams this test carries
+   * over a real socket. */
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  assert_true(fd >= 0);
+  memset(&me, 0, sizeof(me));
+  me.sin_family = AF_INET;
+  me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+  sl = sizeof(me);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &sl), 0);
+  {
+    mstls_credentials *ccred = NULL;
+    assert_int_equal(mstls_credentials_new(&ccred, NULL), 0);
+    node_new(c, 0, ccred, NULL, 0);
+    mstls_credentials_del(ccred);
+  }
+  /* The minter: same fleet, cookie clock = wall time (or not). */
+  node_new(&a, 1, scred, f, 0);
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mt);
+  assert_int_equal(
+      mstls_udp_endpoint_set_wall_offset(
+          a.ep, mint_on_wall_time
+                    ? (mstls_tstamp)(rt.tv_sec - mt.tv_sec) * MSTLS_SECONDS +
+                          (mstls_tstamp)(rt.tv_nsec - mt.tv_nsec)
+                    : 0),
+      0);
+  assert_int_equal(mstls_udp_endpoint_connect(c->ep, (struct sockaddr *)&srv,
+                                              sizeof(srv), NULL,
+                                              mstls_udp_now(), NULL),
+                   0);
+  for (i = 0; i < (int)c->n; i++)
+    (void)mstls_udp_endpoint_feed(a.ep, (struct sockaddr *)&me, sizeof(me),
+                                  c->data[i], c->len[i], mstls_udp_now());
+  c->n = 0;
+  assert_int_equal(a.n, 1); /* the HelloVerifyRequest */
+  (void)mstls_udp_endpoint_feed(c->ep, (struct sockaddr *)&srv, sizeof(srv),
+                                a.data[0], a.len[0], mstls_udp_now());
+  /* From here on the client talks to the loop over the sockets. */
+  for (i = 0; i < 200 && !done; i++) {
+    uint8_t buf[4096];
+    size_t k;
+    ssize_t n;
+    for (k = 0; k < c->n; k++)
+      assert_true(sendto(fd, c->data[k], c->len[k], 0, (struct sockaddr *)&srv,
+                         sizeof(srv)) >= 0);
+    c->n = 0;
+    assert_true(mstls_udp_loop_run_once(loop, 50) >= 0);
+    (void)mstls_udp_endpoint_handle_expiry(c->ep, mstls_udp_now());
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+      (void)mstls_udp_endpoint_feed(c->ep, (struct sockaddr *)&srv, sizeof(srv),
+                                    buf, (size_t)n, mstls_udp_now());
+    assert_int_equal(
+        mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(loop), st), 0);
+    /* Done when the server completed, or when it answered the cookie
+     * with a new HelloVerifyRequest (rejected). */
+    done = st->handshakes_done > 0 || st->cookies_rejected > 0;
+  }
+  close(fd);
+  mstls_udp_endpoint_del(a.ep);
+  mstls_udp_endpoint_del(c->ep);
+  mstls_udp_loop_del(loop);
+  mstls_credentials_del(scred);
+  mstls_fleet_del(f);
+  free(c);
+  return done;
+}
+
+static void test_loop_wall_clock(void **state) {
+  mstls_udp_stats st;
+  (void)state;
+  assert_int_equal(loop_handoff(1, &st), 1);
+  assert_int_equal(st.cookies_verified, 1);
+  assert_int_equal(st.cookies_rejected, 0);
+  assert_int_equal(st.handshakes_done, 1);
+  assert_int_equal(loop_handoff(0, &st), 1);
+  assert_int_equal(st.cookies_verified, 0);
+  assert_int_equal(st.cookies_rejected, 1);
+  assert_int_equal(st.peers_accepted, 0);
 }
 
 /* ---- session tickets ----------------------------------------------------- */
@@ -661,6 +781,7 @@ int main(void) {
       cmocka_unit_test(test_other_fleet_rejects),
       cmocka_unit_test(test_rotation_boundary),
       cmocka_unit_test(test_replacement_procedure),
+      cmocka_unit_test(test_loop_wall_clock),
       cmocka_unit_test(test_ticket_same_fleet),
       cmocka_unit_test(test_fleet_new_args),
       cmocka_unit_test(test_file_good),
