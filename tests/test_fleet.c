@@ -10,7 +10,8 @@
  *   docs/scale-out.md keeps a handshake in flight working at every step.
  * - Tickets: a session made with a server of one fleet resumes on another
  *   server (another credentials object, as on another machine) of the
- *   same fleet, and falls back to a full handshake with another fleet.
+ *   same fleet, and falls back to a full handshake with another fleet:
+ *   TLS sessions (the multistream session API) and DTLS peers.
  * - The fleet file: accepted forms and every kind of bad file.
  *
  * Deterministic: sans-IO endpoints on fake clocks, sessions on an
@@ -529,6 +530,85 @@ static void test_ticket_same_fleet(void **state) {
   mstls_fleet_del(step2);
 }
 
+/* DTLS: a client's ticket from server A resumes on server B (another
+ * credentials object, as on another machine) when both have the same
+ * fleet keys; with another fleet B makes a full handshake instead. */
+static void dtls_run(node *c, node *srv, const struct sockaddr_in *from,
+                     const struct sockaddr_in *to, mstls_tstamp at) {
+  int round;
+  for (round = 0; round < 10; round++) {
+    carry(c, srv, from, at);
+    carry(srv, c, to, at);
+  }
+}
+
+static int dtls_ticket_across(const mstls_fleet *fa, const mstls_fleet *fb,
+                              mstls_udp_stats *cst) {
+  mstls_credentials *ca = server_creds_fleet(fa), *cb = server_creds_fleet(fb);
+  mstls_credentials *ccred = NULL;
+  struct sockaddr_in server = addr_of(1), client = addr_of(2);
+  static node a, b, c;
+  mstls_udp_peer *peer = NULL;
+  mstls_udp_peer_info info;
+  mstls_udp_stats st;
+  int resumed;
+
+  assert_int_equal(mstls_credentials_new(&ccred, NULL), 0);
+  node_new(&a, 1, ca, fa, 0);
+  node_new(&b, 1, cb, fb, 0);
+  node_new(&c, 0, ccred, NULL, 0);
+  /* Full handshake with A; the client keeps A's ticket. */
+  assert_int_equal(mstls_udp_endpoint_connect(c.ep, (struct sockaddr *)&server,
+                                              sizeof(server), NULL, 0, &peer),
+                   0);
+  dtls_run(&c, &a, &client, &server, 0);
+  assert_int_equal(a.done, 1);
+  assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
+  assert_int_equal(info.resumed, 0);
+  assert_int_equal(mstls_udp_peer_close(peer), 0);
+  carry(&c, &a, &client, 0);
+  /* The same client, the same server address, now served by B. */
+  peer = NULL;
+  assert_int_equal(mstls_udp_endpoint_connect(c.ep, (struct sockaddr *)&server,
+                                              sizeof(server), NULL,
+                                              MSTLS_SECONDS, &peer),
+                   0);
+  dtls_run(&c, &b, &client, &server, MSTLS_SECONDS);
+  assert_int_equal(b.done, 1);
+  assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
+  resumed = info.resumed;
+  assert_int_equal(mstls_udp_endpoint_get_stats(b.ep, &st), 0);
+  assert_int_equal(st.handshakes_resumed, (uint64_t)resumed);
+  assert_int_equal(st.handshakes_failed, 0);
+  assert_int_equal(mstls_udp_endpoint_get_stats(c.ep, cst), 0);
+  mstls_udp_endpoint_del(a.ep);
+  mstls_udp_endpoint_del(b.ep);
+  mstls_udp_endpoint_del(c.ep);
+  mstls_credentials_del(ca);
+  mstls_credentials_del(cb);
+  mstls_credentials_del(ccred);
+  return resumed;
+}
+
+static void test_dtls_ticket_fleet(void **state) {
+  mstls_fleet *f1 = fleet_of(0x11), *f1b = fleet_of(0x11);
+  mstls_fleet *f2 = fleet_of(0x22);
+  mstls_udp_stats cst;
+  (void)state;
+  assert_int_equal(dtls_ticket_across(f1, f1b, &cst), 1);
+  assert_int_equal(cst.resumption_offers, 1);
+  assert_int_equal(cst.resumption_rejected, 0);
+  assert_int_equal(cst.handshakes_resumed, 1);
+  /* Another fleet: a full handshake, not a failure. */
+  assert_int_equal(dtls_ticket_across(f1, f2, &cst), 0);
+  assert_int_equal(cst.resumption_offers, 1);
+  assert_int_equal(cst.resumption_rejected, 1);
+  assert_int_equal(cst.handshakes_resumed, 0);
+  mstls_fleet_del(f1);
+  mstls_fleet_del(f1b);
+  mstls_fleet_del(f2);
+}
+
 /* ---- the fleet object and its file ----------------------------------------
  */
 
@@ -783,6 +863,7 @@ int main(void) {
       cmocka_unit_test(test_replacement_procedure),
       cmocka_unit_test(test_loop_wall_clock),
       cmocka_unit_test(test_ticket_same_fleet),
+      cmocka_unit_test(test_dtls_ticket_fleet),
       cmocka_unit_test(test_fleet_new_args),
       cmocka_unit_test(test_file_good),
       cmocka_unit_test(test_file_bad),
