@@ -29,10 +29,16 @@ static FILE *g_keylog;
  * only stores a flag (async-signal-safe); poll() returns with EINTR, and
  * at the latest after its 1 s cap, so the loop sees it. */
 static volatile sig_atomic_t dtls_sig_stop, dtls_sig_stats;
+/* SIGHUP: read --fleet-secret (and --cert/--key) again. */
+static volatile sig_atomic_t dtls_sig_reload;
 
 static void dtls_on_signal(int sig) {
   if (sig == SIGUSR1) {
     dtls_sig_stats = 1;
+    return;
+  }
+  if (sig == SIGHUP) {
+    dtls_sig_reload = 1;
     return;
   }
   dtls_sig_stop = 1;
@@ -47,6 +53,7 @@ static void dtls_signals(void) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
 }
 
 static void dtls_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
@@ -292,7 +299,9 @@ static void dtls_server_usage(FILE *f) {
              "                the cookie secret and the ticket key come from"
              " it (default:\n"
              "                a random secret shared by this process's"
-             " workers)\n");
+             " workers). SIGHUP\n"
+             "                reads it (and --cert/--key) again for new"
+             " handshakes.\n");
 }
 
 static void dtls_client_usage(FILE *f) {
@@ -580,9 +589,65 @@ static int dtls_args(int argc, char **argv, int server, dtls_opts *o) {
   return -1;
 }
 
+/* The server's credentials from the options. 0 or -1 (printed). */
+static int dtls_server_creds(const dtls_opts *o, mstls_credentials **pcred) {
+  *pcred = NULL;
+  if (tool_server_credentials(pcred, o->cert, o->key, "localhost") < 0 ||
+      (o->ca && tool_add_trust(*pcred, o->ca) < 0) ||
+      tool_tls_add_psk(&o->tls, *pcred) < 0) {
+    mstls_credentials_del(*pcred);
+    *pcred = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* SIGHUP: load --fleet-secret again and make new credentials with its
+ * ticket key (credentials in use are never changed). 0 with both, or -1
+ * (printed; the keys in use stay). */
+static int dtls_reload(const dtls_opts *o, mstls_fleet **pfleet,
+                       mstls_credentials **pcred) {
+  char err[512], id[MSTLS_FLEET_ID_SIZE];
+  *pfleet = NULL;
+  *pcred = NULL;
+  if (!o->fleet_secret) {
+    fprintf(stderr, "mstls dtls-server: SIGHUP: no --fleet-secret to read"
+                    " again\n");
+    return -1;
+  }
+  if (mstls_fleet_load(pfleet, o->fleet_secret, NULL, err, sizeof(err)) < 0) {
+    fprintf(stderr,
+            "mstls dtls-server: SIGHUP: --fleet-secret %s; the keys in use"
+            " stay\n",
+            err);
+    return -1;
+  }
+  if (dtls_server_creds(o, pcred) < 0) {
+    fprintf(stderr, "mstls dtls-server: SIGHUP: the keys in use stay\n");
+    mstls_fleet_del(*pfleet);
+    *pfleet = NULL;
+    return -1;
+  }
+  mstls_credentials_set_fleet(*pcred, *pfleet);
+  mstls_fleet_get_id(*pfleet, id, sizeof(id));
+  fprintf(stderr,
+          "mstls dtls-server: SIGHUP: fleet secret read again (fleet"
+          " %s)\n",
+          id);
+  return 0;
+}
+
+/* Give an endpoint new fleet keys and credentials (from its own thread). */
+static void dtls_apply_keys(mstls_udp_endpoint *ep, const mstls_fleet *fleet,
+                            mstls_credentials *cred) {
+  mstls_udp_endpoint_set_fleet(ep, fleet);
+  mstls_udp_endpoint_set_credentials(ep, cred);
+}
+
 /* Run the server's loop until SIGINT/SIGTERM or --exit-after, printing
- * the counters on SIGUSR1 and every @p interval (0: never). */
-static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
+ * the counters on SIGUSR1 and every @p interval (0: never), reading the
+ * fleet secret again on SIGHUP. */
+static int dtls_serve(dtls_tool *t, const dtls_opts *o, mstls_tstamp interval) {
   mstls_udp_endpoint *ep = mstls_udp_loop_get_endpoint(g_loop);
   mstls_tstamp next =
       interval ? mstls_udp_now() + interval : MSTLS_TSTAMP_NEVER;
@@ -603,6 +668,16 @@ static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
     if (dtls_sig_stats) {
       dtls_sig_stats = 0;
       dtls_print_stats(ep, "SIGUSR1");
+    }
+    if (dtls_sig_reload) {
+      mstls_fleet *fleet;
+      mstls_credentials *cred;
+      dtls_sig_reload = 0;
+      if (dtls_reload(o, &fleet, &cred) == 0) {
+        dtls_apply_keys(ep, fleet, cred);
+        mstls_fleet_del(fleet);
+        mstls_credentials_del(cred); /* the endpoint holds them */
+      }
     }
     now = mstls_udp_now();
     if (next != MSTLS_TSTAMP_NEVER && now >= next) {
@@ -628,8 +703,57 @@ typedef struct dtls_worker {
   dtls_tool t;
   pthread_mutex_t lock;
   mstls_udp_stats snap;
+  struct dtls_keys *pending; /* SIGHUP: keys to take, under lock */
   int error;
 } dtls_worker;
+
+/* New keys for the workers after SIGHUP: each worker takes them from
+ * its thread and drops its reference; the last one frees them. */
+typedef struct dtls_keys {
+  mstls_fleet *fleet;
+  mstls_credentials *cred;
+  unsigned refs; /* atomic */
+} dtls_keys;
+
+static void dtls_keys_put(dtls_keys *k) {
+  if (k && __atomic_sub_fetch(&k->refs, 1, __ATOMIC_SEQ_CST) == 0) {
+    mstls_fleet_del(k->fleet);
+    mstls_credentials_del(k->cred);
+    free(k);
+  }
+}
+
+/* In a worker's thread: apply keys the main thread left for it. */
+static void dtls_worker_take_keys(dtls_worker *w) {
+  dtls_keys *k;
+  pthread_mutex_lock(&w->lock);
+  k = w->pending;
+  w->pending = NULL;
+  pthread_mutex_unlock(&w->lock);
+  if (k) {
+    dtls_apply_keys(mstls_udp_loop_get_endpoint(w->loop), k->fleet, k->cred);
+    dtls_keys_put(k);
+  }
+}
+
+/* In the main thread: hand new keys to every worker. */
+static void dtls_workers_reload(const dtls_opts *o, dtls_worker *w,
+                                uint32_t n) {
+  dtls_keys *k = calloc(1, sizeof(*k)), *old;
+  uint32_t i;
+  if (!k || dtls_reload(o, &k->fleet, &k->cred) < 0) {
+    free(k);
+    return;
+  }
+  k->refs = n;
+  for (i = 0; i < n; i++) {
+    pthread_mutex_lock(&w[i].lock);
+    old = w[i].pending;
+    w[i].pending = k;
+    pthread_mutex_unlock(&w[i].lock);
+    dtls_keys_put(old); /* never taken: newer keys replace them */
+  }
+}
 
 /* Set when the workers must stop; the pipe wakes every poll() at once
  * (written once, never read: it stays readable). */
@@ -701,6 +825,7 @@ static void *dtls_worker_main(void *arg) {
       w->error = MSTLS_E_TRANSPORT;
       break;
     }
+    dtls_worker_take_keys(w);
     if (pfd[0].revents) {
       rv = mstls_udp_loop_read(w->loop);
     } else {
@@ -794,11 +919,13 @@ static int dtls_serve_workers(const dtls_opts *o, const mstls_udp_settings *s0,
    * this thread takes the signals: the workers block them. */
   dtls_sig_stop = 0;
   dtls_sig_stats = 0;
+  dtls_sig_reload = 0;
   dtls_signals();
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   for (i = 0; i < n; i++) {
     if (pthread_create(&w[i].thread, NULL, dtls_worker_main, &w[i]) != 0) {
@@ -833,6 +960,10 @@ static int dtls_serve_workers(const dtls_opts *o, const mstls_udp_settings *s0,
       dtls_sig_stats = 0;
       dtls_print_workers(w, n, "SIGUSR1");
     }
+    if (dtls_sig_reload) {
+      dtls_sig_reload = 0;
+      dtls_workers_reload(o, w, n);
+    }
     now = mstls_udp_now();
     if (next != MSTLS_TSTAMP_NEVER && now >= next) {
       dtls_print_workers(w, n, "interval");
@@ -856,6 +987,7 @@ out:
     dtls_print_workers(w, n, "exit");
   }
   for (i = 0; i < n; i++) {
+    dtls_keys_put(w[i].pending);
     mstls_udp_loop_del(w[i].loop);
     pthread_mutex_destroy(&w[i].lock);
   }
@@ -933,9 +1065,7 @@ int tool_dtls_server(int argc, char **argv) {
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
     return 1;
   }
-  if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0 ||
-      (o.ca && tool_add_trust(cred, o.ca) < 0) ||
-      tool_tls_add_psk(&o.tls, cred) < 0 ||
+  if (dtls_server_creds(&o, &cred) < 0 ||
       dtls_fleet(&o, &fleet, fleet_id, sizeof(fleet_id)) < 0) {
     mstls_credentials_del(cred);
     tool_tls_close(&g_keylog);
@@ -975,6 +1105,7 @@ int tool_dtls_server(int argc, char **argv) {
   /* Handlers first: whoever reads "listening" may signal at once. */
   dtls_sig_stop = 0;
   dtls_sig_stats = 0;
+  dtls_sig_reload = 0;
   dtls_signals();
   if (o.fleet_secret) {
     fprintf(stderr, "mstls dtls-server: listening on %s (fleet %s)\n", a,
@@ -982,7 +1113,7 @@ int tool_dtls_server(int argc, char **argv) {
   } else {
     fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
   }
-  rv = dtls_serve(&t, o.stats_interval);
+  rv = dtls_serve(&t, &o, o.stats_interval);
   dtls_print_stats(mstls_udp_loop_get_endpoint(g_loop), "exit");
   mstls_udp_loop_del(g_loop);
   g_loop = NULL;

@@ -656,5 +656,65 @@ grep -qF "stats (exit): " "$W/d1.out" || fail "dtls-server --workers 1: no count
 grep -qF "worker 1" "$W/d1.out" && fail "dtls-server --workers 1: worker lines"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/d1.out" | tail -20
 
+# Two workers and a fleet secret: a DTLS session resumes (whichever
+# worker serves it: they share the ticket key). SIGHUP reads the file
+# again: round 1 of a secret replacement (an accept-only next secret)
+# keeps tickets valid; a bad file keeps the keys in use; round 2 (the new
+# secret current, the old one accept-only) makes the old ticket useless,
+# so the next client gets a full handshake, no error.
+# wait_count FILE TEXT N: until TEXT is in N lines of FILE (bounded).
+wait_count() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  fail "'$2' did not appear $3 times in $(basename "$1")"
+  return 1
+}
+ncheck=$((ncheck + 1))
+FK2=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100
+P=$(free_port)
+printf '%s\n' "$FK" >"$W/fleet2.key" && chmod 600 "$W/fleet2.key"
+bg "$W/rh.out" dtls-server --listen "127.0.0.1:$P" --workers 2 \
+  --fleet-secret "$W/fleet2.key" --echo --exit-after 3
+DP=$BG
+if wait_for "$W/rh.out" "listening on 127.0.0.1:$P (2 workers, fleet "; then
+  for run in 1 2 3; do
+    if [ "$run" = 2 ]; then
+      printf '%s\n%s\n' "$FK" "$FK2" >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_count "$W/rh.out" "SIGHUP: fleet secret read again (fleet " 1
+    fi
+    if [ "$run" = 3 ]; then
+      printf 'zz\n' >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_for "$W/rh.out" "SIGHUP: --fleet-secret $W/fleet2.key:1: not hexadecimal (character 1); the keys in use stay"
+      printf '%s\n%s\n' "$FK2" "$FK" >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_count "$W/rh.out" "SIGHUP: fleet secret read again (fleet " 2
+    fi
+    printf 'hup %s\n' "$run" | timeout 60 "$T" dtls-client \
+      --connect "127.0.0.1:$P" --insecure --session "$W/rh.session" \
+      --linger 60000 >"$W/rh$run.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "dtls-client --session (2 workers), run $run: exit $rc"
+    grep -qF "hup $run" "$W/rh$run.out" ||
+      fail "dtls-client --session (2 workers), run $run: no echo"
+  done
+  grep -qF "ALPN -, full handshake" "$W/rh1.out" ||
+    fail "2 workers, first run: not a full handshake"
+  grep -qF "ALPN -, resumed" "$W/rh2.out" ||
+    fail "2 workers, second run (after round 1): not resumed"
+  grep -qF "ALPN -, full handshake" "$W/rh3.out" ||
+    fail "2 workers, after the new secret: not a full handshake"
+fi
+wait "$DP"
+rc=$?
+[ "$rc" = 0 ] || fail "dtls-server --workers 2, SIGHUP: exit $rc"
+grep -qE "stats \(exit\): .*handshakes 3 done / 0 failed" "$W/rh.out" ||
+  fail "dtls-server --workers 2, SIGHUP: not 3 handshakes done"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/rh.out" "$W/rh"[123].out | tail -20
+
 echo "$ncheck checks, $fails failed"
 [ "$fails" = 0 ]
