@@ -614,7 +614,8 @@ MSTLS_EXTERN int mstls_udp_peer_export_keying_material(
  */
 
 /** An endpoint on a real UDP socket, driven by poll(2) and
- *  CLOCK_MONOTONIC. */
+ *  CLOCK_MONOTONIC; cookie periods follow CLOCK_REALTIME
+ *  (mstls_udp_endpoint_set_wall_offset()). */
 typedef struct mstls_udp_loop mstls_udp_loop;
 
 /** @brief CLOCK_MONOTONIC now, in mstls_tstamp units. */
