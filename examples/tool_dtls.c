@@ -393,9 +393,10 @@ typedef struct dtls_opts {
   mstls_tstamp idle, linger, stats_interval;
   tool_tls tls; /* --alpn, --keylog, --pin */
   int request_cert, require_cert;
-  const char *session;      /* client: --session FILE */
-  uint32_t workers;         /* server threads */
-  const char *fleet_secret; /* --fleet-secret FILE */
+  const char *session; /* client: --session FILE */
+  /* Server: --workers N (threads), --fleet-secret FILE. */
+  uint32_t workers;
+  const char *fleet_secret;
 } dtls_opts;
 
 /* Most workers --workers takes. */
