@@ -203,8 +203,9 @@ static int atk_server_tool(atk_server *s, const char *tool,
     dup2(p[1], 2);
     close(p[0]);
     close(p[1]);
+    /* One worker: the attack table measures one endpoint. */
     execl(tool, "mstls", "dtls-server", "--listen", listen, "--echo", "--quiet",
-          "--max-peers", peers, (char *)NULL);
+          "--max-peers", peers, "--workers", "1", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
     _exit(127);
   }

@@ -24,3 +24,13 @@ add_executable(bench_udp_resume ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp_resume.c)
 target_link_libraries(bench_udp_resume PRIVATE mstls_static GnuTLS::GnuTLS)
 target_compile_options(bench_udp_resume PRIVATE ${MSTLS_WARNINGS})
 target_compile_definitions(bench_udp_resume PRIVATE _GNU_SOURCE)
+
+# hs_rate_udp: handshakes/s and server CPU per handshake of
+# `mstls dtls-server --workers N`, clients in this process. Not run by ctest.
+add_executable(hs_rate_udp ${CMAKE_CURRENT_SOURCE_DIR}/hs_rate_udp.c)
+target_link_libraries(hs_rate_udp PRIVATE GnuTLS::GnuTLS Threads::Threads)
+target_compile_options(hs_rate_udp PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(hs_rate_udp PRIVATE _GNU_SOURCE)
+if(MSTLS_BUILD_EXAMPLES)
+  add_dependencies(hs_rate_udp mstls_tool)
+endif()

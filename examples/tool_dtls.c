@@ -3,14 +3,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 
 #include <mstls/udp.h>
 
@@ -25,10 +29,16 @@ static FILE *g_keylog;
  * only stores a flag (async-signal-safe); poll() returns with EINTR, and
  * at the latest after its 1 s cap, so the loop sees it. */
 static volatile sig_atomic_t dtls_sig_stop, dtls_sig_stats;
+/* SIGHUP: read --fleet-secret (and --cert/--key) again. */
+static volatile sig_atomic_t dtls_sig_reload;
 
 static void dtls_on_signal(int sig) {
   if (sig == SIGUSR1) {
     dtls_sig_stats = 1;
+    return;
+  }
+  if (sig == SIGHUP) {
+    dtls_sig_reload = 1;
     return;
   }
   dtls_sig_stop = 1;
@@ -43,6 +53,7 @@ static void dtls_signals(void) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
 }
 
 static void dtls_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
@@ -82,6 +93,8 @@ typedef struct dtls_tool {
   long received;   /* client: records received */
   /* client: --session FILE */
   const char *session;
+  /* Server workers: peers closed by all of them (atomic), or NULL. */
+  long *closed_total;
 } dtls_tool;
 
 /* Largest --session file read: GnuTLS's session data are a few KB. */
@@ -202,15 +215,17 @@ static void dtls_on_closed(mstls_udp_endpoint *ep, uint32_t flags,
                                      : "close_notify",
             dl > 0 ? ": " : "", dl > 0 ? detail : "");
   }
-  if (t->exit_after > 0 && t->closed >= t->exit_after) {
+  if (t->exit_after > 0 &&
+      (t->closed_total
+           ? __atomic_add_fetch(t->closed_total, 1, __ATOMIC_SEQ_CST)
+           : t->closed) >= t->exit_after) {
     t->stop = 1;
   }
 }
 
-static void dtls_print_stats(mstls_udp_endpoint *ep, const char *when) {
-  mstls_udp_stats st;
+static void dtls_print_st(const mstls_udp_stats *stp, const char *when) {
+  const mstls_udp_stats st = *stp;
   int r;
-  mstls_udp_endpoint_get_stats(ep, &st);
   fprintf(stderr,
           "stats (%s): peers %u (half-open %u), accepted %llu, handshakes "
           "%llu done / %llu failed (%llu timeouts), restarts %llu, "
@@ -238,6 +253,12 @@ static void dtls_print_stats(mstls_udp_endpoint *ep, const char *when) {
   }
 }
 
+static void dtls_print_stats(mstls_udp_endpoint *ep, const char *when) {
+  mstls_udp_stats st;
+  mstls_udp_endpoint_get_stats(ep, &st);
+  dtls_print_st(&st, when);
+}
+
 static void dtls_server_usage(FILE *f) {
   fprintf(
       f,
@@ -246,6 +267,7 @@ static void dtls_server_usage(FILE *f) {
       "         [--idle SECONDS] [--exit-after N] [--stats-interval S]\n"
       "         [--alpn LIST] [--keylog FILE] [--pin SHA256[,SHA256...]]\n"
       "         [--request-cert | --require-cert] [--ca FILE] [--quiet]\n"
+      "         [--workers N] [--fleet-secret FILE]\n"
       "  --listen      address to bind (default 0.0.0.0:4433; [::]:PORT"
       " for IPv6;\n"
       "                PORT 1..65535)\n"
@@ -265,6 +287,21 @@ static void dtls_server_usage(FILE *f) {
       " (verified\n"
       "                against --ca when sent) / insist on one\n" TOOL_TLS_HELP
       "  The counters are printed to stderr on SIGUSR1 and at exit.\n");
+  fprintf(f, "  --workers     threads, each with its own socket on the address"
+             " (SO_REUSEPORT),\n"
+             "                1..256 (default: the number of online CPUs; 1:"
+             " one socket,\n"
+             "                without SO_REUSEPORT; with more, the counters"
+             " are summed\n"
+             "                and printed per worker too)\n"
+             "  --fleet-secret  file of the fleet secret (hex; see"
+             " docs/scale-out.md):\n"
+             "                the cookie secret and the ticket key come from"
+             " it (default:\n"
+             "                a random secret shared by this process's"
+             " workers). SIGHUP\n"
+             "                reads it (and --cert/--key) again for new"
+             " handshakes.\n");
 }
 
 static void dtls_client_usage(FILE *f) {
@@ -306,6 +343,8 @@ enum {
   OPT_REQUEST_CERT,
   OPT_REQUIRE_CERT,
   OPT_SESSION,
+  OPT_WORKERS,
+  OPT_FLEET,
   OPT_HELP
 };
 
@@ -327,6 +366,8 @@ static const tool_opt dtls_server_opts[] = {
     {"request-cert", 0, OPT_REQUEST_CERT},
     {"require-cert", 0, OPT_REQUIRE_CERT},
     {"ca", 1, OPT_CA},
+    {"workers", 1, OPT_WORKERS},
+    {"fleet-secret", 1, OPT_FLEET},
     {"help", 0, OPT_HELP},
     {NULL, 0, 0}};
 
@@ -353,7 +394,13 @@ typedef struct dtls_opts {
   tool_tls tls; /* --alpn, --keylog, --pin */
   int request_cert, require_cert;
   const char *session; /* client: --session FILE */
+  /* Server: --workers N (threads), --fleet-secret FILE. */
+  uint32_t workers;
+  const char *fleet_secret;
 } dtls_opts;
+
+/* Most workers --workers takes. */
+#define DTLS_WORKERS_MAX 256
 
 /* 0 (run), 1 (--help), -1 (err says why); never prints or exits. */
 static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
@@ -374,6 +421,12 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
   o->max_peers = def.max_peers;
   o->idle = def.idle_timeout;
   o->linger = MSTLS_SECONDS;
+  {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = n < 1                  ? 1
+                 : n > DTLS_WORKERS_MAX ? DTLS_WORKERS_MAX
+                                        : (uint32_t)n;
+  }
   tool_scan_init(&sc, argc, argv);
   while ((id = tool_scan_next(&sc, server ? dtls_server_opts : dtls_client_opts,
                               &v, err)) > 0) {
@@ -474,6 +527,15 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
         return -1;
       }
       break;
+    case OPT_WORKERS:
+      if (tool_parse_u32("--workers", v, 1, DTLS_WORKERS_MAX, &o->workers,
+                         err) < 0) {
+        return -1;
+      }
+      break;
+    case OPT_FLEET:
+      o->fleet_secret = v;
+      break;
     default:
       return tool_fail(err, "internal: option %d", id);
     }
@@ -528,9 +590,65 @@ static int dtls_args(int argc, char **argv, int server, dtls_opts *o) {
   return -1;
 }
 
+/* The server's credentials from the options. 0 or -1 (printed). */
+static int dtls_server_creds(const dtls_opts *o, mstls_credentials **pcred) {
+  *pcred = NULL;
+  if (tool_server_credentials(pcred, o->cert, o->key, "localhost") < 0 ||
+      (o->ca && tool_add_trust(*pcred, o->ca) < 0) ||
+      tool_tls_add_psk(&o->tls, *pcred) < 0) {
+    mstls_credentials_del(*pcred);
+    *pcred = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* SIGHUP: load --fleet-secret again and make new credentials with its
+ * ticket key (credentials in use are never changed). 0 with both, or -1
+ * (printed; the keys in use stay). */
+static int dtls_reload(const dtls_opts *o, mstls_fleet **pfleet,
+                       mstls_credentials **pcred) {
+  char err[512], id[MSTLS_FLEET_ID_SIZE];
+  *pfleet = NULL;
+  *pcred = NULL;
+  if (!o->fleet_secret) {
+    fprintf(stderr, "mstls dtls-server: SIGHUP: no --fleet-secret to read"
+                    " again\n");
+    return -1;
+  }
+  if (mstls_fleet_load(pfleet, o->fleet_secret, NULL, err, sizeof(err)) < 0) {
+    fprintf(stderr,
+            "mstls dtls-server: SIGHUP: --fleet-secret %s; the keys in use"
+            " stay\n",
+            err);
+    return -1;
+  }
+  if (dtls_server_creds(o, pcred) < 0) {
+    fprintf(stderr, "mstls dtls-server: SIGHUP: the keys in use stay\n");
+    mstls_fleet_del(*pfleet);
+    *pfleet = NULL;
+    return -1;
+  }
+  mstls_credentials_set_fleet(*pcred, *pfleet);
+  mstls_fleet_get_id(*pfleet, id, sizeof(id));
+  fprintf(stderr,
+          "mstls dtls-server: SIGHUP: fleet secret read again (fleet"
+          " %s)\n",
+          id);
+  return 0;
+}
+
+/* Give an endpoint new fleet keys and credentials (from its own thread). */
+static void dtls_apply_keys(mstls_udp_endpoint *ep, const mstls_fleet *fleet,
+                            mstls_credentials *cred) {
+  mstls_udp_endpoint_set_fleet(ep, fleet);
+  mstls_udp_endpoint_set_credentials(ep, cred);
+}
+
 /* Run the server's loop until SIGINT/SIGTERM or --exit-after, printing
- * the counters on SIGUSR1 and every @p interval (0: never). */
-static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
+ * the counters on SIGUSR1 and every @p interval (0: never), reading the
+ * fleet secret again on SIGHUP. */
+static int dtls_serve(dtls_tool *t, const dtls_opts *o, mstls_tstamp interval) {
   mstls_udp_endpoint *ep = mstls_udp_loop_get_endpoint(g_loop);
   mstls_tstamp next =
       interval ? mstls_udp_now() + interval : MSTLS_TSTAMP_NEVER;
@@ -552,6 +670,16 @@ static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
       dtls_sig_stats = 0;
       dtls_print_stats(ep, "SIGUSR1");
     }
+    if (dtls_sig_reload) {
+      mstls_fleet *fleet;
+      mstls_credentials *cred;
+      dtls_sig_reload = 0;
+      if (dtls_reload(o, &fleet, &cred) == 0) {
+        dtls_apply_keys(ep, fleet, cred);
+        mstls_fleet_del(fleet);
+        mstls_credentials_del(cred); /* the endpoint holds them */
+      }
+    }
     now = mstls_udp_now();
     if (next != MSTLS_TSTAMP_NEVER && now >= next) {
       dtls_print_stats(ep, "interval");
@@ -564,8 +692,349 @@ static int dtls_serve(dtls_tool *t, mstls_tstamp interval) {
   return 0;
 }
 
+/* ---- --workers N: one thread and one SO_REUSEPORT socket per worker ---- */
+
+/* One worker: its loop, its counters, and a copy of its endpoint's
+ * counters that it refreshes after every turn, for the main thread. */
+typedef struct dtls_worker {
+  unsigned index;
+  pthread_t thread;
+  int started;
+  mstls_udp_loop *loop;
+  dtls_tool t;
+  pthread_mutex_t lock;
+  mstls_udp_stats snap;
+  struct dtls_keys *pending; /* SIGHUP: keys to take, under lock */
+  int error;
+} dtls_worker;
+
+/* New keys for the workers after SIGHUP: each worker takes them from
+ * its thread and drops its reference; the last one frees them. */
+typedef struct dtls_keys {
+  mstls_fleet *fleet;
+  mstls_credentials *cred;
+  unsigned refs; /* atomic */
+} dtls_keys;
+
+static void dtls_keys_put(dtls_keys *k) {
+  if (k && __atomic_sub_fetch(&k->refs, 1, __ATOMIC_SEQ_CST) == 0) {
+    mstls_fleet_del(k->fleet);
+    mstls_credentials_del(k->cred);
+    free(k);
+  }
+}
+
+/* In a worker's thread: apply keys the main thread left for it. */
+static void dtls_worker_take_keys(dtls_worker *w) {
+  dtls_keys *k;
+  pthread_mutex_lock(&w->lock);
+  k = w->pending;
+  w->pending = NULL;
+  pthread_mutex_unlock(&w->lock);
+  if (k) {
+    dtls_apply_keys(mstls_udp_loop_get_endpoint(w->loop), k->fleet, k->cred);
+    dtls_keys_put(k);
+  }
+}
+
+/* In the main thread: hand new keys to every worker. */
+static void dtls_workers_reload(const dtls_opts *o, dtls_worker *w,
+                                uint32_t n) {
+  dtls_keys *k = calloc(1, sizeof(*k)), *old;
+  uint32_t i;
+  if (!k || dtls_reload(o, &k->fleet, &k->cred) < 0) {
+    free(k);
+    return;
+  }
+  k->refs = n;
+  for (i = 0; i < n; i++) {
+    pthread_mutex_lock(&w[i].lock);
+    old = w[i].pending;
+    w[i].pending = k;
+    pthread_mutex_unlock(&w[i].lock);
+    dtls_keys_put(old); /* never taken: newer keys replace them */
+  }
+}
+
+/* Set when the workers must stop; the pipe wakes every poll() at once
+ * (written once, never read: it stays readable). */
+static int g_workers_stop;
+static int g_stop_pipe[2] = {-1, -1};
+
+static void dtls_workers_stop(void) {
+  static const char b = 1;
+  if (!__atomic_exchange_n(&g_workers_stop, 1, __ATOMIC_SEQ_CST)) {
+    (void)!write(g_stop_pipe[1], &b, 1);
+  }
+}
+
+static void dtls_stats_add(mstls_udp_stats *sum, const mstls_udp_stats *x) {
+  int r;
+  sum->peers += x->peers;
+  sum->half_open += x->half_open;
+  sum->peers_accepted += x->peers_accepted;
+  sum->peers_connected += x->peers_connected;
+  sum->handshakes_done += x->handshakes_done;
+  sum->handshakes_failed += x->handshakes_failed;
+  sum->handshake_timeouts += x->handshake_timeouts;
+  sum->reaped += x->reaped;
+  sum->closed += x->closed;
+  sum->restarts += x->restarts;
+  sum->restarts_pending += x->restarts_pending;
+  sum->prefixes += x->prefixes;
+  sum->cookies_sent += x->cookies_sent;
+  sum->cookies_verified += x->cookies_verified;
+  sum->cookies_rejected += x->cookies_rejected;
+  sum->datagrams_in += x->datagrams_in;
+  sum->datagrams_out += x->datagrams_out;
+  sum->send_failures += x->send_failures;
+  sum->non_dtls += x->non_dtls;
+  sum->dropped_total += x->dropped_total;
+  for (r = 0; r < MSTLS_UDP_DROP_COUNT; r++) {
+    sum->dropped[r] += x->dropped[r];
+  }
+}
+
+static void dtls_worker_publish(dtls_worker *w) {
+  mstls_udp_stats st;
+  mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(w->loop), &st);
+  pthread_mutex_lock(&w->lock);
+  w->snap = st;
+  pthread_mutex_unlock(&w->lock);
+}
+
+static void *dtls_worker_main(void *arg) {
+  dtls_worker *w = arg;
+  mstls_udp_endpoint *ep = mstls_udp_loop_get_endpoint(w->loop);
+  while (!__atomic_load_n(&g_workers_stop, __ATOMIC_SEQ_CST) && !w->t.stop) {
+    struct pollfd pfd[2];
+    mstls_tstamp now = mstls_udp_now(), exp = mstls_udp_endpoint_get_expiry(ep);
+    int wait = 1000, rv = 0;
+    if (exp != MSTLS_TSTAMP_NEVER) {
+      mstls_tstamp d = exp > now ? exp - now : 0;
+      if (d < 1000 * MSTLS_MILLISECONDS) {
+        wait = (int)((d + MSTLS_MILLISECONDS - 1) / MSTLS_MILLISECONDS);
+      }
+    }
+    pfd[0].fd = mstls_udp_loop_get_fd(w->loop);
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    pfd[1].fd = g_stop_pipe[0];
+    pfd[1].events = POLLIN;
+    pfd[1].revents = 0;
+    if (poll(pfd, 2, wait) < 0 && errno != EINTR) {
+      w->error = MSTLS_E_TRANSPORT;
+      break;
+    }
+    dtls_worker_take_keys(w);
+    if (pfd[0].revents) {
+      rv = mstls_udp_loop_read(w->loop);
+    } else {
+      mstls_udp_endpoint_handle_expiry(ep, mstls_udp_now());
+    }
+    dtls_worker_publish(w);
+    if (rv < 0) {
+      fprintf(stderr, "mstls: worker %u: socket error: %s\n", w->index + 1,
+              mstls_strerror(rv));
+      w->error = rv;
+      break;
+    }
+  }
+  dtls_worker_publish(w);
+  dtls_workers_stop();
+  return NULL;
+}
+
+/* Print the sum of the workers' counters, then each worker's. */
+static void dtls_print_workers(dtls_worker *w, uint32_t n, const char *when) {
+  mstls_udp_stats sum, st;
+  char label[64];
+  uint32_t i;
+  memset(&sum, 0, sizeof(sum));
+  for (i = 0; i < n; i++) {
+    pthread_mutex_lock(&w[i].lock);
+    st = w[i].snap;
+    pthread_mutex_unlock(&w[i].lock);
+    dtls_stats_add(&sum, &st);
+  }
+  dtls_print_st(&sum, when);
+  for (i = 0; i < n; i++) {
+    pthread_mutex_lock(&w[i].lock);
+    st = w[i].snap;
+    pthread_mutex_unlock(&w[i].lock);
+    snprintf(label, sizeof(label), "%s, worker %u", when, i + 1);
+    dtls_print_st(&st, label);
+  }
+}
+
+/* Open the workers' loops (the first one binds @p ss, the others the
+ * address it got), start their threads, and wait for a signal, the
+ * workers' end (--exit-after, an error) and the stats interval. */
+static int dtls_serve_workers(const dtls_opts *o, const mstls_udp_settings *s0,
+                              const mstls_udp_callbacks *cb,
+                              mstls_credentials *cred, const mstls_fleet *fleet,
+                              struct sockaddr_storage *ss, socklen_t sl,
+                              const char *fleet_id) {
+  uint32_t n = o->workers, i;
+  dtls_worker *w = calloc(n, sizeof(*w));
+  long closed_total = 0;
+  mstls_udp_settings s = *s0;
+  mstls_tstamp interval = o->stats_interval, next;
+  sigset_t block, old;
+  char a[80];
+  int rv = 0, code = 0;
+
+  if (!w || pipe2(g_stop_pipe, O_CLOEXEC) < 0) {
+    fprintf(stderr, "mstls: %s\n", strerror(errno));
+    free(w);
+    return 1;
+  }
+  g_workers_stop = 0;
+  s.flags |= MSTLS_UDP_REUSEPORT;
+  for (i = 0; i < n; i++) {
+    w[i].index = i;
+    w[i].t.echo = o->echo;
+    w[i].t.quiet = o->quiet;
+    w[i].t.exit_after = (long)o->exit_after;
+    w[i].t.closed_total = &closed_total;
+    pthread_mutex_init(&w[i].lock, NULL);
+    rv = mstls_udp_loop_new(&w[i].loop, (struct sockaddr *)ss, sl, &s, cb, cred,
+                            &w[i].t);
+    if (rv < 0) {
+      dtls_addr_str((struct sockaddr *)ss, a, sizeof(a));
+      fprintf(stderr, "mstls: listen on %s (worker %u): %s%s%s%s\n", a, i + 1,
+              mstls_strerror(rv), rv == MSTLS_E_TRANSPORT ? " (" : "",
+              rv == MSTLS_E_TRANSPORT ? strerror(errno) : "",
+              rv == MSTLS_E_TRANSPORT ? ")" : "");
+      code = 1;
+      n = i + 1;
+      goto out;
+    }
+    mstls_udp_endpoint_set_fleet(mstls_udp_loop_get_endpoint(w[i].loop), fleet);
+    if (i == 0) {
+      mstls_udp_loop_get_local_addr(w[0].loop, ss, &sl);
+    }
+  }
+  dtls_addr_str((struct sockaddr *)ss, a, sizeof(a));
+  /* Handlers first: whoever reads "listening" may signal at once. Only
+   * this thread takes the signals: the workers block them. */
+  dtls_sig_stop = 0;
+  dtls_sig_stats = 0;
+  dtls_sig_reload = 0;
+  dtls_signals();
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  for (i = 0; i < n; i++) {
+    if (pthread_create(&w[i].thread, NULL, dtls_worker_main, &w[i]) != 0) {
+      fprintf(stderr, "mstls: cannot start worker %u\n", i + 1);
+      code = 1;
+      break;
+    }
+    w[i].started = 1;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (code == 0) {
+    fprintf(stderr,
+            "mstls dtls-server: listening on %s (%u workers, fleet %s)\n", a, n,
+            fleet_id);
+  }
+  next = interval ? mstls_udp_now() + interval : MSTLS_TSTAMP_NEVER;
+  while (code == 0 && !dtls_sig_stop &&
+         !__atomic_load_n(&g_workers_stop, __ATOMIC_SEQ_CST)) {
+    struct pollfd pfd;
+    mstls_tstamp now = mstls_udp_now();
+    int wait = 1000;
+    if (next != MSTLS_TSTAMP_NEVER) {
+      mstls_tstamp d = next > now ? next - now : 0;
+      if (d / MSTLS_MILLISECONDS < 1000) {
+        wait = (int)(d / MSTLS_MILLISECONDS) + 1;
+      }
+    }
+    pfd.fd = g_stop_pipe[0];
+    pfd.events = POLLIN;
+    (void)poll(&pfd, 1, wait); /* EINTR on a signal */
+    if (dtls_sig_stats) {
+      dtls_sig_stats = 0;
+      dtls_print_workers(w, n, "SIGUSR1");
+    }
+    if (dtls_sig_reload) {
+      dtls_sig_reload = 0;
+      dtls_workers_reload(o, w, n);
+    }
+    now = mstls_udp_now();
+    if (next != MSTLS_TSTAMP_NEVER && now >= next) {
+      dtls_print_workers(w, n, "interval");
+      next += interval;
+      if (next <= now) {
+        next = now + interval;
+      }
+    }
+  }
+out:
+  dtls_workers_stop();
+  for (i = 0; i < n; i++) {
+    if (w[i].started) {
+      pthread_join(w[i].thread, NULL);
+      if (w[i].error) {
+        code = 1;
+      }
+    }
+  }
+  if (w[0].loop) {
+    dtls_print_workers(w, n, "exit");
+  }
+  for (i = 0; i < n; i++) {
+    dtls_keys_put(w[i].pending);
+    mstls_udp_loop_del(w[i].loop);
+    pthread_mutex_destroy(&w[i].lock);
+  }
+  close(g_stop_pipe[0]);
+  close(g_stop_pipe[1]);
+  g_stop_pipe[0] = g_stop_pipe[1] = -1;
+  free(w);
+  return code;
+}
+
+/* The fleet keys: --fleet-secret FILE, else with several workers one
+ * random secret for all of them, else none (the endpoint's own random
+ * cookie secret, the credentials' own ticket key). 0 or -1 (printed). */
+static int dtls_fleet(const dtls_opts *o, mstls_fleet **pfleet, char *id,
+                      size_t idlen) {
+  char err[512];
+  uint8_t secret[MSTLS_FLEET_SECRET_MIN];
+  int rv;
+  *pfleet = NULL;
+  snprintf(id, idlen, "-");
+  if (o->fleet_secret) {
+    rv = mstls_fleet_load(pfleet, o->fleet_secret, NULL, err, sizeof(err));
+    if (rv < 0) {
+      fprintf(stderr, "mstls: --fleet-secret %s\n", err);
+      return -1;
+    }
+  } else if (o->workers > 1) {
+    if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret) ||
+        mstls_fleet_new(pfleet, secret, sizeof(secret), NULL) < 0) {
+      fprintf(stderr, "mstls: no random fleet secret\n");
+      return -1;
+    }
+    memset(secret, 0, sizeof(secret));
+    snprintf(id, idlen, "random");
+    return 0;
+  } else {
+    return 0;
+  }
+  mstls_fleet_get_id(*pfleet, id, idlen);
+  return 0;
+}
+
 int tool_dtls_server(int argc, char **argv) {
   mstls_credentials *cred = NULL;
+  mstls_fleet *fleet = NULL;
+  char fleet_id[MSTLS_FLEET_ID_SIZE];
   mstls_udp_settings s;
   mstls_udp_callbacks cb;
   struct sockaddr_storage ss;
@@ -597,19 +1066,32 @@ int tool_dtls_server(int argc, char **argv) {
   if (tool_resolve(o.host, o.port, SOCK_DGRAM, &ss, &sl) < 0) {
     return 1;
   }
-  if (tool_server_credentials(&cred, o.cert, o.key, "localhost") < 0 ||
-      (o.ca && tool_add_trust(cred, o.ca) < 0) ||
-      tool_tls_add_psk(&o.tls, cred) < 0) {
+  if (dtls_server_creds(&o, &cred) < 0 ||
+      dtls_fleet(&o, &fleet, fleet_id, sizeof(fleet_id)) < 0) {
     mstls_credentials_del(cred);
     tool_tls_close(&g_keylog);
     return 1;
+  }
+  if (fleet) {
+    mstls_credentials_set_fleet(cred, fleet);
   }
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = dtls_on_done;
   cb.recv_data = dtls_on_data;
   cb.closed = dtls_on_closed;
+  if (o.workers > 1) {
+    rv = dtls_serve_workers(&o, &s, &cb, cred, fleet, &ss, sl, fleet_id);
+    mstls_fleet_del(fleet);
+    mstls_credentials_del(cred);
+    tool_tls_close(&g_keylog);
+    return rv;
+  }
   rv = mstls_udp_loop_new(&g_loop, (struct sockaddr *)&ss, sl, &s, &cb, cred,
                           &t);
+  if (rv == 0 && fleet) {
+    mstls_udp_endpoint_set_fleet(mstls_udp_loop_get_endpoint(g_loop), fleet);
+  }
+  mstls_fleet_del(fleet);
   if (rv < 0) {
     dtls_addr_str((struct sockaddr *)&ss, a, sizeof(a));
     fprintf(stderr, "mstls: listen on %s: %s%s%s%s\n", a, mstls_strerror(rv),
@@ -624,9 +1106,15 @@ int tool_dtls_server(int argc, char **argv) {
   /* Handlers first: whoever reads "listening" may signal at once. */
   dtls_sig_stop = 0;
   dtls_sig_stats = 0;
+  dtls_sig_reload = 0;
   dtls_signals();
-  fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
-  rv = dtls_serve(&t, o.stats_interval);
+  if (o.fleet_secret) {
+    fprintf(stderr, "mstls dtls-server: listening on %s (fleet %s)\n", a,
+            fleet_id);
+  } else {
+    fprintf(stderr, "mstls dtls-server: listening on %s\n", a);
+  }
+  rv = dtls_serve(&t, &o, o.stats_interval);
   dtls_print_stats(mstls_udp_loop_get_endpoint(g_loop), "exit");
   mstls_udp_loop_del(g_loop);
   g_loop = NULL;

@@ -7,3 +7,9 @@ mstls_tstamp mstls_clock_monotonic(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (mstls_tstamp)ts.tv_sec * MSTLS_SECONDS + (mstls_tstamp)ts.tv_nsec;
 }
+
+mstls_tstamp mstls_clock_realtime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (mstls_tstamp)ts.tv_sec * MSTLS_SECONDS + (mstls_tstamp)ts.tv_nsec;
+}

@@ -8,4 +8,7 @@
 /** CLOCK_MONOTONIC in mstls_tstamp units (nanoseconds). */
 mstls_tstamp mstls_clock_monotonic(void);
 
+/** CLOCK_REALTIME in mstls_tstamp units (nanoseconds since 1970). */
+mstls_tstamp mstls_clock_realtime(void);
+
 #endif

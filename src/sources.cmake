@@ -13,4 +13,5 @@ set(MSTLS_CORE_SOURCES
   src/stream.c
   src/blocking.c
   src/clock.c
+  src/fleet.c
 )

@@ -571,5 +571,150 @@ grep -qF "ALPN -, resumed" "$W/rs.out" ||
   fail "dtls-server: the second client was not resumed"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/rs.out" "$W/rs"[123].out | tail -20
 
+# --- dtls-server --workers N and --fleet-secret FILE ---------------------------
+expect 2 '--workers: 0 is out of range (1..256)' dtls-server --workers 0
+expect 2 '--workers: 257 is out of range (1..256)' dtls-server --workers 257
+expect 2 '--workers: "two" is not a number (1..256)' dtls-server --workers two
+FK=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+printf '# fleet secret\n%s\n' "$FK" >"$W/fleet.key"
+printf 'not hex\n' >"$W/bad.key"
+printf '0011\n' >"$W/short.key"
+printf '%s\n%s\n%s\n' "$FK" "$FK" "$FK" >"$W/three.key"
+: >"$W/empty.key"
+chmod 600 "$W/fleet.key" "$W/bad.key" "$W/short.key" "$W/three.key" \
+  "$W/empty.key"
+printf '%s\n' "$FK" >"$W/open.key" && chmod 644 "$W/open.key"
+L=127.0.0.1:$(free_port)
+expect 1 "--fleet-secret $W/bad.key:1: not hexadecimal (character 1)" \
+  dtls-server --listen "$L" --fleet-secret "$W/bad.key"
+expect 1 "--fleet-secret $W/short.key:1: secret of 2 bytes; it must have 32 to 64 bytes" \
+  dtls-server --listen "$L" --fleet-secret "$W/short.key" --workers 2
+expect 1 "--fleet-secret $W/three.key:3: a third secret" \
+  dtls-server --listen "$L" --fleet-secret "$W/three.key"
+expect 1 "--fleet-secret $W/empty.key: no secret in the file" \
+  dtls-server --listen "$L" --fleet-secret "$W/empty.key"
+expect 1 "--fleet-secret $W/missing.key: No such file or directory" \
+  dtls-server --listen "$L" --fleet-secret "$W/missing.key"
+expect 1 "--fleet-secret $W/open.key: other users may read or write it (mode 644)" \
+  dtls-server --listen "$L" --fleet-secret "$W/open.key"
+
+# Two workers on one address, one fleet secret: several clients at once
+# all get their echo; the counters are summed and printed per worker.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/dw.out" dtls-server --listen "127.0.0.1:$P" --workers 2 \
+  --fleet-secret "$W/fleet.key" --echo --exit-after 6 --quiet
+DP=$BG
+if wait_for "$W/dw.out" "listening on 127.0.0.1:$P (2 workers, fleet "; then
+  CP=()
+  for i in 1 2 3 4 5 6; do
+    printf 'client %s\n' "$i" | timeout 60 "$T" dtls-client \
+      --connect "127.0.0.1:$P" --insecure --linger 60000 --quiet \
+      >"$W/dw$i.out" 2>&1 &
+    CP+=("$!")
+  done
+  for i in 1 2 3 4 5 6; do
+    wait "${CP[$((i - 1))]}"
+    rc=$?
+    [ "$rc" = 0 ] || fail "dtls-client $i of 6 (2 workers): exit $rc"
+    grep -qF "client $i" "$W/dw$i.out" ||
+      fail "dtls-client $i of 6 (2 workers): no echo"
+  done
+fi
+wait "$DP"
+rc=$?
+[ "$rc" = 0 ] || fail "dtls-server --workers 2 --exit-after 6: exit $rc"
+grep -qE "stats \(exit\): .*handshakes 6 done / 0 failed" "$W/dw.out" ||
+  fail "dtls-server --workers 2: summed counters lack 6 handshakes"
+for i in 1 2; do
+  grep -qF "stats (exit, worker $i): " "$W/dw.out" ||
+    fail "dtls-server --workers 2: no counters of worker $i"
+done
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/dw.out" | tail -20
+
+# --workers 1 is one socket without SO_REUSEPORT, as before: another
+# server cannot bind the address, and the counters have no worker lines.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/d1.out" dtls-server --listen "127.0.0.1:$P" --workers 1 --echo \
+  --exit-after 1 --quiet
+DP=$BG
+if wait_for "$W/d1.out" "listening on 127.0.0.1:$P"; then
+  grep -qF "workers" "$W/d1.out" && fail "dtls-server --workers 1: workers"
+  expect 1 "listen on 127.0.0.1:$P (worker 1): transport failure (Address already in use)" \
+    dtls-server --listen "127.0.0.1:$P" --workers 2
+  printf 'one worker\n' | timeout 60 "$T" dtls-client \
+    --connect "127.0.0.1:$P" --insecure --linger 60000 >"$W/d1c.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "dtls-client (1 worker): exit $rc"
+  grep -qF "one worker" "$W/d1c.out" || fail "dtls-client (1 worker): no echo"
+fi
+wait "$DP"
+rc=$?
+[ "$rc" = 0 ] || fail "dtls-server --workers 1 --exit-after 1: exit $rc"
+grep -qF "stats (exit): " "$W/d1.out" || fail "dtls-server --workers 1: no counters"
+grep -qF "worker 1" "$W/d1.out" && fail "dtls-server --workers 1: worker lines"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/d1.out" | tail -20
+
+# Two workers and a fleet secret: a DTLS session resumes (whichever
+# worker serves it: they share the ticket key). SIGHUP reads the file
+# again: round 1 of a secret replacement (an accept-only next secret)
+# keeps tickets valid; a bad file keeps the keys in use; round 2 (the new
+# secret current, the old one accept-only) makes the old ticket useless,
+# so the next client gets a full handshake, no error.
+# wait_count FILE TEXT N: until TEXT is in N lines of FILE (bounded).
+wait_count() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  fail "'$2' did not appear $3 times in $(basename "$1")"
+  return 1
+}
+ncheck=$((ncheck + 1))
+FK2=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100
+P=$(free_port)
+printf '%s\n' "$FK" >"$W/fleet2.key" && chmod 600 "$W/fleet2.key"
+bg "$W/rh.out" dtls-server --listen "127.0.0.1:$P" --workers 2 \
+  --fleet-secret "$W/fleet2.key" --echo --exit-after 3
+DP=$BG
+if wait_for "$W/rh.out" "listening on 127.0.0.1:$P (2 workers, fleet "; then
+  for run in 1 2 3; do
+    if [ "$run" = 2 ]; then
+      printf '%s\n%s\n' "$FK" "$FK2" >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_count "$W/rh.out" "SIGHUP: fleet secret read again (fleet " 1
+    fi
+    if [ "$run" = 3 ]; then
+      printf 'zz\n' >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_for "$W/rh.out" "SIGHUP: --fleet-secret $W/fleet2.key:1: not hexadecimal (character 1); the keys in use stay"
+      printf '%s\n%s\n' "$FK2" "$FK" >"$W/fleet2.key"
+      kill -HUP "$DP"
+      wait_count "$W/rh.out" "SIGHUP: fleet secret read again (fleet " 2
+    fi
+    printf 'hup %s\n' "$run" | timeout 60 "$T" dtls-client \
+      --connect "127.0.0.1:$P" --insecure --session "$W/rh.session" \
+      --linger 60000 >"$W/rh$run.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "dtls-client --session (2 workers), run $run: exit $rc"
+    grep -qF "hup $run" "$W/rh$run.out" ||
+      fail "dtls-client --session (2 workers), run $run: no echo"
+  done
+  grep -qF "ALPN -, full handshake" "$W/rh1.out" ||
+    fail "2 workers, first run: not a full handshake"
+  grep -qF "ALPN -, resumed" "$W/rh2.out" ||
+    fail "2 workers, second run (after round 1): not resumed"
+  grep -qF "ALPN -, full handshake" "$W/rh3.out" ||
+    fail "2 workers, after the new secret: not a full handshake"
+fi
+wait "$DP"
+rc=$?
+[ "$rc" = 0 ] || fail "dtls-server --workers 2, SIGHUP: exit $rc"
+grep -qE "stats \(exit\): .*handshakes 3 done / 0 failed" "$W/rh.out" ||
+  fail "dtls-server --workers 2, SIGHUP: not 3 handshakes done"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/rh.out" "$W/rh"[123].out | tail -20
+
 echo "$ncheck checks, $fails failed"
 [ "$fails" = 0 ]

@@ -9,6 +9,7 @@
 #include "udp_int.h"
 
 #include "creds.h"
+#include "fleet.h"
 
 #define EP_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 /* Appended to every priority string, the caller's too: DTLS 1.0 (RFC 4347)
@@ -382,7 +383,8 @@ static int ep_send_cookie(mstls_udp_endpoint *ep, const struct sockaddr *from,
     return MSTLS_E_LIMIT;
   }
   memset(&prestate, 0, sizeof(prestate));
-  (void)mstls_udp_cookie_send(&ep->cookies, key, keylen, ep->now, &prestate, &c,
+  (void)mstls_udp_cookie_send(&ep->cookies, key, keylen,
+                              ep->now + ep->wall_offset, &prestate, &c,
                               ep_hvr_push);
   return 0;
 }
@@ -429,8 +431,9 @@ static int ep_client_hello(mstls_udp_endpoint *ep, const struct sockaddr *from,
   int rv;
 
   if (ch->cookie_len == 0 ||
-      mstls_udp_cookie_verify(&ep->cookies, key, keylen, ep->now, data,
-                              ch->record_len, &prestate) < 0) {
+      mstls_udp_cookie_verify(&ep->cookies, key, keylen,
+                              ep->now + ep->wall_offset, data, ch->record_len,
+                              &prestate) < 0) {
     return ep_send_cookie(ep, from, fromlen, key, keylen, ch);
   }
   ep->stats.cookies_verified++;
@@ -704,7 +707,27 @@ int mstls_udp_endpoint_set_cookie_secret(mstls_udp_endpoint *ep,
   if (!ep || !secret || len != MSTLS_UDP_COOKIE_SECRET_SIZE) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  mstls_udp_cookies_set_secret(&ep->cookies, secret);
+  mstls_udp_cookies_set_secret(&ep->cookies, secret, NULL);
+  return 0;
+}
+
+int mstls_udp_endpoint_set_fleet(mstls_udp_endpoint *ep,
+                                 const mstls_fleet *fleet) {
+  if (!ep || !fleet) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  mstls_udp_cookies_set_secret(&ep->cookies, fleet->cookie,
+                               fleet->have_accept ? fleet->accept_cookie
+                                                  : NULL);
+  return 0;
+}
+
+int mstls_udp_endpoint_set_wall_offset(mstls_udp_endpoint *ep,
+                                       mstls_tstamp offset) {
+  if (!ep) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  ep->wall_offset = offset;
   return 0;
 }
 

@@ -200,11 +200,20 @@ int mstls_udp_loop_get_local_addr(mstls_udp_loop *loop,
   return 0;
 }
 
+/* Cookie periods follow wall-clock time, so that loops on several
+ * machines sharing fleet keys agree on them; the offset is read again for
+ * every batch so that a stepped wall clock moves them too. */
+static void loop_set_wall_offset(mstls_udp_loop *loop) {
+  (void)mstls_udp_endpoint_set_wall_offset(
+      loop->ep, mstls_clock_realtime() - mstls_clock_monotonic());
+}
+
 int mstls_udp_loop_read(mstls_udp_loop *loop) {
   int count = 0;
   if (!loop) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
+  loop_set_wall_offset(loop);
   while (count < LOOP_BATCH) {
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);

@@ -48,21 +48,31 @@ typedef struct mstls_udp_cookie_key {
   uint8_t key[32];
 } mstls_udp_cookie_key;
 
-typedef struct mstls_udp_cookies {
+typedef struct mstls_udp_cookie_secret {
   uint8_t secret[MSTLS_UDP_COOKIE_SECRET_SIZE];
-  mstls_tstamp period_len;
   mstls_udp_cookie_key cache[2]; /* by period parity */
+} mstls_udp_cookie_secret;
+
+typedef struct mstls_udp_cookies {
+  mstls_udp_cookie_secret cur;    /* mints and verifies */
+  mstls_udp_cookie_secret accept; /* verifies only, when have_accept */
+  int have_accept;
+  mstls_tstamp period_len;
 } mstls_udp_cookies;
 
 int mstls_udp_cookies_init(mstls_udp_cookies *c, mstls_tstamp period_len);
-void mstls_udp_cookies_set_secret(mstls_udp_cookies *c, const uint8_t *secret);
+/** Set the current secret and (NULL: none) the accept-only one. */
+void mstls_udp_cookies_set_secret(mstls_udp_cookies *c, const uint8_t *secret,
+                                  const uint8_t *accept);
 /** Send a HelloVerifyRequest through @p push. @return GnuTLS code. */
 int mstls_udp_cookie_send(mstls_udp_cookies *c, const uint8_t *addrkey,
                           size_t keylen, mstls_tstamp now,
                           gnutls_dtls_prestate_st *prestate, void *ptr,
                           gnutls_push_func push);
 /** @return 0 and fills @p prestate when the cookie is valid for the current
- *  or the previous period, -1 otherwise. */
+ *  or the previous period under the current or the accept-only secret, -1
+ *  otherwise. @p now is the cookie clock (the endpoint's time plus its wall
+ *  offset). */
 int mstls_udp_cookie_verify(mstls_udp_cookies *c, const uint8_t *addrkey,
                             size_t keylen, mstls_tstamp now, const uint8_t *msg,
                             size_t len, gnutls_dtls_prestate_st *prestate);
@@ -161,6 +171,8 @@ struct mstls_udp_endpoint {
   uint32_t hvr_count;
   mstls_udp_stats stats;
   mstls_tstamp now;
+  /* Cookie clock: now + wall_offset (mstls_udp_endpoint_set_wall_offset). */
+  mstls_tstamp wall_offset;
   int depth;            /* nesting of public calls */
   mstls_udp_peer *dead; /* closed peers freed when depth returns 0 */
   uint8_t *rxbuf;       /* decrypted data */

@@ -304,6 +304,108 @@ MSTLS_EXTERN int mstls_credentials_set_ticket_key(mstls_credentials *cred,
                                                   const uint8_t *key,
                                                   size_t len);
 
+/* ------------------------------------------------------------------------
+ * Fleet keys
+ *
+ * One secret shared by every worker on every machine of a service (a
+ * "fleet"), from which the DTLS cookie secret
+ * (mstls_udp_endpoint_set_fleet()) and the session-ticket key
+ * (mstls_credentials_set_fleet()) are derived with HKDF-SHA256 under
+ * distinct labels. Both rotate with wall-clock time without any
+ * coordination: cookie keys every settings.cookie_period (the current and
+ * the previous period are valid), ticket keys inside GnuTLS every three
+ * session lifetimes (18 h by default; the current and the previous key
+ * are valid). A fleet may hold a second, accept-only secret so that the
+ * secret can be replaced without failing handshakes in flight (see
+ * docs/scale-out.md).
+ * ---------------------------------------------------------------------- */
+
+/** Fleet keys: a current secret and an optional accept-only one. */
+typedef struct mstls_fleet mstls_fleet;
+
+/** Shortest fleet secret in bytes. */
+#define MSTLS_FLEET_SECRET_MIN 32
+/** Longest fleet secret in bytes. */
+#define MSTLS_FLEET_SECRET_MAX 64
+/** Length of the text of mstls_fleet_get_id(), with its terminating 0. */
+#define MSTLS_FLEET_ID_SIZE 17
+
+/**
+ * @brief Create fleet keys from a secret in memory.
+ * @param pfleet receives the object.
+ * @param secret the current secret: cookies are minted and tickets
+ *        encrypted with keys derived from it. Copied.
+ * @param len its length, MSTLS_FLEET_SECRET_MIN..MSTLS_FLEET_SECRET_MAX.
+ * @param mem allocator, or NULL.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument, length out of
+ *         range), MSTLS_E_NOMEM, MSTLS_E_TLS (key derivation failed).
+ */
+MSTLS_EXTERN int mstls_fleet_new(mstls_fleet **pfleet, const uint8_t *secret,
+                                 size_t len, const mstls_mem *mem);
+
+/**
+ * @brief Set (or with @p secret NULL, clear) the accept-only secret:
+ *        cookies made under it are still accepted, nothing new is made
+ *        under it. Used while the fleet secret is replaced.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (@p fleet NULL, length out of
+ *         MSTLS_FLEET_SECRET_MIN..MSTLS_FLEET_SECRET_MAX), MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_fleet_set_accept(mstls_fleet *fleet,
+                                        const uint8_t *secret, size_t len);
+
+/**
+ * @brief Load fleet keys from a file.
+ *
+ * The file is text: blank lines and lines starting with '#' are ignored;
+ * the first other line is the current secret, an optional second one the
+ * accept-only secret, each as hexadecimal digits (64..128 digits, that is
+ * 32..64 bytes; spaces around them are ignored). A file that other users
+ * may read or write (mode o+r or o+w) is refused: it holds the key to
+ * every cookie and session ticket of the fleet.
+ * @param pfleet receives the object.
+ * @param path the file.
+ * @param mem allocator, or NULL.
+ * @param err if not NULL, receives a message naming the file (and the
+ *        line) of the problem, e.g. "fleet.key:3: not hexadecimal".
+ * @param errlen size of @p err.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument), MSTLS_E_TRANSPORT
+ *         (the file cannot be opened or read; errno tells why),
+ *         MSTLS_E_CREDENTIALS (readable or writable by others, no secret,
+ *         more than two, a line that is not hexadecimal, an odd number of
+ *         digits, a secret shorter or longer than allowed, a line longer
+ *         than 256 characters, a NUL byte), MSTLS_E_NOMEM, MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
+                                  const mstls_mem *mem, char *err,
+                                  size_t errlen);
+
+/** @brief Free fleet keys (wiping them). NULL is ignored. Objects that
+ *  were given the fleet keep their copies of the derived keys. */
+MSTLS_EXTERN void mstls_fleet_del(mstls_fleet *fleet);
+
+/**
+ * @brief A short public fingerprint of the current secret (16 hex digits
+ *        and a 0), so that operators can check that every worker loaded
+ *        the same file. It reveals nothing about the secret.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL, @p len < MSTLS_FLEET_ID_SIZE).
+ */
+MSTLS_EXTERN int mstls_fleet_get_id(const mstls_fleet *fleet, char *buf,
+                                    size_t len);
+
+/**
+ * @brief Set the session-ticket key of @p cred to the one derived from the
+ *        fleet's current secret (mstls_credentials_set_ticket_key() with a
+ *        derived key). Servers with the same fleet resume each other's
+ *        sessions; a ticket made under another secret leads to a full
+ *        handshake, never to a failure. GnuTLS rotates the key with
+ *        wall-clock time; servers must use the same session lifetime
+ *        (mstls_credentials_set_session_cache()) to agree on its periods.
+ *        Call it before the credentials are used.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL).
+ */
+MSTLS_EXTERN int mstls_credentials_set_fleet(mstls_credentials *cred,
+                                             const mstls_fleet *fleet);
+
 /** Counters of a credentials object's TLS 1.2 session cache. */
 typedef struct mstls_session_cache_stats {
   uint32_t entries; /**< sessions held now */

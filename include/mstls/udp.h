@@ -135,7 +135,8 @@ typedef struct mstls_udp_stats {
  *  peer's flow on one of them. Give them the same cookie secret
  *  (mstls_udp_endpoint_set_cookie_secret()) and the same credentials (one
  *  ticket key), so that a cookie minted by one verifies on any and a
- *  session resumes on any. */
+ *  session resumes on any: mstls_udp_endpoint_set_fleet() and
+ *  mstls_credentials_set_fleet() derive both from one fleet secret. */
 #define MSTLS_UDP_REUSEPORT 0x10u
 /** Server: issue no session tickets (RFC 5077). Clients then resume only
  *  through the credentials' session cache (TLS 1.2 session IDs,
@@ -432,6 +433,36 @@ MSTLS_EXTERN int mstls_udp_endpoint_set_cookie_secret(mstls_udp_endpoint *ep,
                                                       const uint8_t *secret,
                                                       size_t len);
 
+/**
+ * @brief Take the cookie secrets from fleet keys (mstls_fleet_new(),
+ *        mstls_fleet_load()): cookies are minted under the fleet's current
+ *        secret and verified under it or its accept-only secret, in the
+ *        current or the previous cookie period. Every endpoint of a fleet
+ *        must use the same settings.cookie_period and a cookie clock that
+ *        follows wall-clock time (mstls_udp_endpoint_set_wall_offset();
+ *        mstls_udp_loop does it), so that endpoints on several machines
+ *        accept each other's cookies. The keys are copied: @p fleet may be
+ *        freed afterwards, and calling this again with new fleet keys
+ *        takes effect for the next datagram.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL).
+ */
+MSTLS_EXTERN int mstls_udp_endpoint_set_fleet(mstls_udp_endpoint *ep,
+                                              const mstls_fleet *fleet);
+
+/**
+ * @brief Set the offset from the endpoint's time (the @p now of
+ *        mstls_udp_endpoint_feed(), a monotonic clock) to wall-clock time:
+ *        cookie periods are counted on now + @p offset (modulo 2^64).
+ *        The endpoint stays sans-IO: the backend reads the clocks. Default
+ *        0 (periods on the monotonic clock, fine for one machine).
+ *        mstls_udp_loop sets it to CLOCK_REALTIME - CLOCK_MONOTONIC before
+ *        each batch of datagrams, so stepping the wall clock moves the
+ *        periods as it should.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL).
+ */
+MSTLS_EXTERN int mstls_udp_endpoint_set_wall_offset(mstls_udp_endpoint *ep,
+                                                    mstls_tstamp offset);
+
 /** @brief The user_data given to mstls_udp_endpoint_new(). */
 MSTLS_EXTERN void *mstls_udp_endpoint_get_user_data(mstls_udp_endpoint *ep);
 
@@ -583,7 +614,8 @@ MSTLS_EXTERN int mstls_udp_peer_export_keying_material(
  */
 
 /** An endpoint on a real UDP socket, driven by poll(2) and
- *  CLOCK_MONOTONIC. */
+ *  CLOCK_MONOTONIC; cookie periods follow CLOCK_REALTIME
+ *  (mstls_udp_endpoint_set_wall_offset()). */
 typedef struct mstls_udp_loop mstls_udp_loop;
 
 /** @brief CLOCK_MONOTONIC now, in mstls_tstamp units. */
