@@ -229,6 +229,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
       flags |= GNUTLS_KEY_SHARE_TOP;
     }
   }
+  flags |= mstls_tlsopt_init_flags(&s->tlsopt);
   rv = mstls_chan_init(&st->ch, s->mem, flags, strm_push, st);
   if (rv < 0) {
     return mstls_strm_fail(st, rv);

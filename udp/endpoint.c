@@ -220,7 +220,8 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   }
   if ((rv = ep_priority(
            ep, settings->priority ? settings->priority : EP_DEFAULT_PRIORITY,
-           cred->npsk > 0 ? MSTLS_PRIORITY_PSK : "")) < 0) {
+           mstls_tlsopt_priority_extra(cred->npsk > 0,
+                                       settings->tls.raw_public_keys))) < 0) {
     goto fail;
   }
   if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls, 1)) < 0) {

@@ -184,6 +184,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   peer->keylen = keylen;
   peer->state = MSTLS_UDP_PEER_HANDSHAKING;
   peer->flags = client ? MSTLS_UDP_PEER_CLIENT : 0;
+  flags |= mstls_tlsopt_init_flags(&ep->tlsopt);
   rv = mstls_chan_init(&peer->ch, ep->mem, flags, peer_push, peer);
   if (rv < 0) {
     mstls_mem_free(ep->mem, peer);
