@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "log.h"
 #include "mem.h"
 
 /* TLS 1.2 is the minimum (RFC 8996 updates RFC 3436). */
@@ -280,6 +281,9 @@ static int sess_mark_failed(void *p, void *ctx) {
 
 int mstls_sess_fail(mstls_session *s, int err) {
   if (!s->err) {
+    mstls_log(MSTLS_LOG_INFO, "session %s: failed: %s",
+              s->role == MSTLS_ROLE_SERVER ? "server" : "client",
+              mstls_strerror(err));
     s->err = err;
     mstls_dense_foreach(&s->streams, sess_mark_failed, s);
   }

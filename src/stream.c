@@ -7,6 +7,7 @@
 
 #include "creds.h"
 #include "err.h"
+#include "log.h"
 #include "mem.h"
 #include "tlsopt.h"
 
@@ -119,8 +120,40 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
   return rv;
 }
 
+/* MSTLS_LOG_INFO: what happened to the stream. */
+static void strm_log_event(mstls_strm *st, mstls_stream_event ev, int err) {
+  const char *role = st->sess->role == MSTLS_ROLE_SERVER ? "server" : "client";
+  switch (ev) {
+  case MSTLS_EVENT_HANDSHAKE_DONE:
+    if (st->state == MSTLS_STREAM_PLAINTEXT) {
+      mstls_log(MSTLS_LOG_INFO, "%s stream %u: plaintext (RFC 3436 §6)", role,
+                (unsigned)st->id);
+    } else {
+      mstls_chan_log_handshake(&st->ch);
+    }
+    break;
+  case MSTLS_EVENT_CLOSED:
+    mstls_log(MSTLS_LOG_INFO, "%s stream %u: closed by the peer (close_notify)",
+              role, (unsigned)st->id);
+    break;
+  case MSTLS_EVENT_FAILED:
+    mstls_log(MSTLS_LOG_INFO, "%s stream %u: failed: %s", role,
+              (unsigned)st->id, mstls_strerror(err));
+    break;
+  case MSTLS_EVENT_RENEGOTIATION_REFUSED:
+    mstls_log(MSTLS_LOG_INFO, "%s stream %u: renegotiation refused", role,
+              (unsigned)st->id);
+    break;
+  default:
+    break;
+  }
+}
+
 static void strm_event(mstls_strm *st, mstls_stream_event ev, int err) {
   mstls_session *s = st->sess;
+  if (mstls_log_on(MSTLS_LOG_INFO)) {
+    strm_log_event(st, ev, err);
+  }
   if (s->cb.stream_event) {
     s->cb.stream_event(s, ev, st->id, err, s->user_data);
   }

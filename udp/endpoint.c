@@ -9,6 +9,7 @@
 #include "udp_int.h"
 
 #include "creds.h"
+#include "log.h"
 
 #define EP_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 /* Appended to every priority string, the caller's too: DTLS 1.0 (RFC 4347)
@@ -148,6 +149,14 @@ void mstls_udp_leave(mstls_udp_endpoint *ep) {
 void mstls_udp_drop(mstls_udp_endpoint *ep, int reason) {
   ep->stats.dropped[reason]++;
   ep->stats.dropped_total++;
+  /* A summary, not a line per datagram: at the 1st, 2nd, 4th, ... drop of
+   * each reason, so that a flood cannot flood the log. */
+  if (mstls_log_on(MSTLS_LOG_INFO) &&
+      mstls_log_count_due(ep->stats.dropped[reason])) {
+    mstls_log(MSTLS_LOG_INFO, "udp endpoint: %llu datagram(s) dropped: %s",
+              (unsigned long long)ep->stats.dropped[reason],
+              mstls_udp_drop_reason_str(reason));
+  }
 }
 
 void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,

@@ -167,13 +167,23 @@ typedef struct mstls_mem {
  *  mstls_udp_peer_get_error_detail() (a detail is cut to fit). */
 #define MSTLS_DETAIL_MAX 256
 
-/** Log levels of mstls_set_log(). */
+/** Log levels of mstls_set_log(); each includes the ones before it.
+ *  OFF and ERROR keep their values; INFO took the value 2, so DEBUG is
+ *  3 now. */
 typedef enum mstls_log_level {
   MSTLS_LOG_OFF = 0,
   /** A stream or peer failed: the error and its detail. */
   MSTLS_LOG_ERROR = 1,
-  /** Also GnuTLS's own log at its level n - 1 (2: GnuTLS level 1, ...). */
-  MSTLS_LOG_DEBUG = 2
+  /** mstls's own events: a handshake completed (stream or peer address,
+   *  version, cipher, full or resumed), a stream, peer or session closed
+   *  or failed (and why), a peer reaped (idle) or timed out in its
+   *  handshake, SCTP association and path events, and datagrams dropped
+   *  or refused by a limit, summarised per reason (a line at the 1st,
+   *  2nd, 4th, 8th, ... of each reason, with the count so far: a flood of
+   *  n datagrams gives about log2(n) lines). */
+  MSTLS_LOG_INFO = 2,
+  /** Also GnuTLS's own log at its level n - 2 (3: GnuTLS level 1, ...). */
+  MSTLS_LOG_DEBUG = 3
 } mstls_log_level;
 
 /** A log line (no newline) at @p level. Called from whichever thread
@@ -182,9 +192,10 @@ typedef void (*mstls_log_cb)(int level, const char *line, void *user_data);
 
 /**
  * @brief Send mstls's log (and, from MSTLS_LOG_DEBUG on, GnuTLS's) to
- *        @p cb; off by default. Process-wide, like GnuTLS's own log: set
- *        it before making connections. @p level MSTLS_LOG_OFF or a NULL
- *        callback turns it off.
+ *        @p cb; off by default, and then free: nothing is formatted.
+ *        Process-wide, like GnuTLS's own log: set it before making
+ *        connections. @p level MSTLS_LOG_OFF or a NULL callback turns it
+ *        off.
  */
 MSTLS_EXTERN void mstls_set_log(mstls_log_cb cb, int level, void *user_data);
 
