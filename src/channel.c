@@ -211,9 +211,12 @@ void mstls_chan_log_handshake(const mstls_channel *ch) {
   char who[80];
   gnutls_session_t tls = ch->tls;
   const char *vers, *cipher;
+  unsigned npeer = 0;
   if (!mstls_log_on(MSTLS_LOG_INFO) || tls == NULL) {
     return;
   }
+  /* The type is negotiated even when the peer then sends nothing. */
+  (void)gnutls_certificate_get_peers(tls, &npeer);
   chan_who(ch, who, sizeof(who));
   vers = gnutls_protocol_get_name(gnutls_protocol_get_version(tls));
   cipher = gnutls_cipher_get_name(gnutls_cipher_get(tls));
@@ -221,8 +224,8 @@ void mstls_chan_log_handshake(const mstls_channel *ch) {
             vers ? vers : "?", cipher ? cipher : "?",
             gnutls_session_is_resumed(tls) ? "resumed" : "full",
             gnutls_auth_get_type(tls) == GNUTLS_CRD_PSK ? ", pre-shared key"
-            : gnutls_certificate_type_get2(tls, GNUTLS_CTYPE_PEERS) ==
-                    GNUTLS_CRT_RAWPK
+            : npeer > 0 && gnutls_certificate_type_get2(
+                               tls, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_RAWPK
                 ? ", peer's raw public key"
                 : "");
 }
