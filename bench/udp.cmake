@@ -24,3 +24,10 @@ add_executable(bench_udp_resume ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp_resume.c)
 target_link_libraries(bench_udp_resume PRIVATE mstls_static GnuTLS::GnuTLS)
 target_compile_options(bench_udp_resume PRIVATE ${MSTLS_WARNINGS})
 target_compile_definitions(bench_udp_resume PRIVATE _GNU_SOURCE)
+
+# bench_log: the log's cost on the path a flood of dropped datagrams
+# takes (off, ERROR, INFO). Not run by ctest.
+add_executable(bench_log ${CMAKE_CURRENT_SOURCE_DIR}/bench_log.c)
+target_link_libraries(bench_log PRIVATE mstls_static)
+target_compile_options(bench_log PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(bench_log PRIVATE _GNU_SOURCE)
