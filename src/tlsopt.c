@@ -358,9 +358,10 @@ static int tlsopt_verify(gnutls_session_t tls) {
       mstls_chan_set_detail(ch, text);
     }
   } else if (id.raw_public_key) {
-    /* RFC 7250 §6: a raw key is bound to its peer out of band. With no
-     * pin, only the verify callback can vouch for it: never the trust
-     * anchors, never MSTLS_*_INSECURE. */
+    /* RFC 7250 §6: "Without a secure binding between identity and key,
+     * the protocol will be vulnerable to impersonation attacks." The
+     * binding is out of band: a pin, or the verify callback; never the
+     * trust anchors, never MSTLS_*_INSECURE. */
     verdict = MSTLS_E_CERT_VERIFY;
     if (o == NULL || o->verify == NULL) {
       char hex[2 * MSTLS_SHA256_LEN + 1], text[MSTLS_DETAIL_MAX];

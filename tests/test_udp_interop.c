@@ -707,8 +707,9 @@ static void client_vs(int use_openssl) {
  * key; a real peer on the other end must negotiate the raw type. */
 
 /* Raw keys only: with "+CTYPE-CLI-RAWPK" alone gnutls-cli would list X.509
- * first as its own type and a server would take it (RFC 7250 §4.2: the
- * client's order). */
+ * first as its own type (the list is in the client's order of preference,
+ * RFC 7250 §4.1), and a GnuTLS server takes the first type it supports:
+ * X.509, for which the client then has no certificate. */
 #define RAWPK_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CTYPE-ALL:+CTYPE-RAWPK"
 
 /* Write a new key pair to g_dir/@p name.key and .pub; @p pin receives its
