@@ -75,19 +75,23 @@ static void detail_of(mstls_session *s, uint16_t k, char *buf) {
 
 /* Both ends present raw keys and pin the other's, on every stream
  * (stream 0's full handshake, the others resumed) and with full
- * handshakes everywhere. */
+ * handshakes everywhere; TLS 1.3, and TLS 1.2 resuming with tickets. */
 static void t_raw_both_sides(void **state) {
-  static const mstls_policy pols[] = {MSTLS_POLICY_RESUME,
-                                      MSTLS_POLICY_PARALLEL};
+  static const mstls_policy pols[] = {
+      MSTLS_POLICY_RESUME, MSTLS_POLICY_PARALLEL, MSTLS_POLICY_RESUME};
+  static const char *const prios[] = {NULL, NULL,
+                                      "NORMAL:-VERS-ALL:+VERS-TLS1.2"};
   size_t k;
   (void)state;
-  for (k = 0; k < 2; k++) {
+  for (k = 0; k < 3; k++) {
     mstls_settings cs, ss;
     mstls_peer_identity id;
     test_pair p;
     char buf[16];
     uint16_t i;
+    mstls_stream_info info;
     raw_settings(&cs, &ss, pols[k]);
+    cs.priority = ss.priority = prios[k];
     cs.server_name = NULL; /* a raw key names nobody */
     cs.flags |= MSTLS_SETTINGS_INSECURE;
     cs.tls.pins = K.server_pin;
@@ -114,6 +118,9 @@ static void t_raw_both_sides(void **state) {
     assert_int_equal(id.raw_public_key, 1);
     assert_int_equal(id.verified, 1);
     assert_memory_equal(id.sha256, K.client_pin, MSTLS_SHA256_LEN);
+    assert_int_equal(mstls_stream_get_info(p.client, NSTREAMS - 1, &info), 0);
+    assert_string_equal(info.version, prios[k] ? "TLS1.2" : "TLS1.3");
+    assert_int_equal(info.resumed, pols[k] == MSTLS_POLICY_RESUME);
     assert_int_equal(mstls_stream_send(p.client, NSTREAMS - 1, "raw", 3), 3);
     test_pair_flush(&p);
     assert_int_equal(
