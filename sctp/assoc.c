@@ -446,9 +446,11 @@ static void assoc_log_event(const mstls_sctp_assoc *a,
   switch (ri->event) {
   case MSTLS_SCTP_EVENT_UP:
   case MSTLS_SCTP_EVENT_RESTART:
-    mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s (%u in, %u out streams)",
+    /* The session's pointer ties the streams' lines to the association. */
+    mstls_log(MSTLS_LOG_INFO,
+              "sctp association %p: %s (%u in, %u out streams), session %p",
               (const void *)a, name, (unsigned)ri->event_in,
-              (unsigned)ri->event_out);
+              (unsigned)ri->event_out, (void *)a->session);
     break;
   case MSTLS_SCTP_EVENT_ADDR_AVAILABLE:
   case MSTLS_SCTP_EVENT_ADDR_UNREACHABLE:
@@ -479,12 +481,13 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   uint16_t sid = ri->event_stream;
 
   a->stats.notifications++;
-  if (mstls_log_on(MSTLS_LOG_INFO)) {
+  if (ri->event != MSTLS_SCTP_EVENT_UP && mstls_log_on(MSTLS_LOG_INFO))
     assoc_log_event(a, ri);
-  }
   switch (ri->event) {
   case MSTLS_SCTP_EVENT_UP:
     (void)assoc_become_up(a, ri->event_in, ri->event_out);
+    if (mstls_log_on(MSTLS_LOG_INFO))
+      assoc_log_event(a, ri); /* with the session it made */
     return;
   case MSTLS_SCTP_EVENT_COMM_LOST:
   case MSTLS_SCTP_EVENT_CANT_START:

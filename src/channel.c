@@ -185,12 +185,13 @@ int mstls_chan_enqueue(mstls_channel *ch, const uint8_t *data, size_t len) {
 
 /* ---- failure details and the log ---------------------------------------- */
 
-/* "client stream 3" or "server peer 192.0.2.1:5684": whom a line is
- * about (a server peer is a client at that address). */
+/* "client session 0x... stream 3" or "server peer 192.0.2.1:5684": whom
+ * a line is about (a server peer is a client at that address). */
 static void chan_who(const mstls_channel *ch, char *buf, size_t len) {
   const char *role = ch->ctx.role == MSTLS_ROLE_SERVER ? "server" : "client";
   if (ch->ctx.stream >= 0) {
-    snprintf(buf, len, "%s stream %d", role, ch->ctx.stream);
+    snprintf(buf, len, "%s session %p stream %d", role, (void *)ch->ctx.session,
+             ch->ctx.stream);
   } else {
     char addr[64];
     mstls_log_addr(addr, sizeof(addr), ch->ctx.addr);
@@ -199,7 +200,7 @@ static void chan_who(const mstls_channel *ch, char *buf, size_t len) {
 }
 
 void mstls_chan_log(const mstls_channel *ch, int level, const char *text) {
-  char who[80];
+  char who[96];
   if (!mstls_log_on(level)) {
     return;
   }
@@ -208,7 +209,7 @@ void mstls_chan_log(const mstls_channel *ch, int level, const char *text) {
 }
 
 void mstls_chan_log_handshake(const mstls_channel *ch) {
-  char who[80];
+  char who[96];
   gnutls_session_t tls = ch->tls;
   const char *vers, *cipher;
   unsigned npeer = 0;

@@ -281,8 +281,8 @@ static int sess_mark_failed(void *p, void *ctx) {
 
 int mstls_sess_fail(mstls_session *s, int err) {
   if (!s->err) {
-    mstls_log(MSTLS_LOG_INFO, "session %s: failed: %s",
-              s->role == MSTLS_ROLE_SERVER ? "server" : "client",
+    mstls_log(MSTLS_LOG_INFO, "%s session %p: failed: %s",
+              s->role == MSTLS_ROLE_SERVER ? "server" : "client", (void *)s,
               mstls_strerror(err));
     s->err = err;
     mstls_dense_foreach(&s->streams, sess_mark_failed, s);

@@ -123,26 +123,30 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
 /* MSTLS_LOG_INFO: what happened to the stream. */
 static void strm_log_event(mstls_strm *st, mstls_stream_event ev, int err) {
   const char *role = st->sess->role == MSTLS_ROLE_SERVER ? "server" : "client";
+  void *sess = st->sess;
+  unsigned id = st->id;
   switch (ev) {
   case MSTLS_EVENT_HANDSHAKE_DONE:
     if (st->state == MSTLS_STREAM_PLAINTEXT) {
-      mstls_log(MSTLS_LOG_INFO, "%s stream %u: plaintext (RFC 3436 §6)", role,
-                (unsigned)st->id);
+      mstls_log(MSTLS_LOG_INFO,
+                "%s session %p stream %u: plaintext (RFC 3436 §6)", role, sess,
+                id);
     } else {
       mstls_chan_log_handshake(&st->ch);
     }
     break;
   case MSTLS_EVENT_CLOSED:
-    mstls_log(MSTLS_LOG_INFO, "%s stream %u: closed by the peer (close_notify)",
-              role, (unsigned)st->id);
+    mstls_log(MSTLS_LOG_INFO,
+              "%s session %p stream %u: closed by the peer (close_notify)",
+              role, sess, id);
     break;
   case MSTLS_EVENT_FAILED:
-    mstls_log(MSTLS_LOG_INFO, "%s stream %u: failed: %s", role,
-              (unsigned)st->id, mstls_strerror(err));
+    mstls_log(MSTLS_LOG_INFO, "%s session %p stream %u: failed: %s", role, sess,
+              id, mstls_strerror(err));
     break;
   case MSTLS_EVENT_RENEGOTIATION_REFUSED:
-    mstls_log(MSTLS_LOG_INFO, "%s stream %u: renegotiation refused", role,
-              (unsigned)st->id);
+    mstls_log(MSTLS_LOG_INFO, "%s session %p stream %u: renegotiation refused",
+              role, sess, id);
     break;
   default:
     break;

@@ -658,7 +658,7 @@ fi
 wait "$SP"
 grep -qE "\[info\] sctp association .*: up" "$W/rss.out" ||
   fail "sctp-server --log-level info: no association line"
-grep -qE "\[info\] server stream 0: handshake done: TLS1.3 .*full, peer's raw public key" \
+grep -qE "\[info\] server session 0x[0-9a-f]+ stream 0: handshake done: TLS1.3 .*full, peer's raw public key" \
   "$W/rss.out" || fail "sctp-server --log-level info: no handshake line"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/rss.out" "$W/rsc.out" | tail -20
 

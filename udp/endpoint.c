@@ -153,8 +153,8 @@ void mstls_udp_drop(mstls_udp_endpoint *ep, int reason) {
    * each reason, so that a flood cannot flood the log. */
   if (mstls_log_on(MSTLS_LOG_INFO) &&
       mstls_log_count_due(ep->stats.dropped[reason])) {
-    mstls_log(MSTLS_LOG_INFO, "udp endpoint: %llu datagram(s) dropped: %s",
-              (unsigned long long)ep->stats.dropped[reason],
+    mstls_log(MSTLS_LOG_INFO, "udp endpoint %p: %llu datagram(s) dropped: %s",
+              (void *)ep, (unsigned long long)ep->stats.dropped[reason],
               mstls_udp_drop_reason_str(reason));
   }
 }
