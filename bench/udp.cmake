@@ -34,3 +34,10 @@ target_compile_definitions(hs_rate_udp PRIVATE _GNU_SOURCE)
 if(MSTLS_BUILD_EXAMPLES)
   add_dependencies(hs_rate_udp mstls_tool)
 endif()
+
+# bench_log: the log's cost on the path a flood of dropped datagrams
+# takes (off, ERROR, INFO). Not run by ctest.
+add_executable(bench_log ${CMAKE_CURRENT_SOURCE_DIR}/bench_log.c)
+target_link_libraries(bench_log PRIVATE mstls_static)
+target_compile_options(bench_log PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(bench_log PRIVATE _GNU_SOURCE)

@@ -174,7 +174,8 @@ static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
           dtls_peer_str(peer, a, 80), info.version, info.cipher, alpn,
           info.resumed ? "resumed" : "full handshake");
   if (fp[0] != '\0') {
-    fprintf(stderr, ", peer certificate sha256 %s%s", fp,
+    fprintf(stderr, ", peer %s sha256 %s%s",
+            id.raw_public_key ? "raw public key" : "certificate", fp,
             id.verified ? " (verified)" : " (not verified)");
   }
   fprintf(stderr, "\n");
@@ -340,6 +341,8 @@ enum {
   OPT_KEYLOG,
   OPT_PIN,
   OPT_PSK,
+  OPT_RAWPK,
+  OPT_LOG_LEVEL,
   OPT_REQUEST_CERT,
   OPT_REQUIRE_CERT,
   OPT_SESSION,
@@ -363,6 +366,8 @@ static const tool_opt dtls_server_opts[] = {
     {"keylog", 1, OPT_KEYLOG},
     {"pin", 1, OPT_PIN},
     {"psk", 1, OPT_PSK},
+    {"rawpk", 1, OPT_RAWPK},
+    {"log-level", 1, OPT_LOG_LEVEL},
     {"request-cert", 0, OPT_REQUEST_CERT},
     {"require-cert", 0, OPT_REQUIRE_CERT},
     {"ca", 1, OPT_CA},
@@ -379,6 +384,7 @@ static const tool_opt dtls_client_opts[] = {
     {"quiet", 0, OPT_QUIET},       {"alpn", 1, OPT_ALPN},
     {"keylog", 1, OPT_KEYLOG},     {"pin", 1, OPT_PIN},
     {"psk", 1, OPT_PSK},           {"session", 1, OPT_SESSION},
+    {"rawpk", 1, OPT_RAWPK},       {"log-level", 1, OPT_LOG_LEVEL},
     {"help", 0, OPT_HELP},         {NULL, 0, 0}};
 
 /* Everything both subcommands read from the command line. */
@@ -500,11 +506,15 @@ static int dtls_parse(int argc, char **argv, int server, dtls_opts *o,
     case OPT_KEYLOG:
     case OPT_PIN:
     case OPT_PSK:
+    case OPT_RAWPK:
+    case OPT_LOG_LEVEL:
       if (tool_tls_parse(&o->tls,
-                         id == OPT_ALPN     ? "--alpn"
-                         : id == OPT_KEYLOG ? "--keylog"
-                         : id == OPT_PSK    ? "--psk"
-                                            : "--pin",
+                         id == OPT_ALPN        ? "--alpn"
+                         : id == OPT_KEYLOG    ? "--keylog"
+                         : id == OPT_PSK       ? "--psk"
+                         : id == OPT_RAWPK     ? "--rawpk"
+                         : id == OPT_LOG_LEVEL ? "--log-level"
+                                               : "--pin",
                          v, err) < 0) {
         return -1;
       }

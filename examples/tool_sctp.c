@@ -128,7 +128,9 @@ enum {
   TSCTP_ALPN = 100,
   TSCTP_KEYLOG,
   TSCTP_PIN,
-  TSCTP_PSK
+  TSCTP_PSK,
+  TSCTP_RAWPK,
+  TSCTP_LOG_LEVEL
 };
 
 /* The server-only options. 0 or -1. */
@@ -199,6 +201,8 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       {"keylog", 1, TSCTP_KEYLOG},
       {"pin", 1, TSCTP_PIN},
       {"psk", 1, TSCTP_PSK},
+      {"rawpk", 1, TSCTP_RAWPK},
+      {"log-level", 1, TSCTP_LOG_LEVEL},
       {NULL, 0, 0}};
   static const char *const policies[] = {"resume", "parallel", "lazy", NULL};
   static const mstls_policy policy_of[] = {
@@ -305,9 +309,11 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
     case TSCTP_ALPN:
     case TSCTP_KEYLOG:
     case TSCTP_PIN:
-    case TSCTP_PSK: {
-      static const char *const tls_names[] = {"--alpn", "--keylog", "--pin",
-                                              "--psk"};
+    case TSCTP_PSK:
+    case TSCTP_RAWPK:
+    case TSCTP_LOG_LEVEL: {
+      static const char *const tls_names[] = {
+          "--alpn", "--keylog", "--pin", "--psk", "--rawpk", "--log-level"};
       if (tool_tls_parse(&o->tls, tls_names[id - TSCTP_ALPN], v, err) < 0)
         return -1;
       break;
@@ -431,8 +437,10 @@ static void tsctp_info(mstls_sctp_assoc *a) {
       for (i = 0; i < MSTLS_SHA256_LEN && id.chain_len > 0; i++)
         snprintf(fp + 2 * i, 3, "%02x", id.sha256[i]);
       printf("ALPN %s%s%s%s%s%s\n", alpn,
-             fp[0] ? ", peer certificate sha256 " : "", fp,
-             fp[0] ? (id.verified ? " (verified)" : " (not verified)") : "",
+             !fp[0]              ? ""
+             : id.raw_public_key ? ", peer raw public key sha256 "
+                                 : ", peer certificate sha256 ",
+             fp, fp[0] ? (id.verified ? " (verified)" : " (not verified)") : "",
              id.psk_identity[0] ? ", PSK identity " : "", id.psk_identity);
     }
   }

@@ -1,4 +1,5 @@
-/* --alpn, --keylog, --pin: the TLS options every subcommand shares. */
+/* --alpn, --keylog, --pin, --psk, --rawpk, --log-level: the TLS options
+ * every subcommand shares. */
 #include "tool_tls.h"
 
 #include <errno.h>
@@ -59,6 +60,22 @@ int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
       return tool_fail(err, "--keylog: a file name is needed");
     }
     t->keylog = val;
+    return 0;
+  }
+  if (strcmp(opt, "--rawpk") == 0) {
+    if (val[0] == '\0') {
+      return tool_fail(err, "--rawpk: a PEM private key file is needed");
+    }
+    t->rawpk = val;
+    return 0;
+  }
+  if (strcmp(opt, "--log-level") == 0) {
+    static const char *const levels[] = {"error", "info", "debug", NULL};
+    int k;
+    if (tool_parse_choice("--log-level", val, levels, &k, err) < 0) {
+      return -1;
+    }
+    t->log_level = MSTLS_LOG_ERROR + k;
     return 0;
   }
   if (strcmp(opt, "--psk") == 0) {
@@ -139,8 +156,21 @@ static void tls_keylog(const mstls_tls_ctx *ctx, const char *line, void *ud) {
   fflush(ud);
 }
 
+/* --log-level: one line per event on stderr. */
+static void tls_log(int level, const char *line, void *ud) {
+  static const char *const names[] = {"off", "error", "info", "debug"};
+  (void)ud;
+  fprintf(stderr, "mstls: [%s] %s\n",
+          level >= 0 && level <= MSTLS_LOG_DEBUG ? names[level] : "debug",
+          line);
+}
+
 int tool_tls_apply(const tool_tls *t, mstls_tls_options *o, FILE **pf) {
   o->alpn = t->alpn;
+  o->raw_public_keys = t->rawpk != NULL;
+  if (t->log_level > MSTLS_LOG_OFF) {
+    mstls_set_log(tls_log, t->log_level, NULL);
+  }
   if (t->npins > 0) {
     o->pins = &t->pins[0][0];
     o->npins = t->npins;
@@ -157,8 +187,29 @@ int tool_tls_apply(const tool_tls *t, mstls_tls_options *o, FILE **pf) {
   return 0;
 }
 
+/* --rawpk: the key pair, and its pin for the peer's --pin. */
+static int tls_add_rawpk(const tool_tls *t, mstls_credentials *cred) {
+  uint8_t pin[MSTLS_SHA256_LEN];
+  char hex[2 * MSTLS_SHA256_LEN + 1];
+  size_t i;
+  int rv = mstls_credentials_set_rawpk_file(cred, NULL, t->rawpk);
+  if (rv < 0) {
+    fprintf(stderr, "mstls: --rawpk %s: %s\n", t->rawpk, mstls_strerror(rv));
+    return -1;
+  }
+  (void)mstls_credentials_get_rawpk_sha256(cred, pin);
+  for (i = 0; i < MSTLS_SHA256_LEN; i++) {
+    snprintf(hex + 2 * i, 3, "%02x", pin[i]);
+  }
+  fprintf(stderr, "mstls: raw public key pin %s\n", hex);
+  return 0;
+}
+
 int tool_tls_add_psk(const tool_tls *t, mstls_credentials *cred) {
   size_t i;
+  if (t->rawpk != NULL && tls_add_rawpk(t, cred) < 0) {
+    return -1;
+  }
   for (i = 0; i < t->npsk; i++) {
     int rv = mstls_credentials_add_psk(cred, t->psk_id[i], t->psk_key[i],
                                        t->psk_len[i]);

@@ -21,6 +21,8 @@ typedef struct tool_tls {
   uint8_t psk_key[TOOL_MAX_PINS][MSTLS_PSK_KEY_MAX];
   size_t psk_len[TOOL_MAX_PINS];
   size_t npsk;
+  const char *rawpk; /* --rawpk: private key file of a raw public key */
+  int log_level;     /* --log-level: an mstls_log_level (0: off) */
 } tool_tls;
 
 /* The help lines of the three options. */
@@ -34,19 +36,26 @@ typedef struct tool_tls {
   "                fingerprint (64 hex digits, ':' between pairs allowed;\n"   \
   "                several: comma separated); no CA or name check then\n"      \
   "  --psk ID:HEXKEY  a pre-shared key (16..64 bytes in hex) under identity\n" \
-  "                ID; a server accepts several, comma separated\n"
+  "                ID; a server accepts several, comma separated\n"            \
+  "  --rawpk FILE  negotiate raw public keys (RFC 7250) and present the key\n" \
+  "                of this PEM private key file (its pin is printed); the\n"   \
+  "                peer's raw key is accepted only when --pin names it\n"      \
+  "  --log-level error|info|debug  mstls's log on stderr: failures, and\n"     \
+  "                handshakes, closes, drops and SCTP events, and GnuTLS's\n"  \
+  "                own log (default: off)\n"
 
-/* Take one of --alpn, --keylog, --pin (@p opt) with value @p val.
- * 0 or -1 (err says why). */
+/* Take one of --alpn, --keylog, --pin, --psk, --rawpk, --log-level (@p
+ * opt) with value @p val. 0 or -1 (err says why). */
 int tool_tls_parse(tool_tls *t, const char *opt, const char *val,
                    tool_err *err);
 
-/* Add the --psk keys to @p cred. 0, or -1 after printing why. */
+/* Add the --psk keys and the --rawpk key (printing its pin) to @p cred.
+ * 0, or -1 after printing why. */
 int tool_tls_add_psk(const tool_tls *t, mstls_credentials *cred);
 
 /* Fill @p o from @p t; opens the key-log file into *@p pf and writes
- * every key-log line there (o->user_data is that file). 0, or -1 after
- * printing why. */
+ * every key-log line there (o->user_data is that file); turns on
+ * --log-level. 0, or -1 after printing why. */
 int tool_tls_apply(const tool_tls *t, mstls_tls_options *o, FILE **pf);
 
 /* Close the key-log file, if open. */

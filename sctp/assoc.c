@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "clock.h"
+#include "log.h"
 #include "mem.h"
 
 /* Slack above max_message in the reassembly buffer: a read that crosses
@@ -395,14 +396,98 @@ static void assoc_on_reset(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   }
 }
 
+static const char *assoc_event_name(mstls_sctp_event ev) {
+  switch (ev) {
+  case MSTLS_SCTP_EVENT_UP:
+    return "up";
+  case MSTLS_SCTP_EVENT_COMM_LOST:
+    return "down: communication lost";
+  case MSTLS_SCTP_EVENT_RESTART:
+    return "restarted by the peer";
+  case MSTLS_SCTP_EVENT_SHUTDOWN:
+    return "shutdown started by the peer";
+  case MSTLS_SCTP_EVENT_SEND_FAILED:
+    return "send failed";
+  case MSTLS_SCTP_EVENT_STREAM_RESET:
+    return "stream reset";
+  case MSTLS_SCTP_EVENT_PDAPI_ABORTED:
+    return "partial delivery aborted";
+  case MSTLS_SCTP_EVENT_CANT_START:
+    return "down: could not start";
+  case MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE:
+    return "down: shutdown complete";
+  case MSTLS_SCTP_EVENT_OVERSIZED:
+    return "oversized message";
+  case MSTLS_SCTP_EVENT_ADDR_AVAILABLE:
+    return "available";
+  case MSTLS_SCTP_EVENT_ADDR_UNREACHABLE:
+    return "unreachable";
+  case MSTLS_SCTP_EVENT_ADDR_REMOVED:
+    return "removed";
+  case MSTLS_SCTP_EVENT_ADDR_ADDED:
+    return "added";
+  case MSTLS_SCTP_EVENT_ADDR_MADE_PRIMARY:
+    return "made primary";
+  case MSTLS_SCTP_EVENT_ADDR_CONFIRMED:
+    return "confirmed";
+  case MSTLS_SCTP_EVENT_ADDR_POTENTIALLY_FAILED:
+    return "potentially failed";
+  default:
+    return "unknown event";
+  }
+}
+
+/* MSTLS_LOG_INFO: association and path events, as they arrive. */
+static void assoc_log_event(const mstls_sctp_assoc *a,
+                            const mstls_sctp_rcv *ri) {
+  char addr[64];
+  const char *name = assoc_event_name(ri->event);
+
+  switch (ri->event) {
+  case MSTLS_SCTP_EVENT_UP:
+  case MSTLS_SCTP_EVENT_RESTART:
+    /* The session's pointer ties the streams' lines to the association. */
+    mstls_log(MSTLS_LOG_INFO,
+              "sctp association %p: %s (%u in, %u out streams), session %p",
+              (const void *)a, name, (unsigned)ri->event_in,
+              (unsigned)ri->event_out, (void *)a->session);
+    break;
+  case MSTLS_SCTP_EVENT_ADDR_AVAILABLE:
+  case MSTLS_SCTP_EVENT_ADDR_UNREACHABLE:
+  case MSTLS_SCTP_EVENT_ADDR_REMOVED:
+  case MSTLS_SCTP_EVENT_ADDR_ADDED:
+  case MSTLS_SCTP_EVENT_ADDR_MADE_PRIMARY:
+  case MSTLS_SCTP_EVENT_ADDR_CONFIRMED:
+  case MSTLS_SCTP_EVENT_ADDR_POTENTIALLY_FAILED:
+    mstls_log_addr(addr, sizeof(addr),
+                   (const struct sockaddr *)&ri->event_addr);
+    mstls_log(MSTLS_LOG_INFO, "sctp association %p: path %s: %s",
+              (const void *)a, addr, name);
+    break;
+  case MSTLS_SCTP_EVENT_SEND_FAILED:
+  case MSTLS_SCTP_EVENT_PDAPI_ABORTED:
+  case MSTLS_SCTP_EVENT_STREAM_RESET:
+    mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s on stream %u",
+              (const void *)a, name, (unsigned)ri->event_stream);
+    break;
+  default:
+    mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s", (const void *)a, name);
+    break;
+  }
+}
+
 static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   int err = 0;
   uint16_t sid = ri->event_stream;
 
   a->stats.notifications++;
+  if (ri->event != MSTLS_SCTP_EVENT_UP && mstls_log_on(MSTLS_LOG_INFO))
+    assoc_log_event(a, ri);
   switch (ri->event) {
   case MSTLS_SCTP_EVENT_UP:
     (void)assoc_become_up(a, ri->event_in, ri->event_out);
+    if (mstls_log_on(MSTLS_LOG_INFO))
+      assoc_log_event(a, ri); /* with the session it made */
     return;
   case MSTLS_SCTP_EVENT_COMM_LOST:
   case MSTLS_SCTP_EVENT_CANT_START:

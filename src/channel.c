@@ -7,6 +7,7 @@
 #include <mstls/mstls.h>
 
 #include "err.h"
+#include "log.h"
 #include "mem.h"
 
 /* One push of the transport; @return 0, or -1 with GnuTLS's errno set. */
@@ -184,60 +185,57 @@ int mstls_chan_enqueue(mstls_channel *ch, const uint8_t *data, size_t len) {
 
 /* ---- failure details and the log ---------------------------------------- */
 
-static mstls_log_cb chan_log_cb;
-static int chan_log_level;
-static void *chan_log_ud;
-
-static void chan_gnutls_log(int level, const char *text) {
-  char line[512];
-  size_t n;
-  (void)level;
-  snprintf(line, sizeof(line), "gnutls: %s", text);
-  n = strlen(line);
-  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
-    line[--n] = '\0';
-  }
-  if (chan_log_cb != NULL) {
-    chan_log_cb(MSTLS_LOG_DEBUG, line, chan_log_ud);
-  }
-}
-
-void mstls_set_log(mstls_log_cb cb, int level, void *user_data) {
-  if (cb == NULL || level <= MSTLS_LOG_OFF) {
-    chan_log_cb = NULL;
-    chan_log_level = 0;
-    gnutls_global_set_log_level(0);
-    return;
-  }
-  chan_log_ud = user_data;
-  chan_log_level = level;
-  chan_log_cb = cb;
-  if (level >= MSTLS_LOG_DEBUG) {
-    gnutls_global_set_log_function(chan_gnutls_log);
-    gnutls_global_set_log_level(level - 1);
-  } else {
-    gnutls_global_set_log_level(0);
-  }
-}
-
-static void chan_log_failure(const mstls_channel *ch, const char *text) {
-  char line[MSTLS_DETAIL_MAX + 64];
-  if (chan_log_cb == NULL || chan_log_level < MSTLS_LOG_ERROR) {
-    return;
-  }
+/* "client session 0x... stream 3" or "server peer 192.0.2.1:5684": whom
+ * a line is about (a server peer is a client at that address). */
+static void chan_who(const mstls_channel *ch, char *buf, size_t len) {
+  const char *role = ch->ctx.role == MSTLS_ROLE_SERVER ? "server" : "client";
   if (ch->ctx.stream >= 0) {
-    snprintf(line, sizeof(line), "stream %d: %s", ch->ctx.stream, text);
+    snprintf(buf, len, "%s session %p stream %d", role, (void *)ch->ctx.session,
+             ch->ctx.stream);
   } else {
-    snprintf(line, sizeof(line), "peer: %s", text);
+    char addr[64];
+    mstls_log_addr(addr, sizeof(addr), ch->ctx.addr);
+    snprintf(buf, len, "%s peer %s", role, addr);
   }
-  chan_log_cb(MSTLS_LOG_ERROR, line, chan_log_ud);
+}
+
+void mstls_chan_log(const mstls_channel *ch, int level, const char *text) {
+  char who[96];
+  if (!mstls_log_on(level)) {
+    return;
+  }
+  chan_who(ch, who, sizeof(who));
+  mstls_log(level, "%s: %s", who, text);
+}
+
+void mstls_chan_log_handshake(const mstls_channel *ch) {
+  char who[96];
+  gnutls_session_t tls = ch->tls;
+  const char *vers, *cipher;
+  unsigned npeer = 0;
+  if (!mstls_log_on(MSTLS_LOG_INFO) || tls == NULL) {
+    return;
+  }
+  /* The type is negotiated even when the peer then sends nothing. */
+  (void)gnutls_certificate_get_peers(tls, &npeer);
+  chan_who(ch, who, sizeof(who));
+  vers = gnutls_protocol_get_name(gnutls_protocol_get_version(tls));
+  cipher = gnutls_cipher_get_name(gnutls_cipher_get(tls));
+  mstls_log(MSTLS_LOG_INFO, "%s: handshake done: %s %s, %s%s", who,
+            vers ? vers : "?", cipher ? cipher : "?",
+            gnutls_session_is_resumed(tls) ? "resumed" : "full",
+            gnutls_auth_get_type(tls) == GNUTLS_CRD_PSK ? ", pre-shared key"
+            : npeer > 0 && gnutls_certificate_type_get2(
+                               tls, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_RAWPK
+                ? ", peer's raw public key"
+                : "");
 }
 
 void mstls_chan_set_detail(mstls_channel *ch, const char *text) {
   if (ch->detail[0] == '\0') {
     snprintf(ch->detail, sizeof(ch->detail), "%s", text);
   }
-  chan_log_failure(ch, text);
+  mstls_chan_log(ch, MSTLS_LOG_ERROR, text);
 }
 
 void mstls_chan_set_verify_detail(mstls_channel *ch, unsigned status) {

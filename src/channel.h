@@ -54,6 +54,14 @@ void mstls_chan_set_detail(mstls_channel *ch, const char *text);
  *  verification @p status. */
 void mstls_chan_set_verify_detail(mstls_channel *ch, unsigned status);
 
+/** Log @p text at @p level as a line about the channel ("stream 3: ..."
+ *  or "peer 192.0.2.1:5684: ..."). */
+void mstls_chan_log(const mstls_channel *ch, int level, const char *text);
+
+/** MSTLS_LOG_INFO: the channel's handshake completed (version, cipher,
+ *  full or resumed, how the peer authenticated). */
+void mstls_chan_log_handshake(const mstls_channel *ch);
+
 /** Free the GnuTLS session and the queued messages. */
 void mstls_chan_deinit(mstls_channel *ch);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -77,6 +78,16 @@ static int creds_map(int grv) {
   return grv < 0 ? MSTLS_E_CREDENTIALS : 0;
 }
 
+/* A certificate and its key were added: GnuTLS numbers key pairs in the
+ * order they were loaded. */
+static void creds_added_cert(mstls_credentials *cred) {
+  if (!cred->have_cert) {
+    cred->have_cert = 1;
+    cred->cert_index = cred->nkeys;
+  }
+  cred->nkeys++;
+}
+
 int mstls_credentials_set_key_file(mstls_credentials *cred,
                                    const char *cert_file,
                                    const char *key_file) {
@@ -90,6 +101,7 @@ int mstls_credentials_set_key_file(mstls_credentials *cred,
     return creds_map(rv);
   }
   cred->have_key = 1;
+  creds_added_cert(cred);
   return 0;
 }
 
@@ -112,6 +124,7 @@ int mstls_credentials_set_key_mem(mstls_credentials *cred, const char *cert_pem,
     return creds_map(rv);
   }
   cred->have_key = 1;
+  creds_added_cert(cred);
   return 0;
 }
 
@@ -157,6 +170,7 @@ int mstls_credentials_set_self_signed(mstls_credentials *cred,
     goto out;
   }
   cred->have_key = 1;
+  creds_added_cert(cred);
 out:
   if (crt) {
     gnutls_x509_crt_deinit(crt);
@@ -174,8 +188,8 @@ int mstls_credentials_get_cert_pem(mstls_credentials *cred, char *buf,
   if (!cred || !plen) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  if (!cred->have_key ||
-      gnutls_certificate_get_crt_raw(cred->x509, 0, 0, &der) < 0) {
+  if (!cred->have_cert || gnutls_certificate_get_crt_raw(
+                              cred->x509, cred->cert_index, 0, &der) < 0) {
     return MSTLS_E_INVALID_STATE;
   }
   rv = gnutls_pem_base64_encode2("CERTIFICATE", &der, &pem);
@@ -246,6 +260,103 @@ int mstls_credentials_set_ticket_key(mstls_credentials *cred,
     return MSTLS_E_INVALID_ARGUMENT;
   }
   memcpy(cred->ticket_key_buf, key, len);
+  return 0;
+}
+
+/* ---- raw public keys (RFC 7250) ------------------------------------------ */
+
+static int creds_datum(gnutls_datum_t *d, const char *p, size_t len) {
+  if (p == NULL || len == 0 || len > UINT32_MAX) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  d->data = (unsigned char *)(uintptr_t)p;
+  d->size = (unsigned)len;
+  return 0;
+}
+
+int mstls_credentials_set_rawpk_mem(mstls_credentials *cred,
+                                    const char *pubkey_pem, size_t pubkey_len,
+                                    const char *key_pem, size_t key_len) {
+  gnutls_privkey_t priv = NULL;
+  gnutls_pubkey_t pub = NULL;
+  gnutls_datum_t k, p, der = {NULL, 0}, pem = {NULL, 0};
+  int rv;
+
+  if (!cred || creds_datum(&k, key_pem, key_len) < 0 ||
+      (pubkey_pem == NULL && pubkey_len != 0) ||
+      (pubkey_pem != NULL && creds_datum(&p, pubkey_pem, pubkey_len) < 0)) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if ((rv = gnutls_privkey_init(&priv)) < 0 ||
+      (rv = gnutls_pubkey_init(&pub)) < 0 ||
+      (rv = gnutls_privkey_import_x509_raw(priv, &k, GNUTLS_X509_FMT_PEM, NULL,
+                                           0)) < 0) {
+    goto out;
+  }
+  /* Without a public key, the private key's public half. */
+  rv = pubkey_pem ? gnutls_pubkey_import(pub, &p, GNUTLS_X509_FMT_PEM)
+                  : gnutls_pubkey_import_privkey(pub, priv, 0, 0);
+  if (rv < 0 ||
+      (rv = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der)) < 0 ||
+      (rv = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &pem)) < 0) {
+    goto out;
+  }
+  /* GnuTLS checks that the public key belongs to the private key. */
+  rv = gnutls_certificate_set_rawpk_key_mem(
+      cred->x509, &pem, &k, GNUTLS_X509_FMT_PEM, NULL, 0, NULL, 0, 0);
+  if (rv < 0) {
+    goto out;
+  }
+  if ((rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size,
+                             cred->rawpk_sha256)) < 0) {
+    goto out;
+  }
+  cred->have_rawpk = 1;
+  cred->have_key = 1;
+  cred->nkeys++;
+out:
+  gnutls_free(der.data);
+  gnutls_free(pem.data);
+  gnutls_pubkey_deinit(pub);
+  gnutls_privkey_deinit(priv);
+  return creds_map(rv);
+}
+
+int mstls_credentials_set_rawpk_file(mstls_credentials *cred,
+                                     const char *pubkey_file,
+                                     const char *key_file) {
+  gnutls_datum_t pub = {NULL, 0}, key = {NULL, 0};
+  int rv;
+
+  if (!cred || !key_file) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if ((rv = gnutls_load_file(key_file, &key)) < 0 ||
+      (pubkey_file && (rv = gnutls_load_file(pubkey_file, &pub)) < 0)) {
+    rv = creds_map(rv);
+  } else if (key.size == 0 || (pubkey_file && pub.size == 0)) {
+    rv = MSTLS_E_CREDENTIALS;
+  } else {
+    rv = mstls_credentials_set_rawpk_mem(cred, (const char *)pub.data, pub.size,
+                                         (const char *)key.data, key.size);
+  }
+  if (key.data) {
+    gnutls_memset(key.data, 0, key.size);
+  }
+  gnutls_free(key.data);
+  gnutls_free(pub.data);
+  return rv;
+}
+
+int mstls_credentials_get_rawpk_sha256(mstls_credentials *cred,
+                                       uint8_t out[MSTLS_SHA256_LEN]) {
+  if (!cred || !out) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (!cred->have_rawpk) {
+    return MSTLS_E_INVALID_STATE;
+  }
+  memcpy(out, cred->rawpk_sha256, MSTLS_SHA256_LEN);
   return 0;
 }
 

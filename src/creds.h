@@ -17,7 +17,12 @@ struct mstls_credentials {
   gnutls_certificate_credentials_t x509;
   uint8_t ticket_key_buf[MSTLS_TICKET_KEY_SIZE];
   gnutls_datum_t ticket_key;
-  int have_key;        /* a certificate and key are loaded */
+  int have_key;        /* a certificate or a raw public key is loaded */
+  int have_cert;       /* a certificate and its key are loaded */
+  int have_rawpk;      /* a raw public key and its key are loaded */
+  unsigned nkeys;      /* key pairs loaded (GnuTLS's index of the next) */
+  unsigned cert_index; /* GnuTLS's index of the first certificate */
+  uint8_t rawpk_sha256[MSTLS_SHA256_LEN]; /* of the raw key's SPKI */
   int have_trust;      /* at least one trust anchor is loaded */
   mstls_scache scache; /* TLS 1.2 session-ID resumption (servers) */
   /* Pre-shared keys: a client offers the first, a server looks up any. */
@@ -30,6 +35,10 @@ struct mstls_credentials {
 
 /* The priority-string addition that enables the PSK key exchanges. */
 #define MSTLS_PRIORITY_PSK ":+ECDHE-PSK:+PSK"
+/* The priority-string addition that negotiates raw public keys (RFC
+ * 7250) before X.509 for both certificate types; GNUTLS_ENABLE_RAWPK must
+ * be given to gnutls_init as well. */
+#define MSTLS_PRIORITY_RAWPK ":-CTYPE-ALL:+CTYPE-RAWPK:+CTYPE-X509"
 
 /* Attach the PSK credentials (if any) to a new session whose pointer is
  * (or will be, before the handshake) its mstls_channel. 0 or a GnuTLS

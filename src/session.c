@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "log.h"
 #include "mem.h"
 
 /* TLS 1.2 is the minimum (RFC 8996 updates RFC 3436). */
@@ -28,8 +29,9 @@ static int sess_priority(mstls_session *s, gnutls_priority_t *out,
                          const char *extra) {
   const char *base =
       s->settings.priority ? s->settings.priority : MSTLS_PRIORITY_DEFAULT;
-  size_t n =
-      strlen(base) + strlen(MSTLS_PRIORITY_MIN_VERSION) + strlen(extra) + 1;
+  const char *ctype = s->tlsopt.rawpk ? MSTLS_PRIORITY_RAWPK : "";
+  size_t n = strlen(base) + strlen(MSTLS_PRIORITY_MIN_VERSION) + strlen(extra) +
+             strlen(ctype) + 1;
   char *str = mstls_mem_malloc(s->mem, n);
   int rv;
   if (!str) {
@@ -38,6 +40,7 @@ static int sess_priority(mstls_session *s, gnutls_priority_t *out,
   memcpy(str, base, strlen(base) + 1);
   strcat(str, MSTLS_PRIORITY_MIN_VERSION);
   strcat(str, extra);
+  strcat(str, ctype);
   rv = gnutls_priority_init2(out, str, NULL, 0);
   mstls_mem_free(s->mem, str);
   if (rv < 0) {
@@ -278,6 +281,9 @@ static int sess_mark_failed(void *p, void *ctx) {
 
 int mstls_sess_fail(mstls_session *s, int err) {
   if (!s->err) {
+    mstls_log(MSTLS_LOG_INFO, "%s session %p: failed: %s",
+              s->role == MSTLS_ROLE_SERVER ? "server" : "client", (void *)s,
+              mstls_strerror(err));
     s->err = err;
     mstls_dense_foreach(&s->streams, sess_mark_failed, s);
   }

@@ -2,6 +2,7 @@
 set(MSTLS_CORE_SOURCES
   src/mem.c
   src/err.c
+  src/log.c
   src/version.c
   src/creds.c
   src/scache.c

@@ -7,6 +7,7 @@
 
 #include "creds.h"
 #include "err.h"
+#include "log.h"
 #include "mem.h"
 #include "tlsopt.h"
 
@@ -119,8 +120,44 @@ static int strm_push(void *ctx, const giovec_t *iov, int iovcnt) {
   return rv;
 }
 
+/* MSTLS_LOG_INFO: what happened to the stream. */
+static void strm_log_event(mstls_strm *st, mstls_stream_event ev, int err) {
+  const char *role = st->sess->role == MSTLS_ROLE_SERVER ? "server" : "client";
+  void *sess = st->sess;
+  unsigned id = st->id;
+  switch (ev) {
+  case MSTLS_EVENT_HANDSHAKE_DONE:
+    if (st->state == MSTLS_STREAM_PLAINTEXT) {
+      mstls_log(MSTLS_LOG_INFO,
+                "%s session %p stream %u: plaintext (RFC 3436 §6)", role, sess,
+                id);
+    } else {
+      mstls_chan_log_handshake(&st->ch);
+    }
+    break;
+  case MSTLS_EVENT_CLOSED:
+    mstls_log(MSTLS_LOG_INFO,
+              "%s session %p stream %u: closed by the peer (close_notify)",
+              role, sess, id);
+    break;
+  case MSTLS_EVENT_FAILED:
+    mstls_log(MSTLS_LOG_INFO, "%s session %p stream %u: failed: %s", role, sess,
+              id, mstls_strerror(err));
+    break;
+  case MSTLS_EVENT_RENEGOTIATION_REFUSED:
+    mstls_log(MSTLS_LOG_INFO, "%s session %p stream %u: renegotiation refused",
+              role, sess, id);
+    break;
+  default:
+    break;
+  }
+}
+
 static void strm_event(mstls_strm *st, mstls_stream_event ev, int err) {
   mstls_session *s = st->sess;
+  if (mstls_log_on(MSTLS_LOG_INFO)) {
+    strm_log_event(st, ev, err);
+  }
   if (s->cb.stream_event) {
     s->cb.stream_event(s, ev, st->id, err, s->user_data);
   }
@@ -229,6 +266,7 @@ int mstls_strm_start_tls(mstls_strm *st) {
       flags |= GNUTLS_KEY_SHARE_TOP;
     }
   }
+  flags |= mstls_tlsopt_init_flags(&s->tlsopt);
   rv = mstls_chan_init(&st->ch, s->mem, flags, strm_push, st);
   if (rv < 0) {
     return mstls_strm_fail(st, rv);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -20,6 +21,38 @@ int mstls_cert_sha256(const gnutls_datum_t *der,
     return MSTLS_E_TLS;
   }
   return 0;
+}
+
+int mstls_spki_sha256(const gnutls_datum_t *key,
+                      uint8_t out[MSTLS_SHA256_LEN]) {
+  gnutls_pubkey_t pub;
+  gnutls_datum_t der = {NULL, 0};
+  gnutls_x509_crt_fmt_t fmt = GNUTLS_X509_FMT_DER;
+  int rv;
+
+  if (key == NULL || key->data == NULL || key->size == 0 || out == NULL) {
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  if (key->size > 10 && memmem(key->data, key->size, "-----BEGIN", 10)) {
+    fmt = GNUTLS_X509_FMT_PEM;
+  }
+  if (gnutls_pubkey_init(&pub) < 0) {
+    return MSTLS_E_TLS;
+  }
+  /* Imported and exported again: the hash is over the DER encoding, and
+   * anything that is not a public key is refused. */
+  if (gnutls_pubkey_import(pub, key, fmt) < 0) {
+    gnutls_pubkey_deinit(pub);
+    return MSTLS_E_INVALID_ARGUMENT;
+  }
+  rv = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
+  gnutls_pubkey_deinit(pub);
+  if (rv < 0) {
+    return MSTLS_E_TLS;
+  }
+  rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, out);
+  gnutls_free(der.data);
+  return rv < 0 ? MSTLS_E_TLS : 0;
 }
 
 static int tlsopt_hexval(char c) {
@@ -136,6 +169,7 @@ int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
     o->npins = in->npins;
   }
   o->alpn_required = in->alpn_required != 0;
+  o->rawpk = in->raw_public_keys != 0;
   o->configure = in->configure;
   o->keylog = in->keylog;
   o->verify = in->verify;
@@ -152,7 +186,18 @@ void mstls_tlsopt_deinit(mstls_tlsopt *o, const mstls_mem *mem) {
 }
 
 int mstls_tlsopt_owns_verify(const mstls_tlsopt *o) {
-  return o != NULL && (o->npins > 0 || o->verify != NULL);
+  return o != NULL && (o->npins > 0 || o->verify != NULL || o->rawpk);
+}
+
+const char *mstls_tlsopt_priority_extra(int psk, int rawpk) {
+  if (psk) {
+    return rawpk ? MSTLS_PRIORITY_PSK MSTLS_PRIORITY_RAWPK : MSTLS_PRIORITY_PSK;
+  }
+  return rawpk ? MSTLS_PRIORITY_RAWPK : "";
+}
+
+unsigned mstls_tlsopt_init_flags(const mstls_tlsopt *o) {
+  return o != NULL && o->rawpk ? GNUTLS_ENABLE_RAWPK : 0;
 }
 
 /* ---- identity ----------------------------------------------------------- */
@@ -219,14 +264,21 @@ static void tlsopt_alt_names(gnutls_x509_crt_t crt, char *buf, size_t cap) {
   }
 }
 
-/* Fill @p id from the peer's chain @p certs (n > 0). */
-static int tlsopt_identity(const gnutls_datum_t *certs, unsigned n,
-                           mstls_peer_identity *id) {
+/* Fill @p id from the peer's chain @p certs (n > 0) of session @p tls:
+ * certificates, or one raw public key (RFC 7250 §3: a
+ * SubjectPublicKeyInfo in place of the certificate). */
+static int tlsopt_identity(gnutls_session_t tls, const gnutls_datum_t *certs,
+                           unsigned n, mstls_peer_identity *id) {
   gnutls_x509_crt_t crt;
   gnutls_datum_t dn = {NULL, 0};
 
   memset(id, 0, sizeof(*id));
   id->chain_len = n;
+  if (gnutls_certificate_type_get2(tls, GNUTLS_CTYPE_PEERS) ==
+      GNUTLS_CRT_RAWPK) {
+    id->raw_public_key = 1;
+    return mstls_spki_sha256(&certs[0], id->sha256) < 0 ? MSTLS_E_TLS : 0;
+  }
   if (mstls_cert_sha256(&certs[0], id->sha256) < 0) {
     return MSTLS_E_TLS;
   }
@@ -292,7 +344,7 @@ static int tlsopt_verify(gnutls_session_t tls) {
     }
     return GNUTLS_E_NO_CERTIFICATE_FOUND;
   }
-  if (tlsopt_identity(certs, n, &id) < 0) {
+  if (tlsopt_identity(tls, certs, n, &id) < 0) {
     return GNUTLS_E_CERTIFICATE_ERROR;
   }
   if (o != NULL && o->npins > 0) {
@@ -301,8 +353,23 @@ static int tlsopt_verify(gnutls_session_t tls) {
     if (verdict != 0) {
       char hex[2 * MSTLS_SHA256_LEN + 1], text[MSTLS_DETAIL_MAX];
       tlsopt_hex(hex, id.sha256, MSTLS_SHA256_LEN);
+      snprintf(text, sizeof(text), "the peer's %s (sha256 %s) matches no pin",
+               id.raw_public_key ? "raw public key" : "certificate", hex);
+      mstls_chan_set_detail(ch, text);
+    }
+  } else if (id.raw_public_key) {
+    /* RFC 7250 §6: "Without a secure binding between identity and key,
+     * the protocol will be vulnerable to impersonation attacks." The
+     * binding is out of band: a pin, or the verify callback; never the
+     * trust anchors, never MSTLS_*_INSECURE. */
+    verdict = MSTLS_E_CERT_VERIFY;
+    if (o == NULL || o->verify == NULL) {
+      char hex[2 * MSTLS_SHA256_LEN + 1], text[MSTLS_DETAIL_MAX];
+      tlsopt_hex(hex, id.sha256, MSTLS_SHA256_LEN);
       snprintf(text, sizeof(text),
-               "the peer's certificate (sha256 %s) matches no pin", hex);
+               "the peer's raw public key (sha256 %s) cannot be trusted "
+               "without a pin or a verify callback",
+               hex);
       mstls_chan_set_detail(ch, text);
     }
   } else if (ch->verify_mode == MSTLS_VERIFY_INSECURE) {
@@ -510,7 +577,7 @@ int mstls_chan_get_identity(mstls_channel *ch, mstls_peer_identity *id) {
   if (certs == NULL || n == 0) {
     return 0; /* the peer sent no certificate: chain_len 0 */
   }
-  if ((rv = tlsopt_identity(certs, n, id)) < 0) {
+  if ((rv = tlsopt_identity(ch->tls, certs, n, id)) < 0) {
     return rv;
   }
   if (gnutls_session_is_resumed(ch->tls)) {

@@ -26,6 +26,7 @@ typedef struct mstls_tlsopt {
   mstls_sni_cb sni;
   void *user_data;
   char *srtp; /* DTLS-SRTP profiles, or NULL */
+  int rawpk;  /* raw public keys (RFC 7250) are negotiated */
 } mstls_tlsopt;
 
 /** How a channel's peer certificate is verified. */
@@ -44,9 +45,17 @@ int mstls_tlsopt_init(mstls_tlsopt *o, const mstls_mem *mem,
                       const mstls_tls_options *in, int datagram);
 void mstls_tlsopt_deinit(mstls_tlsopt *o, const mstls_mem *mem);
 
-/** 1 when the options decide verification themselves (pins or a verify
- *  callback): the caller then leaves GnuTLS's own verification off. */
+/** 1 when the options decide verification themselves (pins, a verify
+ *  callback, or raw public keys, which GnuTLS cannot verify): the caller
+ *  then leaves GnuTLS's own verification off. */
 int mstls_tlsopt_owns_verify(const mstls_tlsopt *o);
+
+/** What a priority string gets appended for pre-shared keys (@p psk)
+ *  and raw public keys (@p rawpk). */
+const char *mstls_tlsopt_priority_extra(int psk, int rawpk);
+
+/** Flags the options add to gnutls_init() (GNUTLS_ENABLE_RAWPK). */
+unsigned mstls_tlsopt_init_flags(const mstls_tlsopt *o);
 
 /**
  * Apply @p o to the channel's new GnuTLS session, after its priority and

@@ -305,6 +305,64 @@ static void test_two_paths(void **state) {
   mh_close(&p);
 }
 
+/* ---- the log: association and path events (MSTLS_LOG_INFO) ------------ */
+
+typedef struct mh_log {
+  int n;
+  char lines[64][256];
+} mh_log;
+
+static void mh_cb_log(int level, const char *line, void *ud) {
+  mh_log *r = ud;
+  if (level == MSTLS_LOG_INFO && strncmp(line, "sctp association ", 17) == 0 &&
+      r->n < 64)
+    snprintf(r->lines[r->n++], sizeof(r->lines[0]), "%s", line);
+}
+
+static int mh_log_count(const mh_log *r, const char *a, const char *b) {
+  int i, n = 0;
+  for (i = 0; i < r->n; i++)
+    n += strstr(r->lines[i], a) != NULL &&
+         (b == NULL || strstr(r->lines[i], b) != NULL);
+  return n;
+}
+
+/* Up on both ends, with the stream counts; the path confirmations of a
+ * two-address association with their address; down on the server when
+ * the client aborts. */
+static void test_log_events(void **state) {
+  mh_pair p;
+  mh_log r;
+  int k, i;
+
+  (void)state;
+  memset(&r, 0, sizeof(r));
+  mstls_set_log(mh_cb_log, MSTLS_LOG_INFO, &r);
+  if (mh_have_second)
+    mh_open(&p, "127.0.0.1,127.0.0.2", "127.0.0.1,127.0.0.2",
+            "127.0.0.1,127.0.0.2");
+  else
+    mh_open(&p, "127.0.0.1", "127.0.0.1", NULL);
+  for (k = 0; k < 500 && mh_have_second &&
+              mh_log_count(&r, ": path 127.0.0.", ": confirmed") == 0;
+       k++)
+    mh_pump(&p);
+  mstls_sctp_assoc_abort(p.c);
+  /* The ABORT travels over UDP: wait for it (bounded), no fixed time. */
+  for (k = 0; k < 500 && mstls_sctp_assoc_get_error(p.s) == 0; k++) {
+    (void)mstls_sctp_assoc_wait(p.s, 20);
+    (void)mstls_sctp_assoc_process(p.s);
+  }
+  mstls_set_log(NULL, MSTLS_LOG_OFF, NULL);
+  for (i = 0; i < r.n; i++)
+    print_message("log: %s\n", r.lines[i]);
+  assert_int_equal(mh_log_count(&r, ": up (2 in, 2 out streams)", NULL), 2);
+  assert_int_equal(mh_log_count(&r, ": down: communication lost", NULL), 1);
+  if (mh_have_second)
+    assert_true(mh_log_count(&r, ": path 127.0.0.", ": confirmed") >= 1);
+  mh_close(&p);
+}
+
 static int group_setup(void **state) {
   (void)state;
   return mstls_sctp_usrsctp_init(0, MSTLS_SCTP_USRSCTP_ANY_PORT) == 0 ? 0 : -1;
@@ -332,6 +390,7 @@ int main(void) {
       cmocka_unit_test(test_bad_lists),
       cmocka_unit_test(test_one_path),
       cmocka_unit_test(test_two_paths),
+      cmocka_unit_test(test_log_events),
   };
   mh_private_net();
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

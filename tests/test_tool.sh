@@ -716,5 +716,96 @@ grep -qE "stats \(exit\): .*handshakes 3 done / 0 failed" "$W/rh.out" ||
   fail "dtls-server --workers 2, SIGHUP: not 3 handshakes done"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/rh.out" "$W/rh"[123].out | tail -20
 
+# --- raw public keys (--rawpk) and the log (--log-level) --------------------
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+  -out "$W/rs.key" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+  -out "$W/rc.key" 2>/dev/null
+# The pins as the peer's operator computes them: SHA-256 of the DER
+# SubjectPublicKeyInfo, here with openssl.
+spki_pin() {
+  openssl pkey -in "$1" -pubout -outform DER 2>/dev/null | sha256sum |
+    cut -d' ' -f1
+}
+RS_PIN=$(spki_pin "$W/rs.key")
+RC_PIN=$(spki_pin "$W/rc.key")
+for c in sctp-client dtls-client; do
+  expect 2 '--rawpk: a PEM private key file is needed' \
+    "$c" --connect 127.0.0.1:5000 --insecure --rawpk=
+  expect 2 '--log-level: "loud" is not one of' \
+    "$c" --connect 127.0.0.1:5000 --insecure --log-level loud
+done
+expect 1 "--rawpk $W/nokey.pem: credentials could not be loaded" \
+  dtls-client --connect 127.0.0.1:5000 --insecure --rawpk "$W/nokey.pem"
+echo 'not a key' >"$W/notakey.pem"
+expect 1 "--rawpk $W/notakey.pem: credentials could not be loaded" \
+  dtls-server --listen 127.0.0.1:5000 --rawpk "$W/notakey.pem" --exit-after 1
+expect 1 "--rawpk $W/notakey.pem: credentials could not be loaded" \
+  sctp-server --listen 127.0.0.1:5000 --rawpk "$W/notakey.pem" --once
+
+# dtls-server and dtls-client with raw keys both ways, each pinning the
+# other's: the tool prints the same pin as openssl; an unpinned raw key
+# is refused; the log names the handshake and the close.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/rd.out" dtls-server --listen "127.0.0.1:$P" --echo --exit-after 2 \
+  --rawpk "$W/rs.key" --pin "$RC_PIN" --log-level info
+DP=$BG
+if wait_for "$W/rd.out" "listening on 127.0.0.1:$P"; then
+  grep -qF "raw public key pin $RS_PIN" "$W/rd.out" ||
+    fail "dtls-server --rawpk: the pin printed is not openssl's $RS_PIN"
+  printf 'raw keys\n' | timeout 60 "$T" dtls-client \
+    --connect "127.0.0.1:$P" --rawpk "$W/rc.key" --pin "$RS_PIN" \
+    --log-level info --linger 60000 >"$W/rc1.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "dtls-client --rawpk: exit $rc"
+  grep -qF "peer raw public key sha256 $RS_PIN (verified)" "$W/rc1.out" ||
+    fail "dtls-client --rawpk: the server's raw key is not verified"
+  grep -qF "raw keys" "$W/rc1.out" || fail "dtls-client --rawpk: no echo"
+  grep -qE "\[info\] client peer 127.0.0.1:$P: handshake done: DTLS1.2 .*raw public key" \
+    "$W/rc1.out" || fail "dtls-client --log-level info: no handshake line"
+  printf 'unpinned\n' | timeout 60 "$T" dtls-client \
+    --connect "127.0.0.1:$P" --rawpk "$W/rc.key" --insecure \
+    --linger 60000 >"$W/rc2.out" 2>&1
+  rc=$?
+  [ "$rc" = 1 ] || fail "dtls-client, raw key without a pin: exit $rc, want 1"
+  grep -qF "cannot be trusted without a pin" "$W/rc2.out" ||
+    fail "dtls-client, raw key without a pin: no reason given"
+fi
+wait "$DP"
+grep -qF "[info] server peer 127.0.0.1:" "$W/rd.out" ||
+  fail "dtls-server --log-level info: no peer lines"
+grep -qF "closed by the peer (close_notify)" "$W/rd.out" ||
+  fail "dtls-server --log-level info: no close line"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/rd.out" "$W/rc1.out" "$W/rc2.out" |
+  tail -20
+
+# sctp-server and sctp-client with raw keys: every stream comes up, the
+# client sees the server's raw key verified by its pin, and the server's
+# log has the association and the handshakes.
+ncheck=$((ncheck + 1))
+P=$(free_port)
+bg "$W/rss.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --echo --once --rawpk "$W/rs.key" --pin "$RC_PIN" --log-level info
+SP=$BG
+if wait_for "$W/rss.out" "listening on 127.0.0.1:$P"; then
+  printf 'raw over sctp\n' |
+    timeout 60 "$T" sctp-client --connect "127.0.0.1:$P" --backend usrsctp \
+      --rawpk "$W/rc.key" --pin "$RS_PIN" --stream 1 --linger 60000 \
+      >"$W/rsc.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client --rawpk: exit $rc"
+  grep -qF "peer raw public key sha256 $RS_PIN (verified)" "$W/rsc.out" ||
+    fail "sctp-client --rawpk: the server's raw key is not verified"
+  grep -qF "[stream 1] raw over sctp" "$W/rsc.out" ||
+    fail "sctp-client --rawpk: no echo on stream 1"
+fi
+wait "$SP"
+grep -qE "\[info\] sctp association .*: up" "$W/rss.out" ||
+  fail "sctp-server --log-level info: no association line"
+grep -qE "\[info\] server session 0x[0-9a-f]+ stream 0: handshake done: TLS1.3 .*full, peer's raw public key" \
+  "$W/rss.out" || fail "sctp-server --log-level info: no handshake line"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/rss.out" "$W/rsc.out" | tail -20
+
 echo "$ncheck checks, $fails failed"
 [ "$fails" = 0 ]

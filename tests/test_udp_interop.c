@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
+#include "certs.h"
 #include "udp_helpers.h"
 
 #define DEADLINE_MS 20000
@@ -112,7 +113,8 @@ static void child_write(child *c, const char *s) {
 typedef struct srv {
   uint64_t done, closed, bytes;
   int last_reason;
-  mstls_udp_peer *peer; /* the last peer whose handshake completed */
+  char detail[MSTLS_DETAIL_MAX]; /* why the last peer closed */
+  mstls_udp_peer *peer;          /* the last peer whose handshake completed */
 } srv;
 
 static void srv_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
@@ -138,9 +140,9 @@ static void srv_closed(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
   srv *s = ud;
   (void)ep;
   (void)f;
-  (void)p;
   s->closed++;
   s->last_reason = reason;
+  (void)mstls_udp_peer_get_error_detail(p, s->detail, sizeof(s->detail));
 }
 
 /* Loopback with port 0 (the kernel picks a free port); not through
@@ -567,6 +569,7 @@ static void test_server_refuses_dtls10(void **state) {
 
 typedef struct cli {
   int done, closed, reason;
+  char detail[MSTLS_DETAIL_MAX]; /* why it closed */
   char got[256];
   size_t len;
 } cli;
@@ -598,9 +601,9 @@ static void cli_closed(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
   cli *c = ud;
   (void)ep;
   (void)f;
-  (void)p;
   c->closed = 1;
   c->reason = reason;
+  (void)mstls_udp_peer_get_error_detail(p, c->detail, sizeof(c->detail));
 }
 
 static void free_port(char *port, size_t plen) {
@@ -696,6 +699,212 @@ static void client_vs(int use_openssl) {
   mstls_udp_loop_run_once(loop, 0);
   child_kill(&c);
   mstls_udp_loop_del(loop);
+}
+
+/* ---- raw public keys (RFC 7250) ---------------------------------------------
+ * gnutls-cli and gnutls-serv present raw keys with --rawpkfile and
+ * --rawpkkeyfile (OpenSSL 3.0 has no RFC 7250). Each side pins the other's
+ * key; a real peer on the other end must negotiate the raw type. */
+
+/* Raw keys only: with "+CTYPE-CLI-RAWPK" alone gnutls-cli would list X.509
+ * first as its own type (the list is in the client's order of preference,
+ * RFC 7250 §4.1), and a GnuTLS server takes the first type it supports:
+ * X.509, for which the client then has no certificate. */
+#define RAWPK_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CTYPE-ALL:+CTYPE-RAWPK"
+
+/* Write a new key pair to g_dir/@p name.key and .pub; @p pin receives its
+ * SPKI SHA-256. */
+static void rawpk_files(const char *name, char *key, char *pub, size_t cap,
+                        uint8_t pin[MSTLS_SHA256_LEN]) {
+  char *kp = test_new_key_pem(), *pp;
+  mstls_credentials *c = NULL;
+  FILE *f;
+  assert_non_null(kp);
+  pp = test_pubkey_pem(kp);
+  assert_non_null(pp);
+  snprintf(key, cap, "%s/%s.key", g_dir, name);
+  snprintf(pub, cap, "%s/%s.pub", g_dir, name);
+  assert_non_null(f = fopen(key, "w"));
+  fputs(kp, f);
+  fclose(f);
+  assert_non_null(f = fopen(pub, "w"));
+  fputs(pp, f);
+  fclose(f);
+  assert_int_equal(mstls_credentials_new(&c, NULL), 0);
+  assert_int_equal(mstls_credentials_set_rawpk_file(c, pub, key), 0);
+  assert_int_equal(mstls_credentials_get_rawpk_sha256(c, pin), 0);
+  mstls_credentials_del(c);
+  free(kp);
+  free(pp);
+}
+
+/* Our server, a raw key only, pinning gnutls-cli's raw key. */
+static void test_rawpk_server_vs_gnutls_cli(void **state) {
+  char port[16], skey[128], spub[128], ckey[128], cpub[128];
+  char kf[160], pf[160];
+  uint8_t spin[MSTLS_SHA256_LEN], cpin[MSTLS_SHA256_LEN];
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  mstls_udp_settings set;
+  mstls_udp_callbacks cb;
+  mstls_udp_loop *loop = NULL;
+  mstls_credentials *cred = NULL;
+  mstls_peer_identity id;
+  srv s;
+  child c;
+  (void)state;
+  if (!have("gnutls-cli")) {
+    skip();
+  }
+  rawpk_files("srv", skey, spub, sizeof(skey), spin);
+  rawpk_files("cli", ckey, cpub, sizeof(ckey), cpin);
+  assert_int_equal(mstls_credentials_new(&cred, NULL), 0);
+  assert_int_equal(mstls_credentials_set_rawpk_file(cred, NULL, skey), 0);
+  loopback_any_port(0, &ss, &sl);
+  mstls_udp_settings_default(&set);
+  set.tls.raw_public_keys = 1;
+  set.tls.pins = cpin; /* and so requires the client's key */
+  set.tls.npins = 1;
+  memset(&cb, 0, sizeof(cb));
+  cb.handshake_done = srv_done;
+  cb.recv_data = srv_data;
+  cb.closed = srv_closed;
+  memset(&s, 0, sizeof(s));
+  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
+                                      &cb, cred, &s),
+                   0);
+  mstls_credentials_del(cred);
+  assert_int_equal(mstls_udp_loop_get_local_addr(loop, &ss, &sl), 0);
+  snprintf(port, sizeof(port), "%u",
+           ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  snprintf(kf, sizeof(kf), "--rawpkkeyfile=%s", ckey);
+  snprintf(pf, sizeof(pf), "--rawpkfile=%s", cpub);
+  {
+    /* --insecure: gnutls-cli has no way to pin a raw key. */
+    const char *argv[] = {
+        "gnutls-cli", "--udp", "--insecure", "--priority=" RAWPK_PRIORITY,
+        kf,           pf,      "--port",     port,
+        "127.0.0.1",  NULL};
+    spawn(&c, argv);
+  }
+  {
+    mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+    while (s.done == 0 && s.closed == 0 && mstls_udp_now() < end) {
+      mstls_udp_loop_run_once(loop, 10);
+      child_pump(&c);
+    }
+    if (s.done == 0) {
+      print_message("closed %d reason %d (%s), child:\n%s\n", (int)s.closed,
+                    s.last_reason, s.detail, c.buf);
+    }
+    assert_int_equal(s.done, 1);
+  }
+  assert_int_equal(mstls_udp_peer_get_peer_identity(s.peer, &id), 0);
+  assert_int_equal(id.raw_public_key, 1);
+  assert_int_equal(id.verified, 1);
+  assert_memory_equal(id.sha256, cpin, sizeof(cpin));
+  assert_true(wait_output(loop, &c, "Certificate type: Raw Public Key"));
+  child_write(&c, "rawpk-echo-marker\n");
+  assert_true(wait_output(loop, &c, "rawpk-echo-marker"));
+  child_kill(&c);
+  mstls_udp_loop_del(loop);
+  unlink(skey);
+  unlink(spub);
+  unlink(ckey);
+  unlink(cpub);
+}
+
+/* Our client, pinning gnutls-serv's raw key (and a wrong pin refused). */
+static void test_rawpk_client_vs_gnutls_serv(void **state) {
+  char port[16], target[64], skey[128], spub[128], kf[160], pf[160];
+  uint8_t spin[MSTLS_SHA256_LEN], wrong[MSTLS_SHA256_LEN];
+  struct sockaddr_storage ss, ts;
+  socklen_t sl, tl;
+  mstls_udp_settings set;
+  mstls_udp_callbacks cb;
+  mstls_credentials *cred = NULL;
+  mstls_peer_identity id;
+  int round;
+  child c;
+  (void)state;
+  if (!have("gnutls-serv")) {
+    skip();
+  }
+  rawpk_files("serv", skey, spub, sizeof(skey), spin);
+  memcpy(wrong, spin, sizeof(wrong));
+  wrong[5] ^= 0x10;
+  free_port(port, sizeof(port));
+  snprintf(kf, sizeof(kf), "--rawpkkeyfile=%s", skey);
+  snprintf(pf, sizeof(pf), "--rawpkfile=%s", spub);
+  {
+    const char *argv[] = {
+        "gnutls-serv", "--udp", "--echo", "--priority=" RAWPK_PRIORITY, kf, pf,
+        "--port",      port,    NULL};
+    spawn(&c, argv);
+  }
+  assert_true(wait_output(NULL, &c, "listening"));
+  assert_int_equal(mstls_credentials_new(&cred, NULL), 0);
+  for (round = 0; round < 2; round++) {
+    mstls_udp_loop *loop = NULL;
+    mstls_udp_peer *peer = NULL;
+    mstls_tstamp end;
+    cli st;
+    memset(&st, 0, sizeof(st));
+    mstls_udp_settings_default(&set);
+    set.flags = 0;
+    set.retrans_timeout_ms = 100;
+    set.tls.raw_public_keys = 1;
+    set.tls.pins = round == 0 ? spin : wrong;
+    set.tls.npins = 1;
+    memset(&cb, 0, sizeof(cb));
+    cb.handshake_done = cli_done;
+    cb.recv_data = cli_data;
+    cb.closed = cli_closed;
+    loopback_any_port(0, &ss, &sl);
+    assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
+                                        &cb, cred, &st),
+                     0);
+    snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+    assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
+    assert_int_equal(mstls_udp_loop_connect(loop, (struct sockaddr *)&ts, tl,
+                                            "localhost", &peer),
+                     0);
+    end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+    while (!st.done && !st.closed && mstls_udp_now() < end) {
+      mstls_udp_loop_run_once(loop, 10);
+      child_pump(&c);
+    }
+    if (round == 1) {
+      assert_false(st.done);
+      assert_int_equal(st.reason, MSTLS_E_CERT_VERIFY);
+      assert_non_null(strstr(st.detail, "raw public key"));
+      assert_non_null(strstr(st.detail, "matches no pin"));
+      mstls_udp_loop_del(loop);
+      break;
+    }
+    if (!st.done) {
+      print_message("closed %d reason %d, child:\n%s\n", st.closed, st.reason,
+                    c.buf);
+    }
+    assert_true(st.done);
+    assert_int_equal(mstls_udp_peer_get_peer_identity(peer, &id), 0);
+    assert_int_equal(id.raw_public_key, 1);
+    assert_int_equal(id.verified, 1);
+    assert_int_equal(mstls_udp_peer_send(peer, "rawpk\n", 6), 6);
+    end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+    while (!strstr(st.got, "rawpk") && mstls_udp_now() < end) {
+      mstls_udp_loop_run_once(loop, 10);
+      child_pump(&c);
+    }
+    assert_string_equal(st.got, "rawpk\n");
+    assert_int_equal(mstls_udp_peer_close(peer), 0);
+    mstls_udp_loop_run_once(loop, 0);
+    mstls_udp_loop_del(loop);
+  }
+  mstls_credentials_del(cred);
+  child_kill(&c);
+  unlink(skey);
+  unlink(spub);
 }
 
 static void test_client_vs_gnutls_serv(void **state) {
@@ -875,6 +1084,8 @@ int main(void) {
       cmocka_unit_test(test_client_vs_openssl_s_server),
       cmocka_unit_test(test_client_resume_vs_gnutls_serv),
       cmocka_unit_test(test_client_resume_vs_openssl_s_server),
+      cmocka_unit_test(test_rawpk_server_vs_gnutls_cli),
+      cmocka_unit_test(test_rawpk_client_vs_gnutls_serv),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -267,6 +268,92 @@ static void t_pins_and_verify(void **state) {
   mstls_credentials_del(untrusting);
 }
 
+/* Raw public keys (RFC 7250) on DTLS peers: both ends raw and pinned;
+ * a wrong pin and a missing pin refuse the key with a readable detail; a
+ * client that does not negotiate raw keys gets the certificate. */
+static void t_raw_public_keys(void **state) {
+  char *skey = test_new_key_pem(), *ckey = test_new_key_pem();
+  mstls_credentials *scred = NULL, *ccred = NULL, *both;
+  mstls_credentials *trusting = test_client_creds(NULL, NULL, 0);
+  uint8_t spin[MSTLS_SHA256_LEN], cpin[MSTLS_SHA256_LEN];
+  uint8_t wrong[MSTLS_SHA256_LEN];
+  mstls_udp_settings ss, cs;
+  mstls_peer_identity id;
+  world w;
+  (void)state;
+  assert_non_null(skey);
+  assert_non_null(ckey);
+  assert_int_equal(mstls_credentials_new(&scred, NULL), 0);
+  assert_int_equal(mstls_credentials_new(&ccred, NULL), 0);
+  assert_non_null(test_add_rawpk(scred, skey, spin));
+  assert_non_null(test_add_rawpk(ccred, ckey, cpin));
+  both = test_add_rawpk(test_server_creds(NULL), skey, NULL);
+  assert_non_null(both);
+  memcpy(wrong, spin, sizeof(wrong));
+  wrong[0] ^= 0x80;
+  /* Both ends raw, each pinning the other's key. */
+  settings(&ss, &cs);
+  ss.tls.raw_public_keys = cs.tls.raw_public_keys = 1;
+  cs.tls.pins = spin;
+  cs.tls.npins = 1;
+  ss.tls.pins = cpin;
+  ss.tls.npins = 1;
+  world_new(&w, &ss, &cs, scred, ccred);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 1);
+  assert_int_equal(w.s.done, 1);
+  assert_int_equal(mstls_udp_peer_get_peer_identity(w.c.peer, &id), 0);
+  assert_int_equal(id.raw_public_key, 1);
+  assert_int_equal(id.verified, 1);
+  assert_memory_equal(id.sha256, spin, sizeof(spin));
+  assert_int_equal(mstls_udp_peer_get_peer_identity(w.s.peer, &id), 0);
+  assert_int_equal(id.raw_public_key, 1);
+  assert_int_equal(id.verified, 1);
+  assert_memory_equal(id.sha256, cpin, sizeof(cpin));
+  world_free(&w);
+  /* A wrong pin. */
+  settings(&ss, &cs);
+  ss.tls.raw_public_keys = cs.tls.raw_public_keys = 1;
+  cs.tls.pins = wrong;
+  cs.tls.npins = 1;
+  world_new(&w, &ss, &cs, scred, ccred);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 0);
+  assert_int_equal(w.c.reason, MSTLS_E_CERT_VERIFY);
+  assert_non_null(strstr(w.c.detail, "raw public key"));
+  assert_non_null(strstr(w.c.detail, "matches no pin"));
+  assert_non_null(strstr(w.s.detail, "the peer sent a fatal alert"));
+  world_free(&w);
+  /* No pin, no verify callback: refused even by an insecure client. */
+  settings(&ss, &cs);
+  ss.tls.raw_public_keys = cs.tls.raw_public_keys = 1;
+  cs.flags |= MSTLS_UDP_INSECURE;
+  world_new(&w, &ss, &cs, scred, ccred);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 0);
+  assert_int_equal(w.c.reason, MSTLS_E_CERT_VERIFY);
+  assert_non_null(strstr(w.c.detail, "without a pin or a verify callback"));
+  world_free(&w);
+  /* The server offers both kinds; a client without raw keys gets the
+   * certificate and verifies it against the CA. */
+  settings(&ss, &cs);
+  ss.tls.raw_public_keys = 1;
+  world_new(&w, &ss, &cs, both, trusting);
+  world_connect(&w, "server.test");
+  assert_int_equal(w.c.done, 1);
+  assert_int_equal(mstls_udp_peer_get_peer_identity(w.c.peer, &id), 0);
+  assert_int_equal(id.raw_public_key, 0);
+  assert_int_equal(id.verified, 1);
+  assert_non_null(strstr(id.alt_names, "server.test"));
+  world_free(&w);
+  mstls_credentials_del(scred);
+  mstls_credentials_del(ccred);
+  mstls_credentials_del(both);
+  mstls_credentials_del(trusting);
+  free(skey);
+  free(ckey);
+}
+
 static void t_client_certificates(void **state) {
   const test_pki *pki = test_pki_get();
   mstls_udp_settings ss, cs;
@@ -388,7 +475,7 @@ static void t_psk(void **state) {
   assert_int_equal(mstls_credentials_add_psk(bad, "sensor-7", wrong, 32), 0);
   settings(&ss, &cs);
   world_new(&w, &ss, &cs, scred, ccred);
-  world_connect(&w, NULL);
+  world_connect(&w, "server.test");
   assert_int_equal(w.c.done, 1);
   assert_int_equal(w.s.done, 1);
   assert_int_equal(mstls_udp_peer_get_peer_identity(w.s.peer, &id), 0);
@@ -399,7 +486,7 @@ static void t_psk(void **state) {
   world_free(&w);
   settings(&ss, &cs);
   world_new(&w, &ss, &cs, scred, bad);
-  world_connect(&w, NULL);
+  world_connect(&w, "server.test");
   assert_int_equal(w.c.done, 0);
   assert_int_equal(w.s.done, 0);
   world_free(&w);
@@ -590,6 +677,7 @@ int main(void) {
       cmocka_unit_test(t_alpn_export_info),
       cmocka_unit_test(t_pins_and_verify),
       cmocka_unit_test(t_client_certificates),
+      cmocka_unit_test(t_raw_public_keys),
       cmocka_unit_test(t_srtp),
       cmocka_unit_test(t_psk),
       cmocka_unit_test(t_reload),

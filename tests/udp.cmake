@@ -23,3 +23,5 @@ mstls_add_test(NAME test_udp_failmalloc SOURCES test_udp_failmalloc.c
   LABELS unit TIMEOUT 300 LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_resume SOURCES test_udp_resume.c LABELS unit
   TIMEOUT 120 LIBS mstls_udp_testlib)
+mstls_add_test(NAME test_udp_log SOURCES test_udp_log.c LABELS unit
+  TIMEOUT 120 LIBS mstls_udp_testlib)

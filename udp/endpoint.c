@@ -10,6 +10,7 @@
 
 #include "creds.h"
 #include "fleet.h"
+#include "log.h"
 
 #define EP_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 /* Appended to every priority string, the caller's too: DTLS 1.0 (RFC 4347)
@@ -149,6 +150,14 @@ void mstls_udp_leave(mstls_udp_endpoint *ep) {
 void mstls_udp_drop(mstls_udp_endpoint *ep, int reason) {
   ep->stats.dropped[reason]++;
   ep->stats.dropped_total++;
+  /* A summary, not a line per datagram: at the 1st, 2nd, 4th, ... drop of
+   * each reason, so that a flood cannot flood the log. */
+  if (mstls_log_on(MSTLS_LOG_INFO) &&
+      mstls_log_count_due(ep->stats.dropped[reason])) {
+    mstls_log(MSTLS_LOG_INFO, "udp endpoint %p: %llu datagram(s) dropped: %s",
+              (void *)ep, (unsigned long long)ep->stats.dropped[reason],
+              mstls_udp_drop_reason_str(reason));
+  }
 }
 
 void mstls_udp_transmit(mstls_udp_endpoint *ep, const struct sockaddr *to,
@@ -221,7 +230,8 @@ int mstls_udp_endpoint_new(mstls_udp_endpoint **pep,
   }
   if ((rv = ep_priority(
            ep, settings->priority ? settings->priority : EP_DEFAULT_PRIORITY,
-           cred->npsk > 0 ? MSTLS_PRIORITY_PSK : "")) < 0) {
+           mstls_tlsopt_priority_extra(cred->npsk > 0,
+                                       settings->tls.raw_public_keys))) < 0) {
     goto fail;
   }
   if ((rv = mstls_tlsopt_init(&ep->tlsopt, mem, &settings->tls, 1)) < 0) {

@@ -8,6 +8,7 @@
 #include "udp_int.h"
 
 #include "creds.h"
+#include "log.h"
 
 #define PEER_HS_STEPS 32
 #define PEER_READ_STEPS 64
@@ -184,6 +185,7 @@ int mstls_udp_peer_create(mstls_udp_endpoint *ep, const struct sockaddr *sa,
   peer->keylen = keylen;
   peer->state = MSTLS_UDP_PEER_HANDSHAKING;
   peer->flags = client ? MSTLS_UDP_PEER_CLIENT : 0;
+  flags |= mstls_tlsopt_init_flags(&ep->tlsopt);
   rv = mstls_chan_init(&peer->ch, ep->mem, flags, peer_push, peer);
   if (rv < 0) {
     mstls_mem_free(ep->mem, peer);
@@ -338,13 +340,44 @@ static void peer_leave_prefix(mstls_udp_peer *peer, mstls_udp_peer_state was) {
   mstls_udp_prefix_release(peer->ep, pre);
 }
 
+/* MSTLS_LOG_INFO: why the peer ends (@p why, or from @p reason). */
+static void peer_log_end(mstls_udp_peer *peer, mstls_udp_peer_state was,
+                         int reason, const char *why) {
+  char text[160];
+  if (!mstls_log_on(MSTLS_LOG_INFO)) {
+    return;
+  }
+  if (why == NULL && reason == 0) {
+    why = "closed by the peer (close_notify)";
+  } else if (why == NULL && reason == MSTLS_E_CLOSED) {
+    why = "closed";
+  }
+  if (why != NULL) {
+    snprintf(text, sizeof(text), "%s", why);
+  } else {
+    snprintf(text, sizeof(text), "%s: %s",
+             was == MSTLS_UDP_PEER_HANDSHAKING ? "handshake failed" : "closed",
+             mstls_strerror(reason));
+  }
+  mstls_chan_log(&peer->ch, MSTLS_LOG_INFO, text);
+}
+
+static void peer_finish(mstls_udp_peer *peer, int reason, int bye,
+                        const char *why);
+
 void mstls_udp_peer_finish(mstls_udp_peer *peer, int reason, int bye) {
+  peer_finish(peer, reason, bye, NULL);
+}
+
+static void peer_finish(mstls_udp_peer *peer, int reason, int bye,
+                        const char *why) {
   mstls_udp_endpoint *ep = peer->ep;
   mstls_udp_peer_state was = peer->state;
 
   if (was == MSTLS_UDP_PEER_CLOSED) {
     return;
   }
+  peer_log_end(peer, was, reason, why);
   if (bye && was == MSTLS_UDP_PEER_OPEN) {
     /* Best effort: with GNUTLS_NONBLOCK and a push that never blocks this
      * sends the close_notify alert and returns. */
@@ -451,6 +484,7 @@ static void peer_handshake_done(mstls_udp_peer *peer) {
   if (peer->prefix) {
     peer->prefix->half_open--;
   }
+  mstls_chan_log_handshake(&peer->ch);
   if (peer->replaces) {
     peer_take_over(peer);
   }
@@ -528,7 +562,7 @@ void mstls_udp_peer_expire(mstls_udp_peer *peer, mstls_tstamp now) {
   switch (peer->state) {
   case MSTLS_UDP_PEER_HANDSHAKING:
     if (now >= peer->hs_deadline) {
-      mstls_udp_peer_finish(peer, MSTLS_E_TIMEOUT, 0);
+      peer_finish(peer, MSTLS_E_TIMEOUT, 0, "handshake timed out");
       return;
     }
     if (now >= peer->dtls_deadline) {
@@ -541,7 +575,7 @@ void mstls_udp_peer_expire(mstls_udp_peer *peer, mstls_tstamp now) {
     if (ep->settings.idle_timeout &&
         now >= peer->last_active + ep->settings.idle_timeout) {
       ep->stats.reaped++;
-      mstls_udp_peer_finish(peer, MSTLS_E_PEER_GONE, 1);
+      peer_finish(peer, MSTLS_E_PEER_GONE, 1, "reaped: idle timeout");
       return;
     }
     break;

@@ -167,13 +167,23 @@ typedef struct mstls_mem {
  *  mstls_udp_peer_get_error_detail() (a detail is cut to fit). */
 #define MSTLS_DETAIL_MAX 256
 
-/** Log levels of mstls_set_log(). */
+/** Log levels of mstls_set_log(); each includes the ones before it.
+ *  OFF and ERROR keep their values; INFO took the value 2, so DEBUG is
+ *  3 now. */
 typedef enum mstls_log_level {
   MSTLS_LOG_OFF = 0,
   /** A stream or peer failed: the error and its detail. */
   MSTLS_LOG_ERROR = 1,
-  /** Also GnuTLS's own log at its level n - 1 (2: GnuTLS level 1, ...). */
-  MSTLS_LOG_DEBUG = 2
+  /** mstls's own events: a handshake completed (stream or peer address,
+   *  version, cipher, full or resumed), a stream, peer or session closed
+   *  or failed (and why), a peer reaped (idle) or timed out in its
+   *  handshake, SCTP association and path events, and datagrams dropped
+   *  or refused by a limit, summarised per reason (a line at the 1st,
+   *  2nd, 4th, 8th, ... of each reason, with the count so far: a flood of
+   *  n datagrams gives about log2(n) lines). */
+  MSTLS_LOG_INFO = 2,
+  /** Also GnuTLS's own log at its level n - 2 (3: GnuTLS level 1, ...). */
+  MSTLS_LOG_DEBUG = 3
 } mstls_log_level;
 
 /** A log line (no newline) at @p level. Called from whichever thread
@@ -182,9 +192,10 @@ typedef void (*mstls_log_cb)(int level, const char *line, void *user_data);
 
 /**
  * @brief Send mstls's log (and, from MSTLS_LOG_DEBUG on, GnuTLS's) to
- *        @p cb; off by default. Process-wide, like GnuTLS's own log: set
- *        it before making connections. @p level MSTLS_LOG_OFF or a NULL
- *        callback turns it off.
+ *        @p cb; off by default, and then free: nothing is formatted.
+ *        Process-wide, like GnuTLS's own log: set it before making
+ *        connections. @p level MSTLS_LOG_OFF or a NULL callback turns it
+ *        off.
  */
 MSTLS_EXTERN void mstls_set_log(mstls_log_cb cb, int level, void *user_data);
 
@@ -468,6 +479,40 @@ MSTLS_EXTERN int mstls_credentials_add_psk(mstls_credentials *cred,
                                            const char *identity,
                                            const uint8_t *key, size_t keylen);
 
+/**
+ * @brief Load a raw public key (RFC 7250) and its private key from PEM
+ *        files: the key this side presents, instead of a certificate, to
+ *        a peer that accepts raw public keys (mstls_tls_options
+ *        .raw_public_keys on both sides).
+ *
+ * The credentials may hold a certificate as well: the handshake then uses
+ * the raw key with peers that negotiate raw keys and the certificate with
+ * the others.
+ * @param pubkey_file a SubjectPublicKeyInfo ("-----BEGIN PUBLIC KEY-----",
+ *        as `certtool --pubkey-info` or `openssl pkey -pubout` write it),
+ *        or NULL to take the public half of @p key_file.
+ * @param key_file the private key (PKCS #8, or the RSA or EC form).
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL), MSTLS_E_CREDENTIALS
+ *         (unreadable files, not such keys, or a public key that is not
+ *         the private key's), MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_set_rawpk_file(mstls_credentials *cred,
+                                                  const char *pubkey_file,
+                                                  const char *key_file);
+
+/**
+ * @brief mstls_credentials_set_rawpk_file() from PEM in memory.
+ * @param pubkey_pem the public key, or NULL (with @p pubkey_len 0) to take
+ *        the public half of the private key.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL or empty key, a length
+ *         without a public key), MSTLS_E_CREDENTIALS, MSTLS_E_NOMEM.
+ */
+MSTLS_EXTERN int mstls_credentials_set_rawpk_mem(mstls_credentials *cred,
+                                                 const char *pubkey_pem,
+                                                 size_t pubkey_len,
+                                                 const char *key_pem,
+                                                 size_t key_len);
+
 /** @brief The underlying GnuTLS credentials (escape hatch). */
 MSTLS_EXTERN gnutls_certificate_credentials_t
 mstls_credentials_get_gnutls(mstls_credentials *cred);
@@ -583,6 +628,11 @@ typedef struct mstls_peer_identity {
   /** The PSK identity of the handshake (mstls_credentials_add_psk()),
    *  "" when no pre-shared key was used. */
   char psk_identity[MSTLS_PSK_IDENTITY_MAX + 1];
+  /** 1 when the peer presented a raw public key (RFC 7250) instead of a
+   *  certificate: chain_len is 1, sha256 is the SHA-256 of its
+   *  SubjectPublicKeyInfo (mstls_spki_sha256()), subject, issuer and
+   *  alt_names are "". */
+  int raw_public_key;
 } mstls_peer_identity;
 
 /**
@@ -626,7 +676,10 @@ typedef struct mstls_tls_options {
    *  npins x MSTLS_SHA256_LEN bytes, copied. When set, the peer's own
    *  certificate must match one of them and trust anchors and names are
    *  not consulted (RFC 6353's SNMP fingerprints, WebRTC's
-   *  a=fingerprint). A server with pins requires a client certificate. */
+   *  a=fingerprint). A server with pins requires a client certificate.
+   *  A peer's raw public key (raw_public_keys) matches the SHA-256 of its
+   *  SubjectPublicKeyInfo (mstls_spki_sha256()); both kinds may share the
+   *  list. */
   const uint8_t *pins;
   size_t npins;
   /** See mstls_configure_cb, mstls_keylog_cb, mstls_verify_cb,
@@ -644,6 +697,17 @@ typedef struct mstls_tls_options {
    *  chosen profile and the keys with mstls_udp_peer_get_srtp(). Copied;
    *  a session of SCTP streams refuses it. */
   const char *srtp_profiles;
+  /** 1: negotiate raw public keys (RFC 7250) for both sides' certificate
+   *  types, preferred to X.509 when both sides allow them. This side
+   *  presents the raw key of its credentials
+   *  (mstls_credentials_set_rawpk_file()) when the peer takes raw keys,
+   *  its certificate otherwise; a peer that does not negotiate raw keys
+   *  gets X.509 as before. No trust anchor vouches for a raw key: a peer's
+   *  raw key is accepted only when it matches one of pins or the verify
+   *  callback accepts it (its verdict is then MSTLS_E_CERT_VERIFY unless a
+   *  pin matched). Without pins and a verify callback a raw key is
+   *  refused, MSTLS_SETTINGS_INSECURE / MSTLS_UDP_INSECURE included. */
+  int raw_public_keys;
 } mstls_tls_options;
 
 /**
@@ -651,6 +715,28 @@ typedef struct mstls_tls_options {
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL or empty), MSTLS_E_TLS.
  */
 MSTLS_EXTERN int mstls_cert_sha256(const gnutls_datum_t *der,
+                                   uint8_t out[MSTLS_SHA256_LEN]);
+
+/**
+ * @brief SHA-256 of a public key's SubjectPublicKeyInfo (DER), the value
+ *        to pin for a raw public key (RFC 7250; also RFC 7469's pin-sha256
+ *        before base64).
+ * @param key the public key, PEM ("-----BEGIN PUBLIC KEY-----") or DER.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL, empty, or not a public key),
+ *         MSTLS_E_TLS.
+ */
+MSTLS_EXTERN int mstls_spki_sha256(const gnutls_datum_t *key,
+                                   uint8_t out[MSTLS_SHA256_LEN]);
+
+/**
+ * @brief The SHA-256 of the credentials' raw public key
+ *        (mstls_credentials_set_rawpk_file()): the value a peer pins
+ *        (mstls_tls_options.pins) to accept it.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL), MSTLS_E_INVALID_STATE (no
+ *         raw public key loaded).
+ */
+MSTLS_EXTERN int
+mstls_credentials_get_rawpk_sha256(mstls_credentials *cred,
                                    uint8_t out[MSTLS_SHA256_LEN]);
 
 /**

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -141,6 +142,47 @@ mstls_credentials *test_client_creds(const mstls_mem *mem, const char *ca_pem,
       (with_cert && mstls_credentials_set_key_mem(
                         c, p->client_cert_pem, strlen(p->client_cert_pem),
                         p->client_key_pem, strlen(p->client_key_pem)) < 0)) {
+    mstls_credentials_del(c);
+    return NULL;
+  }
+  return c;
+}
+
+char *test_new_key_pem(void) {
+  gnutls_x509_privkey_t key;
+  char *pem = NULL;
+  if (make_key(&key, &pem) < 0) {
+    pem = NULL;
+  }
+  gnutls_x509_privkey_deinit(key);
+  return pem;
+}
+
+char *test_pubkey_pem(const char *key_pem) {
+  gnutls_privkey_t priv = NULL;
+  gnutls_pubkey_t pub = NULL;
+  gnutls_datum_t k = {(unsigned char *)(uintptr_t)key_pem,
+                      (unsigned)strlen(key_pem)};
+  gnutls_datum_t d = {NULL, 0};
+  char *out = NULL;
+  if (gnutls_privkey_init(&priv) == 0 && gnutls_pubkey_init(&pub) == 0 &&
+      gnutls_privkey_import_x509_raw(priv, &k, GNUTLS_X509_FMT_PEM, NULL, 0) ==
+          0 &&
+      gnutls_pubkey_import_privkey(pub, priv, 0, 0) == 0 &&
+      gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &d) == 0) {
+    out = pem_dup(&d);
+  }
+  gnutls_pubkey_deinit(pub);
+  gnutls_privkey_deinit(priv);
+  return out;
+}
+
+mstls_credentials *test_add_rawpk(mstls_credentials *c, const char *key_pem,
+                                  uint8_t pin[MSTLS_SHA256_LEN]) {
+  if (!c || !key_pem ||
+      mstls_credentials_set_rawpk_mem(c, NULL, 0, key_pem, strlen(key_pem)) <
+          0 ||
+      (pin && mstls_credentials_get_rawpk_sha256(c, pin) < 0)) {
     mstls_credentials_del(c);
     return NULL;
   }

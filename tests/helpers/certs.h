@@ -26,4 +26,14 @@ mstls_credentials *test_server_creds(const mstls_mem *mem);
 mstls_credentials *test_client_creds(const mstls_mem *mem, const char *ca_pem,
                                      int with_cert);
 
+/* Raw public keys (RFC 7250). A new ECDSA P-256 private key in PEM, and
+ * the PEM public key of a private key (free() both; NULL on failure). */
+char *test_new_key_pem(void);
+char *test_pubkey_pem(const char *key_pem);
+/* Load @p key_pem as the raw public key of @p c and copy its pin (SPKI
+ * SHA-256) to @p pin (NULL: not wanted). @return @p c, or NULL (and @p c
+ * freed) on failure. */
+mstls_credentials *test_add_rawpk(mstls_credentials *c, const char *key_pem,
+                                  uint8_t pin[MSTLS_SHA256_LEN]);
+
 #endif
