@@ -9,7 +9,8 @@
 #                             VIP 10.9.0.1         10.3.0.1 --- 10.3.0.2 ipr2
 #
 # Each real server runs two worker processes that share its ports with
-# SO_REUSEPORT (SCTP and UDP). All share one ticket key and cookie secret. The client
+# SO_REUSEPORT (SCTP and UDP). All derive their ticket key and cookie
+# secret from one fleet secret file (mstls_fleet_load). The client
 # (ipvs_peer) makes --rounds new associations and DTLS connections through
 # the virtual address, each offering the resumption data of the one before:
 # round-robin sends consecutive ones to different real servers, and every

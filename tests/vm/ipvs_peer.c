@@ -4,15 +4,14 @@
  *
  *   ipvs_peer pki DIR
  *       Writes the test PKI (ca.pem, cert.pem, key.pem for "server.test")
- *       and a fresh shared secret file (keys: 64-byte ticket key and
- *       32-byte cookie secret) into DIR.
+ *       and a fresh fleet secret file (fleet, mode 0600) into DIR.
  *   ipvs_peer server --name N --addr A --sctp-port P --udp-port U --dir DIR
  *            [--timeout S] [--workers W]
  *       One real server: TLS over kernel SCTP (4 streams, echo) and DTLS
  *       (echo) on A, every handshake said in one line ("N sctp ..." or
  *       "N dtls ..." with full or resumed), until SIGTERM or the timeout.
- *       Both services share the ticket key and the cookie secret of
- *       DIR/keys with every other real server.
+ *       Both services take their ticket key and cookie secret from the
+ *       fleet secret DIR/fleet, as every other real server does.
  *   ipvs_peer client --vip V --sctp-port P --udp-port U --dir DIR
  *            --rounds R [--hold FIFO]
  *       R rounds, each a new SCTP association (4 streams, echo checked)
@@ -27,6 +26,7 @@
  * Every wait is bounded. The client exits 0 only if every round echoed
  * intact and every round after the first resumed on every stream with no
  * full handshake. */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,7 +45,6 @@
 
 #define IV_STREAMS 4
 #define IV_MAX_ASSOCS 32
-#define IV_KEYS_LEN (MSTLS_TICKET_KEY_SIZE + MSTLS_UDP_COOKIE_SECRET_SIZE)
 #define IV_RESUME_MAX 8192
 
 static volatile sig_atomic_t iv_stop;
@@ -78,35 +77,34 @@ static int iv_write(const char *dir, const char *name, const void *data,
 
 static int iv_pki(const char *dir) {
   const test_pki *p = test_pki_get();
-  uint8_t keys[IV_KEYS_LEN];
+  uint8_t secret[32];
+  char hex[2 * sizeof(secret) + 2], path[512];
   FILE *r = fopen("/dev/urandom", "rb");
+  size_t i;
+  int fd;
 
-  if (p == NULL || r == NULL || fread(keys, 1, sizeof(keys), r) != sizeof(keys))
+  if (p == NULL || r == NULL ||
+      fread(secret, 1, sizeof(secret), r) != sizeof(secret))
     return 1;
   fclose(r);
-  if (iv_write(dir, "ca.pem", p->ca_pem, strlen(p->ca_pem)) != 0 ||
+  for (i = 0; i < sizeof(secret); i++)
+    snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+  hex[2 * sizeof(secret)] = '\n';
+  hex[2 * sizeof(secret) + 1] = '\0';
+  /* The fleet secret: readable by its owner only, or mstls refuses it. */
+  snprintf(path, sizeof(path), "%s/fleet", dir);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) ||
+      close(fd) != 0 ||
+      iv_write(dir, "ca.pem", p->ca_pem, strlen(p->ca_pem)) != 0 ||
       iv_write(dir, "cert.pem", p->server_cert_pem,
                strlen(p->server_cert_pem)) != 0 ||
       iv_write(dir, "key.pem", p->server_key_pem, strlen(p->server_key_pem)) !=
-          0 ||
-      iv_write(dir, "keys", keys, sizeof(keys)) != 0) {
+          0) {
     printf("FAIL cannot write into %s\n", dir);
     return 1;
   }
   return 0;
-}
-
-static int iv_read_keys(const char *dir, uint8_t *keys) {
-  char path[512];
-  FILE *f;
-  size_t n;
-  snprintf(path, sizeof(path), "%s/keys", dir);
-  f = fopen(path, "rb");
-  if (f == NULL)
-    return -1;
-  n = fread(keys, 1, IV_KEYS_LEN, f);
-  fclose(f);
-  return n == IV_KEYS_LEN ? 0 : -1;
 }
 
 typedef struct iv_opts {
@@ -223,8 +221,8 @@ static int iv_server_run(const iv_opts *o) {
   struct sockaddr_storage ss;
   socklen_t sslen;
   iv_conn conns[IV_MAX_ASSOCS];
-  uint8_t keys[IV_KEYS_LEN];
-  char path[2][512], hp[128];
+  mstls_fleet *fleet = NULL;
+  char path[3][512], hp[128], err[256];
   double deadline = iv_now() + o->timeout;
   int rc;
   size_t i;
@@ -234,12 +232,14 @@ static int iv_server_run(const iv_opts *o) {
   sv.o = o;
   snprintf(path[0], sizeof(path[0]), "%s/cert.pem", o->dir);
   snprintf(path[1], sizeof(path[1]), "%s/key.pem", o->dir);
-  if (iv_read_keys(o->dir, keys) != 0 ||
+  snprintf(path[2], sizeof(path[2]), "%s/fleet", o->dir);
+  err[0] = '\0';
+  if (mstls_fleet_load(&fleet, path[2], NULL, err, sizeof(err)) != 0 ||
       mstls_credentials_new(&cred, NULL) != 0 ||
       mstls_credentials_set_key_file(cred, path[0], path[1]) != 0 ||
-      mstls_credentials_set_ticket_key(cred, keys, MSTLS_TICKET_KEY_SIZE) !=
-          0) {
-    printf("FAIL %s: credentials or keys from %s\n", o->name, o->dir);
+      mstls_credentials_set_fleet(cred, fleet) != 0) {
+    printf("FAIL %s: credentials or fleet secret from %s %s\n", o->name, o->dir,
+           err);
     return 1;
   }
   mstls_sctp_config_default(&cfg);
@@ -269,9 +269,7 @@ static int iv_server_run(const iv_opts *o) {
     rc = mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sslen, &us, &cb,
                             cred, &sv);
   if (rc == 0)
-    rc = mstls_udp_endpoint_set_cookie_secret(mstls_udp_loop_get_endpoint(loop),
-                                              keys + MSTLS_TICKET_KEY_SIZE,
-                                              MSTLS_UDP_COOKIE_SECRET_SIZE);
+    rc = mstls_udp_endpoint_set_fleet(mstls_udp_loop_get_endpoint(loop), fleet);
   if (rc != 0) {
     printf("FAIL %s: dtls on %s: %s\n", o->name, hp, mstls_strerror(rc));
     return 1;
@@ -345,6 +343,7 @@ static int iv_server_run(const iv_opts *o) {
   mstls_sctp_listener_del(l);
   mstls_udp_loop_del(loop);
   mstls_credentials_del(cred);
+  mstls_fleet_del(fleet);
   return sv.failed ? 1 : 0;
 }
 
