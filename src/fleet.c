@@ -17,6 +17,7 @@
 #include <gnutls/crypto.h>
 
 #include "creds.h"
+#include "hex.h"
 #include "mem.h"
 
 static const char fleet_salt[] = "mstls fleet v1";
@@ -165,19 +166,6 @@ static void fleet_err(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int fleet_hexval(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 static int fleet_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -202,7 +190,7 @@ static int fleet_parse_line(char *line, const char *path, unsigned lineno,
   }
   digits = (size_t)(e - s);
   for (i = 0; i < digits; i++) {
-    if (fleet_hexval(s[i]) < 0) {
+    if (mstls_hexval(s[i]) < 0) {
       fleet_err(err, errlen, "%s:%u: not hexadecimal (character %zu)", path,
                 lineno, (size_t)(s - line) + i + 1);
       return MSTLS_E_CREDENTIALS;
@@ -225,7 +213,7 @@ static int fleet_parse_line(char *line, const char *path, unsigned lineno,
   }
   for (i = 0; i < digits / 2; i++) {
     out[i] =
-        (uint8_t)(fleet_hexval(s[2 * i]) << 4 | fleet_hexval(s[2 * i + 1]));
+        (uint8_t)(mstls_hexval(s[2 * i]) << 4 | mstls_hexval(s[2 * i + 1]));
   }
   *plen = digits / 2;
   return 1;

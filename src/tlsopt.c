@@ -11,6 +11,7 @@
 
 #include "creds.h"
 #include "err.h"
+#include "hex.h"
 
 int mstls_cert_sha256(const gnutls_datum_t *der,
                       uint8_t out[MSTLS_SHA256_LEN]) {
@@ -55,19 +56,6 @@ int mstls_spki_sha256(const gnutls_datum_t *key,
   return rv < 0 ? MSTLS_E_TLS : 0;
 }
 
-static int tlsopt_hexval(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 int mstls_sha256_from_hex(const char *hex, uint8_t out[MSTLS_SHA256_LEN]) {
   size_t i;
   const char *p = hex;
@@ -80,8 +68,8 @@ int mstls_sha256_from_hex(const char *hex, uint8_t out[MSTLS_SHA256_LEN]) {
     if (i > 0 && *p == ':') {
       p++;
     }
-    hi = tlsopt_hexval(p[0]);
-    lo = hi < 0 ? -1 : tlsopt_hexval(p[1]);
+    hi = mstls_hexval(p[0]);
+    lo = hi < 0 ? -1 : mstls_hexval(p[1]);
     if (lo < 0) {
       return MSTLS_E_INVALID_ARGUMENT;
     }

@@ -673,9 +673,11 @@ static void t_max_assocs(void **state) {
   srv_wait_idle(&w, &c, max_over);
   srv_stop(&w, &c);
   assert_int_equal(c.accepted, 2);
-  /* One peer, but a COOKIE-ECHO it retransmitted before our ABORT reached
-   * it sets up a second association, refused as well. */
-  assert_true(c.refused >= 1 && c.refused <= 2);
+  /* One peer, but every COOKIE-ECHO it retransmits before our ABORT
+   * reaches it sets up another association, refused as well: how many
+   * depends on scheduling, bounded by SCTP. The peer sends at most
+   * Max.Init.Retransmits (usrsctp's default, 8) of them after the first. */
+  assert_true(c.refused >= 1 && c.refused <= 1 + 8);
   assert_int_equal(c.completed, 2);
   assert_int_equal(c.failed, 0);
   world_free(&w);
