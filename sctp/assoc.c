@@ -43,6 +43,7 @@ struct mstls_sctp_assoc {
   int up;
   int error;
   int peer_shutdown;
+  int down_logged; /* MSTLS_LOG_INFO has said the association ended */
   uint16_t in;
   uint16_t out;
   uint16_t nbidi;
@@ -141,8 +142,16 @@ static size_t assoc_nstreams(const mstls_sctp_assoc *a) {
 }
 
 static int assoc_fail(mstls_sctp_assoc *a, int err) {
-  if (a->error == 0)
+  if (a->error == 0) {
     a->error = err;
+    /* However it ended -- a notification, an error of the socket, a local
+     * abort -- the log says so once. */
+    if (!a->down_logged && mstls_log_on(MSTLS_LOG_INFO)) {
+      a->down_logged = 1;
+      mstls_log(MSTLS_LOG_INFO, "sctp association %p: down: %s",
+                (const void *)a, mstls_strerror(err));
+    }
+  }
   return a->error;
 }
 
@@ -438,8 +447,7 @@ static const char *assoc_event_name(mstls_sctp_event ev) {
 }
 
 /* MSTLS_LOG_INFO: association and path events, as they arrive. */
-static void assoc_log_event(const mstls_sctp_assoc *a,
-                            const mstls_sctp_rcv *ri) {
+static void assoc_log_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   char addr[64];
   const char *name = assoc_event_name(ri->event);
 
@@ -472,6 +480,10 @@ static void assoc_log_event(const mstls_sctp_assoc *a,
     break;
   default:
     mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s", (const void *)a, name);
+    if (ri->event == MSTLS_SCTP_EVENT_COMM_LOST ||
+        ri->event == MSTLS_SCTP_EVENT_CANT_START ||
+        ri->event == MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE)
+      a->down_logged = 1;
     break;
   }
 }
@@ -799,12 +811,12 @@ static int assoc_probe(mstls_role role, const mstls_settings *settings,
 static int assoc_new(mstls_sctp_assoc **pa, const mstls_sctp_config *cfg,
                      mstls_role role, const mstls_settings *settings,
                      const mstls_callbacks *callbacks, mstls_credentials *cred,
-                     void *user_data) {
+                     void *user_data, int probe) {
   const mstls_mem *mem = settings != NULL && settings->mem != NULL
                              ? settings->mem
                              : mstls_mem_default();
   mstls_sctp_assoc *a;
-  int rc = assoc_probe(role, settings, cred);
+  int rc = probe ? assoc_probe(role, settings, cred) : 0;
 
   if (rc < 0)
     return rc;
@@ -930,7 +942,7 @@ int mstls_sctp_connect(mstls_sctp_assoc **passoc,
     return rc;
   cfg.local_addrs = NULL; /* not kept: the caller owns the string */
   rc = assoc_new(&a, &cfg, MSTLS_ROLE_CLIENT, settings, callbacks, cred,
-                 user_data);
+                 user_data, 1);
   if (rc != 0)
     return rc;
   if (assoc_pick(&cfg) == MSTLS_SCTP_BACKEND_KERNEL)
@@ -1069,24 +1081,34 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
       l->stats.accept_failed++;
     return rc;
   }
+  /* No throwaway session here: the association is up when accepted, so its
+   * session is made at once below and bad settings fail this call. */
   rc = assoc_new(&a, &l->cfg, MSTLS_ROLE_SERVER, settings, callbacks, cred,
-                 user_data);
+                 user_data, 0);
   if (rc != 0) {
     l->stats.accept_failed++;
     l->ops->close(ns);
     return rc;
   }
-  l->stats.accepted++;
   a->ops = l->ops;
   a->sock = ns;
   a->ops->set_ready(a->sock, assoc_ready, a);
   rc = assoc_become_up(a, 0, 0);
-  if (!l->cfg.blocking)
-    assoc_ready(a); /* anything that arrived before the hook gave no signal */
+  if (rc == MSTLS_E_AGAIN) {
+    /* The stack does not tell the streams yet, so the session comes
+     * later: check the settings now all the same. */
+    int p = assoc_probe(MSTLS_ROLE_SERVER, settings, cred);
+    if (p < 0)
+      rc = p;
+  }
   if (rc != 0 && rc != MSTLS_E_AGAIN) {
+    l->stats.accept_failed++;
     mstls_sctp_assoc_del(a);
     return rc;
   }
+  l->stats.accepted++;
+  if (!l->cfg.blocking)
+    assoc_ready(a); /* anything that arrived before the hook gave no signal */
   *passoc = a;
   if (!l->cfg.blocking)
     return 0;
@@ -1257,7 +1279,7 @@ int mstls_sctp_assoc_new_sock(mstls_sctp_assoc **passoc,
       config->blocking)
     return MSTLS_E_INVALID_ARGUMENT;
   *passoc = NULL;
-  rc = assoc_new(&a, config, role, settings, callbacks, cred, user_data);
+  rc = assoc_new(&a, config, role, settings, callbacks, cred, user_data, 1);
   if (rc != 0)
     return rc;
   a->ops = ops;

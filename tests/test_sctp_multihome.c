@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <mstls/sctp.h>
@@ -93,7 +94,17 @@ static void mh_open(mh_pair *p, const char *listen_on, const char *connect_to,
   cfg.event = mh_on_event;
   test_client_settings(&cs, 2, MSTLS_POLICY_RESUME);
   test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
-  assert_int_equal(mstls_sctp_listen(&p->l, &cfg, listen_on, port), 0);
+  /* The port is the one every case listens on: an association of the
+   * case before that is still closing holds it for a moment. Retry a
+   * bounded number of times. */
+  for (i = 0; i < 50; i++) {
+    rc = mstls_sctp_listen(&p->l, &cfg, listen_on, port);
+    if (rc != MSTLS_E_TRANSPORT)
+      break;
+    usleep(100 * 1000);
+  }
+  assert_int_equal(rc, 0);
+  rc = MSTLS_E_AGAIN;
   cfg.remote_udp_port = port;
   cfg.local_addrs = local;
   assert_int_equal(mstls_sctp_connect(&p->c, &cfg, connect_to, port, &cs, NULL,
@@ -357,7 +368,11 @@ static void test_log_events(void **state) {
   for (i = 0; i < r.n; i++)
     print_message("log: %s\n", r.lines[i]);
   assert_int_equal(mh_log_count(&r, ": up (2 in, 2 out streams)", NULL), 2);
-  assert_int_equal(mh_log_count(&r, ": down: communication lost", NULL), 1);
+  /* Each end says once that its association is down: the client for its
+   * abort, the server for the peer's (as a notification, "communication
+   * lost", or as an error of the socket, "the peer is gone", whichever
+   * usrsctp gives first). */
+  assert_int_equal(mh_log_count(&r, ": down: ", NULL), 2);
   if (mh_have_second)
     assert_true(mh_log_count(&r, ": path 127.0.0.", ": confirmed") >= 1);
   mh_close(&p);

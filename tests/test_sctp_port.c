@@ -113,6 +113,52 @@ static void test_connect_from_any_port(void **state) {
   mstls_credentials_del(scred);
 }
 
+/* A server's settings that cannot work fail mstls_sctp_accept() itself,
+ * naming the cause, and are counted; the peer's association is closed. */
+static void test_accept_bad_settings(void **state) {
+  mstls_sctp_config cfg;
+  mstls_sctp_listener *l = NULL;
+  mstls_sctp_listener_stats ls;
+  mstls_sctp_assoc *c = NULL, *s = NULL;
+  mstls_credentials *ccred = test_client_creds(NULL, NULL, 0);
+  mstls_credentials *scred = test_server_creds(NULL);
+  mstls_settings cs, ss;
+  uint16_t port = mstls_sctp_usrsctp_get_port();
+  int i, rc = MSTLS_E_AGAIN;
+
+  (void)state;
+  assert_non_null(ccred);
+  assert_non_null(scred);
+  mstls_sctp_config_default(&cfg);
+  cfg.backend = MSTLS_SCTP_BACKEND_USRSCTP;
+  cfg.blocking = 0;
+  cfg.streams_in = cfg.streams_out = 2;
+  test_client_settings(&cs, 2, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 2, MSTLS_POLICY_RESUME);
+  ss.priority = "NO-SUCH-PRIORITY";
+  assert_int_equal(mstls_sctp_listen(&l, &cfg, "127.0.0.1", port), 0);
+  cfg.remote_udp_port = port;
+  assert_int_equal(
+      mstls_sctp_connect(&c, &cfg, "127.0.0.1", port, &cs, NULL, ccred, NULL),
+      0);
+  /* Bounded: each round waits on the fds at most 100 ms. */
+  for (i = 0; i < 600 && rc == MSTLS_E_AGAIN; i++) {
+    (void)mstls_sctp_listener_wait(l, 100);
+    rc = mstls_sctp_accept(l, &s, &ss, NULL, scred, NULL);
+    (void)mstls_sctp_assoc_process(c);
+  }
+  assert_int_equal(rc, MSTLS_E_TLS);
+  assert_null(s);
+  assert_int_equal(mstls_sctp_listener_get_stats(l, &ls), 0);
+  assert_int_equal(ls.accept_failed, 1);
+  assert_int_equal(ls.accepted, 0);
+  mstls_sctp_assoc_abort(c);
+  mstls_sctp_assoc_del(c);
+  mstls_sctp_listener_del(l);
+  mstls_credentials_del(ccred);
+  mstls_credentials_del(scred);
+}
+
 static int group_teardown(void **state) {
   (void)state;
   (void)mstls_sctp_usrsctp_release();
@@ -123,6 +169,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_any_port),
       cmocka_unit_test(test_connect_from_any_port),
+      cmocka_unit_test(test_accept_bad_settings),
   };
   return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -459,8 +459,11 @@ MSTLS_EXTERN int mstls_sctp_listen(mstls_sctp_listener **plistener,
  * MSTLS_E_AGAIN when nobody waits; otherwise the session exists and the
  * handshake progresses in mstls_sctp_assoc_process().
  * @return 0, MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_TRANSPORT,
- *         MSTLS_E_NOMEM, or an error of mstls_session_new() or of the
- *         handshake (the association is returned then too).
+ *         MSTLS_E_NOMEM, an error of mstls_session_new() (settings or
+ *         credentials that cannot work, e.g. MSTLS_E_TLS for a priority
+ *         string GnuTLS refuses: the association is closed and counted in
+ *         accept_failed), or an error of the handshake (the association is
+ *         returned then too).
  */
 MSTLS_EXTERN int mstls_sctp_accept(mstls_sctp_listener *listener,
                                    mstls_sctp_assoc **passoc,
@@ -503,7 +506,8 @@ MSTLS_EXTERN int mstls_sctp_listener_set_ready(mstls_sctp_listener *listener,
 /** Counters of a listener. */
 typedef struct mstls_sctp_listener_stats {
   uint64_t accepted; /**< associations returned by mstls_sctp_accept() */
-  /** Accepts that failed (out of memory, socket setup). */
+  /** Accepts that failed (out of memory, socket setup, settings or
+   *  credentials that cannot make a session). */
   uint64_t accept_failed;
 } mstls_sctp_listener_stats;
 
