@@ -8,11 +8,12 @@
 #
 # Then --workers 2 --fleet-secret: two worker processes, each with its own
 # listener bound with SO_REUSEPORT to the port; a server without
-# --workers cannot take the port; a client keeps its session (--session),
+# --workers cannot take the port, nor workers the port of a server
+# without; a client keeps its session (--session),
 # then 6 clients resume it at once on whichever worker the kernel gives
 # them (the workers share the fleet's ticket key); all are served, every
 # stream of the 6 resumed, and the counters are summed and printed per
-# worker.
+# worker; SIGHUP makes every worker read the fleet file again.
 #
 # Usage: serve_kernel.sh PATH/TO/mstls
 set -u
@@ -105,6 +106,23 @@ rc=$?
 grep -qF "listen: transport failure" "$W/w1.out" ||
   fail "a server without --workers on the workers' port: $(cat "$W/w1.out")"
 
+# Nor can workers join a port that such a listener holds: a worker says
+# so, the others are stopped, and the server exits 1 without listening.
+"$T" sctp-server --listen "127.0.0.1:$((P + 1))" --backend kernel --once \
+  >"$W/w2.out" 2>&1 &
+SP1=$!
+wait_for "$W/w2.out" "listening on" || fail "single server did not start"
+timeout 120 "$T" sctp-server --listen "127.0.0.1:$((P + 1))" \
+  --backend kernel --workers 2 >"$W/w3.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "workers on a single server's port: exit $rc"
+grep -qE "mstls: worker [12]: listen: transport failure" "$W/w3.out" ||
+  fail "workers on a single server's port: $(cat "$W/w3.out")"
+grep -qF "listening on" "$W/w3.out" &&
+  fail "workers on a single server's port: said listening"
+kill -TERM "$SP1"
+wait "$SP1" || fail "single server: exit $?"
+
 printf 'first\n' | timeout 120 "$T" sctp-client --connect "127.0.0.1:$P" \
   --backend kernel --insecure --streams 4 --session "$W/c0.sess" \
   --linger 60000 >"$W/wc0.out" 2>&1 || fail "workers: first client: exit $?"
@@ -126,6 +144,12 @@ for i in 1 2 3 4 5 6; do
   grep -qF "[stream 3] again $i" "$W/wc$i.out" || fail "workers: client $i: no echo"
   grep -qF "4 of 4 streams resumed" "$W/wc$i.out" ||
     fail "workers: client $i: not every stream resumed"
+done
+# SIGHUP reaches every worker: each reads the fleet file again.
+kill -HUP "$WP"
+for i in 1 2; do
+  wait_for "$W/w.out" "mstls sctp-server (worker $i): SIGHUP: fleet secret read again (fleet " ||
+    fail "workers: worker $i did not read the fleet secret again"
 done
 for _ in $(seq 240); do
   kill -USR1 "$WP"
