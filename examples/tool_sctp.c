@@ -1,5 +1,7 @@
 /* mstls sctp-server / sctp-client: TLS over SCTP (RFC 3436), in the spirit
  * of gnutls-serv / gnutls-cli. */
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,9 @@
 
 /* Client: after its SHUTDOWN, longest wait for SCTP to complete it. */
 #define TSCTP_CLOSE_WAIT_MS 10000
+/* Largest --session file read: a session's resumption data are a few
+ * KB. */
+#define TSCTP_SESSION_MAX 65536
 
 static void tsctp_usage(FILE *f, const char *cmd) {
   fprintf(
@@ -52,6 +57,26 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "                       default 10000)\n"
       "  --backlog N          server: associations set up and waiting to be\n"
       "                       accepted (1..65535, default 32)\n"
+      "  --workers N          server, kernel SCTP: N processes, each with its"
+      " own\n"
+      "                       listener on the address (SO_REUSEPORT) and"
+      " event loop\n"
+      "                       (1..256, default 1: one loop, no SO_REUSEPORT);"
+      " the\n"
+      "                       counters are summed and printed per worker"
+      " too\n"
+      "  --fleet-secret FILE  server: the session-ticket key comes from this"
+      " fleet\n"
+      "                       secret (hex; docs/scale-out.md), so servers"
+      " sharing\n"
+      "                       it resume each other's sessions (default: a"
+      " random\n"
+      "                       key, shared by the workers); SIGHUP reads it"
+      " (and\n"
+      "                       --cert/--key) again for new associations\n"
+      "  --session FILE       client: resume the session kept in FILE (if it"
+      " exists)\n"
+      "                       and keep the new one there (mode 0600)\n"
       "  --cert F --key F     certificate and key (server default: a\n"
       "                       self-signed ECDSA certificate in memory)\n"
       "  --ca F | --insecure  client: trust anchors, or no verification\n"
@@ -97,7 +122,8 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       " serves\n"
       "every association at once from one event loop, prints path events"
       " and its\n"
-      "counters on SIGUSR1 and at exit (SIGINT, SIGTERM).\n",
+      "counters on SIGUSR1 and at exit (SIGINT, SIGTERM).\n"
+      "usrsctp is one SCTP stack per process: --workers needs kernel SCTP.\n",
       cmd);
 }
 
@@ -122,7 +148,10 @@ enum {
   TSCTP_ECHO_BACKLOG,
   TSCTP_STALL_TIMEOUT,
   TSCTP_BACKLOG,
+  TSCTP_WORKERS,
+  TSCTP_FLEET,
   TSCTP_BIND,
+  TSCTP_SESSION,
   TSCTP_HELP,
   /* TLS options shared with the dtls subcommands (tool_tls.c). */
   TSCTP_ALPN = 100,
@@ -137,8 +166,9 @@ enum {
 static int tsctp_parse_server(int id, const char *v, tsctp_opts *o, int server,
                               tool_err *err) {
   static const char *const names[] = {"--handshake-timeout", "--max-assocs",
-                                      "--echo-backlog", "--stall-timeout",
-                                      "--backlog"};
+                                      "--echo-backlog",      "--stall-timeout",
+                                      "--backlog",           "--workers",
+                                      "--fleet-secret"};
   const char *name = names[id - TSCTP_HS_TIMEOUT];
 
   if (!server)
@@ -155,9 +185,25 @@ static int tsctp_parse_server(int id, const char *v, tsctp_opts *o, int server,
     return tool_parse_u32(name, v, 1, 3600000, &o->stall_timeout_ms, err);
   case TSCTP_BACKLOG:
     return tool_parse_u16(name, v, 1, 65535, &o->backlog, err);
+  case TSCTP_WORKERS:
+    return tool_parse_u32(name, v, 1, TSCTP_WORKERS_MAX, &o->workers, err);
+  case TSCTP_FLEET:
+    o->fleet_secret = v;
+    return 0;
   default:
     return tool_fail(err, "internal: option %d", id);
   }
+}
+
+/* --workers N on usrsctp: why not, and what to do instead. -1. */
+static int tsctp_no_usrsctp_workers(const tsctp_opts *o, tool_err *err) {
+  return tool_fail(err,
+                   "--workers %u: usrsctp is one SCTP stack per process, "
+                   "and its listeners cannot share a port; use --backend "
+                   "kernel (the workers share the port with SO_REUSEPORT), "
+                   "or run several sctp-server processes on different UDP "
+                   "encapsulation ports (--udp-port) behind a balancer",
+                   o->workers);
 }
 
 /* Returns 0 (run), 1 (--help) or -1 (err says why); never exits. */
@@ -184,6 +230,9 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       {"echo-backlog", 1, TSCTP_ECHO_BACKLOG},
       {"stall-timeout", 1, TSCTP_STALL_TIMEOUT},
       {"backlog", 1, TSCTP_BACKLOG},
+      {"workers", 1, TSCTP_WORKERS},
+      {"fleet-secret", 1, TSCTP_FLEET},
+      {"session", 1, TSCTP_SESSION},
       {"bind", 1, TSCTP_BIND},
       {"profile", 1, TSCTP_PROFILE},
       {"rto-initial", 1, TSCTP_RTO_INITIAL},
@@ -223,6 +272,7 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
   o->echo_backlog = TSCTP_DEFAULT_ECHO_BACKLOG;
   o->stall_timeout_ms = TSCTP_DEFAULT_STALL_TIMEOUT_MS;
   o->backlog = MSTLS_SCTP_DEFAULT_BACKLOG;
+  o->workers = 1;
   tool_scan_init(&sc, argc, argv);
   while ((id = tool_scan_next(&sc, opts, &v, err)) > 0) {
     switch (id) {
@@ -280,6 +330,8 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
     case TSCTP_ECHO_BACKLOG:
     case TSCTP_STALL_TIMEOUT:
     case TSCTP_BACKLOG:
+    case TSCTP_WORKERS:
+    case TSCTP_FLEET:
       if (tsctp_parse_server(id, v, o, server, err) < 0)
         return -1;
       break;
@@ -305,6 +357,13 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       if (*v == '\0')
         return tool_fail(err, "--bind: an address is needed (ADDR[,ADDR...])");
       o->bind = v;
+      break;
+    case TSCTP_SESSION:
+      if (server)
+        return tool_fail(err, "--session is for sctp-client");
+      if (*v == '\0')
+        return tool_fail(err, "--session: a file name is needed");
+      o->session = v;
       break;
     case TSCTP_ALPN:
     case TSCTP_KEYLOG:
@@ -353,6 +412,8 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
                      o->streams);
   if (tool_sctp_tune_check(&o->tune, err) < 0)
     return -1;
+  if (o->workers > 1 && o->backend == MSTLS_SCTP_BACKEND_USRSCTP)
+    return tsctp_no_usrsctp_workers(o, err);
   if (o->udp_port == 0)
     o->udp_port = server                 ? o->port
                   : o->port < UINT16_MAX ? (uint16_t)(o->port + 1)
@@ -380,9 +441,18 @@ static int tsctp_args(int argc, char **argv, tsctp_opts *o, int server) {
     fprintf(stderr, "(mstls %s --help lists the options)\n", argv[0]);
     return 2;
   }
-  if (o->backend == MSTLS_SCTP_BACKEND_DEFAULT)
+  if (o->backend == MSTLS_SCTP_BACKEND_DEFAULT) {
     o->backend = mstls_sctp_kernel_available() ? MSTLS_SCTP_BACKEND_KERNEL
                                                : MSTLS_SCTP_BACKEND_USRSCTP;
+    if (o->workers > 1 && o->backend == MSTLS_SCTP_BACKEND_USRSCTP) {
+      (void)tsctp_no_usrsctp_workers(o, &err);
+      fprintf(stderr,
+              "mstls %s: %s\n(this kernel has no SCTP, so the backend is "
+              "usrsctp)\n",
+              argv[0], err.msg);
+      return 2;
+    }
+  }
   rv = tool_sctp_preflight(o->backend == MSTLS_SCTP_BACKEND_KERNEL,
                            server ? "--listen" : "--connect", o->host);
   if (rv < 0 && o->bind != NULL && tool_check_addr_list("--bind", o->bind) < 0)
@@ -577,6 +647,77 @@ static void tsctp_connect_failed(const tsctp_opts *o,
   fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
 }
 
+/* --session: the resumption data an earlier run kept. @return their
+ * length, 0 when the file does not exist (yet) or cannot be read (said on
+ * stderr). */
+static size_t tsctp_session_load(const char *path, uint8_t *buf, size_t cap) {
+  ssize_t got;
+  int fd = open(path, O_RDONLY);
+
+  if (fd < 0) {
+    if (errno != ENOENT)
+      fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  got = read(fd, buf, cap);
+  close(fd);
+  if (got < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  return (size_t)got;
+}
+
+/* --session: keep the session's resumption data in the file, written to
+ * a temporary file first and renamed, so that a run that dies leaves the
+ * old data or the new, never half of either. Readable by the owner only:
+ * the data hold the session's secrets. */
+static void tsctp_session_save(const char *path, mstls_session *s) {
+  static uint8_t buf[TSCTP_SESSION_MAX];
+  char tmp[4096];
+  size_t len = sizeof(buf);
+  int fd, rv = mstls_session_get_resumption_data(s, buf, &len);
+
+  if (rv < 0) {
+    fprintf(stderr, "mstls: --session %s: nothing to keep (%s)\n", path,
+            mstls_strerror(rv));
+    return;
+  }
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
+      rename(tmp, path) < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+      (void)unlink(tmp);
+  }
+}
+
+/* --session: how many streams resumed the session of the file. */
+static void tsctp_session_report(const char *path, mstls_session *s,
+                                 size_t loaded) {
+  uint32_t n = mstls_session_get_nstreams(s), i, resumed = 0;
+  mstls_session_stats st;
+
+  for (i = 0; i < n; i++) {
+    mstls_stream_info info;
+    if (mstls_stream_get_info(s, (uint16_t)i, &info) == 0 && info.resumed)
+      resumed++;
+  }
+  if (loaded > 0 && mstls_session_get_stats(s, &st) == 0 &&
+      st.resume_data_rejected > 0)
+    fprintf(stderr,
+            "mstls: --session %s: not resumption data this server takes; "
+            "full handshakes instead\n",
+            path);
+  if (loaded > 0)
+    fprintf(stderr, "--session %s: %u of %u streams resumed\n", path, resumed,
+            n);
+  else
+    fprintf(stderr, "--session %s: no session kept yet (a full handshake)\n",
+            path);
+}
+
 int tool_sctp_client(int argc, char **argv) {
   tsctp_opts o;
   mstls_sctp_config cfg;
@@ -585,6 +726,8 @@ int tool_sctp_client(int argc, char **argv) {
   mstls_settings st;
   mstls_session *s;
   tsctp_client_state cs = {0};
+  static uint8_t blob[TSCTP_SESSION_MAX];
+  size_t blen = 0;
   char line[4096];
   long sent = 0, got = 0;
   double t0;
@@ -610,6 +753,11 @@ int tool_sctp_client(int argc, char **argv) {
   st.server_name = o.tls.npsk > 0 && o.ca == NULL ? NULL : o.name;
   if (o.insecure)
     st.flags |= MSTLS_SETTINGS_INSECURE;
+  if (o.session != NULL &&
+      (blen = tsctp_session_load(o.session, blob, sizeof(blob))) > 0) {
+    st.resumption_data = blob;
+    st.resumption_data_len = blen;
+  }
   tsctp_connecting(&o, &cfg);
   t0 = tsctp_seconds();
   rv = mstls_sctp_connect(&a, &cfg, o.host, o.port, &st, NULL, cred, &cs);
@@ -619,6 +767,8 @@ int tool_sctp_client(int argc, char **argv) {
   }
   s = mstls_sctp_assoc_get_session(a);
   tsctp_info(a);
+  if (o.session != NULL)
+    tsctp_session_report(o.session, s, blen);
   if (o.stream >= mstls_session_get_nstreams(s)) {
     fprintf(stderr, "mstls: --stream %u is not a TLS stream\n", o.stream);
     rv = MSTLS_E_INVALID_STREAM;
@@ -637,6 +787,10 @@ int tool_sctp_client(int argc, char **argv) {
   tsctp_drain(a, (int)o.linger_ms, &got, sent);
   if (rv >= 0)
     tool_print_stream_table(s);
+  /* The freshest data: stream 0 has read the server's new ticket by now
+   * (it came with the handshake, before any echo). */
+  if (o.session != NULL)
+    tsctp_session_save(o.session, s);
   /* Read on until SCTP has completed the shutdown: the server answers
    * each close_notify with its own, and usrsctp closing a socket with
    * unread data in it sends an ABORT instead of finishing the SHUTDOWN

@@ -19,6 +19,8 @@
 /* Highest --max-assocs: the loop's association ids keep 17 bits for the
  * slot. */
 #define TSCTP_MAX_ASSOCS_LIMIT 65536u
+/* Most --workers (processes) sctp-server takes, as dtls-server. */
+#define TSCTP_WORKERS_MAX 256u
 
 /* --profile: where the SCTP tunables start from. */
 typedef enum tsctp_profile {
@@ -83,6 +85,12 @@ typedef struct tsctp_opts {
   uint32_t echo_backlog;     /* bytes queued for a peer that does not read */
   uint32_t stall_timeout_ms; /* queued data untaken this long: abort */
   uint16_t backlog;          /* listen backlog (unaccepted associations) */
+  /* Server: --workers N (processes, each with its own SO_REUSEPORT
+   * listener; kernel SCTP only), --fleet-secret FILE (the ticket key). */
+  uint32_t workers;
+  const char *fleet_secret;
+  /* Client: --session FILE (resumption data kept between runs). */
+  const char *session;
 } tsctp_opts;
 
 /* The SCTP configuration both sides start from: backend, streams, the
@@ -114,7 +122,44 @@ const char *tool_sctp_path_event(mstls_sctp_event ev);
 /* Start the usrsctp stack when that is the backend. 0 or an error. */
 int tool_sctp_stack(const tsctp_opts *o);
 
-/* The server: one event loop for every association. Exit code. */
+/* The server: one event loop for every association, or --workers such
+ * loops in as many processes. Exit code. */
 int tool_sctp_serve(const tsctp_opts *o);
+
+/* What a worker process tells the parent (tool_sctp_workers.c) over its
+ * report pipe: one message per write(), smaller than PIPE_BUF, so each
+ * arrives whole. */
+typedef struct tsctp_counters {
+  uint64_t accepted, refused, hs_timeouts, stalls, backlog_full, completed,
+      failed, bytes_in, bytes_out;
+  uint32_t live;
+} tsctp_counters;
+
+typedef enum tsctp_report_kind {
+  TSCTP_REPORT_LISTENING = 1, /* its listener is bound: serving */
+  TSCTP_REPORT_SIGUSR1,       /* its counters, asked for by SIGUSR1 */
+  TSCTP_REPORT_EXIT           /* its counters at exit */
+} tsctp_report_kind;
+
+typedef struct tsctp_report {
+  uint32_t kind; /* tsctp_report_kind */
+  tsctp_counters n;
+} tsctp_report;
+
+/* One counters line: "counters (WHEN): accepted ..., live N". */
+void tool_sctp_print_counters(const tsctp_counters *n, const char *when);
+
+/* The server's loop in worker process @p index (1..workers): serves on
+ * its own listener (reuseport when @p o asks for several workers) with
+ * @p cred, reports to @p report_fd. Exit code of the process. */
+int tool_sctp_serve_worker(const tsctp_opts *o, mstls_credentials *cred,
+                           unsigned index, int report_fd);
+
+/* --workers N: fork the workers, wait for them, forward the signals, sum
+ * and print their counters (tool_sctp_workers.c). @p fleet_id: what the
+ * listening line says of the fleet. Exit code; in a worker process, the
+ * worker's exit code once it has served (the caller returns it). */
+int tool_sctp_workers(const tsctp_opts *o, mstls_credentials *cred,
+                      const char *fleet_id);
 
 #endif

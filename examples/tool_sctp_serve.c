@@ -20,7 +20,14 @@
  *  - associations set up but not accepted yet are bounded by --backlog and
  *    by the listener's pending receive buffer (64 KiB each).
  * Each of these is counted; the counters are printed on SIGUSR1 and at
- * exit. */
+ * exit. SIGHUP reads --fleet-secret (and --cert/--key) again: new
+ * associations get the new credentials, running ones keep theirs.
+ *
+ * --workers N runs this loop in N processes (tool_sctp_workers.c), each
+ * with its own listener bound with SO_REUSEPORT: the loop keeps its state
+ * in statics (the pipe, the server for the event callback), one per
+ * process. A worker reports its counters to the parent instead of
+ * printing them, and prefixes its lines with "worker N: ". */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +38,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/random.h>
 
 #include <mstls/sctp.h>
 
@@ -92,11 +101,6 @@ typedef struct tsrv_conn {
   size_t queued; /* bytes in the echo queue */
 } tsrv_conn;
 
-typedef struct tsrv_counters {
-  uint64_t accepted, refused, hs_timeouts, stalls, backlog_full, completed,
-      failed, bytes_in, bytes_out;
-} tsrv_counters;
-
 typedef struct tsrv {
   const tsctp_opts *o;
   mstls_sctp_listener *l;
@@ -107,7 +111,10 @@ typedef struct tsrv {
   uint64_t serial;
   int listener_ready;
   int lfd; /* kernel listener fd, -1 for usrsctp */
-  tsrv_counters n;
+  tsctp_counters n;
+  unsigned worker; /* 1..N in a worker process, 0 alone */
+  int report_fd;   /* a worker's pipe to the parent, else -1 */
+  char tag[32];    /* "worker N: " before a worker's lines, else "" */
   struct pollfd *pfd;
   uint32_t *pslot; /* slot of pfd[i], for the association fds */
   uint8_t *buf;
@@ -119,7 +126,7 @@ static int tsrv_pipe[2] = {-1, -1};
 static tsrv *tsrv_self;
 /* The pipe was full: some readiness went unsaid, look at everything. */
 static atomic_int tsrv_overflow;
-static volatile sig_atomic_t tsrv_sig_stop, tsrv_sig_stats;
+static volatile sig_atomic_t tsrv_sig_stop, tsrv_sig_stats, tsrv_sig_reload;
 
 static mstls_tstamp tsrv_now(void) {
   struct timespec ts;
@@ -142,6 +149,8 @@ static void tsrv_wake(uintptr_t id) {
 static void tsrv_on_signal(int sig) {
   if (sig == SIGUSR1)
     tsrv_sig_stats = 1;
+  else if (sig == SIGHUP)
+    tsrv_sig_reload = 1;
   else
     tsrv_sig_stop = 1;
   tsrv_wake(TSRV_ID_SIGNAL);
@@ -177,21 +186,47 @@ static int tsrv_setup_wakeup(void) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  /* A worker process starts with them blocked (tool_sctp_workers.c):
+   * they may come now. */
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sigaddset(&sa.sa_mask, SIGUSR1);
+  sigaddset(&sa.sa_mask, SIGHUP);
+  sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
   return 0;
 }
 
-static void tsrv_print_counters(const tsrv *sv, const char *when) {
-  printf(
-      "counters (%s): accepted %llu, refused %llu, handshake timeouts "
-      "%llu, stalls aborted %llu, echo backlog full %llu, completed %llu, "
-      "failed %llu, bytes in %llu, bytes out %llu, live %u\n",
-      when, (unsigned long long)sv->n.accepted,
-      (unsigned long long)sv->n.refused, (unsigned long long)sv->n.hs_timeouts,
-      (unsigned long long)sv->n.stalls, (unsigned long long)sv->n.backlog_full,
-      (unsigned long long)sv->n.completed, (unsigned long long)sv->n.failed,
-      (unsigned long long)sv->n.bytes_in, (unsigned long long)sv->n.bytes_out,
-      sv->live);
+void tool_sctp_print_counters(const tsctp_counters *n, const char *when) {
+  printf("counters (%s): accepted %llu, refused %llu, handshake timeouts "
+         "%llu, stalls aborted %llu, echo backlog full %llu, completed %llu, "
+         "failed %llu, bytes in %llu, bytes out %llu, live %u\n",
+         when, (unsigned long long)n->accepted, (unsigned long long)n->refused,
+         (unsigned long long)n->hs_timeouts, (unsigned long long)n->stalls,
+         (unsigned long long)n->backlog_full, (unsigned long long)n->completed,
+         (unsigned long long)n->failed, (unsigned long long)n->bytes_in,
+         (unsigned long long)n->bytes_out, n->live);
   fflush(stdout);
+}
+
+/* The counters: printed, or in a worker sent to the parent, which sums
+ * and prints them. */
+static void tsrv_print_counters(tsrv *sv, const char *when,
+                                tsctp_report_kind kind) {
+  tsctp_report r;
+
+  sv->n.live = sv->live;
+  if (sv->report_fd < 0) {
+    tool_sctp_print_counters(&sv->n, when);
+    return;
+  }
+  memset(&r, 0, sizeof(r));
+  r.kind = kind;
+  r.n = sv->n;
+  /* Whole or not at all (sizeof(r) < PIPE_BUF); a parent that is gone
+   * does not read it anyway. */
+  (void)!write(sv->report_fd, &r, sizeof(r));
 }
 
 static const char *tsrv_end_name(tsrv_end e) {
@@ -230,9 +265,9 @@ static void tsrv_end_conn(tsrv *sv, tsrv_conn *c, tsrv_end how, int err) {
   }
   if (how != TSRV_END_COMPLETED)
     mstls_sctp_assoc_abort(c->a);
-  printf("association %llu closed (%s%s%s)\n", (unsigned long long)c->serial,
-         tsrv_end_name(how), err != 0 ? ": " : "",
-         err != 0 ? mstls_strerror(err) : "");
+  printf("%sassociation %llu closed (%s%s%s)\n", sv->tag,
+         (unsigned long long)c->serial, tsrv_end_name(how),
+         err != 0 ? ": " : "", err != 0 ? mstls_strerror(err) : "");
   fflush(stdout);
   mstls_sctp_assoc_del(c->a);
   while ((k = c->head) != NULL) {
@@ -247,18 +282,30 @@ static void tsrv_end_conn(tsrv *sv, tsrv_conn *c, tsrv_end how, int err) {
     tsrv_sig_stop = 1;
 }
 
-static void tsrv_up(tsrv_conn *c) {
+static void tsrv_up(const tsrv *sv, tsrv_conn *c) {
   mstls_session *s = mstls_sctp_assoc_get_session(c->a);
+  uint32_t n = mstls_session_get_nstreams(s), i, resumed = 0;
   uint16_t in = 0, out = 0;
+  char more[32] = "";
 
   (void)mstls_sctp_assoc_get_streams(c->a, &in, &out);
-  printf("association %llu up over %s: streams in %u, out %u -> %u TLS "
-         "streams established\n",
-         (unsigned long long)c->serial,
+  for (i = 0; i < n; i++) {
+    mstls_stream_info info;
+    if (mstls_stream_get_info(s, (uint16_t)i, &info) == 0 && info.resumed)
+      resumed++;
+  }
+  /* Streams that resumed a session: stream 0's within the association
+   * (RESUME policy), or one of an earlier association (RFC 3436 §8), with
+   * a fleet secret possibly one that another worker or server served. */
+  if (resumed > 0)
+    snprintf(more, sizeof(more), " (%u resumed)", resumed);
+  printf("%sassociation %llu up over %s: streams in %u, out %u -> %u TLS "
+         "streams established%s\n",
+         sv->tag, (unsigned long long)c->serial,
          mstls_sctp_assoc_get_backend(c->a) == MSTLS_SCTP_BACKEND_KERNEL
              ? "kernel SCTP"
              : "usrsctp (UDP encapsulation)",
-         in, out, mstls_session_get_nstreams(s));
+         in, out, n, more);
   fflush(stdout);
 }
 
@@ -282,10 +329,10 @@ static void tsrv_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
   if (slot >= 2 && slot - 2 < tsrv_self->o->max_assocs)
     c = &tsrv_self->conns[slot - 2];
   if (c != NULL && c->a == a)
-    printf("association %llu: path %s %s\n", (unsigned long long)c->serial,
-           addr, what);
+    printf("%sassociation %llu: path %s %s\n", tsrv_self->tag,
+           (unsigned long long)c->serial, addr, what);
   else
-    printf("new association: path %s %s\n", addr, what);
+    printf("%snew association: path %s %s\n", tsrv_self->tag, addr, what);
   fflush(stdout);
 }
 
@@ -312,7 +359,7 @@ static void tsrv_accept(tsrv *sv, mstls_tstamp now) {
     if (rc != 0) {
       /* The accept failed for this association only (its socket, its
        * memory); the listener goes on. */
-      fprintf(stderr, "mstls: accept: %s\n", mstls_strerror(rc));
+      fprintf(stderr, "mstls: %saccept: %s\n", sv->tag, mstls_strerror(rc));
       continue;
     }
     if (c == NULL) {
@@ -424,14 +471,14 @@ static int tsrv_read(tsrv *sv, tsrv_conn *c, mstls_session *s,
       if (r == MSTLS_E_CLOSED)
         continue;
       c->stream_failed = 1;
-      fprintf(stderr, "association %llu stream %u: %s\n",
+      fprintf(stderr, "%sassociation %llu stream %u: %s\n", sv->tag,
               (unsigned long long)c->serial, k, mstls_strerror((int)r));
       continue;
     }
     sv->n.bytes_in += (uint64_t)r;
     if (!sv->o->echo) {
-      printf("[%llu stream %u] %.*s", (unsigned long long)c->serial, k, (int)r,
-             (const char *)sv->buf);
+      printf("%s[%llu stream %u] %.*s", sv->tag, (unsigned long long)c->serial,
+             k, (int)r, (const char *)sv->buf);
       if (sv->buf[r - 1] != '\n')
         printf("\n");
       fflush(stdout);
@@ -526,7 +573,7 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
     if (hs == 0) {
       c->established = 1;
       c->nstreams = mstls_session_get_nstreams(s);
-      tsrv_up(c);
+      tsrv_up(sv, c);
     }
   }
   if (!c->established) {
@@ -727,12 +774,23 @@ static int tsrv_round(tsrv *sv) {
   return 0;
 }
 
-static int tsrv_init(tsrv *sv, const tsctp_opts *o) {
+/* --keylog FILE of the server (opened once; the workers write whole
+ * lines to it, in append mode). */
+static FILE *tsrv_keylog;
+
+static int tsrv_init(tsrv *sv, const tsctp_opts *o,
+                     const mstls_tls_options *tls, mstls_credentials *cred,
+                     unsigned worker, int report_fd) {
   size_t nfd = (size_t)o->max_assocs + 2;
 
   memset(sv, 0, sizeof(*sv));
   sv->o = o;
   sv->lfd = -1;
+  sv->cred = mstls_credentials_ref(cred);
+  sv->worker = worker;
+  sv->report_fd = report_fd;
+  if (worker > 0)
+    snprintf(sv->tag, sizeof(sv->tag), "worker %u: ", worker);
   sv->conns = calloc(o->max_assocs, sizeof(*sv->conns));
   sv->pfd = calloc(nfd, sizeof(*sv->pfd));
   sv->pslot = calloc(nfd, sizeof(*sv->pslot));
@@ -749,14 +807,12 @@ static int tsrv_init(tsrv *sv, const tsctp_opts *o) {
    * one read of the socket (its receive window, 1 MiB for usrsctp). */
   sv->st.stream_rx_cap = (size_t)o->echo_backlog + TSRV_RX_WINDOW;
   sv->st.session_rx_budget = sv->st.stream_rx_cap;
+  sv->st.tls = *tls;
   return 0;
 }
 
 /* At exit: the associations still served are aborted (the exit counters,
  * printed before, show them as live). */
-/* --keylog FILE of the server. */
-static FILE *tsrv_keylog;
-
 static void tsrv_free(tsrv *sv) {
   uint32_t k;
 
@@ -773,13 +829,108 @@ static void tsrv_free(tsrv *sv) {
     }
   }
   mstls_sctp_listener_del(sv->l);
+  mstls_credentials_del(sv->cred);
   free(sv->conns);
   free(sv->pfd);
   free(sv->pslot);
   free(sv->buf);
 }
 
-int tool_sctp_serve(const tsctp_opts *o) {
+/* The server's credentials: --cert/--key or a self-signed certificate,
+ * the --psk and --rawpk keys, and the ticket key of @p fleet (NULL: their
+ * own random one). 0 or -1 (printed). */
+static int tsrv_credentials(const tsctp_opts *o, const mstls_fleet *fleet,
+                            mstls_credentials **pcred) {
+  *pcred = NULL;
+  if (tool_server_credentials(pcred, o->cert, o->key, o->name) < 0 ||
+      tool_tls_add_psk(&o->tls, *pcred) < 0) {
+    mstls_credentials_del(*pcred);
+    *pcred = NULL;
+    return -1;
+  }
+  if (fleet != NULL)
+    (void)mstls_credentials_set_fleet(*pcred, fleet);
+  return 0;
+}
+
+/* The fleet keys: --fleet-secret FILE, else with several workers one
+ * random secret for all of them, else none (the credentials' own random
+ * ticket key). @p id gets what the listening line says of it. 0 or -1
+ * (printed). */
+static int tsrv_fleet(const tsctp_opts *o, mstls_fleet **pfleet, char *id,
+                      size_t idlen) {
+  uint8_t secret[MSTLS_FLEET_SECRET_MIN];
+  char err[512];
+
+  *pfleet = NULL;
+  snprintf(id, idlen, "-");
+  if (o->fleet_secret != NULL) {
+    if (mstls_fleet_load(pfleet, o->fleet_secret, NULL, err, sizeof(err)) < 0) {
+      fprintf(stderr, "mstls: --fleet-secret %s\n", err);
+      return -1;
+    }
+    (void)mstls_fleet_get_id(*pfleet, id, idlen);
+    return 0;
+  }
+  if (o->workers <= 1)
+    return 0;
+  if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret) ||
+      mstls_fleet_new(pfleet, secret, sizeof(secret), NULL) < 0) {
+    fprintf(stderr, "mstls: no random fleet secret\n");
+    return -1;
+  }
+  memset(secret, 0, sizeof(secret));
+  snprintf(id, idlen, "random");
+  return 0;
+}
+
+/* SIGHUP: load --fleet-secret again and make new credentials with its
+ * ticket key for the associations accepted from now on (credentials in
+ * use are never changed: each session holds its own reference). A file
+ * that does not load is reported and the keys in use stay. */
+static void tsrv_reload(tsrv *sv) {
+  const tsctp_opts *o = sv->o;
+  char err[512], id[MSTLS_FLEET_ID_SIZE], who[48] = "";
+  mstls_fleet *fleet = NULL;
+  mstls_credentials *cred = NULL;
+
+  if (sv->worker > 0)
+    snprintf(who, sizeof(who), " (worker %u)", sv->worker);
+  if (o->fleet_secret == NULL) {
+    fprintf(stderr,
+            "mstls sctp-server%s: SIGHUP: no --fleet-secret to read "
+            "again\n",
+            who);
+    return;
+  }
+  if (mstls_fleet_load(&fleet, o->fleet_secret, NULL, err, sizeof(err)) < 0) {
+    fprintf(stderr,
+            "mstls sctp-server%s: SIGHUP: --fleet-secret %s; the keys in "
+            "use stay\n",
+            who, err);
+    return;
+  }
+  if (tsrv_credentials(o, fleet, &cred) < 0) {
+    fprintf(stderr, "mstls sctp-server%s: SIGHUP: the keys in use stay\n", who);
+    mstls_fleet_del(fleet);
+    return;
+  }
+  (void)mstls_fleet_get_id(fleet, id, sizeof(id));
+  mstls_fleet_del(fleet);
+  mstls_credentials_del(sv->cred);
+  sv->cred = cred;
+  fprintf(stderr,
+          "mstls sctp-server%s: SIGHUP: fleet secret read again (fleet "
+          "%s)\n",
+          who, id);
+}
+
+/* Listen and serve until SIGINT/SIGTERM (or --once). @p worker 0: the
+ * one loop of the process; 1..N: worker N, reporting to @p report_fd.
+ * Exit code. */
+static int tsrv_run(const tsctp_opts *o, const mstls_tls_options *tls,
+                    mstls_credentials *cred, unsigned worker, int report_fd,
+                    const char *fleet_id) {
   mstls_sctp_config cfg;
   tsrv sv;
   int rv = 1;
@@ -788,11 +939,7 @@ int tool_sctp_serve(const tsctp_opts *o) {
     fprintf(stderr, "mstls: pipe: %s\n", strerror(errno));
     return 1;
   }
-  if (tsrv_init(&sv, o) < 0)
-    goto out;
-  if (tool_server_credentials(&sv.cred, o->cert, o->key, o->name) < 0 ||
-      tool_tls_add_psk(&o->tls, sv.cred) < 0 ||
-      tool_tls_apply(&o->tls, &sv.st.tls, &tsrv_keylog) < 0)
+  if (tsrv_init(&sv, o, tls, cred, worker, report_fd) < 0)
     goto out;
   if (tool_sctp_stack(o) < 0)
     goto out;
@@ -802,6 +949,10 @@ int tool_sctp_serve(const tsctp_opts *o) {
   cfg.event = tsrv_event;
   tsrv_self = &sv;
   cfg.backlog = o->backlog;
+  /* Workers share the port: the kernel spreads new associations over
+   * their listeners. One listener alone binds without SO_REUSEPORT, so
+   * that a second server on the port fails instead of sharing it. */
+  cfg.reuseport = o->workers > 1;
   /* Until accepted, an association's window is this small receive
    * buffer (usrsctp): backlog x 64 KiB is all that unaccepted peers can
    * make the server hold. */
@@ -810,11 +961,16 @@ int tool_sctp_serve(const tsctp_opts *o) {
   if (rv < 0) {
     if (rv == MSTLS_E_TRANSPORT && o->host != NULL)
       fprintf(stderr,
-              "mstls: listen: %s (is every --listen address one of this "
+              "mstls: %slisten: %s (is every --listen address one of this "
               "host's, and the port free?)\n",
-              mstls_strerror(rv));
+              sv.tag, mstls_strerror(rv));
+    else if (rv == MSTLS_E_TRANSPORT && worker > 0)
+      fprintf(stderr,
+              "mstls: %slisten: %s (is the port used by a server without "
+              "--workers?)\n",
+              sv.tag, mstls_strerror(rv));
     else
-      fprintf(stderr, "mstls: listen: %s\n", mstls_strerror(rv));
+      fprintf(stderr, "mstls: %slisten: %s\n", sv.tag, mstls_strerror(rv));
     rv = 1;
     goto release;
   }
@@ -822,16 +978,29 @@ int tool_sctp_serve(const tsctp_opts *o) {
   if (sv.lfd < 0)
     (void)mstls_sctp_listener_set_ready(sv.l, tsrv_listener_ready, NULL);
   sv.listener_ready = 1; /* peers that came before the callback */
-  printf("listening on %s:%u (%s, profile %s)\n", o->host ? o->host : "*",
-         o->port,
-         o->backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp",
-         o->tune.profile == TSCTP_PROFILE_FAILOVER ? "failover" : "default");
-  fflush(stdout);
+  if (worker > 0) {
+    tsctp_report r;
+    memset(&r, 0, sizeof(r));
+    r.kind = TSCTP_REPORT_LISTENING;
+    (void)!write(report_fd, &r, sizeof(r));
+  } else {
+    printf("listening on %s:%u (%s, profile %s%s%s)\n", o->host ? o->host : "*",
+           o->port,
+           o->backend == MSTLS_SCTP_BACKEND_KERNEL ? "kernel SCTP" : "usrsctp",
+           o->tune.profile == TSCTP_PROFILE_FAILOVER ? "failover" : "default",
+           o->fleet_secret != NULL ? ", fleet " : "",
+           o->fleet_secret != NULL ? fleet_id : "");
+    fflush(stdout);
+  }
   rv = 0;
   while (!tsrv_sig_stop) {
     if (tsrv_sig_stats) {
       tsrv_sig_stats = 0;
-      tsrv_print_counters(&sv, "SIGUSR1");
+      tsrv_print_counters(&sv, "SIGUSR1", TSCTP_REPORT_SIGUSR1);
+    }
+    if (tsrv_sig_reload) {
+      tsrv_sig_reload = 0;
+      tsrv_reload(&sv);
     }
     if (tsrv_round(&sv) < 0) {
       rv = 1;
@@ -840,21 +1009,55 @@ int tool_sctp_serve(const tsctp_opts *o) {
   }
   if (sv.lfd < 0)
     (void)mstls_sctp_listener_set_ready(sv.l, NULL, NULL);
-  tsrv_print_counters(&sv, "exit");
+  tsrv_print_counters(&sv, "exit", TSCTP_REPORT_EXIT);
 release:
   tsrv_self = NULL;
   tsrv_free(&sv);
   if (o->backend == MSTLS_SCTP_BACKEND_USRSCTP)
     (void)mstls_sctp_usrsctp_release();
-  mstls_credentials_del(sv.cred);
   close(tsrv_pipe[0]);
   close(tsrv_pipe[1]);
   return rv;
 out:
   tsrv_free(&sv);
-  mstls_credentials_del(sv.cred);
-  tool_tls_close(&tsrv_keylog);
   close(tsrv_pipe[0]);
   close(tsrv_pipe[1]);
+  return rv;
+}
+
+/* The TLS options of the command line, applied once per process tree. */
+static mstls_tls_options tsrv_tls;
+
+int tool_sctp_serve_worker(const tsctp_opts *o, mstls_credentials *cred,
+                           unsigned index, int report_fd) {
+  return tsrv_run(o, &tsrv_tls, cred, index, report_fd, NULL);
+}
+
+int tool_sctp_serve(const tsctp_opts *o) {
+  mstls_credentials *cred = NULL;
+  mstls_fleet *fleet = NULL;
+  char fleet_id[MSTLS_FLEET_ID_SIZE];
+  mstls_settings st;
+  int rv;
+
+  /* Everything that can be wrong with the files is said once, before
+   * any worker starts. */
+  mstls_settings_default(&st);
+  if (tool_tls_apply(&o->tls, &st.tls, &tsrv_keylog) < 0)
+    return 1;
+  tsrv_tls = st.tls;
+  if (tsrv_fleet(o, &fleet, fleet_id, sizeof(fleet_id)) < 0 ||
+      tsrv_credentials(o, fleet, &cred) < 0) {
+    mstls_fleet_del(fleet);
+    tool_tls_close(&tsrv_keylog);
+    return 1;
+  }
+  mstls_fleet_del(fleet); /* the credentials keep the ticket key */
+  if (o->workers > 1)
+    rv = tool_sctp_workers(o, cred, fleet_id);
+  else
+    rv = tsrv_run(o, &tsrv_tls, cred, 0, -1, fleet_id);
+  mstls_credentials_del(cred);
+  tool_tls_close(&tsrv_keylog);
   return rv;
 }

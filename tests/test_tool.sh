@@ -716,6 +716,125 @@ grep -qE "stats \(exit\): .*handshakes 3 done / 0 failed" "$W/rh.out" ||
   fail "dtls-server --workers 2, SIGHUP: not 3 handshakes done"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/rh.out" "$W/rh"[123].out | tail -20
 
+# --- sctp-server --workers N and --fleet-secret FILE, sctp-client --session --
+expect 2 '--workers: 0 is out of range (1..256)' \
+  sctp-server --listen 5000 --workers 0
+expect 2 '--workers: 257 is out of range (1..256)' \
+  sctp-server --listen 5000 --workers 257
+expect 2 '--workers: "two" is not a number (1..256)' \
+  sctp-server --listen 5000 --workers two
+expect 2 '--workers is for sctp-server' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --workers 2
+expect 2 '--fleet-secret is for sctp-server' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --fleet-secret "$W/fleet.key"
+expect 2 '--session is for sctp-client' sctp-server --listen 5000 --session x
+expect 2 '--session: a file name is needed' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --session=
+# usrsctp is one SCTP stack per process: no workers there, and the
+# message says what to do instead.
+NO_WORKERS="--workers 2: usrsctp is one SCTP stack per process, and its listeners cannot share a port; use --backend kernel (the workers share the port with SO_REUSEPORT), or run several sctp-server processes on different UDP encapsulation ports (--udp-port) behind a balancer"
+expect 2 "$NO_WORKERS" sctp-server --listen 5000 --backend usrsctp --workers 2
+if [ ! -d /proc/sys/net/sctp ]; then
+  # The default backend here is usrsctp: the same refusal, and why.
+  expect 2 "$NO_WORKERS" sctp-server --listen 5000 --workers 2
+  expect 2 "(this kernel has no SCTP, so the backend is usrsctp)" \
+    sctp-server --listen 5000 --workers 2
+fi
+# The fleet file's errors, as dtls-server says them (exit 1, before the
+# server starts).
+L=127.0.0.1:$(free_port)
+expect 1 "--fleet-secret $W/bad.key:1: not hexadecimal (character 1)" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/bad.key"
+expect 1 "--fleet-secret $W/short.key:1: secret of 2 bytes; it must have 32 to 64 bytes" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/short.key"
+expect 1 "--fleet-secret $W/three.key:3: a third secret" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/three.key"
+expect 1 "--fleet-secret $W/empty.key: no secret in the file" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/empty.key"
+expect 1 "--fleet-secret $W/missing.key: No such file or directory" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/missing.key"
+expect 1 "--fleet-secret $W/open.key: other users may read or write it (mode 644)" \
+  sctp-server --listen "$L" --backend usrsctp --fleet-secret "$W/open.key"
+
+# One fleet secret, two server processes (one worker each): a client
+# keeps its session in a file after a full handshake with the first and
+# resumes every stream with the second. SIGHUP to the second: a bad file
+# keeps the keys in use; a new secret makes the old ticket useless, so
+# the next client gets full handshakes, no error. A file that is not
+# resumption data is said so and costs full handshakes, no error.
+ncheck=$((ncheck + 1))
+printf '%s\n' "$FK" >"$W/fleet3.key" && chmod 600 "$W/fleet3.key"
+P=$(free_port)
+bg "$W/sf1.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --workers 1 --fleet-secret "$W/fleet3.key" --echo --once --streams 4
+SP=$BG
+if wait_for "$W/sf1.out" "listening on 127.0.0.1:$P (usrsctp, profile default, fleet "; then
+  printf 'first\n' | timeout 60 "$T" sctp-client \
+    --connect "127.0.0.1:$P" --backend usrsctp --insecure --streams 4 \
+    --session "$W/sctp.session" --linger 60000 >"$W/sfc1.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || fail "sctp-client --session, first run: exit $rc"
+  grep -qF "[stream 0] first" "$W/sfc1.out" ||
+    fail "sctp-client --session, first run: no echo"
+  grep -qF -- "--session $W/sctp.session: no session kept yet (a full handshake)" \
+    "$W/sfc1.out" || fail "sctp-client --session, first run: not a full handshake"
+fi
+wait "$SP"
+[ "$(stat -c %a "$W/sctp.session" 2>/dev/null)" = 600 ] ||
+  fail "sctp-client --session: file mode is not 600"
+grep -qF "workers" "$W/sf1.out" && fail "sctp-server --workers 1: workers"
+P=$(free_port)
+bg "$W/sf2.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
+  --fleet-secret "$W/fleet3.key" --echo --streams 4
+SP=$BG
+if wait_for "$W/sf2.out" "listening on 127.0.0.1:$P (usrsctp, profile default, fleet "; then
+  FID=$(sed -n 's/.*, fleet \([0-9a-f]*\))$/\1/p' "$W/sf2.out")
+  grep -qF "fleet $FID)" "$W/sf1.out" ||
+    fail "sctp-server: the two servers name different fleets"
+  for run in 2 3 4; do
+    if [ "$run" = 3 ]; then
+      printf 'zz\n' >"$W/fleet3.key"
+      kill -HUP "$SP"
+      wait_for "$W/sf2.out" "mstls sctp-server: SIGHUP: --fleet-secret $W/fleet3.key:1: not hexadecimal (character 1); the keys in use stay"
+      printf '%s\n' "$FK2" >"$W/fleet3.key"
+      kill -HUP "$SP"
+      wait_for "$W/sf2.out" "mstls sctp-server: SIGHUP: fleet secret read again (fleet "
+      grep -qF "SIGHUP: fleet secret read again (fleet $FID)" "$W/sf2.out" &&
+        fail "sctp-server SIGHUP: the new secret has the old fleet id"
+    fi
+    [ "$run" = 4 ] && printf 'not a session' >"$W/sctp.session"
+    printf 'run %s\n' "$run" | timeout 60 "$T" sctp-client \
+      --connect "127.0.0.1:$P" --backend usrsctp --insecure --streams 4 \
+      --stream 2 --session "$W/sctp.session" --linger 60000 \
+      >"$W/sfc$run.out" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || fail "sctp-client --session, run $run: exit $rc"
+    grep -qF "[stream 2] run $run" "$W/sfc$run.out" ||
+      fail "sctp-client --session, run $run: no echo"
+  done
+  grep -qF -- "--session $W/sctp.session: 4 of 4 streams resumed" \
+    "$W/sfc2.out" ||
+    fail "sctp-client --session, another server of the fleet: not resumed"
+  grep -qF "association 1 up over usrsctp (UDP encapsulation): streams in 4, out 4 -> 4 TLS streams established (4 resumed)" \
+    "$W/sf2.out" || fail "sctp-server: the resumed association not reported"
+  grep -qF -- "--session $W/sctp.session: 0 of 4 streams resumed" \
+    "$W/sfc3.out" || fail "sctp-client --session, after the new secret: resumed"
+  grep -qF "not resumption data this server takes; full handshakes instead" \
+    "$W/sfc4.out" || fail "sctp-client --session, damaged file: not reported"
+  grep -qF -- "--session $W/sctp.session: 0 of 4 streams resumed" \
+    "$W/sfc4.out" || fail "sctp-client --session, damaged file: resumed"
+  kill -TERM "$SP"
+fi
+wait "$SP"
+rc=$?
+[ "$rc" = 0 ] || fail "sctp-server --fleet-secret, SIGTERM: exit $rc"
+grep -qF "counters (exit): accepted 3, " "$W/sf2.out" ||
+  fail "sctp-server --fleet-secret: not 3 associations accepted"
+grep -qF "completed 3, failed 0" "$W/sf2.out" ||
+  fail "sctp-server --fleet-secret: not 3 associations completed"
+[ "$fails" = 0 ] || sed 's/^/    /' "$W/sf1.out" "$W/sf2.out" "$W/sfc"[1234].out |
+  tail -40
+
 # --- raw public keys (--rawpk) and the log (--log-level) --------------------
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
   -out "$W/rs.key" 2>/dev/null

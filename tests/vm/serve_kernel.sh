@@ -6,6 +6,15 @@
 # timeouts and 5 completed associations. The guest emulates its CPU in
 # software under the sanitizers: the handshake timeout is 15 s here.
 #
+# Then --workers 2 --fleet-secret: two worker processes, each with its own
+# listener bound with SO_REUSEPORT to the port; a server without
+# --workers cannot take the port, nor workers the port of a server
+# without; a client keeps its session (--session),
+# then 6 clients resume it at once on whichever worker the kernel gives
+# them (the workers share the fleet's ticket key); all are served, every
+# stream of the 6 resumed, and the counters are summed and printed per
+# worker; SIGHUP makes every worker read the fleet file again.
+#
 # Usage: serve_kernel.sh PATH/TO/mstls
 set -u
 T=$1
@@ -24,8 +33,8 @@ wait_for() { # file text [seconds]
   done
   return 1
 }
-count() { # the NAME counter on the last line of kind KIND
-  grep -a "counters ($1)" "$W/s.out" | tail -1 |
+count() { # KIND NAME [FILE]: the NAME counter on the last line of KIND
+  grep -a "counters ($1)" "${3:-$W/s.out}" | tail -1 |
     sed -n "s/.*[:,] $2 \([0-9]*\).*/\1/p"
 }
 
@@ -75,5 +84,94 @@ for kv in "accepted 15" "handshake timeouts 10" "completed 5" "failed 0" \
 done
 grep -a "counters (exit)" "$W/s.out"
 [ "$fails" = 0 ] || sed 's/^/    /' "$W/s.out" | tail -30
+
+# --- --workers 2 --fleet-secret ---------------------------------------------
+P=47331
+f0=$fails
+printf '# fleet\n%s\n' \
+  00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff \
+  >"$W/fleet.key"
+chmod 600 "$W/fleet.key"
+"$T" sctp-server --listen "127.0.0.1:$P" --backend kernel --workers 2 \
+  --fleet-secret "$W/fleet.key" --echo --streams 4 \
+  --handshake-timeout 15000 >"$W/w.out" 2>&1 &
+WP=$!
+wait_for "$W/w.out" "listening on 127.0.0.1:$P (kernel SCTP, profile default, 2 workers, fleet " ||
+  fail "workers: server did not start"
+# One listener alone binds without SO_REUSEPORT: it cannot join them.
+timeout 120 "$T" sctp-server --listen "127.0.0.1:$P" --backend kernel \
+  --once >"$W/w1.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "a server without --workers on the workers' port: exit $rc"
+grep -qF "listen: transport failure" "$W/w1.out" ||
+  fail "a server without --workers on the workers' port: $(cat "$W/w1.out")"
+
+# Nor can workers join a port that such a listener holds: a worker says
+# so, the others are stopped, and the server exits 1 without listening.
+"$T" sctp-server --listen "127.0.0.1:$((P + 1))" --backend kernel --once \
+  >"$W/w2.out" 2>&1 &
+SP1=$!
+wait_for "$W/w2.out" "listening on" || fail "single server did not start"
+timeout 120 "$T" sctp-server --listen "127.0.0.1:$((P + 1))" \
+  --backend kernel --workers 2 >"$W/w3.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "workers on a single server's port: exit $rc"
+grep -qE "mstls: worker [12]: listen: transport failure" "$W/w3.out" ||
+  fail "workers on a single server's port: $(cat "$W/w3.out")"
+grep -qF "listening on" "$W/w3.out" &&
+  fail "workers on a single server's port: said listening"
+kill -TERM "$SP1"
+wait "$SP1" || fail "single server: exit $?"
+
+printf 'first\n' | timeout 120 "$T" sctp-client --connect "127.0.0.1:$P" \
+  --backend kernel --insecure --streams 4 --session "$W/c0.sess" \
+  --linger 60000 >"$W/wc0.out" 2>&1 || fail "workers: first client: exit $?"
+grep -qF "[stream 0] first" "$W/wc0.out" || fail "workers: first client: no echo"
+grep -qF "no session kept yet" "$W/wc0.out" ||
+  fail "workers: first client: not a full handshake"
+[ -s "$W/c0.sess" ] || fail "workers: first client kept no session"
+pids=()
+for i in 1 2 3 4 5 6; do
+  cp "$W/c0.sess" "$W/c$i.sess"
+  printf 'again %d\n' "$i" |
+    timeout 120 "$T" sctp-client --connect "127.0.0.1:$P" --backend kernel \
+      --insecure --streams 4 --stream 3 --session "$W/c$i.sess" \
+      --linger 60000 >"$W/wc$i.out" 2>&1 &
+  pids+=($!)
+done
+for i in 1 2 3 4 5 6; do
+  wait "${pids[$((i - 1))]}" || fail "workers: client $i: exit $?"
+  grep -qF "[stream 3] again $i" "$W/wc$i.out" || fail "workers: client $i: no echo"
+  grep -qF "4 of 4 streams resumed" "$W/wc$i.out" ||
+    fail "workers: client $i: not every stream resumed"
+done
+# SIGHUP reaches every worker: each reads the fleet file again.
+kill -HUP "$WP"
+for i in 1 2; do
+  wait_for "$W/w.out" "mstls sctp-server (worker $i): SIGHUP: fleet secret read again (fleet " ||
+    fail "workers: worker $i did not read the fleet secret again"
+done
+for _ in $(seq 240); do
+  kill -USR1 "$WP"
+  sleep 0.5
+  [ "$(count SIGUSR1 completed "$W/w.out")" = 7 ] && break
+done
+kill -TERM "$WP"
+wait "$WP" || fail "workers: server: exit $?"
+for kv in "accepted 7" "completed 7" "failed 0" "refused 0"; do
+  [ "$(count exit "${kv% *}" "$W/w.out")" = "${kv##* }" ] ||
+    fail "workers: server: want ${kv}"
+done
+for i in 1 2; do
+  grep -qaF "counters (exit, worker $i): " "$W/w.out" ||
+    fail "workers: no counters of worker $i"
+done
+# Where the kernel put them (not judged: it hashes the clients' ports).
+grep -a "counters (exit" "$W/w.out"
+grep -ac "worker 1: association .* established (4 resumed)" "$W/w.out" |
+  sed 's/^/resumed associations on worker 1: /'
+grep -ac "worker 2: association .* established (4 resumed)" "$W/w.out" |
+  sed 's/^/resumed associations on worker 2: /'
+[ "$fails" = "$f0" ] || sed 's/^/    /' "$W/w.out" | tail -40
 echo "serve_kernel: $fails failed"
 [ "$fails" = 0 ]
