@@ -18,7 +18,7 @@
 /* Process CPU time in seconds (CLOCK_PROCESS_CPUTIME_ID). */
 double bench_cpu_now(void);
 /* Print what failed with @p rv read as an mstls and a GnuTLS code, exit. */
-void bench_die(const char *what, int rv);
+__attribute__((noreturn)) void bench_die(const char *what, int rv);
 
 /* Credentials of both kinds of pair: the test PKI's (server "server.test",
  * a client trusting its CA); the plain pairs use their GnuTLS handles. */
