@@ -65,10 +65,11 @@ static size_t heap_now(void) {
 }
 
 typedef struct figure {
-  double cpu;  /* seconds per handshake, client and server */
-  double heap; /* bytes per stream or peer */
-  double srv;  /* DTLS: seconds per handshake in the server's work */
-  double srvn; /* DTLS: timed intervals per handshake */
+  double cpu;   /* seconds per handshake, client and server */
+  double heap;  /* bytes per stream or peer */
+  double srv;   /* DTLS: seconds per handshake in the server's work */
+  double srvn;  /* DTLS: timed intervals per handshake */
+  double sheap; /* bytes per stream or peer held by the server side */
 } figure;
 
 /* DTLS: CPU seconds spent in the server's work, in passes of their own
@@ -174,7 +175,7 @@ static figure plain_tls(uint32_t n, gnutls_priority_t prio,
                         size_t desclen) {
   plain_pair *pairs = calloc(n, sizeof(*pairs));
   figure f;
-  size_t h0, h1;
+  size_t h0, h1, h2;
   double c0, c1;
   uint32_t i;
   if (!pairs) {
@@ -190,12 +191,20 @@ static figure plain_tls(uint32_t n, gnutls_priority_t prio,
   if (desc) {
     describe(pairs[n - 1].client.tls, desc, desclen);
   }
+  /* The clients go first: what is left is the servers'. */
   for (i = 0; i < n; i++) {
-    plain_pair_deinit(&pairs[i]);
+    gnutls_deinit(pairs[i].client.tls);
+  }
+  h2 = heap_now();
+  for (i = 0; i < n; i++) {
+    gnutls_deinit(pairs[i].server.tls);
+    free(pairs[i].c2s.data);
+    free(pairs[i].s2c.data);
   }
   free(pairs);
   f.cpu = (c1 - c0) / n;
   f.heap = ((double)h1 - (double)h0) / n;
+  f.sheap = ((double)h2 - (double)h0) / n;
   return f;
 }
 
@@ -238,7 +247,7 @@ static figure ms_tls(uint32_t n, const uint8_t *rdata, size_t rlen, char *desc,
   ms_pair_opts o;
   mstls_session_stats st;
   figure f;
-  size_t h0, h1;
+  size_t h0, h1, h2;
   double c0, c1;
   memset(&o, 0, sizeof(o));
   o.nstreams = n;
@@ -263,9 +272,15 @@ static figure ms_tls(uint32_t n, const uint8_t *rdata, size_t rlen, char *desc,
     describe(mstls_stream_get_gnutls(p.client, (uint16_t)(n - 1)), desc,
              desclen);
   }
+  /* The client goes first (nothing is pushed on deletion): what is left
+   * is the server's. */
+  mstls_session_del(p.client);
+  p.client = NULL;
+  h2 = heap_now() - memlink_heap();
   ms_pair_free(&p);
   f.cpu = (c1 - c0) / n;
   f.heap = ((double)h1 - (double)h0) / n;
+  f.sheap = ((double)h2 - (double)h0) / n;
   return f;
 }
 
@@ -330,6 +345,17 @@ static void dq_push(dqueue *d, uint32_t flow, const void *data, size_t len) {
   g->flow = flow;
   g->len = len;
   memcpy(g->data, data, len);
+}
+
+static void dq_reserve(dqueue *d, size_t n) {
+  if (d->cap < n) {
+    dgram *q = realloc(d->q, n * sizeof(*q));
+    if (!q) {
+      bench_die("realloc", MSTLS_E_NOMEM);
+    }
+    d->q = q;
+    d->cap = n;
+  }
 }
 
 static dgram *dq_peek(dqueue *d) {
@@ -520,7 +546,7 @@ static void bare_dtls_run(uint32_t n, gnutls_priority_t prio, figure *full,
                           figure *res, char *desc, size_t desclen) {
   bare_dtls *b = calloc(n, sizeof(*b));
   gnutls_datum_t *data = calloc(n, sizeof(*data));
-  size_t h0, h1;
+  size_t h0, h1, hb, h2;
   double c0, c1;
   uint32_t i;
   int rv;
@@ -543,7 +569,15 @@ static void bare_dtls_run(uint32_t n, gnutls_priority_t prio, figure *full,
     if ((rv = gnutls_session_get_data2(b[i].client, &data[i])) < 0) {
       bench_die("bare DTLS get_data2", rv);
     }
+  }
+  /* The clients go first: the server's share is what they did not free. */
+  hb = heap_now();
+  for (i = 0; i < n; i++) {
     gnutls_deinit(b[i].client);
+  }
+  h2 = heap_now();
+  full->sheap = ((double)h1 - (double)h0 - ((double)hb - (double)h2)) / n;
+  for (i = 0; i < n; i++) {
     gnutls_deinit(b[i].server);
   }
   h0 = heap_now();
@@ -563,6 +597,10 @@ static void bare_dtls_run(uint32_t n, gnutls_priority_t prio, figure *full,
   }
   for (i = 0; i < n; i++) {
     gnutls_deinit(b[i].client);
+  }
+  h2 = heap_now();
+  res->sheap = ((double)h2 - (double)h0) / n;
+  for (i = 0; i < n; i++) {
     gnutls_deinit(b[i].server);
     gnutls_free(data[i].data);
   }
@@ -693,14 +731,13 @@ static void ms_dtls_run(uint32_t n, figure *full, figure *res, char *desc,
   if (!peers || !data || !dlen) {
     bench_die("calloc", MSTLS_E_NOMEM);
   }
-  /* Room for the queues' growth outside the windows. */
-  dq_push(&ep_c2s, 0, "", 0);
-  dq_pop(&ep_c2s);
-  dq_push(&ep_s2c, 0, "", 0);
-  dq_pop(&ep_s2c);
+  /* Room for the queues' growth outside the windows (n close_notify
+   * alerts wait at once). */
+  dq_reserve(&ep_c2s, n + QMAX);
+  dq_reserve(&ep_s2c, n + QMAX);
   for (pass = 0; pass < 2; pass++) {
     figure *f = pass ? res : full;
-    size_t h0, h1;
+    size_t h0, h1, hb, h2;
     double c0, c1;
     uint32_t i;
     ep_done = 0;
@@ -736,8 +773,9 @@ static void ms_dtls_run(uint32_t n, figure *full, figure *res, char *desc,
     if (pass && desc) {
       describe(mstls_udp_peer_get_gnutls(peers[n - 1]), desc, desclen);
     }
-    /* Keep each flow's resumption data; close every flow (close_notify
-     * both ways: both sides forget it). */
+    /* Keep each flow's resumption data; close every client peer first
+     * (the server's share is what that did not free), then carry the
+     * close_notify alerts: the server forgets its peers too. */
     for (i = 0; i < n; i++) {
       if (!pass) {
         int rv = mstls_udp_peer_get_resumption_data(peers[i], NULL, &dlen[i]);
@@ -747,9 +785,14 @@ static void ms_dtls_run(uint32_t n, figure *full, figure *res, char *desc,
           bench_die("mstls_udp_peer_get_resumption_data", rv);
         }
       }
-      mstls_udp_peer_close(peers[i]);
-      ep_pump(srv, cli, now);
     }
+    hb = heap_now();
+    for (i = 0; i < n; i++) {
+      mstls_udp_peer_close(peers[i]);
+    }
+    h2 = heap_now();
+    f->sheap = ((double)h1 - (double)h0 - ((double)hb - (double)h2)) / n;
+    ep_pump(srv, cli, now);
   }
   if (mstls_udp_endpoint_get_stats(srv, &st) == 0 && st.peers != 0) {
     fprintf(stderr, "bench_size: %u server peers left after closing\n",
@@ -798,7 +841,8 @@ int main(int argc, char **argv) {
   gnutls_datum_t prdata;
   uint8_t *mrdata;
   size_t mrlen;
-  double *v[2][NROWS][3]; /* [mstls, bare][row][cpu, heap, server cpu] */
+  double *v[2][NROWS][4]; /* [mstls, bare][row][cpu, heap, server cpu,
+                           server heap] */
   char d[2][NROWS][160];
   double srvn[2][2] = {{0, 0}, {0, 0}}; /* [mstls, bare][full, resumed] */
   int t, j, k, rv;
@@ -857,7 +901,8 @@ int main(int argc, char **argv) {
       v[j][k][0] = calloc((size_t)trials, sizeof(double));
       v[j][k][1] = calloc((size_t)trials, sizeof(double));
       v[j][k][2] = calloc((size_t)trials, sizeof(double));
-      if (!v[j][k][0] || !v[j][k][1] || !v[j][k][2]) {
+      v[j][k][3] = calloc((size_t)trials, sizeof(double));
+      if (!v[j][k][0] || !v[j][k][1] || !v[j][k][2] || !v[j][k][3]) {
         bench_die("calloc", MSTLS_E_NOMEM);
       }
     }
@@ -915,6 +960,7 @@ int main(int argc, char **argv) {
         v[j][k][0][t] = f[j][k].cpu;
         v[j][k][1][t] = f[j][k].heap;
         v[j][k][2][t] = f[j][k].srv;
+        v[j][k][3][t] = f[j][k].sheap;
       }
     }
     fprintf(stderr, "trial %d/%d done\n", t + 1, trials);
@@ -937,12 +983,18 @@ int main(int argc, char **argv) {
     static const char *const heap_names[NROWS] = {
         "TLS/SCTP: heap per stream, full", "TLS/SCTP: heap per stream, resumed",
         "DTLS/UDP: heap per peer, full", "DTLS/UDP: heap per peer, resumed"};
-    double m[2][NROWS][3];
+    static const char *const sheap_names[NROWS] = {
+        "TLS/SCTP: server's heap per stream, full",
+        "TLS/SCTP: server's heap per stream, resumed",
+        "DTLS/UDP: server's heap per peer, full",
+        "DTLS/UDP: server's heap per peer, resumed"};
+    double m[2][NROWS][4];
     for (j = 0; j < 2; j++) {
       for (k = 0; k < NROWS; k++) {
         m[j][k][0] = median(v[j][k][0], trials);
         m[j][k][1] = median(v[j][k][1], trials);
         m[j][k][2] = median(v[j][k][2], trials);
+        m[j][k][3] = median(v[j][k][3], trials);
       }
     }
     for (k = 0; k < NROWS; k++) {
@@ -955,6 +1007,9 @@ int main(int argc, char **argv) {
     for (k = 0; k < NROWS; k++) {
       row(heap_names[k], m[0][k][1], m[1][k][1], "bytes", 1, 0);
     }
+    for (k = 0; k < NROWS; k++) {
+      row(sheap_names[k], m[0][k][3], m[1][k][3], "bytes", 1, 0);
+    }
     printf("\nCPU: setup and handshake of each stream or peer, cookie "
            "exchange included for\nDTLS. Server's part: the server's work on "
            "each flight it receives, timed in\npasses of their own, %.2f us "
@@ -962,7 +1017,9 @@ int main(int argc, char **argv) {
            "taken off per interval (intervals per\nhandshake, full/resumed:"
            " mstls %.1f/%.1f, bare %.1f/%.1f). Heap: malloc's in-use\nbytes,"
            " both sides established and held; SCTP: the in-memory link's own"
-           "\n%zu bytes not counted (the stand-in for the association).\n",
+           "\n%zu bytes not counted (the stand-in for the association). "
+           "Server's heap: what\nis still in use after the client side is "
+           "freed.\n",
            srv_clock_cost * 1e6, srvn[0][0], srvn[0][1], srvn[1][0], srvn[1][1],
            memlink_heap());
     printf("\nHandshakes per second of one core, from the mstls figures:\n");
@@ -976,10 +1033,11 @@ int main(int argc, char **argv) {
     }
     printf("  (both: client and server sides on the one core; server: the "
            "server's calls only)\n");
-    printf("\nPer 10 000, from the mstls heap figures (client and server "
-           "sides): %.0f MB per\n10 000 streams, %.0f MB per 10 000 DTLS "
-           "peers (full handshakes)\n",
-           m[0][R_TLS_FULL][1] * 1e4 / 1e6, m[0][R_DTLS_FULL][1] * 1e4 / 1e6);
+    printf("\nPer 10 000, from the mstls heap figures (full handshakes): "
+           "%.0f MB per 10 000\nstreams (server side %.0f MB), %.0f MB per "
+           "10 000 DTLS peers (server side %.0f MB)\n",
+           m[0][R_TLS_FULL][1] * 1e4 / 1e6, m[0][R_TLS_FULL][3] * 1e4 / 1e6,
+           m[0][R_DTLS_FULL][1] * 1e4 / 1e6, m[0][R_DTLS_FULL][3] * 1e4 / 1e6);
   }
   printf("\nAs negotiated (the last stream or peer of the first trial):\n");
   printf("  TLS full:     mstls %s; bare %s\n", d[0][R_TLS_FULL],
@@ -994,6 +1052,7 @@ int main(int argc, char **argv) {
       free(v[j][k][0]);
       free(v[j][k][1]);
       free(v[j][k][2]);
+      free(v[j][k][3]);
     }
   }
   dq_free(&bare_c2s);
