@@ -283,21 +283,32 @@ void memlink_callbacks(mstls_callbacks *cb, int side) {
   cb->pull = side == MEMLINK_CLIENT ? ml_pull_client : ml_pull_server;
 }
 
+/* The side the next message goes to, -1 if none; called locked. */
+static int ml_next_side(memlink *l) {
+  if (l->dir[0]->head &&
+      (!l->dir[1]->head || l->dir[0]->head->at < l->dir[1]->head->at ||
+       (l->dir[0]->head->at == l->dir[1]->head->at &&
+        l->dir[0]->head->seq < l->dir[1]->head->seq))) {
+    return 0;
+  }
+  return l->dir[1]->head ? 1 : -1;
+}
+
+int memlink_next_side(memlink *l) {
+  int to;
+  pthread_mutex_lock(&l->lock);
+  to = ml_next_side(l);
+  pthread_mutex_unlock(&l->lock);
+  return to;
+}
+
 int memlink_step(memlink *l, int *feed_rv) {
   ml_msg *m;
   int to, rv;
 
   pthread_mutex_lock(&l->lock);
   m = NULL;
-  to = -1;
-  if (l->dir[0]->head &&
-      (!l->dir[1]->head || l->dir[0]->head->at < l->dir[1]->head->at ||
-       (l->dir[0]->head->at == l->dir[1]->head->at &&
-        l->dir[0]->head->seq < l->dir[1]->head->seq))) {
-    to = 0;
-  } else if (l->dir[1]->head) {
-    to = 1;
-  }
+  to = ml_next_side(l);
   if (to < 0) {
     pthread_mutex_unlock(&l->lock);
     return 0;
