@@ -947,7 +947,6 @@ int main(int argc, char **argv) {
   }
   plain_resumption_data(prio, &prdata);
   mrdata = ms_resumption_data(&mrlen);
-  srv_calibrate();
 
   if (only) {
     /* One measurement, repeated, for a profiler. */
@@ -976,6 +975,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
+  srv_calibrate();
   for (j = 0; j < 2; j++) {
     for (k = 0; k < NROWS; k++) {
       v[j][k][0] = calloc((size_t)trials, sizeof(double));
