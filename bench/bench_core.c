@@ -14,7 +14,6 @@
  * trials. Usage: bench_core [handshake|bulk|all] [--quick]
  *                bench_core one N VARIANT   (one bring-up, for profilers)
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +21,8 @@
 
 #include <gnutls/gnutls.h>
 
-#include "certs.h"
-#include "memlink.h"
+#include "benchpair.h"
 
-#define BENCH_SERVER_NAME "server.test"
-/* The library's default priority, used for the baseline as well. */
-#define BENCH_PRIO_DEFAULT "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define BENCH_PRIO_BULK "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM"
 #define BENCH_RECORD 16384
 #define BENCH_WINDOW 32 /* records in flight before the receiver drains */
@@ -35,154 +30,9 @@
 
 static int quick;
 
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rv) {
-  fprintf(stderr, "bench_core: %s failed: %d (%s / %s)\n", what, rv,
-          mstls_strerror(rv), gnutls_strerror(rv));
-  exit(1);
-}
-
-/* ------------------------------------------------------------------------
- * Plain GnuTLS over an in-memory byte pipe (the baselines)
- * ---------------------------------------------------------------------- */
-
-typedef struct pipe_buf {
-  unsigned char *data;
-  size_t cap, head, tail; /* bytes [head, tail) are waiting */
-} pipe_buf;
-
-typedef struct pipe_end {
-  gnutls_session_t tls;
-  pipe_buf *in;
-  pipe_buf *out;
-} pipe_end;
-
-static ssize_t pipe_push(gnutls_transport_ptr_t ptr, const void *buf,
-                         size_t len) {
-  pipe_end *e = ptr;
-  pipe_buf *b = e->out;
-  if (b->head == b->tail) {
-    b->head = b->tail = 0;
-  }
-  if (b->tail + len > b->cap) {
-    size_t used = b->tail - b->head;
-    if (used + len > b->cap) {
-      size_t cap = b->cap ? b->cap : 65536;
-      unsigned char *p;
-      while (cap < used + len) {
-        cap *= 2;
-      }
-      p = malloc(cap);
-      if (!p) {
-        gnutls_transport_set_errno(e->tls, ENOMEM);
-        return -1;
-      }
-      memcpy(p, b->data + b->head, used);
-      free(b->data);
-      b->data = p;
-      b->cap = cap;
-    } else {
-      memmove(b->data, b->data + b->head, used);
-    }
-    b->tail = used;
-    b->head = 0;
-  }
-  memcpy(b->data + b->tail, buf, len);
-  b->tail += len;
-  return (ssize_t)len;
-}
-
-static ssize_t pipe_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
-  pipe_end *e = ptr;
-  pipe_buf *b = e->in;
-  size_t n = b->tail - b->head;
-  if (n == 0) {
-    gnutls_transport_set_errno(e->tls, EAGAIN);
-    return -1;
-  }
-  if (n > len) {
-    n = len;
-  }
-  memcpy(buf, b->data + b->head, n);
-  b->head += n;
-  return (ssize_t)n;
-}
-
-typedef struct plain_pair {
-  pipe_buf c2s, s2c;
-  pipe_end client, server;
-} plain_pair;
-
-static gnutls_certificate_credentials_t plain_ccred, plain_scred;
-
-static void plain_pair_init(plain_pair *p, gnutls_priority_t prio) {
-  int rv;
-  memset(p, 0, sizeof(*p));
-  p->client.in = &p->s2c;
-  p->client.out = &p->c2s;
-  p->server.in = &p->c2s;
-  p->server.out = &p->s2c;
-  if ((rv = gnutls_init(&p->client.tls, GNUTLS_CLIENT)) < 0 ||
-      (rv = gnutls_init(&p->server.tls, GNUTLS_SERVER)) < 0 ||
-      (rv = gnutls_priority_set(p->client.tls, prio)) < 0 ||
-      (rv = gnutls_priority_set(p->server.tls, prio)) < 0 ||
-      (rv = gnutls_credentials_set(p->client.tls, GNUTLS_CRD_CERTIFICATE,
-                                   plain_ccred)) < 0 ||
-      (rv = gnutls_credentials_set(p->server.tls, GNUTLS_CRD_CERTIFICATE,
-                                   plain_scred)) < 0 ||
-      (rv = gnutls_server_name_set(p->client.tls, GNUTLS_NAME_DNS,
-                                   BENCH_SERVER_NAME,
-                                   strlen(BENCH_SERVER_NAME))) < 0) {
-    die("plain session setup", rv);
-  }
-  /* Verified like an mstls client verifies its server. */
-  gnutls_session_set_verify_cert(p->client.tls, BENCH_SERVER_NAME, 0);
-  gnutls_transport_set_ptr(p->client.tls, &p->client);
-  gnutls_transport_set_ptr(p->server.tls, &p->server);
-  gnutls_transport_set_push_function(p->client.tls, pipe_push);
-  gnutls_transport_set_push_function(p->server.tls, pipe_push);
-  gnutls_transport_set_pull_function(p->client.tls, pipe_pull);
-  gnutls_transport_set_pull_function(p->server.tls, pipe_pull);
-}
-
-static void plain_pair_handshake(plain_pair *p) {
-  int cdone = 0, sdone = 0;
-  while (!cdone || !sdone) {
-    int rv;
-    if (!cdone) {
-      rv = gnutls_handshake(p->client.tls);
-      if (rv == 0) {
-        cdone = 1;
-      } else if (rv != GNUTLS_E_AGAIN && gnutls_error_is_fatal(rv)) {
-        die("plain client handshake", rv);
-      }
-    }
-    if (!sdone) {
-      rv = gnutls_handshake(p->server.tls);
-      if (rv == 0) {
-        sdone = 1;
-      } else if (rv != GNUTLS_E_AGAIN && gnutls_error_is_fatal(rv)) {
-        die("plain server handshake", rv);
-      }
-    }
-  }
-}
-
-static void plain_pair_deinit(plain_pair *p) {
-  gnutls_deinit(p->client.tls);
-  gnutls_deinit(p->server.tls);
-  free(p->c2s.data);
-  free(p->s2c.data);
-}
-
 /* CPU seconds of n full handshakes, each with its own session pair. */
 static double plain_handshakes(uint32_t n, gnutls_priority_t prio) {
-  double t0 = cpu_now();
+  double t0 = bench_cpu_now();
   uint32_t i;
   for (i = 0; i < n; i++) {
     plain_pair p;
@@ -190,14 +40,12 @@ static double plain_handshakes(uint32_t n, gnutls_priority_t prio) {
     plain_pair_handshake(&p);
     plain_pair_deinit(&p);
   }
-  return cpu_now() - t0;
+  return bench_cpu_now() - t0;
 }
 
 /* ------------------------------------------------------------------------
  * mstls session pair over the memlink
  * ---------------------------------------------------------------------- */
-
-static mstls_credentials *ccred, *scred;
 
 /* LAZY bring-up: streams whose handshake finished, to send on (the bench is
  * single-threaded). */
@@ -212,70 +60,6 @@ static void on_event(mstls_session *session, mstls_stream_event ev,
   if (ev == MSTLS_EVENT_HANDSHAKE_DONE && lazy_done) {
     lazy_done[lazy_ndone++] = stream;
   }
-}
-
-typedef struct ms_pair {
-  memlink *link;
-  mstls_session *client, *server;
-} ms_pair;
-
-static void ms_pair_new(ms_pair *p, uint32_t n, mstls_policy pol,
-                        uint32_t flags, const char *prio) {
-  mstls_settings cs, ss;
-  mstls_callbacks cb;
-  int rv;
-  mstls_settings_default(&cs);
-  cs.nstreams = n;
-  cs.policy = pol;
-  cs.server_name = BENCH_SERVER_NAME;
-  cs.priority = prio;
-  cs.flags = flags;
-  ss = cs;
-  ss.server_name = NULL;
-  p->link = memlink_new(NULL);
-  if (!p->link) {
-    die("memlink_new", MSTLS_E_NOMEM);
-  }
-  memlink_callbacks(&cb, MEMLINK_CLIENT);
-  cb.stream_event = on_event;
-  rv = mstls_session_new(&p->client, MSTLS_ROLE_CLIENT, &cs, &cb, ccred,
-                         p->link);
-  if (rv < 0) {
-    die("client session", rv);
-  }
-  memlink_callbacks(&cb, MEMLINK_SERVER);
-  rv = mstls_session_new(&p->server, MSTLS_ROLE_SERVER, &ss, &cb, scred,
-                         p->link);
-  if (rv < 0) {
-    die("server session", rv);
-  }
-  memlink_attach(p->link, MEMLINK_CLIENT, p->client);
-  memlink_attach(p->link, MEMLINK_SERVER, p->server);
-}
-
-static void ms_pair_free(ms_pair *p) {
-  mstls_session_del(p->client);
-  mstls_session_del(p->server);
-  memlink_free(p->link);
-}
-
-/* Deliver one message, or run the timers when nothing is in flight.
- * @return 0 when stuck (nothing in flight and no timer). */
-static int ms_step(ms_pair *p) {
-  mstls_tstamp e1, e2, e, now;
-  if (memlink_step(p->link, NULL)) {
-    memlink_advance(p->link, 0);
-    return 1;
-  }
-  e1 = mstls_session_get_expiry(p->client);
-  e2 = mstls_session_get_expiry(p->server);
-  e = e1 < e2 ? e1 : e2;
-  if (e == MSTLS_TSTAMP_NEVER) {
-    return 0;
-  }
-  now = memlink_now(p->link);
-  memlink_advance(p->link, e > now ? e - now : 0);
-  return 1;
 }
 
 typedef struct hs_result {
@@ -333,10 +117,19 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
   ms_pair p;
   mstls_session_stats st;
   mstls_tstamp t0, t1;
-  double c0 = cpu_now();
+  double c0 = bench_cpu_now();
   int rv;
 
-  ms_pair_new(&p, n, pol, v->flags, v->priority);
+  {
+    ms_pair_opts o;
+    memset(&o, 0, sizeof(o));
+    o.nstreams = n;
+    o.policy = pol;
+    o.flags = v->flags;
+    o.priority = v->priority;
+    o.on_event = on_event;
+    ms_pair_new(&p, &o);
+  }
   t0 = memlink_now(p.link);
   if (pol == MSTLS_POLICY_LAZY) {
     /* The first send on a stream starts its handshake (MSTLS_E_AGAIN);
@@ -345,14 +138,14 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
     lazy_done = calloc(n, sizeof(*lazy_done));
     lazy_ndone = 0;
     if (!lazy_done) {
-      die("calloc", MSTLS_E_NOMEM);
+      bench_die("calloc", MSTLS_E_NOMEM);
     }
     for (i = 0; i < n; i++) {
       long w = mstls_stream_send(p.client, (uint16_t)i, "x", 1);
       if (w == 1) {
         left--;
       } else if (w != MSTLS_E_AGAIN) {
-        die("lazy send", (int)w);
+        bench_die("lazy send", (int)w);
       }
     }
     i = 0;
@@ -360,12 +153,12 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
       while (i < lazy_ndone) {
         long w = mstls_stream_send(p.client, lazy_done[i++], "x", 1);
         if (w != 1) {
-          die("lazy send", (int)w);
+          bench_die("lazy send", (int)w);
         }
         left--;
       }
       if (left && !ms_step(&p)) {
-        die("lazy bring-up stuck", MSTLS_E_AGAIN);
+        bench_die("lazy bring-up stuck", MSTLS_E_AGAIN);
       }
     }
     free(lazy_done);
@@ -373,11 +166,11 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
   } else {
     while ((rv = mstls_session_handshake(p.client)) == MSTLS_E_AGAIN) {
       if (!ms_step(&p)) {
-        die("handshake stuck", rv);
+        bench_die("handshake stuck", rv);
       }
     }
     if (rv < 0) {
-      die("handshake", rv);
+      bench_die("handshake", rv);
     }
   }
   t1 = memlink_now(p.link);
@@ -390,7 +183,7 @@ static void ms_handshake_all(uint32_t n, const hs_variant *v, hs_result *r,
     snprintf(desc, desclen, "client: %s; server: %s", c, s);
   }
   ms_pair_free(&p);
-  r->cpu = cpu_now() - c0;
+  r->cpu = bench_cpu_now() - c0;
   r->round_trips = (double)(t1 - t0) / (double)(2 * 10 * MSTLS_MILLISECONDS);
   r->full = st.full_handshakes;
   r->resumed = st.streams_resumed;
@@ -403,7 +196,7 @@ static void bench_handshakes(void) {
   size_t i, j;
   int rv = gnutls_priority_init2(&prio, BENCH_PRIO_DEFAULT, NULL, 0);
   if (rv < 0) {
-    die("priority", rv);
+    bench_die("priority", rv);
   }
   printf("\nHandshake-all: CPU ms per bring-up of N streams (client+server),"
          " best of %d\n",
@@ -481,31 +274,36 @@ static double ms_bulk(uint32_t nstreams, char *cipher, size_t cipherlen) {
   static uint8_t buf[BENCH_RECORD], rbuf[BENCH_RECORD];
   uint64_t total = bulk_total(), sent = 0, recvd = 0;
   mstls_stream_info info;
+  ms_pair_opts o;
   uint32_t s = 0, i;
   double c0, c1;
   int rv;
 
   memset(buf, 0xa5, sizeof(buf));
-  ms_pair_new(&p, nstreams, MSTLS_POLICY_PARALLEL, 0, BENCH_PRIO_BULK);
+  memset(&o, 0, sizeof(o));
+  o.nstreams = nstreams;
+  o.policy = MSTLS_POLICY_PARALLEL;
+  o.priority = BENCH_PRIO_BULK;
+  ms_pair_new(&p, &o);
   while ((rv = mstls_session_handshake(p.client)) == MSTLS_E_AGAIN) {
     if (!ms_step(&p)) {
-      die("bulk handshake stuck", rv);
+      bench_die("bulk handshake stuck", rv);
     }
   }
   if (rv < 0) {
-    die("bulk handshake", rv);
+    bench_die("bulk handshake", rv);
   }
   memlink_run(p.link, (size_t)-1);
   mstls_stream_get_info(p.client, 0, &info);
   snprintf(cipher, cipherlen, "%s %s", info.version, info.cipher);
-  c0 = cpu_now();
+  c0 = bench_cpu_now();
   while (recvd < total) {
     /* A window of records round robin over the streams, then the
      * receiver drains every stream. */
     for (i = 0; i < BENCH_WINDOW && sent < total; i++) {
       long w = mstls_stream_send(p.client, (uint16_t)s, buf, sizeof(buf));
       if (w != BENCH_RECORD) {
-        die("bulk send", (int)w);
+        bench_die("bulk send", (int)w);
       }
       sent += (uint64_t)w;
       s = (s + 1) % nstreams;
@@ -518,11 +316,11 @@ static double ms_bulk(uint32_t nstreams, char *cipher, size_t cipherlen) {
         recvd += (uint64_t)r;
       }
       if (r != MSTLS_E_AGAIN) {
-        die("bulk recv", (int)r);
+        bench_die("bulk recv", (int)r);
       }
     }
   }
-  c1 = cpu_now();
+  c1 = bench_cpu_now();
   ms_pair_free(&p);
   return (double)total / (c1 - c0) / 1e6;
 }
@@ -537,7 +335,7 @@ static double plain_bulk(char *cipher, size_t cipherlen) {
   uint32_t i;
   int rv = gnutls_priority_init2(&prio, BENCH_PRIO_BULK, NULL, 0);
   if (rv < 0) {
-    die("bulk priority", rv);
+    bench_die("bulk priority", rv);
   }
   memset(buf, 0xa5, sizeof(buf));
   plain_pair_init(&p, prio);
@@ -548,12 +346,12 @@ static double plain_bulk(char *cipher, size_t cipherlen) {
   /* The server's post-handshake tickets, if any, are read first. */
   while (gnutls_record_recv(p.client.tls, rbuf, sizeof(rbuf)) > 0) {
   }
-  c0 = cpu_now();
+  c0 = bench_cpu_now();
   while (recvd < total) {
     for (i = 0; i < BENCH_WINDOW && sent < total; i++) {
       ssize_t w = gnutls_record_send(p.client.tls, buf, sizeof(buf));
       if (w != BENCH_RECORD) {
-        die("plain send", (int)w);
+        bench_die("plain send", (int)w);
       }
       sent += (uint64_t)w;
     }
@@ -564,12 +362,12 @@ static double plain_bulk(char *cipher, size_t cipherlen) {
         continue;
       }
       if (r != GNUTLS_E_AGAIN) {
-        die("plain recv", (int)r);
+        bench_die("plain recv", (int)r);
       }
       break;
     }
   }
-  c1 = cpu_now();
+  c1 = bench_cpu_now();
   plain_pair_deinit(&p);
   gnutls_priority_deinit(prio);
   return (double)total / (c1 - c0) / 1e6;
@@ -643,19 +441,12 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  scred = test_server_creds(NULL);
-  ccred = test_client_creds(NULL, NULL, 0);
-  if (!scred || !ccred) {
-    die("test credentials", MSTLS_E_CREDENTIALS);
-  }
-  plain_scred = mstls_credentials_get_gnutls(scred);
-  plain_ccred = mstls_credentials_get_gnutls(ccred);
+  bench_creds_init();
   printf("mstls %s, GnuTLS %s\n", mstls_version(NULL),
          gnutls_check_version(NULL));
   if (strcmp(what, "one") == 0) {
     int rv = run_one(argv[i + 1], argv[i + 2]);
-    mstls_credentials_del(ccred);
-    mstls_credentials_del(scred);
+    bench_creds_free();
     return rv;
   }
   if (strcmp(what, "bulk") != 0) {
@@ -664,7 +455,6 @@ int main(int argc, char **argv) {
   if (strcmp(what, "handshake") != 0) {
     bench_bulk();
   }
-  mstls_credentials_del(ccred);
-  mstls_credentials_del(scred);
+  bench_creds_free();
   return 0;
 }

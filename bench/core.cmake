@@ -3,6 +3,7 @@
 set(MSTLS_TEST_HELPERS ${PROJECT_SOURCE_DIR}/tests/helpers)
 add_executable(bench_core
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_core.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/benchpair.c
   ${MSTLS_TEST_HELPERS}/memlink.c
   ${MSTLS_TEST_HELPERS}/certs.c
   ${MSTLS_TEST_HELPERS}/pair.c)

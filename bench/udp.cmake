@@ -41,3 +41,17 @@ add_executable(bench_log ${CMAKE_CURRENT_SOURCE_DIR}/bench_log.c)
 target_link_libraries(bench_log PRIVATE mstls_static)
 target_compile_options(bench_log PRIVATE ${MSTLS_WARNINGS})
 target_compile_definitions(bench_log PRIVATE _GNU_SOURCE)
+
+# bench_size: CPU per full and resumed handshake and heap per TLS stream
+# (SCTP, over the in-memory link) and per DTLS peer (two endpoints fed by
+# hand), each against bare GnuTLS in the same run. Not run by ctest.
+add_executable(bench_size ${CMAKE_CURRENT_SOURCE_DIR}/bench_size.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/benchpair.c
+  ${PROJECT_SOURCE_DIR}/tests/helpers/memlink.c
+  ${PROJECT_SOURCE_DIR}/tests/helpers/certs.c)
+target_include_directories(bench_size PRIVATE
+  ${PROJECT_SOURCE_DIR}/tests/helpers)
+target_link_libraries(bench_size PRIVATE mstls_static GnuTLS::GnuTLS
+  Threads::Threads)
+target_compile_options(bench_size PRIVATE ${MSTLS_WARNINGS})
+target_compile_definitions(bench_size PRIVATE _GNU_SOURCE)

@@ -183,12 +183,14 @@ int tool_parse_choice(const char *opt, const char *val,
 }
 
 /* "[A]:" or "[A],[B],...:" (IPv6 addresses in brackets): the addresses
- * joined with commas into @p host; *ps gets what follows the ':'. */
+ * joined with commas into @p host; *ps gets what follows the ':' (NULL on
+ * failure, so that it is set on every path). */
 static int args_bracket_list(const char *opt, const char *val, char *host,
                              size_t hostlen, const char **ps, tool_err *err) {
   const char *p = val;
   size_t used = 0;
 
+  *ps = NULL;
   for (;;) {
     const char *end = strchr(p + 1, ']');
     size_t len;

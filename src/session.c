@@ -524,6 +524,11 @@ static int sess_start(mstls_session *s) {
  * MSTLS_E_AGAIN) make no progress until GnuTLS is called again. */
 static int sess_redrive(mstls_session *s) {
   mstls_strm *st, *next;
+  if (!s->redrive_pending) {
+    return s->err; /* no stream of the list has out_blocked set */
+  }
+  /* Cleared first: a stream that blocks again during the walk sets it. */
+  s->redrive_pending = 0;
   for (st = s->hs_head; st && !s->err; st = next) {
     next = st->hs_next;
     if (st->out_blocked) {
@@ -658,6 +663,17 @@ static void sess_timeout_unstarted(mstls_session *s) {
   s->all_pending = 0;
 }
 
+/* A handshake's deadline starts at the first timer run after it began:
+ * the core has no clock of its own. */
+static void sess_arm(mstls_session *s, mstls_strm *st, mstls_tstamp now) {
+  st->armed = 1;
+  s->n_unarmed--;
+  st->deadline = now + s->settings.handshake_timeout;
+  if (st->ticket_anchor && s->anchor_t0 == MSTLS_TSTAMP_NEVER) {
+    s->anchor_t0 = now;
+  }
+}
+
 int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
   mstls_strm *st, *next;
   mstls_tstamp min = MSTLS_TSTAMP_NEVER;
@@ -667,32 +683,42 @@ int mstls_session_handle_expiry(mstls_session *s, mstls_tstamp now) {
   if (s->err) {
     return s->err;
   }
-  /* A handshake's deadline starts at the first timer run after it began:
-   * the core has no clock of its own. */
-  for (st = s->hs_head; st; st = next) {
-    next = st->hs_next;
-    if (!st->armed) {
-      st->armed = 1;
-      s->n_unarmed--;
-      st->deadline = now + s->settings.handshake_timeout;
-      if (st->ticket_anchor && s->anchor_t0 == MSTLS_TSTAMP_NEVER) {
-        s->anchor_t0 = now;
+  if (now < s->hs_min_deadline) {
+    /* No deadline has passed (hs_min_deadline is never later than the
+     * earliest: streams only leave the list between full walks), so only
+     * new streams need their deadline. They join at the head, unarmed,
+     * and every walk arms all it passes: they are the list's prefix.
+     * Visiting only them keeps a bring-up of N streams at N, not N^2,
+     * visits. */
+    min = s->hs_min_deadline;
+    for (st = s->hs_head; st && !st->armed; st = st->hs_next) {
+      sess_arm(s, st, now);
+      if (st->deadline < min) {
+        min = st->deadline;
       }
     }
-    if (st->deadline <= now) {
-      mstls_strm_fail(st, MSTLS_E_TIMEOUT);
-      if (s->err) {
-        return s->err;
+    s->hs_min_deadline = min;
+  } else {
+    for (st = s->hs_head; st; st = next) {
+      next = st->hs_next;
+      if (!st->armed) {
+        sess_arm(s, st, now);
       }
-      next = s->hs_head; /* the list changed; rescan from the start */
-      min = MSTLS_TSTAMP_NEVER;
-      continue;
+      if (st->deadline <= now) {
+        mstls_strm_fail(st, MSTLS_E_TIMEOUT);
+        if (s->err) {
+          return s->err;
+        }
+        next = s->hs_head; /* the list changed; rescan from the start */
+        min = MSTLS_TSTAMP_NEVER;
+        continue;
+      }
+      if (st->deadline < min) {
+        min = st->deadline;
+      }
     }
-    if (st->deadline < min) {
-      min = st->deadline;
-    }
+    s->hs_min_deadline = min;
   }
-  s->hs_min_deadline = min;
   sess_ticket_timer(s, now);
   if (s->err) {
     return s->err;

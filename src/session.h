@@ -107,6 +107,10 @@ struct mstls_session {
   pthread_cond_t cond;
   int puller_active;
   int push_blocked;
+  /* A stream's push returned MSTLS_E_AGAIN since the last redrive walk:
+   * without one, the walk over the handshaking streams is skipped (it
+   * would cost N per call, N^2 for a bring-up of N streams). */
+  int redrive_pending;
   uint8_t *pullbuf;
 };
 

@@ -26,6 +26,7 @@ static int strm_push_msg(mstls_strm *st, const mstls_iovec *v, size_t n) {
   rv = s->cb.push(s, st->id, v, n, s->user_data);
   if (rv == MSTLS_E_AGAIN) {
     s->push_blocked = 1;
+    s->redrive_pending = 1;
     st->out_blocked = 1;
     return MSTLS_E_AGAIN;
   }

@@ -709,6 +709,58 @@ static void t_server_client_never_comes(void **state) {
   test_pair_free(&p);
 }
 
+/* Streams that begin at different times keep their own deadlines: the
+ * timer of a stream started later does not move the earlier stream's
+ * deadline, and each fails at its own. The server's streams start when
+ * their ClientHellos arrive, delivered here one at a time; its answers
+ * are lost. */
+static void t_staggered_deadlines(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  mstls_tstamp t0 = 100 * MSTLS_SECONDS, s = MSTLS_SECONDS;
+  (void)state;
+  test_client_settings(&cs, 3, MSTLS_POLICY_PARALLEL);
+  test_server_settings(&ss, 3, MSTLS_POLICY_PARALLEL);
+  ss.handshake_timeout = 10 * s;
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  memlink_set_blackhole(p.link, MEMLINK_SERVER, 1);
+  assert_int_equal(mstls_session_handshake(p.client), MSTLS_E_AGAIN);
+  assert_int_equal(memlink_in_flight(p.link), 3);
+  assert_true(mstls_session_get_expiry(p.server) == MSTLS_TSTAMP_NEVER);
+  /* The first ClientHello at t0. */
+  assert_int_equal(memlink_step(p.link, NULL), 1);
+  assert_int_equal(mstls_session_get_expiry(p.server), 0);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0), 0);
+  assert_true(mstls_session_get_expiry(p.server) == t0 + 10 * s);
+  /* The second at t0 + 4 s: the first's deadline stays the earliest. */
+  assert_int_equal(memlink_step(p.link, NULL), 1);
+  assert_int_equal(mstls_session_get_expiry(p.server), 0);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 4 * s), 0);
+  assert_true(mstls_session_get_expiry(p.server) == t0 + 10 * s);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 10 * s - 1), 0);
+  assert_int_equal(mstls_stream_get_error(p.server, 0), 0);
+  assert_int_equal(mstls_stream_get_error(p.server, 1), 0);
+  /* At t0 + 10 s the first fails, the second does not: next, t0 + 14 s. */
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 10 * s), 0);
+  assert_int_equal(mstls_stream_get_error(p.server, 0), MSTLS_E_TIMEOUT);
+  assert_int_equal(mstls_stream_get_error(p.server, 1), 0);
+  assert_true(mstls_session_get_expiry(p.server) == t0 + 14 * s);
+  /* The third at t0 + 12 s; the second fails at t0 + 14 s, the third at
+   * t0 + 22 s. */
+  assert_int_equal(memlink_step(p.link, NULL), 1);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 12 * s), 0);
+  assert_true(mstls_session_get_expiry(p.server) == t0 + 14 * s);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 14 * s), 0);
+  assert_int_equal(mstls_stream_get_error(p.server, 1), MSTLS_E_TIMEOUT);
+  assert_int_equal(mstls_stream_get_error(p.server, 2), 0);
+  assert_true(mstls_session_get_expiry(p.server) == t0 + 22 * s);
+  assert_int_equal(mstls_session_handle_expiry(p.server, t0 + 22 * s), 0);
+  assert_int_equal(mstls_stream_get_error(p.server, 2), MSTLS_E_TIMEOUT);
+  assert_true(mstls_session_get_expiry(p.server) == MSTLS_TSTAMP_NEVER);
+  assert_int_equal(mstls_session_get_error(p.server), 0);
+  test_pair_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_unknown_stream),
@@ -726,6 +778,7 @@ int main(void) {
       cmocka_unit_test(t_push_failure),
       cmocka_unit_test(t_push_blocked_handshake),
       cmocka_unit_test(t_server_client_never_comes),
+      cmocka_unit_test(t_staggered_deadlines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

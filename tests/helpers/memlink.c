@@ -17,6 +17,7 @@ typedef struct ml_msg {
 
 typedef struct ml_dir {
   ml_msg *head; /* sorted by (at, seq) */
+  ml_msg *tail; /* the last of them, NULL when empty */
   mstls_tstamp last_at[65536];
 } ml_dir;
 
@@ -123,12 +124,24 @@ uint64_t memlink_push_refused(memlink *l, int side) {
 
 static void ml_insert(ml_dir *d, ml_msg *m) {
   ml_msg **pp = &d->head;
+  /* Usually the latest message (seq grows): append without a walk, which
+   * would make N streams' handshakes cost N^2. */
+  if (!d->tail || d->tail->at <= m->at) {
+    pp = d->tail ? &d->tail->next : &d->head;
+    m->next = NULL;
+    *pp = m;
+    d->tail = m;
+    return;
+  }
   while (*pp &&
          ((*pp)->at < m->at || ((*pp)->at == m->at && (*pp)->seq < m->seq))) {
     pp = &(*pp)->next;
   }
   m->next = *pp;
   *pp = m;
+  if (!m->next) {
+    d->tail = m;
+  }
 }
 
 static int ml_queue(memlink *l, int from, uint16_t stream, uint32_t flags,
@@ -237,6 +250,9 @@ static int ml_pull(mstls_session *s, int side, uint32_t *flags,
   }
   m = l->dir[side]->head;
   l->dir[side]->head = m->next;
+  if (!m->next) {
+    l->dir[side]->tail = NULL;
+  }
   l->in_flight--;
   pthread_mutex_unlock(&l->lock);
   if (m->len > len) {
@@ -267,27 +283,41 @@ void memlink_callbacks(mstls_callbacks *cb, int side) {
   cb->pull = side == MEMLINK_CLIENT ? ml_pull_client : ml_pull_server;
 }
 
+/* The side the next message goes to, -1 if none; called locked. */
+static int ml_next_side(memlink *l) {
+  if (l->dir[0]->head &&
+      (!l->dir[1]->head || l->dir[0]->head->at < l->dir[1]->head->at ||
+       (l->dir[0]->head->at == l->dir[1]->head->at &&
+        l->dir[0]->head->seq < l->dir[1]->head->seq))) {
+    return 0;
+  }
+  return l->dir[1]->head ? 1 : -1;
+}
+
+int memlink_next_side(memlink *l) {
+  int to;
+  pthread_mutex_lock(&l->lock);
+  to = ml_next_side(l);
+  pthread_mutex_unlock(&l->lock);
+  return to;
+}
+
 int memlink_step(memlink *l, int *feed_rv) {
   ml_msg *m;
   int to, rv;
 
   pthread_mutex_lock(&l->lock);
   m = NULL;
-  to = -1;
-  if (l->dir[0]->head &&
-      (!l->dir[1]->head || l->dir[0]->head->at < l->dir[1]->head->at ||
-       (l->dir[0]->head->at == l->dir[1]->head->at &&
-        l->dir[0]->head->seq < l->dir[1]->head->seq))) {
-    to = 0;
-  } else if (l->dir[1]->head) {
-    to = 1;
-  }
+  to = ml_next_side(l);
   if (to < 0) {
     pthread_mutex_unlock(&l->lock);
     return 0;
   }
   m = l->dir[to]->head;
   l->dir[to]->head = m->next;
+  if (!m->next) {
+    l->dir[to]->tail = NULL;
+  }
   l->in_flight--;
   if (m->at > l->now) {
     l->now = m->at;

@@ -53,6 +53,9 @@ uint64_t memlink_push_refused(memlink *l, int side);
  * was delivered, 0 if none is in flight. The feed result goes to
  * *feed_rv when not NULL. */
 int memlink_step(memlink *l, int *feed_rv);
+/* The side (MEMLINK_CLIENT / MEMLINK_SERVER) the next memlink_step()
+ * delivers to, -1 if nothing is in flight. */
+int memlink_next_side(memlink *l);
 /* Deliver until nothing is in flight or @p max_msgs were delivered; when
  * idle, advance time to the sessions' next expiry while @p run_timers.
  * @return number of messages delivered. */
