@@ -498,8 +498,9 @@ static void assoc_on_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
   switch (ri->event) {
   case MSTLS_SCTP_EVENT_UP:
     (void)assoc_become_up(a, ri->event_in, ri->event_out);
-    if (mstls_log_on(MSTLS_LOG_INFO))
-      assoc_log_event(a, ri); /* with the session it made */
+    /* With the session it made; without one, the down line said why. */
+    if (a->error == 0 && mstls_log_on(MSTLS_LOG_INFO))
+      assoc_log_event(a, ri);
     return;
   case MSTLS_SCTP_EVENT_COMM_LOST:
   case MSTLS_SCTP_EVENT_CANT_START:

@@ -9,10 +9,12 @@
 #include "fleet.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/crypto.h>
 
@@ -291,7 +293,7 @@ int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
                      const mstls_mem *mem, char *err, size_t errlen) {
   struct stat st;
   FILE *fp;
-  int rv;
+  int fd, rv;
 
   if (err && errlen) {
     err[0] = '\0';
@@ -303,9 +305,15 @@ int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
   if (!path) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  fp = fopen(path, "re");
+  /* O_NONBLOCK: a FIFO at the path must not block the caller before it
+   * is found not to be a regular file. */
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  fp = fd < 0 ? NULL : fdopen(fd, "r");
   if (!fp) {
     fleet_err(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+    }
     return MSTLS_E_TRANSPORT;
   }
   if (fstat(fileno(fp), &st) < 0) {
@@ -321,6 +329,14 @@ int mstls_fleet_load(mstls_fleet **pfleet, const char *path,
   if (st.st_mode & (S_IROTH | S_IWOTH)) {
     fleet_err(err, errlen,
               "%s: other users may read or write it (mode %03o); make it "
+              "chmod 600 or 640",
+              path, (unsigned)(st.st_mode & 0777));
+    fclose(fp);
+    return MSTLS_E_CREDENTIALS;
+  }
+  if (st.st_mode & S_IWGRP) {
+    fleet_err(err, errlen,
+              "%s: group members may write it (mode %03o); make it "
               "chmod 600 or 640",
               path, (unsigned)(st.st_mode & 0777));
     fclose(fp);

@@ -533,9 +533,15 @@ static int sess_redrive(mstls_session *s) {
     next = st->hs_next;
     if (st->out_blocked) {
       st->out_blocked = 0;
-      /* Only st itself leaves the list here; streams that start now are
-       * added at its head, behind this walk. */
+      /* Streams that start now are added at the list's head, behind this
+       * walk. A callback run from here may take other streams off the
+       * list (a failed stream, a timer run): if @p next went, the walk
+       * cannot go on from it, so leave the rest to the next call. */
       mstls_strm_process(st);
+      if (next && !next->in_hs) {
+        s->redrive_pending = 1;
+        break;
+      }
     }
   }
   return s->err;

@@ -802,6 +802,17 @@ static void test_file_bad(void **state) {
   assert_int_equal(chmod(path, 0602), 0);
   assert_int_equal(mstls_fleet_load(&f, path, NULL, err, sizeof(err)),
                    MSTLS_E_CREDENTIALS);
+  /* Writable by the group: a member could plant a secret. */
+  assert_int_equal(chmod(path, 0620), 0);
+  assert_int_equal(mstls_fleet_load(&f, path, NULL, err, sizeof(err)),
+                   MSTLS_E_CREDENTIALS);
+  assert_null(f);
+  assert_non_null(strstr(err, "w.key: group members may write it"));
+  /* Readable by the group (a service group): fine. */
+  assert_int_equal(chmod(path, 0640), 0);
+  assert_int_equal(mstls_fleet_load(&f, path, NULL, err, sizeof(err)), 0);
+  mstls_fleet_del(f);
+  f = NULL;
   assert_int_equal(unlink(path), 0);
 
   /* Missing file, a directory, NULL arguments. */

@@ -371,8 +371,10 @@ MSTLS_EXTERN int mstls_fleet_set_accept(mstls_fleet *fleet,
  * the first other line is the current secret, an optional second one the
  * accept-only secret, each as hexadecimal digits (64..128 digits, that is
  * 32..64 bytes; spaces around them are ignored). A file that other users
- * may read or write (mode o+r or o+w) is refused: it holds the key to
- * every cookie and session ticket of the fleet.
+ * may read or write, or the group may write (mode o+r, o+w or g+w), is
+ * refused: it holds the key to every cookie and session ticket of the
+ * fleet. A path that is not a regular file (a FIFO too) is refused
+ * without blocking.
  * @param pfleet receives the object.
  * @param path the file.
  * @param mem allocator, or NULL.
@@ -381,7 +383,8 @@ MSTLS_EXTERN int mstls_fleet_set_accept(mstls_fleet *fleet,
  * @param errlen size of @p err.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL argument), MSTLS_E_TRANSPORT
  *         (the file cannot be opened or read; errno tells why),
- *         MSTLS_E_CREDENTIALS (readable or writable by others, no secret,
+ *         MSTLS_E_CREDENTIALS (readable or writable by others, writable
+ *         by the group, not a regular file, no secret,
  *         more than two, a line that is not hexadecimal, an odd number of
  *         digits, a secret shorter or longer than allowed, a line longer
  *         than 256 characters, a NUL byte), MSTLS_E_NOMEM, MSTLS_E_TLS.
