@@ -53,6 +53,16 @@ int tool_check_addr_list(const char *opt, const char *list);
  * else an exit code. */
 int tool_sctp_preflight(int kernel, const char *opt, const char *host);
 
+/* --session FILE of the clients. tool_session_load: the resumption data
+ * an earlier run kept; their length, 0 when the file does not exist (yet)
+ * or cannot be read (said on stderr). tool_session_save: keep @p len
+ * bytes in the file, written to a temporary file first and renamed, so
+ * that a run that dies leaves the old data or the new, never half of
+ * either; readable by the owner only, as the data hold the session's
+ * secrets (a failure is said on stderr). */
+size_t tool_session_load(const char *path, uint8_t *buf, size_t cap);
+void tool_session_save(const char *path, const uint8_t *buf, size_t len);
+
 /* The subcommands' option parsers as functions (for the fuzz harness):
  * 0 (valid), 1 (--help), -1 (usage error in err). */
 int tool_sctp_check_args(int argc, char **argv, int server, tool_err *err);

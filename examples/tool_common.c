@@ -1,5 +1,6 @@
 /* Pieces shared by the tool's subcommands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,4 +392,36 @@ int tool_client_credentials(mstls_credentials **pcred, const char *ca,
   }
   *pcred = c;
   return 0;
+}
+
+size_t tool_session_load(const char *path, uint8_t *buf, size_t cap) {
+  ssize_t got;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0) {
+    if (errno != ENOENT)
+      fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  got = read(fd, buf, cap);
+  close(fd);
+  if (got < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  return (size_t)got;
+}
+
+void tool_session_save(const char *path, const uint8_t *buf, size_t len) {
+  char tmp[4096];
+  int fd;
+
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
+      rename(tmp, path) < 0) {
+    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+      (void)unlink(tmp);
+  }
 }

@@ -100,49 +100,17 @@ typedef struct dtls_tool {
 /* Largest --session file read: GnuTLS's session data are a few KB. */
 #define DTLS_SESSION_MAX 65536
 
-/* --session: keep the peer's resumption data in the file, written to a
- * temporary file first and renamed, so that a run that dies leaves the
- * old data or the new, never half of either. Readable by the owner only:
- * the data hold the session's secrets. */
+/* --session: keep the peer's resumption data in the file. */
 static void dtls_session_save(const char *path, mstls_udp_peer *peer) {
   uint8_t buf[DTLS_SESSION_MAX];
-  char tmp[4096];
   size_t len = sizeof(buf);
-  int fd, rv = mstls_udp_peer_get_resumption_data(peer, buf, &len);
+  int rv = mstls_udp_peer_get_resumption_data(peer, buf, &len);
   if (rv < 0) {
     fprintf(stderr, "mstls: --session %s: nothing to keep (%s)\n", path,
             mstls_strerror(rv));
     return;
   }
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
-      rename(tmp, path) < 0) {
-    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    if (fd >= 0) {
-      (void)unlink(tmp);
-    }
-  }
-}
-
-/* --session: the data an earlier run kept. @return their length, 0 when
- * the file does not exist (yet) or cannot be read (said on stderr). */
-static size_t dtls_session_load(const char *path, uint8_t *buf, size_t cap) {
-  ssize_t got;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    if (errno != ENOENT) {
-      fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    }
-    return 0;
-  }
-  got = read(fd, buf, cap);
-  close(fd);
-  if (got < 0) {
-    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    return 0;
-  }
-  return (size_t)got;
+  tool_session_save(path, buf, len);
 }
 
 static void dtls_on_done(mstls_udp_endpoint *ep, uint32_t flags,
@@ -1189,7 +1157,7 @@ int tool_dtls_client(int argc, char **argv) {
     const char *name = o.tls.npsk > 0 && !o.ca ? NULL : o.name;
     static uint8_t blob[DTLS_SESSION_MAX];
     size_t blen =
-        o.session ? dtls_session_load(o.session, blob, sizeof(blob)) : 0;
+        o.session ? tool_session_load(o.session, blob, sizeof(blob)) : 0;
     rv = mstls_udp_loop_connect2(g_loop, (struct sockaddr *)&ss, sl, name,
                                  blen ? blob : NULL, blen, &peer);
     if (rv == MSTLS_E_INVALID_ARGUMENT && blen) {

@@ -647,50 +647,18 @@ static void tsctp_connect_failed(const tsctp_opts *o,
   fprintf(stderr, "mstls: connect: %s\n", mstls_strerror(rv));
 }
 
-/* --session: the resumption data an earlier run kept. @return their
- * length, 0 when the file does not exist (yet) or cannot be read (said on
- * stderr). */
-static size_t tsctp_session_load(const char *path, uint8_t *buf, size_t cap) {
-  ssize_t got;
-  int fd = open(path, O_RDONLY);
-
-  if (fd < 0) {
-    if (errno != ENOENT)
-      fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    return 0;
-  }
-  got = read(fd, buf, cap);
-  close(fd);
-  if (got < 0) {
-    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    return 0;
-  }
-  return (size_t)got;
-}
-
-/* --session: keep the session's resumption data in the file, written to
- * a temporary file first and renamed, so that a run that dies leaves the
- * old data or the new, never half of either. Readable by the owner only:
- * the data hold the session's secrets. */
+/* --session: keep the session's resumption data in the file. */
 static void tsctp_session_save(const char *path, mstls_session *s) {
   static uint8_t buf[TSCTP_SESSION_MAX];
-  char tmp[4096];
   size_t len = sizeof(buf);
-  int fd, rv = mstls_session_get_resumption_data(s, buf, &len);
+  int rv = mstls_session_get_resumption_data(s, buf, &len);
 
   if (rv < 0) {
     fprintf(stderr, "mstls: --session %s: nothing to keep (%s)\n", path,
             mstls_strerror(rv));
     return;
   }
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
-      rename(tmp, path) < 0) {
-    fprintf(stderr, "mstls: --session %s: %s\n", path, strerror(errno));
-    if (fd >= 0)
-      (void)unlink(tmp);
-  }
+  tool_session_save(path, buf, len);
 }
 
 /* --session: how many streams resumed the session of the file. */
@@ -754,7 +722,7 @@ int tool_sctp_client(int argc, char **argv) {
   if (o.insecure)
     st.flags |= MSTLS_SETTINGS_INSECURE;
   if (o.session != NULL &&
-      (blen = tsctp_session_load(o.session, blob, sizeof(blob))) > 0) {
+      (blen = tool_session_load(o.session, blob, sizeof(blob))) > 0) {
     st.resumption_data = blob;
     st.resumption_data_len = blen;
   }
