@@ -1153,7 +1153,9 @@ MSTLS_EXTERN int mstls_session_get_error(mstls_session *session);
  * stream 0's session (with the ticket a TLS 1.3 server sent, or the TLS
  * 1.2 ticket or session ID). It resumes against any server that shares
  * the ticket key (mstls_credentials_set_ticket_key()) or, for TLS 1.2
- * session IDs, the session cache.
+ * session IDs, the session cache. A resumed handshake checks no
+ * certificate, and the blob does not record the server's name: give it
+ * only to connections to the server (the name) it came from.
  * @param buf receives the blob; NULL to ask for its size.
  * @param plen in: size of @p buf; out: size of the blob.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL session or plen, a server),

@@ -558,7 +558,10 @@ MSTLS_EXTERN int mstls_udp_peer_get_info(mstls_udp_peer *peer,
  * The blob is GnuTLS's session data, the same form as
  * mstls_session_get_resumption_data() gives on SCTP. It holds the
  * session's secrets: keep it like a private key. Valid once the handshake
- * completed, also from the closed callback.
+ * completed, also from the closed callback. A resumed handshake checks no
+ * certificate, and the blob does not record the server's name: offer it
+ * only to the server (the name) it came from -- keep it keyed by that
+ * name, as the endpoint's own cache does.
  * @param buf receives the blob; NULL to ask for its size.
  * @param plen in: size of @p buf; out: size of the blob.
  * @return 0, MSTLS_E_INVALID_ARGUMENT (NULL peer or plen, a server
