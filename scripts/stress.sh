@@ -26,11 +26,13 @@ log=$(mktemp)
 pass=0
 fail=0
 for i in $(seq "$n"); do
+  start=$SECONDS
   if "$@" >"$log" 2>&1; then
     pass=$((pass + 1))
+    echo "run $i passed ($((SECONDS - start)) s)"
   else
     fail=$((fail + 1))
-    echo "run $i failed:"
+    echo "run $i failed ($((SECONDS - start)) s):"
     grep -E 'ERROR|LINE|FAILED|Failed|SUMMARY' "$log" | head -20
     tail -15 "$log"
   fi
