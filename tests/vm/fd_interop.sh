@@ -17,9 +17,11 @@
 # Every case prints "PASS name", "FAIL name: reason" or, for a failure that
 # is freeDiameter's own known bug and shows its known symptom, "XFAIL name:
 # reason"; the last line is "N passed, M failed, K known freeDiameter
-# failures". Exit status 0 if none failed, 1 if any did, 77 if
-# freeDiameter or kernel SCTP is missing. Set FD_INTEROP_KEEP=DIR to keep
-# the certificates, configurations and logs there.
+# failures". A case that passed prints its one-line count of streams; one
+# that did not prints both sides' logs (FD_INTEROP_VERBOSE=1: every case).
+# Exit status 0 if none failed, 1 if any did, 77 if freeDiameter or kernel
+# SCTP is missing. Set FD_INTEROP_KEEP=DIR to keep the certificates,
+# configurations and logs there.
 #
 # freeDiameter drops 127.0.0.0/8 from its listening addresses and refuses to
 # start with nothing left, so the guest's lo gets 192.0.2.1/32 (TEST-NET-1;
@@ -270,13 +272,17 @@ run_case() {
   sleep 1
   [ -n "$fd_pid" ] && stop_pid "$fd_pid"
 
-  sed 's/^/  mstls | /' "$dir/peer.log"
-  # freeDiameter's account: state changes, handshakes, errors (repeats
-  # folded).
-  grep -a -E 'Incoming connection|STATE_|[Hh]andshake|resum|ERROR|failed|broken' \
-    "$dir/fd.log" | sed 's/^[0-9:]* *//' | uniq -c |
-    awk '{ n = $1; sub(/^ *[0-9]+ /, "");
-           print "  fd    | " (n > 1 ? "(x" n ") " : "") $0 }'
+  # Both sides' account, printed in full for a case that did not pass (or
+  # with FD_INTEROP_VERBOSE=1), so that a failure stays near the end of
+  # the output: mstls's log, then freeDiameter's state changes,
+  # handshakes and errors (repeats folded).
+  {
+    sed 's/^/  mstls | /' "$dir/peer.log"
+    grep -a -E 'Incoming connection|STATE_|[Hh]andshake|resum|ERROR|failed|broken' \
+      "$dir/fd.log" | sed 's/^[0-9:]* *//' | uniq -c |
+      awk '{ n = $1; sub(/^ *[0-9]+ /, "");
+             print "  fd    | " (n > 1 ? "(x" n ") " : "") $0 }'
+  } >"$dir/account"
 
   line=$(grep -a '^fd_peer: streams ' "$dir/peer.log" | tail -n 1)
   total=$(sed -n 's/.* total=\([0-9]*\).*/\1/p' <<<"$line")
@@ -337,14 +343,21 @@ run_case() {
   if [ -z "$reason" ]; then
     passed=$((passed + 1))
     verdict="PASS $name${note:+ ($note)}"
+    if [ "${FD_INTEROP_VERBOSE:-0}" = 1 ]; then
+      cat "$dir/account"
+    else
+      [ -n "$line" ] && echo "  mstls | $line"
+    fi
   elif [ "$xfail" = fdrace ] &&
     grep -a -q -E 'Decryption has failed|An unexpected TLS packet was received' \
       "$dir/fd.log"; then
     xfailed=$((xfailed + 1))
     verdict="XFAIL $name: $reason (freeDiameter's TLS 1.3 client race)"
+    cat "$dir/account"
   else
     failed=$((failed + 1))
     verdict="FAIL $name: $reason"
+    cat "$dir/account"
     echo "  --- freeDiameter log after its start, last 60 lines"
     sed -n '/daemon initialized/,$p' "$dir/fd.log" | tail -n 60 |
       sed 's/^/  fd    | /'
