@@ -31,6 +31,8 @@
 
 #include <mstls/udp.h>
 
+#include "benchudp.h"
+
 #define MS MSTLS_MILLISECONDS
 #define DGRAM_MAX 2048
 #define CAPTURE_MAX 16
@@ -163,55 +165,18 @@ typedef struct atk_server {
   struct sockaddr_in addr;
 } atk_server;
 
-/* Read the tool's stderr until its "listening" line (10 s at most). */
-static int atk_wait_listening(int fd) {
-  char buf[4096];
-  size_t have = 0;
-  double end = atk_now_s() + 10;
-  while (atk_now_s() < end && have < sizeof(buf) - 1) {
-    struct pollfd p = {fd, POLLIN, 0};
-    ssize_t n;
-    if (poll(&p, 1, 100) <= 0) {
-      continue;
-    }
-    if ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) <= 0) {
-      break;
-    }
-    have += (size_t)n;
-    buf[have] = '\0';
-    if (strstr(buf, "listening on")) {
-      return 0;
-    }
-  }
-  fprintf(stderr, "attack_udp: the server did not start: %.*s\n", (int)have,
-          buf);
-  return -1;
-}
-
 static int atk_server_tool(atk_server *s, const char *tool,
                            uint32_t max_peers) {
   char listen[64], peers[16];
-  int p[2];
+  /* One worker: the attack table measures one endpoint. */
+  const char *const args[] = {"dtls-server", "--listen",    listen, "--echo",
+                              "--quiet",     "--max-peers", peers,  "--workers",
+                              "1",           NULL};
   s->addr = atk_addr("127.0.0.1", atk_free_port());
   s->inproc = 0;
   snprintf(listen, sizeof(listen), "127.0.0.1:%u", ntohs(s->addr.sin_port));
   snprintf(peers, sizeof(peers), "%u", max_peers);
-  if (pipe(p) < 0 || (s->pid = fork()) < 0) {
-    return -1;
-  }
-  if (s->pid == 0) {
-    dup2(p[1], 2);
-    close(p[0]);
-    close(p[1]);
-    /* One worker: the attack table measures one endpoint. */
-    execl(tool, "mstls", "dtls-server", "--listen", listen, "--echo", "--quiet",
-          "--max-peers", peers, "--workers", "1", (char *)NULL);
-    fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
-    _exit(127);
-  }
-  close(p[1]);
-  s->fd = p[0];
-  return atk_wait_listening(s->fd);
+  return bench_tool_start("attack_udp", tool, args, &s->pid, &s->fd);
 }
 
 static mstls_udp_loop *g_child_loop;

@@ -102,6 +102,16 @@ static double srv_per(uint32_t n) {
   return (srv_cpu - (double)srv_calls * srv_clock_cost) / n;
 }
 
+/* The figures of a window of @p n handshakes: CPU seconds @p c0 to @p c1,
+ * heap bytes @p h0 to @p h1, and the server's work since srv_reset(). */
+static void figure_window(figure *f, uint32_t n, double c0, double c1,
+                          size_t h0, size_t h1) {
+  f->cpu = (c1 - c0) / n;
+  f->heap = ((double)h1 - (double)h0) / n;
+  f->srv = srv_per(n);
+  f->srvn = (double)srv_calls / n;
+}
+
 static void srv_calibrate(void) {
   double best = 1;
   int t, i;
@@ -237,11 +247,8 @@ static figure plain_tls(uint32_t n, gnutls_priority_t prio,
     free(pairs[i].s2c.data);
   }
   free(pairs);
-  f.cpu = (c1 - c0) / n;
-  f.heap = ((double)h1 - (double)h0) / n;
+  figure_window(&f, n, c0, c1, h0, h1);
   f.sheap = ((double)h2 - (double)h0) / n;
-  f.srv = srv_per(n);
-  f.srvn = (double)srv_calls / n;
   return f;
 }
 
@@ -343,11 +350,8 @@ static figure ms_tls(uint32_t n, const uint8_t *rdata, size_t rlen, char *desc,
   p.client = NULL;
   h2 = heap_now() - memlink_heap();
   ms_pair_free(&p);
-  f.cpu = (c1 - c0) / n;
-  f.heap = ((double)h1 - (double)h0) / n;
+  figure_window(&f, n, c0, c1, h0, h1);
   f.sheap = ((double)h2 - (double)h0) / n;
-  f.srv = srv_per(n);
-  f.srvn = (double)srv_calls / n;
   return f;
 }
 
@@ -628,10 +632,7 @@ static void bare_dtls_run(uint32_t n, gnutls_priority_t prio, figure *full,
   }
   c1 = bench_cpu_now();
   h1 = heap_now();
-  full->cpu = (c1 - c0) / n;
-  full->heap = ((double)h1 - (double)h0) / n;
-  full->srv = srv_per(n);
-  full->srvn = (double)srv_calls / n;
+  figure_window(full, n, c0, c1, h0, h1);
   for (i = 0; i < n; i++) {
     if ((rv = gnutls_session_get_data2(b[i].client, &data[i])) < 0) {
       bench_die("bare DTLS get_data2", rv);
@@ -655,10 +656,7 @@ static void bare_dtls_run(uint32_t n, gnutls_priority_t prio, figure *full,
   }
   c1 = bench_cpu_now();
   h1 = heap_now();
-  res->cpu = (c1 - c0) / n;
-  res->heap = ((double)h1 - (double)h0) / n;
-  res->srv = srv_per(n);
-  res->srvn = (double)srv_calls / n;
+  figure_window(res, n, c0, c1, h0, h1);
   if (desc) {
     describe(b[n - 1].client, desc, desclen);
   }
@@ -698,21 +696,13 @@ static uint32_t flow_of(const struct sockaddr *to) {
   return ntohl(sa->sin_addr.s_addr) & 0xffffu;
 }
 
-static int ep_send_c(mstls_udp_endpoint *ep, const struct sockaddr *to,
-                     socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
+/* Queue a datagram on the endpoint's way out (its user_data: ep_c2s for
+ * the client, ep_s2c for the server). */
+static int ep_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
+                   socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
   (void)ep;
   (void)tolen;
-  (void)ud;
-  dq_push(&ep_c2s, flow_of(to), d, len);
-  return (int)len;
-}
-
-static int ep_send_s(mstls_udp_endpoint *ep, const struct sockaddr *to,
-                     socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
-  (void)ep;
-  (void)tolen;
-  (void)ud;
-  dq_push(&ep_s2c, flow_of(to), d, len);
+  dq_push(ud, flow_of(to), d, len);
   return (int)len;
 }
 
@@ -774,10 +764,10 @@ static mstls_udp_endpoint *ep_new(int server, uint32_t n) {
    * hold a second copy. */
   s.resumption_cache = 0;
   memset(&cb, 0, sizeof(cb));
-  cb.send = server ? ep_send_s : ep_send_c;
+  cb.send = ep_send;
   cb.handshake_done = ep_hs_done;
   rv = mstls_udp_endpoint_new(&ep, &s, &cb, server ? bench_scred : bench_ccred,
-                              NULL);
+                              server ? &ep_s2c : &ep_c2s);
   if (rv < 0) {
     bench_die("mstls_udp_endpoint_new", rv);
   }
@@ -833,10 +823,7 @@ static void ms_dtls_run(uint32_t n, figure *full, figure *res, char *desc,
     }
     c1 = bench_cpu_now();
     h1 = heap_now();
-    f->cpu = (c1 - c0) / n;
-    f->heap = ((double)h1 - (double)h0) / n;
-    f->srv = srv_per(n);
-    f->srvn = (double)srv_calls / n;
+    figure_window(f, n, c0, c1, h0, h1);
     if (pass && desc) {
       describe(mstls_udp_peer_get_gnutls(peers[n - 1]), desc, desclen);
     }

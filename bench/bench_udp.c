@@ -20,6 +20,8 @@
 
 #include <mstls/udp.h>
 
+#include "benchudp.h"
+
 #define PRIO "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 #define MAXC 600
 
@@ -32,153 +34,25 @@ static volatile int g_stop;
 /* ---- clients: plain GnuTLS on connected sockets -----------------------------
  */
 
-typedef struct bclient {
-  int fd;
-  gnutls_session_t s;
-  int busy; /* 1 handshaking, 2 established and held open */
-} bclient;
-
-typedef struct bcells {
-  const struct sockaddr_in *srv;
-  long started, done, failed, total;
-  int hold;
-} bcells;
-
-/* The clients' sockets are non-blocking and GnuTLS must never wait: the
- * pull timeout only reports whether a datagram is queued. */
-static int bench_client_pull_timeout(gnutls_transport_ptr_t p, unsigned ms) {
-  bclient *c = p;
-  struct pollfd pfd = {c->fd, POLLIN, 0};
-  (void)ms;
-  return poll(&pfd, 1, 0);
-}
-
-static ssize_t bench_client_push(gnutls_transport_ptr_t p, const void *buf,
-                                 size_t len) {
-  bclient *c = p;
-  return send(c->fd, buf, len, 0);
-}
-
-static ssize_t bench_client_pull(gnutls_transport_ptr_t p, void *buf,
-                                 size_t len) {
-  bclient *c = p;
-  return recv(c->fd, buf, len, 0);
-}
-
-static int bench_client_start(bclient *c, const struct sockaddr_in *srv) {
-  c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)srv, sizeof(*srv))) {
-    if (c->fd >= 0) {
-      close(c->fd);
-    }
-    return -1;
-  }
-  gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK);
-  gnutls_priority_set(c->s, g_prio);
-  gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, g_anon);
-  gnutls_transport_set_ptr(c->s, c);
-  gnutls_transport_set_push_function(c->s, bench_client_push);
-  gnutls_transport_set_pull_function(c->s, bench_client_pull);
-  gnutls_transport_set_pull_timeout_function(c->s, bench_client_pull_timeout);
-  gnutls_dtls_set_timeouts(c->s, 200, 30000);
-  c->busy = 1;
-  return 0;
-}
-
-static void bench_client_end(bclient *c, int bye) {
-  if (bye) {
-    gnutls_bye(c->s, GNUTLS_SHUT_WR);
-  }
-  gnutls_deinit(c->s);
-  close(c->fd);
-  c->busy = 0;
-}
-
-/* Advance one client, replacing it by a new one when its handshake ends.
- * The result of every gnutls_handshake() call counts, the first one
- * included: with the server thread answering within microseconds GnuTLS
- * often completes the whole handshake inside one call (it checks the
- * socket between flights), and calling gnutls_handshake() again on an
- * established session starts a renegotiation that both servers refuse.
- * Ignoring that first result made clients renegotiate and back off
- * until the cell's deadline, which was the stall. */
-static void bench_client_drive(bclient *c, bcells *st) {
-  for (;;) {
-    int rv = gnutls_handshake(c->s);
-    if (rv == GNUTLS_E_AGAIN || (rv < 0 && !gnutls_error_is_fatal(rv))) {
-      return;
-    }
-    if (rv == 0) {
-      st->done++;
-      if (st->hold) {
-        c->busy = 2; /* stays open, no longer driven */
-        return;
-      }
-      bench_client_end(c, 1);
-    } else {
-      st->failed++;
-      bench_client_end(c, 0);
-    }
-    if (st->started >= st->total || bench_client_start(c, st->srv) < 0) {
-      return;
-    }
-    st->started++;
-  }
-}
-
 /* Run @p total handshakes with @p conc in flight; keep them open when
  * @p hold. @return handshakes completed. */
 static long bench_clients(const struct sockaddr_in *srv, int conc, long total,
-                          int hold, bclient *cl) {
-  struct pollfd pfd[MAXC];
-  int idx[MAXC];
-  bcells st = {srv, 0, 0, 0, total, hold};
-  uint64_t end = mstls_udp_now() + 15000000000ull; /* bounded cell */
-  uint64_t tick = mstls_udp_now();
-  int i;
-  for (i = 0; i < conc && st.started < total; i++) {
-    if (bench_client_start(&cl[i], srv) == 0) {
-      st.started++;
-      bench_client_drive(&cl[i], &st);
-    }
-  }
-  while (st.done + st.failed < total && mstls_udp_now() < end) {
-    int n = 0, all;
-    for (i = 0; i < conc; i++) {
-      if (cl[i].busy == 1) {
-        pfd[n].fd = cl[i].fd;
-        pfd[n].events = POLLIN;
-        pfd[n].revents = 0;
-        idx[n++] = i;
-      }
-    }
-    if (n == 0) {
-      break;
-    }
-    poll(pfd, (nfds_t)n, 5);
-    /* Readable clients now; all of them every 10 ms so that GnuTLS can
-     * run its retransmission timers. */
-    all = mstls_udp_now() >= tick;
-    if (all) {
-      tick = mstls_udp_now() + 10000000ull;
-    }
-    for (i = 0; i < n; i++) {
-      if (all || pfd[i].revents) {
-        bench_client_drive(&cl[idx[i]], &st);
-      }
-    }
-  }
-  for (i = 0; i < conc && !hold; i++) {
-    if (cl[i].busy) {
-      bench_client_end(&cl[i], 0);
-    }
-  }
-  if (st.failed || st.done < total) {
+                          int hold, bench_dtls_client *cl) {
+  bench_dtls_run r;
+  memset(&r, 0, sizeof(r));
+  r.srv = srv;
+  r.prio = g_prio;
+  r.cred = g_anon;
+  r.total = total;
+  r.hold = hold;
+  r.seconds = 15; /* bounded cell */
+  bench_dtls_run_clients(&r, cl, conc);
+  if (r.failed || r.done < total) {
     fprintf(stderr,
             "bench_udp: %d clients: %ld of %ld handshakes done, %ld failed\n",
-            conc, st.done, total, st.failed);
+            conc, r.done, total, r.failed);
   }
-  return st.done;
+  return r.done;
 }
 
 /* ---- server A: the mstls endpoint -------------------------------------------
@@ -404,7 +278,7 @@ static double bench_now(void) {
 }
 
 static double run_mstls(int conc, long total) {
-  static bclient cl[MAXC];
+  static bench_dtls_client cl[MAXC];
   struct sockaddr_in addr;
   pthread_t th;
   mstls_udp_loop *loop = bench_mstls_loop(&addr);
@@ -422,7 +296,7 @@ static double run_mstls(int conc, long total) {
 }
 
 static double run_base(int conc, long total) {
-  static bclient cl[MAXC];
+  static bench_dtls_client cl[MAXC];
   static bbase b;
   pthread_t th;
   double t0, t1;
@@ -453,7 +327,7 @@ static double run_base(int conc, long total) {
 /* Heap bytes of one established server peer: hold @p n peers open, then
  * free the endpoint's peers and measure what went away. */
 static double mem_per_peer(int n) {
-  static bclient cl[MAXC];
+  static bench_dtls_client cl[MAXC];
   struct sockaddr_in addr;
   pthread_t th;
   mstls_udp_loop *loop;
@@ -477,7 +351,7 @@ static double mem_per_peer(int n) {
   (void)before;
   for (i = 0; i < n; i++) {
     if (cl[i].busy) {
-      bench_client_end(&cl[i], 0);
+      bench_dtls_client_end(&cl[i], 0);
     }
   }
   if (st.peers == 0) {

@@ -8,23 +8,21 @@
  * and server share the machine's cores: the server's CPU per handshake
  * (utime + stime from /proc/PID/stat) is the figure that carries over.
  * Loopback only; prints a table. */
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <gnutls/dtls.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
+
+#include "benchudp.h"
 
 #define PRIO "NORMAL:-VERS-ALL:+VERS-DTLS1.2"
 #define MAXC 512
@@ -42,141 +40,16 @@ static double hs_now(void) {
 /* ---- clients ---------------------------------------------------------------
  */
 
-typedef struct hs_client {
-  int fd;
-  gnutls_session_t s;
-  int busy;
-} hs_client;
-
 typedef struct hs_thread {
   pthread_t th;
-  const struct sockaddr_in *srv;
-  unsigned id;
+  bench_dtls_run run;
   int conc;
-  long total, started, done, failed;
-  unsigned next_src;
-  hs_client cl[MAXC];
+  bench_dtls_client cl[MAXC];
 } hs_thread;
-
-/* GnuTLS must never wait: the pull timeout only reports whether a
- * datagram is queued. */
-static int hs_pull_timeout(gnutls_transport_ptr_t p, unsigned ms) {
-  hs_client *c = p;
-  struct pollfd pfd = {c->fd, POLLIN, 0};
-  (void)ms;
-  return poll(&pfd, 1, 0);
-}
-
-static ssize_t hs_push(gnutls_transport_ptr_t p, const void *buf, size_t len) {
-  hs_client *c = p;
-  return send(c->fd, buf, len, 0);
-}
-
-static ssize_t hs_pull(gnutls_transport_ptr_t p, void *buf, size_t len) {
-  hs_client *c = p;
-  return recv(c->fd, buf, len, 0);
-}
-
-static int hs_start(hs_thread *t, hs_client *c) {
-  struct sockaddr_in src;
-  memset(&src, 0, sizeof(src));
-  src.sin_family = AF_INET;
-  /* 127.0.1.1 .. 127.0.1.200: loopback, one rate-limit bucket each. */
-  src.sin_addr.s_addr = htonl(0x7f000101u + (t->next_src++ % NSRC));
-  c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
-      connect(c->fd, (const struct sockaddr *)t->srv, sizeof(*t->srv)) < 0) {
-    if (c->fd >= 0) {
-      close(c->fd);
-    }
-    return -1;
-  }
-  gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK);
-  gnutls_priority_set(c->s, g_prio);
-  gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, g_anon);
-  gnutls_transport_set_ptr(c->s, c);
-  gnutls_transport_set_push_function(c->s, hs_push);
-  gnutls_transport_set_pull_function(c->s, hs_pull);
-  gnutls_transport_set_pull_timeout_function(c->s, hs_pull_timeout);
-  gnutls_dtls_set_timeouts(c->s, 200, 30000);
-  c->busy = 1;
-  t->started++;
-  return 0;
-}
-
-static void hs_end(hs_client *c, int bye) {
-  if (bye) {
-    gnutls_bye(c->s, GNUTLS_SHUT_WR);
-  }
-  gnutls_deinit(c->s);
-  close(c->fd);
-  c->busy = 0;
-}
-
-/* Advance one client; a finished one is replaced by a new handshake. The
- * result of every gnutls_handshake() call counts (the first may complete
- * the whole handshake: calling again would start a renegotiation). */
-static void hs_drive(hs_thread *t, hs_client *c) {
-  for (;;) {
-    int rv = gnutls_handshake(c->s);
-    if (rv == GNUTLS_E_AGAIN || (rv < 0 && !gnutls_error_is_fatal(rv))) {
-      return;
-    }
-    if (rv == 0) {
-      t->done++;
-      hs_end(c, 1);
-    } else {
-      t->failed++;
-      hs_end(c, 0);
-    }
-    if (t->started >= t->total || hs_start(t, c) < 0) {
-      return;
-    }
-  }
-}
 
 static void *hs_thread_main(void *arg) {
   hs_thread *t = arg;
-  struct pollfd pfd[MAXC];
-  int idx[MAXC];
-  double end = hs_now() + 120, tick = hs_now();
-  int i;
-  t->next_src = t->id * 37;
-  for (i = 0; i < t->conc && t->started < t->total; i++) {
-    if (hs_start(t, &t->cl[i]) == 0) {
-      hs_drive(t, &t->cl[i]);
-    }
-  }
-  while (t->done + t->failed < t->total && hs_now() < end) {
-    int n = 0, all;
-    for (i = 0; i < t->conc; i++) {
-      if (t->cl[i].busy) {
-        pfd[n].fd = t->cl[i].fd;
-        pfd[n].events = POLLIN;
-        pfd[n].revents = 0;
-        idx[n++] = i;
-      }
-    }
-    if (n == 0) {
-      break;
-    }
-    poll(pfd, (nfds_t)n, 5);
-    /* All of them every 10 ms, for GnuTLS's retransmission timers. */
-    all = hs_now() >= tick;
-    if (all) {
-      tick = hs_now() + 0.010;
-    }
-    for (i = 0; i < n; i++) {
-      if (all || pfd[i].revents) {
-        hs_drive(t, &t->cl[idx[i]]);
-      }
-    }
-  }
-  for (i = 0; i < t->conc; i++) {
-    if (t->cl[i].busy) {
-      hs_end(&t->cl[i], 0);
-    }
-  }
+  bench_dtls_run_clients(&t->run, t->cl, t->conc);
   return NULL;
 }
 
@@ -192,16 +65,22 @@ static long hs_clients(const struct sockaddr_in *srv, int nthreads, int conc,
     return 0;
   }
   for (i = 0; i < nthreads; i++) {
-    t[i].srv = srv;
-    t[i].id = (unsigned)i;
+    bench_dtls_run *r = &t[i].run;
+    r->srv = srv;
+    r->prio = g_prio;
+    r->cred = g_anon;
+    r->total = total / nthreads + (i < total % nthreads);
+    /* 200 loopback sources, each thread starting elsewhere. */
+    r->nsrc = NSRC;
+    r->next_src = (unsigned)i * 37;
+    r->seconds = 120;
     t[i].conc = conc / nthreads + (i < conc % nthreads);
-    t[i].total = total / nthreads + (i < total % nthreads);
     pthread_create(&t[i].th, NULL, hs_thread_main, &t[i]);
   }
   for (i = 0; i < nthreads; i++) {
     pthread_join(t[i].th, NULL);
-    done += t[i].done;
-    *failed += t[i].failed;
+    done += t[i].run.done;
+    *failed += t[i].run.failed;
   }
   free(t);
   return done;
@@ -245,52 +124,15 @@ static double hs_self_cpu(void) {
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Read the tool's stderr until @p text (10 s at most). */
-static int hs_wait_text(int fd, const char *text) {
-  char buf[8192];
-  size_t have = 0;
-  double end = hs_now() + 10;
-  while (hs_now() < end && have < sizeof(buf) - 1) {
-    struct pollfd p = {fd, POLLIN, 0};
-    ssize_t n;
-    if (poll(&p, 1, 100) <= 0) {
-      continue;
-    }
-    if ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) <= 0) {
-      break;
-    }
-    have += (size_t)n;
-    buf[have] = '\0';
-    if (strstr(buf, text)) {
-      return 0;
-    }
-  }
-  fprintf(stderr, "hs_rate_udp: the server did not start: %.*s\n", (int)have,
-          buf);
-  return -1;
-}
-
 static int hs_server_start(hs_server *s, const char *tool, unsigned port,
                            unsigned workers) {
   char listen[64], nw[16];
-  int p[2];
+  const char *const args[] = {"dtls-server", "--listen", listen,
+                              "--workers",   nw,         "--quiet",
+                              "--max-peers", "100000",   NULL};
   snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
   snprintf(nw, sizeof(nw), "%u", workers);
-  if (pipe(p) < 0 || (s->pid = fork()) < 0) {
-    return -1;
-  }
-  if (s->pid == 0) {
-    dup2(p[1], 2);
-    close(p[0]);
-    close(p[1]);
-    execl(tool, "mstls", "dtls-server", "--listen", listen, "--workers", nw,
-          "--quiet", "--max-peers", "100000", (char *)NULL);
-    fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
-    _exit(127);
-  }
-  close(p[1]);
-  s->fd = p[0];
-  return hs_wait_text(s->fd, "listening on");
+  return bench_tool_start("hs_rate_udp", tool, args, &s->pid, &s->fd);
 }
 
 static void hs_server_stop(hs_server *s) {

@@ -1,6 +1,7 @@
 # bench_udp: handshakes/s of the DTLS endpoint (one socket) against plain
 # GnuTLS on connected sockets, and memory per peer. Not run by ctest.
-add_executable(bench_udp ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp.c)
+add_executable(bench_udp ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/benchudp.c)
 target_link_libraries(bench_udp PRIVATE mstls_static GnuTLS::GnuTLS
   Threads::Threads)
 target_compile_options(bench_udp PRIVATE ${MSTLS_WARNINGS})
@@ -8,7 +9,8 @@ target_compile_definitions(bench_udp PRIVATE _GNU_SOURCE)
 
 # attack_udp: the DTLS attack table over real sockets (needs root for its
 # raw socket). It starts the mstls tool as the server. Not run by ctest.
-add_executable(attack_udp ${CMAKE_CURRENT_SOURCE_DIR}/attack_udp.c)
+add_executable(attack_udp ${CMAKE_CURRENT_SOURCE_DIR}/attack_udp.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/benchudp.c)
 target_link_libraries(attack_udp PRIVATE mstls_static GnuTLS::GnuTLS
   Threads::Threads)
 target_compile_options(attack_udp PRIVATE ${MSTLS_WARNINGS})
@@ -27,7 +29,8 @@ target_compile_definitions(bench_udp_resume PRIVATE _GNU_SOURCE)
 
 # hs_rate_udp: handshakes/s and server CPU per handshake of
 # `mstls dtls-server --workers N`, clients in this process. Not run by ctest.
-add_executable(hs_rate_udp ${CMAKE_CURRENT_SOURCE_DIR}/hs_rate_udp.c)
+add_executable(hs_rate_udp ${CMAKE_CURRENT_SOURCE_DIR}/hs_rate_udp.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/benchudp.c)
 target_link_libraries(hs_rate_udp PRIVATE GnuTLS::GnuTLS Threads::Threads)
 target_compile_options(hs_rate_udp PRIVATE ${MSTLS_WARNINGS})
 target_compile_definitions(hs_rate_udp PRIVATE _GNU_SOURCE)

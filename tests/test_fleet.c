@@ -36,8 +36,8 @@
 
 #include "failmem.h"
 #include "pair.h"
+#include "udp_helpers.h"
 
-#define QMAX 64
 #define PERIOD (30 * MSTLS_SECONDS) /* the default cookie_period */
 
 /* Wall time of the tests: the start of some cookie period, in 2026. */
@@ -46,34 +46,10 @@
 /* ---- endpoints on fake clocks ------------------------------------------ */
 
 typedef struct node {
+  udpt_queue q; /* what it sent, its completed handshakes */
   mstls_udp_endpoint *ep;
-  uint8_t data[QMAX][2048];
-  size_t len[QMAX];
-  size_t n;
-  int done;
   mstls_tstamp mono; /* this node's monotonic clock */
 } node;
-
-static int n_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
-                  socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
-  node *q = ud;
-  (void)ep;
-  (void)to;
-  (void)tolen;
-  assert_true(q->n < QMAX && len <= sizeof(q->data[0]));
-  memcpy(q->data[q->n], d, len);
-  q->len[q->n++] = len;
-  return 0;
-}
-
-static void n_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
-                   void *ud) {
-  node *q = ud;
-  (void)ep;
-  (void)f;
-  (void)p;
-  q->done++;
-}
 
 static struct sockaddr_in addr_of(uint8_t last) {
   struct sockaddr_in sa;
@@ -88,16 +64,8 @@ static struct sockaddr_in addr_of(uint8_t last) {
  * its wall offset is WALL0 - mono (as mstls_udp_loop would compute). */
 static void node_new(node *q, int server, mstls_credentials *cred,
                      const mstls_fleet *fleet, mstls_tstamp mono) {
-  mstls_udp_settings s;
-  mstls_udp_callbacks cb;
   memset(q, 0, sizeof(*q));
-  mstls_udp_settings_default(&s);
-  if (!server)
-    s.flags = MSTLS_UDP_INSECURE;
-  memset(&cb, 0, sizeof(cb));
-  cb.send = n_send;
-  cb.handshake_done = n_done;
-  assert_int_equal(mstls_udp_endpoint_new(&q->ep, &s, &cb, cred, q), 0);
+  q->ep = udpt_queue_endpoint(server, cred, &q->q);
   q->mono = mono;
   assert_int_equal(mstls_udp_endpoint_set_wall_offset(q->ep, WALL0 - mono), 0);
   if (fleet)
@@ -107,12 +75,7 @@ static void node_new(node *q, int server, mstls_credentials *cred,
 /* Feed what @p from queued to @p to, at wall time WALL0 + @p at. */
 static void carry(node *from, node *to, const struct sockaddr_in *src,
                   mstls_tstamp at) {
-  size_t i;
-  for (i = 0; i < from->n; i++)
-    (void)mstls_udp_endpoint_feed(to->ep, (const struct sockaddr *)src,
-                                  sizeof(*src), from->data[i], from->len[i],
-                                  to->mono + at);
-  from->n = 0;
+  udpt_queue_carry(&from->q, to->ep, src, to->mono + at);
 }
 
 static mstls_fleet *fleet_of(uint8_t byte) {
@@ -168,9 +131,9 @@ static void rig_hello(rig *r, mstls_tstamp at) {
                                  sizeof(r->server), NULL, r->c.mono + at, NULL),
       0);
   carry(&r->c, &r->a, &r->client, at);
-  assert_int_equal(r->a.n, 1);
+  assert_int_equal(r->a.q.n, 1);
   carry(&r->a, &r->c, &r->server, at);
-  assert_true(r->c.n >= 1); /* the ClientHello with the cookie */
+  assert_true(r->c.q.n >= 1); /* the ClientHello with the cookie */
 }
 
 /* The rest of the handshake runs between the client and B at WALL0 +
@@ -182,7 +145,7 @@ static int rig_finish(rig *r, mstls_tstamp at, mstls_udp_stats *st) {
     carry(&r->b, &r->c, &r->server, at);
   }
   assert_int_equal(mstls_udp_endpoint_get_stats(r->b.ep, st), 0);
-  return r->b.done;
+  return r->b.q.done;
 }
 
 /* Mint on A (fleet @p fa, monotonic clock @p mono_a) at WALL0 + @p at_a,
@@ -358,13 +321,13 @@ static int loop_handoff(int mint_on_wall_time, mstls_udp_stats *st) {
 
   assert_non_null(c);
   memset(&cb, 0, sizeof(cb));
-  cb.handshake_done = n_done;
+  cb.handshake_done = udpt_queue_done;
   mstls_udp_settings_default(&s);
   memset(&srv, 0, sizeof(srv));
   srv.sin_family = AF_INET;
   srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&srv,
-                                      sizeof(srv), &s, &cb, scred, c),
+                                      sizeof(srv), &s, &cb, scred, &c->q),
                    0);
   assert_int_equal(
       mstls_udp_endpoint_set_fleet(mstls_udp_loop_get_endpoint(loop), f), 0);
@@ -402,22 +365,19 @@ static int loop_handoff(int mint_on_wall_time, mstls_udp_stats *st) {
                                               sizeof(srv), NULL,
                                               mstls_udp_now(), NULL),
                    0);
-  for (i = 0; i < (int)c->n; i++)
-    (void)mstls_udp_endpoint_feed(a.ep, (struct sockaddr *)&me, sizeof(me),
-                                  c->data[i], c->len[i], mstls_udp_now());
-  c->n = 0;
-  assert_int_equal(a.n, 1); /* the HelloVerifyRequest */
+  udpt_queue_carry(&c->q, a.ep, &me, mstls_udp_now());
+  assert_int_equal(a.q.n, 1); /* the HelloVerifyRequest */
   (void)mstls_udp_endpoint_feed(c->ep, (struct sockaddr *)&srv, sizeof(srv),
-                                a.data[0], a.len[0], mstls_udp_now());
+                                a.q.data[0], a.q.len[0], mstls_udp_now());
   /* From here on the client talks to the loop over the sockets. */
   for (i = 0; i < 200 && !done; i++) {
     uint8_t buf[4096];
     size_t k;
     ssize_t n;
-    for (k = 0; k < c->n; k++)
-      assert_true(sendto(fd, c->data[k], c->len[k], 0, (struct sockaddr *)&srv,
-                         sizeof(srv)) >= 0);
-    c->n = 0;
+    for (k = 0; k < c->q.n; k++)
+      assert_true(sendto(fd, c->q.data[k], c->q.len[k], 0,
+                         (struct sockaddr *)&srv, sizeof(srv)) >= 0);
+    c->q.n = 0;
     assert_true(mstls_udp_loop_run_once(loop, 50) >= 0);
     (void)mstls_udp_endpoint_handle_expiry(c->ep, mstls_udp_now());
     while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
@@ -562,7 +522,7 @@ static int dtls_ticket_across(const mstls_fleet *fa, const mstls_fleet *fb,
                                               sizeof(server), NULL, 0, &peer),
                    0);
   dtls_run(&c, &a, &client, &server, 0);
-  assert_int_equal(a.done, 1);
+  assert_int_equal(a.q.done, 1);
   assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
   assert_int_equal(info.resumed, 0);
   assert_int_equal(mstls_udp_peer_close(peer), 0);
@@ -574,7 +534,7 @@ static int dtls_ticket_across(const mstls_fleet *fa, const mstls_fleet *fb,
                                               MSTLS_SECONDS, &peer),
                    0);
   dtls_run(&c, &b, &client, &server, MSTLS_SECONDS);
-  assert_int_equal(b.done, 1);
+  assert_int_equal(b.q.done, 1);
   assert_int_equal(mstls_udp_peer_get_info(peer, &info), 0);
   resumed = info.resumed;
   assert_int_equal(mstls_udp_endpoint_get_stats(b.ep, &st), 0);

@@ -69,6 +69,24 @@ static void raw_settings(mstls_settings *cs, mstls_settings *ss,
   ss->tls.raw_public_keys = 1;
 }
 
+/* A pair over @p cs and @p ss with the client credentials @p cc and the
+ * server's @p sc (the pair takes both); its handshake must return
+ * @p want. */
+static void raw_pair(test_pair *p, const mstls_settings *cs,
+                     const mstls_settings *ss, mstls_credentials *cc,
+                     mstls_credentials *sc, int want) {
+  assert_int_equal(test_pair_new_creds(p, cs, ss, NULL, NULL, NULL, cc, sc), 0);
+  assert_int_equal(test_pair_handshake(p, 10000), want);
+}
+
+/* The client verified the server of stream 0, which showed a raw key or
+ * not (@p raw); @p id receives what the client saw. */
+static void client_verified(test_pair *p, int raw, mstls_peer_identity *id) {
+  assert_int_equal(mstls_stream_get_peer_identity(p->client, 0, id), 0);
+  assert_int_equal(id->raw_public_key, raw);
+  assert_int_equal(id->verified, 1);
+}
+
 static void detail_of(mstls_session *s, uint16_t k, char *buf) {
   assert_true(mstls_stream_get_error_detail(s, k, buf, MSTLS_DETAIL_MAX) > 0);
 }
@@ -98,11 +116,7 @@ static void t_raw_both_sides(void **state) {
     cs.tls.npins = 1;
     ss.tls.pins = K.client_pin; /* a server with pins requires a key */
     ss.tls.npins = 1;
-    assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                         raw_creds(K.client_key),
-                                         raw_creds(K.server_key)),
-                     0);
-    assert_int_equal(test_pair_handshake(&p, 10000), 0);
+    raw_pair(&p, &cs, &ss, raw_creds(K.client_key), raw_creds(K.server_key), 0);
     test_pair_flush(&p);
     for (i = 0; i < NSTREAMS; i++) {
       assert_int_equal(mstls_stream_get_state(p.client, i), MSTLS_STREAM_OPEN);
@@ -143,11 +157,8 @@ static void t_raw_wrong_pin(void **state) {
   raw_settings(&cs, &ss, MSTLS_POLICY_RESUME);
   cs.tls.pins = wrong;
   cs.tls.npins = 1;
-  assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                       test_client_creds(NULL, NULL, 0),
-                                       raw_creds(K.server_key)),
-                   0);
-  assert_int_equal(test_pair_handshake(&p, 10000), MSTLS_E_CERT_VERIFY);
+  raw_pair(&p, &cs, &ss, test_client_creds(NULL, NULL, 0),
+           raw_creds(K.server_key), MSTLS_E_CERT_VERIFY);
   test_pair_flush(&p);
   assert_int_equal(mstls_stream_get_error(p.client, 0), MSTLS_E_CERT_VERIFY);
   detail_of(p.client, 0, d);
@@ -194,11 +205,8 @@ static void t_raw_without_pin(void **state) {
     if (insecure) {
       cs.flags |= MSTLS_SETTINGS_INSECURE;
     }
-    assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                         test_client_creds(NULL, NULL, 0),
-                                         raw_creds(K.server_key)),
-                     0);
-    assert_int_equal(test_pair_handshake(&p, 10000), MSTLS_E_CERT_VERIFY);
+    raw_pair(&p, &cs, &ss, test_client_creds(NULL, NULL, 0),
+             raw_creds(K.server_key), MSTLS_E_CERT_VERIFY);
     test_pair_flush(&p);
     detail_of(p.client, 0, d);
     assert_non_null(strstr(d, "without a pin or a verify callback"));
@@ -228,12 +236,8 @@ static void t_raw_without_pin(void **state) {
     raw_settings(&cs, &ss, MSTLS_POLICY_RESUME);
     cs.tls.verify = cb_verify;
     cs.tls.user_data = &vr;
-    assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                         test_client_creds(NULL, NULL, 0),
-                                         raw_creds(K.server_key)),
-                     0);
-    assert_int_equal(test_pair_handshake(&p, 10000),
-                     ans == 0 ? 0 : MSTLS_E_CERT_VERIFY);
+    raw_pair(&p, &cs, &ss, test_client_creds(NULL, NULL, 0),
+             raw_creds(K.server_key), ans == 0 ? 0 : MSTLS_E_CERT_VERIFY);
     assert_int_equal(vr.calls, 1); /* stream 0; the others resumed */
     assert_int_equal(vr.raw, 1);
     assert_int_equal(vr.verdict, MSTLS_E_CERT_VERIFY);
@@ -255,45 +259,27 @@ static void t_raw_mixed_with_x509(void **state) {
   /* The server offers raw keys, the client does not. */
   raw_settings(&cs, &ss, MSTLS_POLICY_RESUME);
   cs.tls.raw_public_keys = 0;
-  assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                       test_client_creds(NULL, NULL, 0),
-                                       test_add_rawpk(test_server_creds(NULL),
-                                                      K.server_key, NULL)),
-                   0);
-  assert_int_equal(test_pair_handshake(&p, 10000), 0);
-  assert_int_equal(mstls_stream_get_peer_identity(p.client, 0, &id), 0);
-  assert_int_equal(id.raw_public_key, 0);
-  assert_int_equal(id.verified, 1);
+  raw_pair(&p, &cs, &ss, test_client_creds(NULL, NULL, 0),
+           test_add_rawpk(test_server_creds(NULL), K.server_key, NULL), 0);
+  client_verified(&p, 0, &id);
   assert_non_null(strstr(id.alt_names, "server.test"));
   test_pair_free(&p);
   /* The client offers raw keys (and pins a key the server never shows),
    * the server does not: the certificate, verified by the CA. */
   raw_settings(&cs, &ss, MSTLS_POLICY_RESUME);
   ss.tls.raw_public_keys = 0;
-  assert_int_equal(
-      test_pair_new_creds(
-          &p, &cs, &ss, NULL, NULL, NULL,
-          test_add_rawpk(test_client_creds(NULL, NULL, 0), K.client_key, NULL),
-          test_server_creds(NULL)),
-      0);
-  assert_int_equal(test_pair_handshake(&p, 10000), 0);
-  assert_int_equal(mstls_stream_get_peer_identity(p.client, 0, &id), 0);
-  assert_int_equal(id.raw_public_key, 0);
-  assert_int_equal(id.verified, 1);
+  raw_pair(&p, &cs, &ss,
+           test_add_rawpk(test_client_creds(NULL, NULL, 0), K.client_key, NULL),
+           test_server_creds(NULL), 0);
+  client_verified(&p, 0, &id);
   test_pair_free(&p);
   /* Both offer raw keys, the server has both kinds: the raw key wins. */
   raw_settings(&cs, &ss, MSTLS_POLICY_RESUME);
   cs.tls.pins = K.server_pin;
   cs.tls.npins = 1;
-  assert_int_equal(test_pair_new_creds(&p, &cs, &ss, NULL, NULL, NULL,
-                                       test_client_creds(NULL, NULL, 0),
-                                       test_add_rawpk(test_server_creds(NULL),
-                                                      K.server_key, NULL)),
-                   0);
-  assert_int_equal(test_pair_handshake(&p, 10000), 0);
-  assert_int_equal(mstls_stream_get_peer_identity(p.client, 0, &id), 0);
-  assert_int_equal(id.raw_public_key, 1);
-  assert_int_equal(id.verified, 1);
+  raw_pair(&p, &cs, &ss, test_client_creds(NULL, NULL, 0),
+           test_add_rawpk(test_server_creds(NULL), K.server_key, NULL), 0);
+  client_verified(&p, 1, &id);
   test_pair_free(&p);
 }
 

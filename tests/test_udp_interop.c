@@ -43,6 +43,13 @@ static int have(const char *prog) {
   return system(cmd) == 0;
 }
 
+/* Skip the test when @p prog is not installed. */
+static void need(const char *prog) {
+  if (!have(prog)) {
+    skip();
+  }
+}
+
 static void spawn(child *c, const char *const argv[]) {
   int in[2], out[2];
   memset(c, 0, sizeof(*c));
@@ -75,6 +82,23 @@ static void spawn(child *c, const char *const argv[]) {
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* spawn() with the argv @p head, then @p opts, then @p tail (each
+ * NULL-terminated; @p opts and @p tail may be NULL). */
+static void spawn_join(child *c, const char *const *head,
+                       const char *const *opts, const char *const *tail) {
+  const char *const *parts[3] = {head, opts, tail};
+  const char *argv[16];
+  size_t n = 0, i, j;
+  for (i = 0; i < 3; i++) {
+    for (j = 0; parts[i] && parts[i][j]; j++) {
+      assert_true(n < 15);
+      argv[n++] = parts[i][j];
+    }
+  }
+  argv[n] = NULL;
+  spawn(c, argv);
+}
+
 static void child_pump(child *c) {
   for (;;) {
     ssize_t n;
@@ -105,6 +129,25 @@ static void child_kill(child *c) {
 
 static void child_write(child *c, const char *s) {
   assert_int_equal(write(c->in, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static mstls_tstamp deadline(void) {
+  return mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
+}
+
+/* One round before @p end: the loop for 10 ms (a sleep without one), then
+ * the child's output. @return 0, without a round, once @p end has passed. */
+static int pump(mstls_udp_loop *loop, child *c, mstls_tstamp end) {
+  if (mstls_udp_now() >= end) {
+    return 0;
+  }
+  if (loop) {
+    mstls_udp_loop_run_once(loop, 10);
+  } else {
+    usleep(10000);
+  }
+  child_pump(c);
+  return 1;
 }
 
 /* ---- our server ------------------------------------------------------------
@@ -166,34 +209,43 @@ static void loopback_any_port(int v6, struct sockaddr_storage *ss,
 static const char *g_srtp;            /* the next server's SRTP profiles */
 static mstls_credentials *g_psk_cred; /* the next server's, when not NULL */
 
-static mstls_udp_loop *start_server_alpn(srv *s, int v6, const char *priority,
-                                         const char *alpn, char *port,
-                                         size_t plen) {
+/* Our server on loopback (a port the kernel picks, written to @p port)
+ * with @p set and @p cred, reporting to @p s. */
+static mstls_udp_loop *srv_loop_new(srv *s, int v6,
+                                    const mstls_udp_settings *set,
+                                    mstls_credentials *cred, char *port,
+                                    size_t plen) {
   struct sockaddr_storage ss;
   socklen_t sl;
-  mstls_udp_settings set;
   mstls_udp_callbacks cb;
   mstls_udp_loop *loop = NULL;
 
   loopback_any_port(v6, &ss, &sl);
-  mstls_udp_settings_default(&set);
-  set.priority = priority;
-  set.tls.alpn = alpn;
-  set.tls.srtp_profiles = g_srtp;
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = srv_done;
   cb.recv_data = srv_data;
   cb.closed = srv_closed;
   memset(s, 0, sizeof(*s));
-  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
-                                      &cb, g_psk_cred ? g_psk_cred : g_scred,
-                                      s),
-                   0);
+  assert_int_equal(
+      mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, set, &cb, cred, s),
+      0);
   assert_int_equal(mstls_udp_loop_get_local_addr(loop, &ss, &sl), 0);
   snprintf(port, plen, "%u",
            ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                     : ((struct sockaddr_in *)&ss)->sin_port));
   return loop;
+}
+
+static mstls_udp_loop *start_server_alpn(srv *s, int v6, const char *priority,
+                                         const char *alpn, char *port,
+                                         size_t plen) {
+  mstls_udp_settings set;
+  mstls_udp_settings_default(&set);
+  set.priority = priority;
+  set.tls.alpn = alpn;
+  set.tls.srtp_profiles = g_srtp;
+  return srv_loop_new(s, v6, &set, g_psk_cred ? g_psk_cred : g_scred, port,
+                      plen);
 }
 
 static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
@@ -204,24 +256,16 @@ static mstls_udp_loop *start_server(srv *s, int v6, const char *priority,
 /* Pump the loop and the child until the server's handshake is done
  * (bounded), and require it. */
 static void wait_handshake(mstls_udp_loop *loop, child *c, srv *s) {
-  mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s->done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(c);
+  mstls_tstamp end = deadline();
+  while (s->done == 0 && pump(loop, c, end)) {
   }
   assert_int_equal(s->done, 1);
 }
 
 /* Pump the loop and the child until @p want appears in its output. */
 static int wait_output(mstls_udp_loop *loop, child *c, const char *want) {
-  mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (mstls_udp_now() < end) {
-    if (loop) {
-      mstls_udp_loop_run_once(loop, 10);
-    } else {
-      usleep(10000);
-    }
-    child_pump(c);
+  mstls_tstamp end = deadline();
+  while (pump(loop, c, end)) {
     if (strstr(c->buf, want)) {
       return 1;
     }
@@ -230,34 +274,41 @@ static int wait_output(mstls_udp_loop *loop, child *c, const char *want) {
   return 0;
 }
 
+/* A client of our server at loopback:@p port: openssl s_client (DTLS 1.2)
+ * or gnutls-cli, with the test's own options @p opts (NULL-terminated, or
+ * NULL) after the fixed ones. */
+static void spawn_client(child *c, int use_openssl, int v6, const char *port,
+                         const char *const *opts) {
+  char hostport[64];
+  if (use_openssl) {
+    const char *const head[] = {"openssl",  "s_client", "-dtls1_2",
+                                "-connect", hostport,   NULL};
+    snprintf(hostport, sizeof(hostport), v6 ? "[::1]:%s" : "127.0.0.1:%s",
+             port);
+    spawn_join(c, head, opts, NULL);
+  } else {
+    const char *const head[] = {"gnutls-cli", "--udp", NULL};
+    const char *const tail[] = {"--port", port, v6 ? "::1" : "127.0.0.1", NULL};
+    spawn_join(c, head, opts, tail);
+  }
+}
+
 static void server_vs(int v6, int use_openssl) {
-  char port[16], hostport[64], marker[64];
+  static const char *const gnutls_opts[] = {"--insecure", NULL};
+  char port[16], marker[64];
   srv s;
   child c;
   mstls_udp_loop *loop;
   mstls_udp_stats st;
   mstls_tstamp end;
 
-  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
-    skip();
-  }
+  need(use_openssl ? "openssl" : "gnutls-cli");
   loop = start_server(&s, v6, NULL, port, sizeof(port));
   snprintf(marker, sizeof(marker), "interop-%s-%s-%d\n",
            use_openssl ? "openssl" : "gnutls", v6 ? "v6" : "v4", getpid());
-  if (use_openssl) {
-    /* Not -quiet: it implies -ign_eof, and the end of stdin must make
-     * s_client close with close_notify. */
-    const char *argv[] = {"openssl",  "s_client", "-dtls1_2",
-                          "-connect", hostport,   NULL};
-    snprintf(hostport, sizeof(hostport), v6 ? "[::1]:%s" : "127.0.0.1:%s",
-             port);
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {"gnutls-cli", "--udp", "--insecure",
-                          "--port",     port,    v6 ? "::1" : "127.0.0.1",
-                          NULL};
-    spawn(&c, argv);
-  }
+  /* s_client without -quiet: it implies -ign_eof, and the end of stdin
+   * must make s_client close with close_notify. */
+  spawn_client(&c, use_openssl, v6, port, use_openssl ? NULL : gnutls_opts);
   /* Send once the handshake is done (the peer reads stdin only then). */
   wait_handshake(loop, &c, &s);
   child_write(&c, marker);
@@ -265,10 +316,8 @@ static void server_vs(int v6, int use_openssl) {
   /* Its stdin ends: it closes with close_notify. */
   close(c.in);
   c.in = -1;
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (s.closed == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
+  end = deadline();
+  while (s.closed == 0 && pump(loop, &c, end)) {
   }
   mstls_udp_endpoint_get_stats(mstls_udp_loop_get_endpoint(loop), &st);
   assert_int_equal(st.handshakes_done, 1);
@@ -284,45 +333,23 @@ static void server_vs(int v6, int use_openssl) {
  * client offers "h2" from a server list "coap,h2"; both sides then name
  * the same protocol and print the same exported bytes. */
 static void server_alpn_export(int use_openssl) {
-  char port[16], hostport[64], hex[2 * 20 + 1], proto[16];
+  static const char *const openssl_opts[] = {
+      "-alpn", "h2", "-keymatexport", "EXPERIMENTAL-mstls", "-keymatexportlen",
+      "20",    NULL};
+  static const char *const gnutls_opts[] = {"--insecure", "--alpn=h2",
+                                            "--keymatexport=EXPERIMENTAL-mstls",
+                                            "--keymatexportsize=20", NULL};
+  char port[16], hex[2 * 20 + 1], proto[16];
   uint8_t km[20];
   srv s;
   child c;
   mstls_udp_loop *loop;
   size_t i;
 
-  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
-    skip();
-  }
+  need(use_openssl ? "openssl" : "gnutls-cli");
   loop = start_server_alpn(&s, 0, NULL, "coap,h2", port, sizeof(port));
-  if (use_openssl) {
-    const char *argv[] = {"openssl",
-                          "s_client",
-                          "-dtls1_2",
-                          "-connect",
-                          hostport,
-                          "-alpn",
-                          "h2",
-                          "-keymatexport",
-                          "EXPERIMENTAL-mstls",
-                          "-keymatexportlen",
-                          "20",
-                          NULL};
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {"gnutls-cli",
-                          "--udp",
-                          "--insecure",
-                          "--alpn=h2",
-                          "--keymatexport=EXPERIMENTAL-mstls",
-                          "--keymatexportsize=20",
-                          "--port",
-                          port,
-                          "127.0.0.1",
-                          NULL};
-    spawn(&c, argv);
-  }
+  spawn_client(&c, use_openssl, 0, port,
+               use_openssl ? openssl_opts : gnutls_opts);
   wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_alpn(s.peer, proto, sizeof(proto)), 2);
   assert_string_equal(proto, "h2");
@@ -356,47 +383,29 @@ static void test_alpn_export_vs_openssl_s_client(void **state) {
  * "EXTRACTOR-dtls_srtp" (client key, server key, client salt, server
  * salt: 60 bytes for AES128_CM_HMAC_SHA1_80). */
 static void server_srtp(int use_openssl) {
-  char port[16], hostport[64], hex[2 * 60 + 1], *h = hex;
+  static const char *const openssl_opts[] = {"-use_srtp",
+                                             "SRTP_AES128_CM_SHA1_80",
+                                             "-keymatexport",
+                                             "EXTRACTOR-dtls_srtp",
+                                             "-keymatexportlen",
+                                             "60",
+                                             NULL};
+  static const char *const gnutls_opts[] = {
+      "--insecure", "--srtp-profiles=SRTP_AES128_CM_HMAC_SHA1_80",
+      "--keymatexport=EXTRACTOR-dtls_srtp", "--keymatexportsize=60", NULL};
+  char port[16], hex[2 * 60 + 1], *h = hex;
   mstls_srtp_keys k;
   srv s;
   child c;
   mstls_udp_loop *loop;
   size_t i;
 
-  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
-    skip();
-  }
+  need(use_openssl ? "openssl" : "gnutls-cli");
   g_srtp = "SRTP_AES128_CM_HMAC_SHA1_32:SRTP_AES128_CM_HMAC_SHA1_80";
   loop = start_server(&s, 0, NULL, port, sizeof(port));
   g_srtp = NULL;
-  if (use_openssl) {
-    const char *argv[] = {"openssl",
-                          "s_client",
-                          "-dtls1_2",
-                          "-connect",
-                          hostport,
-                          "-use_srtp",
-                          "SRTP_AES128_CM_SHA1_80",
-                          "-keymatexport",
-                          "EXTRACTOR-dtls_srtp",
-                          "-keymatexportlen",
-                          "60",
-                          NULL};
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {"gnutls-cli",
-                          "--udp",
-                          "--insecure",
-                          "--srtp-profiles=SRTP_AES128_CM_HMAC_SHA1_80",
-                          "--keymatexport=EXTRACTOR-dtls_srtp",
-                          "--keymatexportsize=60",
-                          "--port",
-                          port,
-                          "127.0.0.1",
-                          NULL};
-    spawn(&c, argv);
-  }
+  spawn_client(&c, use_openssl, 0, port,
+               use_openssl ? openssl_opts : gnutls_opts);
   wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_srtp(s.peer, &k), 1);
   assert_string_equal(k.profile, "SRTP_AES128_CM_HMAC_SHA1_80");
@@ -438,7 +447,15 @@ static void test_srtp_vs_openssl_s_client(void **state) {
 static void server_psk(int use_openssl) {
   static const char hexkey[] = "000102030405060708090a0b0c0d0e0f"
                                "101112131415161718191a1b1c1d1e1f";
-  char port[16], hostport[64];
+  static const char *const openssl_opts[] = {"-psk_identity", "coap-node",
+                                             "-psk", hexkey, NULL};
+  /* Plain PSK: gnutls-cli 3.7.9 itself crashes (SIGSEGV) in a DTLS
+   * ECDHE-PSK handshake right after the server's key share, against any
+   * server; openssl covers ECDHE-PSK below. */
+  static const char *const gnutls_opts[] = {"--priority=NORMAL:-KX-ALL:+PSK",
+                                            "--pskusername=coap-node",
+                                            "--pskkey", hexkey, NULL};
+  char port[16];
   uint8_t key[32];
   mstls_peer_identity id;
   srv s;
@@ -446,9 +463,7 @@ static void server_psk(int use_openssl) {
   mstls_udp_loop *loop;
   size_t i;
 
-  if (!have(use_openssl ? "openssl" : "gnutls-cli")) {
-    skip();
-  }
+  need(use_openssl ? "openssl" : "gnutls-cli");
   for (i = 0; i < sizeof(key); i++) {
     key[i] = (uint8_t)i;
   }
@@ -456,23 +471,8 @@ static void server_psk(int use_openssl) {
   assert_int_equal(
       mstls_credentials_add_psk(g_psk_cred, "coap-node", key, sizeof(key)), 0);
   loop = start_server(&s, 0, NULL, port, sizeof(port));
-  if (use_openssl) {
-    const char *argv[] = {
-        "openssl",       "s_client",  "-dtls1_2", "-connect", hostport,
-        "-psk_identity", "coap-node", "-psk",     hexkey,     NULL};
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {"gnutls-cli", "--udp",
-                          /* Plain PSK: gnutls-cli 3.7.9 itself crashes
-                           * (SIGSEGV) in a DTLS ECDHE-PSK handshake right
-                           * after the server's key share, against any
-                           * server; openssl covers ECDHE-PSK below. */
-                          "--priority=NORMAL:-KX-ALL:+PSK",
-                          "--pskusername=coap-node", "--pskkey", hexkey,
-                          "--port", port, "127.0.0.1", NULL};
-    spawn(&c, argv);
-  }
+  spawn_client(&c, use_openssl, 0, port,
+               use_openssl ? openssl_opts : gnutls_opts);
   wait_handshake(loop, &c, &s);
   assert_int_equal(mstls_udp_peer_get_peer_identity(s.peer, &id), 0);
   assert_string_equal(id.psk_identity, "coap-node");
@@ -527,27 +527,16 @@ static void test_server_refuses_dtls10(void **state) {
   mstls_tstamp end;
   int status = 0;
   pid_t done = 0;
-  const char *argv[] = {"gnutls-cli",
-                        "--udp",
-                        "--insecure",
-                        "--priority",
-                        "NORMAL:-VERS-ALL:+VERS-DTLS1.0",
-                        "--port",
-                        port,
-                        "127.0.0.1",
-                        NULL};
+  static const char *const opts[] = {"--insecure", "--priority",
+                                     "NORMAL:-VERS-ALL:+VERS-DTLS1.0", NULL};
 
   (void)state;
-  if (!have("gnutls-cli")) {
-    skip();
-  }
+  need("gnutls-cli");
   loop = start_server(&s, 0, "NORMAL:+VERS-DTLS1.0", port, sizeof(port));
-  spawn(&c, argv);
+  spawn_client(&c, 0, 0, port, opts);
   /* Bounded wait for the client to give up (a failure guard only). */
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (done == 0 && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
+  end = deadline();
+  while (done == 0 && pump(loop, &c, end)) {
     done = waitpid(c.pid, &status, WNOHANG);
   }
   child_pump(&c);
@@ -619,65 +608,117 @@ static void free_port(char *port, size_t plen) {
   close(fd);
 }
 
-static void client_vs(int use_openssl) {
-  char port[16], target[64], marker[64];
-  struct sockaddr_storage ss, ts;
-  socklen_t sl, tl;
-  mstls_udp_settings set;
+/* The address of a server child at 127.0.0.1:@p port. */
+static void loopback_target(const char *port, struct sockaddr_storage *ts,
+                            socklen_t *tl) {
+  char target[64];
+  snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+  assert_int_equal(mstls_udp_resolve(target, ts, tl), 0);
+}
+
+/* gnutls-serv echoing, with @p opts (NULL-terminated, the port among
+ * them), once it says it listens. */
+static void spawn_gnutls_serv(child *c, const char *const *opts) {
+  static const char *const head[] = {"gnutls-serv", "--udp", "--echo", NULL};
+  spawn_join(c, head, opts, NULL);
+  assert_true(wait_output(NULL, c, "listening"));
+}
+
+/* A server for our client on 127.0.0.1:@p port with the test certificate:
+ * openssl s_server (DTLS 1.2; it prints what it gets, the test echoes) or
+ * gnutls-serv (it echoes). */
+static void spawn_server(child *c, int use_openssl, const char *port) {
+  if (use_openssl) {
+    const char *const argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet",
+                                "-accept", port,       "-cert",    g_cert,
+                                "-key",    g_key,      NULL};
+    spawn(c, argv);
+  } else {
+    const char *const opts[] = {
+        "--port", port, "--x509certfile", g_cert, "--x509keyfile", g_key, NULL};
+    spawn_gnutls_serv(c, opts);
+  }
+}
+
+/* Client settings: the child may not listen yet, so the ClientHello is
+ * retransmitted quickly. */
+static void cli_settings(mstls_udp_settings *set) {
+  mstls_udp_settings_default(set);
+  set->flags = 0;
+  set->retrans_timeout_ms = 100;
+}
+
+static mstls_udp_loop *cli_loop_new(cli *st, const mstls_udp_settings *set,
+                                    mstls_credentials *cred) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
   mstls_udp_callbacks cb;
   mstls_udp_loop *loop = NULL;
-  mstls_udp_peer *peer = NULL;
-  mstls_tstamp end;
-  child c;
-  cli st;
-
-  if (!have(use_openssl ? "openssl" : "gnutls-serv")) {
-    skip();
-  }
-  free_port(port, sizeof(port));
-  if (use_openssl) {
-    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet",
-                          "-accept", port,       "-cert",    g_cert,
-                          "-key",    g_key,      NULL};
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {
-        "gnutls-serv",    "--udp", "--echo",        "--port", port,
-        "--x509certfile", g_cert,  "--x509keyfile", g_key,    NULL};
-    spawn(&c, argv);
-  }
-  memset(&st, 0, sizeof(st));
-  mstls_udp_settings_default(&set);
-  set.flags = 0;
-  /* The child may not listen yet: retransmit the ClientHello quickly. */
-  set.retrans_timeout_ms = 100;
   memset(&cb, 0, sizeof(cb));
   cb.handshake_done = cli_done;
   cb.recv_data = cli_data;
   cb.closed = cli_closed;
   loopback_any_port(0, &ss, &sl);
-  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
-                                      &cb, g_ccred, &st),
-                   0);
-  snprintf(target, sizeof(target), "127.0.0.1:%s", port);
-  assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
-  if (!use_openssl) {
-    /* gnutls-serv says when it listens. */
-    assert_true(wait_output(NULL, &c, "listening"));
+  assert_int_equal(
+      mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, set, &cb, cred, st),
+      0);
+  return loop;
+}
+
+static mstls_udp_loop *cli_loop(cli *st) {
+  mstls_udp_settings set;
+  cli_settings(&set);
+  return cli_loop_new(st, &set, g_ccred);
+}
+
+static int cli_settled(cli *st) {
+  return st->done || st->closed;
+}
+
+/* Pump until the client's handshake completed or it closed (bounded). */
+static void cli_settle(mstls_udp_loop *loop, child *c, cli *st) {
+  mstls_tstamp end = deadline();
+  while (!cli_settled(st) && pump(loop, c, end)) {
   }
+}
+
+/* Require the completed handshake, saying why when there is none. */
+static void cli_require_done(const cli *st, const child *c) {
+  if (!st->done) {
+    print_message("closed %d reason %d, child:\n%s\n", st->closed, st->reason,
+                  c->buf);
+  }
+  assert_true(st->done);
+}
+
+/* Pump until @p want is among the data the client received (bounded). */
+static void cli_wait_got(mstls_udp_loop *loop, child *c, const cli *st,
+                         const char *want) {
+  mstls_tstamp end = deadline();
+  while (!strstr(st->got, want) && pump(loop, c, end)) {
+  }
+}
+
+static void client_vs(int use_openssl) {
+  char port[16], marker[64];
+  struct sockaddr_storage ts;
+  socklen_t tl;
+  mstls_udp_loop *loop;
+  mstls_udp_peer *peer = NULL;
+  child c;
+  cli st;
+
+  need(use_openssl ? "openssl" : "gnutls-serv");
+  free_port(port, sizeof(port));
+  spawn_server(&c, use_openssl, port);
+  memset(&st, 0, sizeof(st));
+  loop = cli_loop(&st);
+  loopback_target(port, &ts, &tl);
   assert_int_equal(mstls_udp_loop_connect(loop, (struct sockaddr *)&ts, tl,
                                           "localhost", &peer),
                    0);
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (!st.done && !st.closed && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
-  if (!st.done) {
-    print_message("closed %d reason %d, child:\n%s\n", st.closed, st.reason,
-                  c.buf);
-  }
-  assert_true(st.done);
+  cli_settle(loop, &c, &st);
+  cli_require_done(&st, &c);
   snprintf(marker, sizeof(marker), "interop-client-%s-%d\n",
            use_openssl ? "openssl" : "gnutls", getpid());
   assert_int_equal(mstls_udp_peer_send(peer, marker, strlen(marker)),
@@ -687,11 +728,7 @@ static void client_vs(int use_openssl) {
     assert_true(wait_output(loop, &c, marker));
     child_write(&c, marker);
   }
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (!strstr(st.got, marker) && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(&c);
-  }
+  cli_wait_got(loop, &c, &st, marker);
   assert_int_equal(st.len, strlen(marker));
   assert_memory_equal(st.got, marker, strlen(marker));
   assert_int_equal(mstls_udp_peer_close(peer), 0);
@@ -742,63 +779,40 @@ static void rawpk_files(const char *name, char *key, char *pub, size_t cap,
 static void test_rawpk_server_vs_gnutls_cli(void **state) {
   char port[16], skey[128], spub[128], ckey[128], cpub[128];
   char kf[160], pf[160];
+  /* --insecure: gnutls-cli has no way to pin a raw key. */
+  const char *const opts[] = {"--insecure", "--priority=" RAWPK_PRIORITY, kf,
+                              pf, NULL};
   uint8_t spin[MSTLS_SHA256_LEN], cpin[MSTLS_SHA256_LEN];
-  struct sockaddr_storage ss;
-  socklen_t sl;
   mstls_udp_settings set;
-  mstls_udp_callbacks cb;
-  mstls_udp_loop *loop = NULL;
+  mstls_udp_loop *loop;
   mstls_credentials *cred = NULL;
   mstls_peer_identity id;
+  mstls_tstamp end;
   srv s;
   child c;
   (void)state;
-  if (!have("gnutls-cli")) {
-    skip();
-  }
+  need("gnutls-cli");
   rawpk_files("srv", skey, spub, sizeof(skey), spin);
   rawpk_files("cli", ckey, cpub, sizeof(ckey), cpin);
   assert_int_equal(mstls_credentials_new(&cred, NULL), 0);
   assert_int_equal(mstls_credentials_set_rawpk_file(cred, NULL, skey), 0);
-  loopback_any_port(0, &ss, &sl);
   mstls_udp_settings_default(&set);
   set.tls.raw_public_keys = 1;
   set.tls.pins = cpin; /* and so requires the client's key */
   set.tls.npins = 1;
-  memset(&cb, 0, sizeof(cb));
-  cb.handshake_done = srv_done;
-  cb.recv_data = srv_data;
-  cb.closed = srv_closed;
-  memset(&s, 0, sizeof(s));
-  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
-                                      &cb, cred, &s),
-                   0);
+  loop = srv_loop_new(&s, 0, &set, cred, port, sizeof(port));
   mstls_credentials_del(cred);
-  assert_int_equal(mstls_udp_loop_get_local_addr(loop, &ss, &sl), 0);
-  snprintf(port, sizeof(port), "%u",
-           ntohs(((struct sockaddr_in *)&ss)->sin_port));
   snprintf(kf, sizeof(kf), "--rawpkkeyfile=%s", ckey);
   snprintf(pf, sizeof(pf), "--rawpkfile=%s", cpub);
-  {
-    /* --insecure: gnutls-cli has no way to pin a raw key. */
-    const char *argv[] = {
-        "gnutls-cli", "--udp", "--insecure", "--priority=" RAWPK_PRIORITY,
-        kf,           pf,      "--port",     port,
-        "127.0.0.1",  NULL};
-    spawn(&c, argv);
+  spawn_client(&c, 0, 0, port, opts);
+  end = deadline();
+  while (s.done == 0 && s.closed == 0 && pump(loop, &c, end)) {
   }
-  {
-    mstls_tstamp end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-    while (s.done == 0 && s.closed == 0 && mstls_udp_now() < end) {
-      mstls_udp_loop_run_once(loop, 10);
-      child_pump(&c);
-    }
-    if (s.done == 0) {
-      print_message("closed %d reason %d (%s), child:\n%s\n", (int)s.closed,
-                    s.last_reason, s.detail, c.buf);
-    }
-    assert_int_equal(s.done, 1);
+  if (s.done == 0) {
+    print_message("closed %d reason %d (%s), child:\n%s\n", (int)s.closed,
+                  s.last_reason, s.detail, c.buf);
   }
+  assert_int_equal(s.done, 1);
   assert_int_equal(mstls_udp_peer_get_peer_identity(s.peer, &id), 0);
   assert_int_equal(id.raw_public_key, 1);
   assert_int_equal(id.verified, 1);
@@ -816,64 +830,42 @@ static void test_rawpk_server_vs_gnutls_cli(void **state) {
 
 /* Our client, pinning gnutls-serv's raw key (and a wrong pin refused). */
 static void test_rawpk_client_vs_gnutls_serv(void **state) {
-  char port[16], target[64], skey[128], spub[128], kf[160], pf[160];
+  char port[16], skey[128], spub[128], kf[160], pf[160];
+  const char *const opts[] = {
+      "--priority=" RAWPK_PRIORITY, kf, pf, "--port", port, NULL};
   uint8_t spin[MSTLS_SHA256_LEN], wrong[MSTLS_SHA256_LEN];
-  struct sockaddr_storage ss, ts;
-  socklen_t sl, tl;
+  struct sockaddr_storage ts;
+  socklen_t tl;
   mstls_udp_settings set;
-  mstls_udp_callbacks cb;
   mstls_credentials *cred = NULL;
   mstls_peer_identity id;
   int round;
   child c;
   (void)state;
-  if (!have("gnutls-serv")) {
-    skip();
-  }
+  need("gnutls-serv");
   rawpk_files("serv", skey, spub, sizeof(skey), spin);
   memcpy(wrong, spin, sizeof(wrong));
   wrong[5] ^= 0x10;
   free_port(port, sizeof(port));
   snprintf(kf, sizeof(kf), "--rawpkkeyfile=%s", skey);
   snprintf(pf, sizeof(pf), "--rawpkfile=%s", spub);
-  {
-    const char *argv[] = {
-        "gnutls-serv", "--udp", "--echo", "--priority=" RAWPK_PRIORITY, kf, pf,
-        "--port",      port,    NULL};
-    spawn(&c, argv);
-  }
-  assert_true(wait_output(NULL, &c, "listening"));
+  spawn_gnutls_serv(&c, opts);
   assert_int_equal(mstls_credentials_new(&cred, NULL), 0);
   for (round = 0; round < 2; round++) {
-    mstls_udp_loop *loop = NULL;
+    mstls_udp_loop *loop;
     mstls_udp_peer *peer = NULL;
-    mstls_tstamp end;
     cli st;
     memset(&st, 0, sizeof(st));
-    mstls_udp_settings_default(&set);
-    set.flags = 0;
-    set.retrans_timeout_ms = 100;
+    cli_settings(&set);
     set.tls.raw_public_keys = 1;
     set.tls.pins = round == 0 ? spin : wrong;
     set.tls.npins = 1;
-    memset(&cb, 0, sizeof(cb));
-    cb.handshake_done = cli_done;
-    cb.recv_data = cli_data;
-    cb.closed = cli_closed;
-    loopback_any_port(0, &ss, &sl);
-    assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
-                                        &cb, cred, &st),
-                     0);
-    snprintf(target, sizeof(target), "127.0.0.1:%s", port);
-    assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
+    loop = cli_loop_new(&st, &set, cred);
+    loopback_target(port, &ts, &tl);
     assert_int_equal(mstls_udp_loop_connect(loop, (struct sockaddr *)&ts, tl,
                                             "localhost", &peer),
                      0);
-    end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-    while (!st.done && !st.closed && mstls_udp_now() < end) {
-      mstls_udp_loop_run_once(loop, 10);
-      child_pump(&c);
-    }
+    cli_settle(loop, &c, &st);
     if (round == 1) {
       assert_false(st.done);
       assert_int_equal(st.reason, MSTLS_E_CERT_VERIFY);
@@ -882,20 +874,12 @@ static void test_rawpk_client_vs_gnutls_serv(void **state) {
       mstls_udp_loop_del(loop);
       break;
     }
-    if (!st.done) {
-      print_message("closed %d reason %d, child:\n%s\n", st.closed, st.reason,
-                    c.buf);
-    }
-    assert_true(st.done);
+    cli_require_done(&st, &c);
     assert_int_equal(mstls_udp_peer_get_peer_identity(peer, &id), 0);
     assert_int_equal(id.raw_public_key, 1);
     assert_int_equal(id.verified, 1);
     assert_int_equal(mstls_udp_peer_send(peer, "rawpk\n", 6), 6);
-    end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-    while (!strstr(st.got, "rawpk") && mstls_udp_now() < end) {
-      mstls_udp_loop_run_once(loop, 10);
-      child_pump(&c);
-    }
+    cli_wait_got(loop, &c, &st, "rawpk");
     assert_string_equal(st.got, "rawpk\n");
     assert_int_equal(mstls_udp_peer_close(peer), 0);
     mstls_udp_loop_run_once(loop, 0);
@@ -922,28 +906,15 @@ static void test_client_vs_openssl_s_server(void **state) {
  * endpoint (a restarted process) resumes with the blob the application
  * kept. All three handshakes must agree with the server's view: the
  * first full, the others resumed. */
-static int cli_settled(cli *st) {
-  return st->done || st->closed;
-}
-
 static mstls_udp_peer *cli_handshake(mstls_udp_loop *loop, child *c, cli *st,
                                      const struct sockaddr *to, socklen_t tl,
                                      const uint8_t *blob, size_t blen) {
   mstls_udp_peer *peer = NULL;
-  mstls_tstamp end;
   memset(st, 0, sizeof(*st));
   assert_int_equal(
       mstls_udp_loop_connect2(loop, to, tl, "localhost", blob, blen, &peer), 0);
-  end = mstls_udp_now() + DEADLINE_MS * MSTLS_MILLISECONDS;
-  while (!cli_settled(st) && mstls_udp_now() < end) {
-    mstls_udp_loop_run_once(loop, 10);
-    child_pump(c);
-  }
-  if (!st->done) {
-    print_message("closed %d reason %d, child:\n%s\n", st->closed, st->reason,
-                  c->buf);
-  }
-  assert_true(st->done);
+  cli_settle(loop, c, st);
+  cli_require_done(st, c);
   return peer;
 }
 
@@ -955,28 +926,8 @@ static void cli_close(mstls_udp_loop *loop, child *c, mstls_udp_peer *peer) {
   child_pump(c);
 }
 
-static mstls_udp_loop *cli_loop(cli *st) {
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  mstls_udp_settings set;
-  mstls_udp_callbacks cb;
-  mstls_udp_loop *loop = NULL;
-  mstls_udp_settings_default(&set);
-  set.flags = 0;
-  set.retrans_timeout_ms = 100;
-  memset(&cb, 0, sizeof(cb));
-  cb.handshake_done = cli_done;
-  cb.recv_data = cli_data;
-  cb.closed = cli_closed;
-  loopback_any_port(0, &ss, &sl);
-  assert_int_equal(mstls_udp_loop_new(&loop, (struct sockaddr *)&ss, sl, &set,
-                                      &cb, g_ccred, st),
-                   0);
-  return loop;
-}
-
 static void client_resume_vs(int use_openssl) {
-  char port[16], target[64];
+  char port[16];
   struct sockaddr_storage ts;
   socklen_t tl;
   mstls_udp_loop *loop;
@@ -989,24 +940,10 @@ static void client_resume_vs(int use_openssl) {
   cli st;
   int i;
 
-  if (!have(use_openssl ? "openssl" : "gnutls-serv")) {
-    skip();
-  }
+  need(use_openssl ? "openssl" : "gnutls-serv");
   free_port(port, sizeof(port));
-  if (use_openssl) {
-    const char *argv[] = {"openssl", "s_server", "-dtls1_2", "-quiet",
-                          "-accept", port,       "-cert",    g_cert,
-                          "-key",    g_key,      NULL};
-    spawn(&c, argv);
-  } else {
-    const char *argv[] = {
-        "gnutls-serv",    "--udp", "--echo",        "--port", port,
-        "--x509certfile", g_cert,  "--x509keyfile", g_key,    NULL};
-    spawn(&c, argv);
-    assert_true(wait_output(NULL, &c, "listening"));
-  }
-  snprintf(target, sizeof(target), "127.0.0.1:%s", port);
-  assert_int_equal(mstls_udp_resolve(target, &ts, &tl), 0);
+  spawn_server(&c, use_openssl, port);
+  loopback_target(port, &ts, &tl);
   loop = cli_loop(&st);
   for (i = 0; i < 2; i++) {
     peer = cli_handshake(loop, &c, &st, (struct sockaddr *)&ts, tl, NULL, 0);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "udp_helpers.h"
@@ -23,7 +24,22 @@
 #define SERVER_BASE 100
 #define NSERVERS 4
 
+/* What a test starts from (its cmocka initial state; NULL: k_default):
+ * a client endpoint and server 0. */
+typedef struct fixture {
+  uint32_t cache;        /* the client's resumption_cache */
+  int count_allocs;      /* the client allocates through ctx.cm, which must
+                          * have no leak at teardown */
+  uint32_t server_flags; /* server 0's */
+  int shared_key;        /* server 0 has the fleet's ticket key */
+} fixture;
+
+static fixture k_default = {1000, 0, 0, 0};
+
+/* The test's state: the simulated network, the client, the servers. */
 typedef struct ctx {
+  int count_allocs;
+  udpt_counting_mem cm;
   udpt_net *net;
   mstls_udp_endpoint *client;
   mstls_udp_endpoint *server[NSERVERS];
@@ -102,21 +118,6 @@ static mstls_credentials *server_creds(int shared) {
   return c;
 }
 
-static void setup(ctx *c, uint32_t cache, const mstls_mem *mem) {
-  mstls_udp_settings s;
-  mstls_udp_callbacks cb = client_cb();
-  memset(c, 0, sizeof(*c));
-  c->net = udpt_net_new(NULL);
-  assert_non_null(c->net);
-  mstls_udp_settings_default(&s);
-  assert_int_equal(s.resumption_cache, 1000);
-  s.flags = 0;
-  s.resumption_cache = cache;
-  s.mem = mem;
-  c->client = udpt_net_add(c->net, CLIENT_INDEX, 0, &s, &cb, g_ccred, c);
-  assert_non_null(c->client);
-}
-
 /* Server @p i at its own address with credentials @p cred (referenced). */
 static void add_server(ctx *c, int i, mstls_credentials *cred, uint32_t flags) {
   mstls_udp_settings s;
@@ -127,6 +128,29 @@ static void add_server(ctx *c, int i, mstls_credentials *cred, uint32_t flags) {
   c->server[i] =
       udpt_net_add(c->net, (uint32_t)(SERVER_BASE + i), 0, &s, &cb, cred, c);
   assert_non_null(c->server[i]);
+}
+
+/* Per test: the network, the client and server 0 of the fixture. */
+static int ctx_setup(void **state) {
+  const fixture *f = *state ? *state : &k_default;
+  mstls_udp_settings s;
+  mstls_udp_callbacks cb = client_cb();
+  ctx *c = calloc(1, sizeof(*c));
+  assert_non_null(c);
+  c->count_allocs = f->count_allocs;
+  udpt_counting_mem_init(&c->cm);
+  c->net = udpt_net_new(NULL);
+  assert_non_null(c->net);
+  mstls_udp_settings_default(&s);
+  assert_int_equal(s.resumption_cache, 1000);
+  s.flags = 0;
+  s.resumption_cache = f->cache;
+  s.mem = f->count_allocs ? &c->cm.mem : NULL;
+  c->client = udpt_net_add(c->net, CLIENT_INDEX, 0, &s, &cb, g_ccred, c);
+  assert_non_null(c->client);
+  add_server(c, 0, server_creds(f->shared_key), f->server_flags);
+  *state = c;
+  return 0;
 }
 
 /* The server at @p i's address restarts (or another machine behind the
@@ -141,12 +165,24 @@ static void replace_server(ctx *c, int i, mstls_credentials *cred) {
   c->scred[i] = cred;
 }
 
-static void teardown(ctx *c) {
-  int i;
+/* Everything freed; with count_allocs, the client's allocator must then
+ * have nothing live. */
+static int ctx_teardown(void **state) {
+  ctx *c = *state;
+  udpt_counting_mem cm;
+  int counted, i;
   udpt_net_free(c->net);
   for (i = 0; i < NSERVERS; i++) {
     mstls_credentials_del(c->scred[i]);
   }
+  cm = c->cm;
+  counted = c->count_allocs;
+  free(c);
+  if (counted) {
+    assert_int_equal(cm.live, 0);
+    assert_int_equal(cm.allocs, cm.frees);
+  }
+  return 0;
 }
 
 static int client_settled(void *ud) {
@@ -197,67 +233,55 @@ static mstls_udp_stats client_stats(ctx *c) {
 /* The second connect to the same server offers the session the first
  * one left in the cache, and resumes; so does the third. */
 static void test_second_connect_resumes(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 0);
   assert_int_equal(st.resumption_cached, 1);
-  assert_true(handshake(&c, 0, NULL, 0, NULL));
-  assert_true(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_true(handshake(c, 0, NULL, 0, NULL));
+  assert_true(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.handshakes_done, 3);
   assert_int_equal(st.resumption_offers, 2);
   assert_int_equal(st.handshakes_resumed, 2);
   assert_int_equal(st.resumption_rejected, 0);
   assert_int_equal(st.resumption_cached, 1);
   assert_int_equal(st.resumption_evictions, 0);
-  assert_int_equal(mstls_udp_endpoint_get_stats(c.server[0], &st), 0);
+  assert_int_equal(mstls_udp_endpoint_get_stats(c->server[0], &st), 0);
   assert_int_equal(st.handshakes_done, 3);
   assert_int_equal(st.handshakes_resumed, 2);
-  teardown(&c);
 }
 
 /* Without tickets the server's session-ID cache (its credentials') lets
  * the client resume too. */
 static void test_session_id_resumes(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
   mstls_session_cache_stats cs;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), MSTLS_UDP_NO_TICKETS);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  assert_true(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  assert_true(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.handshakes_resumed, 1);
-  assert_int_equal(mstls_credentials_get_session_cache_stats(c.scred[0], &cs),
+  assert_int_equal(mstls_credentials_get_session_cache_stats(c->scred[0], &cs),
                    0);
   assert_true(cs.hits >= 1);
-  teardown(&c);
 }
 
 /* A server with neither tickets nor a session cache: GnuTLS still gives
  * a session ID (so the client keeps the session), but cannot resume it.
  * The offer turns into a full handshake, silently, and is counted. */
 static void test_server_without_cache(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), MSTLS_UDP_NO_TICKETS);
-  assert_int_equal(mstls_credentials_set_session_cache(c.scred[0], 0, 0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_int_equal(mstls_credentials_set_session_cache(c->scred[0], 0, 0), 0);
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 1);
   assert_int_equal(st.resumption_rejected, 1);
   assert_int_equal(st.handshakes_failed, 0);
   assert_int_equal(st.handshakes_resumed, 0);
-  teardown(&c);
 }
 
 /* Behind one address, the server is replaced by one with another ticket
@@ -267,28 +291,24 @@ static void test_server_without_cache(void **state) {
  * server with the same ticket key as that one (another machine of the
  * fleet behind the address) resumes it. */
 static void test_ticket_key(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  replace_server(&c, 0, server_creds(1)); /* another key */
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  replace_server(c, 0, server_creds(1)); /* another key */
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 1);
   assert_int_equal(st.resumption_rejected, 1);
   assert_int_equal(st.handshakes_resumed, 0);
   assert_int_equal(st.handshakes_failed, 0);
-  assert_true(handshake(&c, 0, NULL, 0, NULL));
+  assert_true(handshake(c, 0, NULL, 0, NULL));
   /* The same ticket key in other credentials (no shared session cache). */
-  replace_server(&c, 0, server_creds(1));
-  assert_true(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  replace_server(c, 0, server_creds(1));
+  assert_true(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 3);
   assert_int_equal(st.resumption_rejected, 1);
   assert_int_equal(st.handshakes_resumed, 2);
-  teardown(&c);
 }
 
 static int g_blackhole;
@@ -306,90 +326,79 @@ static int blackhole(int from, int to, const uint8_t *d, size_t len, void *ud) {
  * address now has a certificate the client does not trust) drops the
  * offered session; one that merely times out keeps it. */
 static void test_failure_forgets(void **state) {
-  ctx c;
+  ctx *c = *state;
   struct sockaddr_storage sa;
   socklen_t sl;
   mstls_udp_peer *peer = NULL;
   mstls_credentials *other = NULL;
   mstls_udp_stats st;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
+  assert_false(handshake(c, 0, NULL, 0, NULL));
   udpt_addr(&sa, &sl, SERVER_BASE, 0);
   /* The server does not answer: the handshake times out, the session
    * stays. */
-  g_blackhole = udpt_net_node_of(c.net, c.server[0]);
-  udpt_net_set_filter(c.net, blackhole, NULL);
-  c.c_done = c.c_closed = 0;
-  assert_int_equal(mstls_udp_endpoint_connect(c.client, (struct sockaddr *)&sa,
+  g_blackhole = udpt_net_node_of(c->net, c->server[0]);
+  udpt_net_set_filter(c->net, blackhole, NULL);
+  c->c_done = c->c_closed = 0;
+  assert_int_equal(mstls_udp_endpoint_connect(c->client, (struct sockaddr *)&sa,
                                               sl, "localhost",
-                                              udpt_net_now(c.net), &peer),
+                                              udpt_net_now(c->net), &peer),
                    0);
-  assert_true(udpt_net_run(c.net, client_settled, &c, 100000));
-  assert_int_equal(c.c_reason, MSTLS_E_TIMEOUT);
-  udpt_net_set_filter(c.net, NULL, NULL);
-  assert_int_equal(client_stats(&c).resumption_cached, 1);
+  assert_true(udpt_net_run(c->net, client_settled, c, 100000));
+  assert_int_equal(c->c_reason, MSTLS_E_TIMEOUT);
+  udpt_net_set_filter(c->net, NULL, NULL);
+  assert_int_equal(client_stats(c).resumption_cached, 1);
   assert_int_equal(mstls_credentials_new(&other, NULL), 0);
   assert_int_equal(mstls_credentials_set_self_signed(other, "localhost"), 0);
-  replace_server(&c, 0, other);
-  c.c_done = c.c_closed = 0;
-  assert_int_equal(mstls_udp_endpoint_connect(c.client, (struct sockaddr *)&sa,
+  replace_server(c, 0, other);
+  c->c_done = c->c_closed = 0;
+  assert_int_equal(mstls_udp_endpoint_connect(c->client, (struct sockaddr *)&sa,
                                               sl, "localhost",
-                                              udpt_net_now(c.net), &peer),
+                                              udpt_net_now(c->net), &peer),
                    0);
-  assert_true(udpt_net_run(c.net, client_settled, &c, 1000));
-  assert_int_equal(c.c_done, 0);
-  assert_int_equal(c.c_reason, MSTLS_E_CERT_VERIFY);
-  st = client_stats(&c);
+  assert_true(udpt_net_run(c->net, client_settled, c, 1000));
+  assert_int_equal(c->c_done, 0);
+  assert_int_equal(c->c_reason, MSTLS_E_CERT_VERIFY);
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 2);
   assert_int_equal(st.handshake_timeouts, 1);
   assert_int_equal(st.resumption_cached, 0);
-  teardown(&c);
 }
 
 /* A cache of two entries and three servers: the least recently used
  * server's session goes first. */
 static void test_cache_lru(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
   int i;
-  (void)state;
-  setup(&c, 2, NULL);
-  for (i = 0; i < 3; i++) {
-    add_server(&c, i, server_creds(0), 0);
+  for (i = 1; i < 3; i++) {
+    add_server(c, i, server_creds(0), 0);
   }
-  assert_false(handshake(&c, 0, NULL, 0, NULL)); /* cache: A */
-  assert_false(handshake(&c, 1, NULL, 0, NULL)); /* B A */
-  assert_false(handshake(&c, 2, NULL, 0, NULL)); /* C B, A evicted */
-  st = client_stats(&c);
+  assert_false(handshake(c, 0, NULL, 0, NULL)); /* cache: A */
+  assert_false(handshake(c, 1, NULL, 0, NULL)); /* B A */
+  assert_false(handshake(c, 2, NULL, 0, NULL)); /* C B, A evicted */
+  st = client_stats(c);
   assert_int_equal(st.resumption_cached, 2);
   assert_int_equal(st.resumption_evictions, 1);
-  assert_true(handshake(&c, 1, NULL, 0, NULL));  /* B C */
-  assert_false(handshake(&c, 0, NULL, 0, NULL)); /* A B, C evicted */
-  assert_false(handshake(&c, 2, NULL, 0, NULL)); /* C A, B evicted */
-  assert_true(handshake(&c, 0, NULL, 0, NULL));  /* A C */
-  st = client_stats(&c);
+  assert_true(handshake(c, 1, NULL, 0, NULL));  /* B C */
+  assert_false(handshake(c, 0, NULL, 0, NULL)); /* A B, C evicted */
+  assert_false(handshake(c, 2, NULL, 0, NULL)); /* C A, B evicted */
+  assert_true(handshake(c, 0, NULL, 0, NULL));  /* A C */
+  st = client_stats(c);
   assert_int_equal(st.resumption_cached, 2);
   assert_int_equal(st.resumption_evictions, 3);
   assert_int_equal(st.resumption_offers, 2);
   assert_int_equal(st.handshakes_resumed, 2);
-  teardown(&c);
 }
 
 /* resumption_cache 0: nothing is kept or offered. */
 static void test_cache_off(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_stats st;
-  (void)state;
-  setup(&c, 0, NULL);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  assert_false(handshake(&c, 0, NULL, 0, NULL));
-  st = client_stats(&c);
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  assert_false(handshake(c, 0, NULL, 0, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_cached, 0);
   assert_int_equal(st.resumption_offers, 0);
-  teardown(&c);
 }
 
 /* Take a peer's resumption data: size query, too small a buffer, then
@@ -412,99 +421,90 @@ static size_t take_blob(mstls_udp_peer *peer, uint8_t *buf, size_t cap) {
 /* The application keeps the blob; a new client endpoint (a restarted
  * process, with an empty cache) resumes with it. */
 static void test_store_restore(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_peer *peer;
   mstls_udp_settings s;
   mstls_udp_callbacks cb = client_cb();
   mstls_udp_stats st;
   uint8_t blob[4096];
   size_t len;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, &peer));
+  assert_false(handshake(c, 0, NULL, 0, &peer));
   len = take_blob(peer, blob, sizeof(blob));
   assert_int_equal(mstls_udp_peer_close(peer), 0);
-  udpt_net_run(c.net, NULL, NULL, 100);
+  udpt_net_run(c->net, NULL, NULL, 100);
   /* Restart: the client endpoint and its cache are gone. */
   mstls_udp_settings_default(&s);
   s.flags = 0;
-  c.client = udpt_net_renew(c.net, c.client, &s, &cb, g_ccred, &c);
-  assert_non_null(c.client);
-  assert_false(handshake(&c, 0, NULL, 0, NULL)); /* nothing cached */
-  c.client = udpt_net_renew(c.net, c.client, &s, &cb, g_ccred, &c);
-  assert_true(handshake(&c, 0, blob, len, NULL));
-  st = client_stats(&c);
+  c->client = udpt_net_renew(c->net, c->client, &s, &cb, g_ccred, c);
+  assert_non_null(c->client);
+  assert_false(handshake(c, 0, NULL, 0, NULL)); /* nothing cached */
+  c->client = udpt_net_renew(c->net, c->client, &s, &cb, g_ccred, c);
+  assert_true(handshake(c, 0, blob, len, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 1);
   assert_int_equal(st.handshakes_resumed, 1);
   /* The blob stays valid for more than one connection. */
-  c.client = udpt_net_renew(c.net, c.client, &s, &cb, g_ccred, &c);
-  assert_true(handshake(&c, 0, blob, len, NULL));
-  teardown(&c);
+  c->client = udpt_net_renew(c->net, c->client, &s, &cb, g_ccred, c);
+  assert_true(handshake(c, 0, blob, len, NULL));
 }
 
 /* Not a peer's data: refused before any peer exists, nothing leaks (the
  * counting allocator and ASan), the endpoint stays usable. */
 static void test_bad_blob(void **state) {
-  ctx c;
-  udpt_counting_mem cm;
-  mstls_udp_peer *peer = (mstls_udp_peer *)&c;
+  ctx *c = *state;
+  mstls_udp_peer *peer = (mstls_udp_peer *)c;
   mstls_udp_stats st;
   struct sockaddr_storage sa;
   socklen_t sl;
   uint8_t blob[4096], bad[4096];
   size_t len, cut;
-  (void)state;
-  udpt_counting_mem_init(&cm);
-  setup(&c, 1000, &cm.mem);
-  add_server(&c, 0, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, &peer));
+  assert_false(handshake(c, 0, NULL, 0, &peer));
   len = take_blob(peer, blob, sizeof(blob));
   assert_int_equal(mstls_udp_peer_close(peer), 0);
-  udpt_net_run(c.net, NULL, NULL, 100);
+  udpt_net_run(c->net, NULL, NULL, 100);
   udpt_addr(&sa, &sl, SERVER_BASE, 0);
   /* Truncated at every length. */
   for (cut = 1; cut < len; cut++) {
-    peer = (mstls_udp_peer *)&c;
+    peer = (mstls_udp_peer *)c;
     assert_int_equal(mstls_udp_endpoint_connect2(
-                         c.client, (struct sockaddr *)&sa, sl, "localhost",
-                         blob, cut, udpt_net_now(c.net), &peer),
+                         c->client, (struct sockaddr *)&sa, sl, "localhost",
+                         blob, cut, udpt_net_now(c->net), &peer),
                      MSTLS_E_INVALID_ARGUMENT);
     assert_null(peer);
   }
   /* Damaged header, and garbage. */
   memcpy(bad, blob, len);
   bad[0] ^= 0xff;
-  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
-                                               sl, "localhost", bad, len,
-                                               udpt_net_now(c.net), NULL),
+  assert_int_equal(mstls_udp_endpoint_connect2(
+                       c->client, (struct sockaddr *)&sa, sl, "localhost", bad,
+                       len, udpt_net_now(c->net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   memset(bad, 0x5a, sizeof(bad));
   assert_int_equal(mstls_udp_endpoint_connect2(
-                       c.client, (struct sockaddr *)&sa, sl, "localhost", bad,
-                       sizeof(bad), udpt_net_now(c.net), NULL),
+                       c->client, (struct sockaddr *)&sa, sl, "localhost", bad,
+                       sizeof(bad), udpt_net_now(c->net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
   /* An empty blob is an error, not "no blob". */
-  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
-                                               sl, "localhost", blob, 0,
-                                               udpt_net_now(c.net), NULL),
+  assert_int_equal(mstls_udp_endpoint_connect2(
+                       c->client, (struct sockaddr *)&sa, sl, "localhost", blob,
+                       0, udpt_net_now(c->net), NULL),
                    MSTLS_E_INVALID_ARGUMENT);
-  st = client_stats(&c);
+  st = client_stats(c);
   assert_int_equal(st.peers, 0);
   assert_int_equal(st.peers_connected, 1);
   assert_int_equal(st.resumption_offers, 0);
   assert_null(
-      mstls_udp_endpoint_find_peer(c.client, (struct sockaddr *)&sa, sl));
+      mstls_udp_endpoint_find_peer(c->client, (struct sockaddr *)&sa, sl));
   /* Still usable, and the good blob still resumes. */
-  assert_true(handshake(&c, 0, blob, len, NULL));
+  assert_true(handshake(c, 0, blob, len, NULL));
   /* Peers that cannot give data: NULL arguments, a handshake that has
    * not completed. */
   len = 0;
   assert_int_equal(mstls_udp_peer_get_resumption_data(NULL, NULL, &len),
                    MSTLS_E_INVALID_ARGUMENT);
-  assert_int_equal(mstls_udp_endpoint_connect2(c.client, (struct sockaddr *)&sa,
-                                               sl, "localhost", NULL, 0,
-                                               udpt_net_now(c.net), &peer),
+  assert_int_equal(mstls_udp_endpoint_connect2(
+                       c->client, (struct sockaddr *)&sa, sl, "localhost", NULL,
+                       0, udpt_net_now(c->net), &peer),
                    0);
   assert_int_equal(mstls_udp_peer_get_resumption_data(peer, NULL, NULL),
                    MSTLS_E_INVALID_ARGUMENT);
@@ -514,9 +514,6 @@ static void test_bad_blob(void **state) {
                                            "localhost", blob, len, &peer),
                    MSTLS_E_INVALID_ARGUMENT);
   assert_null(peer);
-  teardown(&c);
-  assert_int_equal(cm.live, 0);
-  assert_int_equal(cm.allocs, cm.frees);
 }
 
 /* Scale-out: two servers at different addresses share the ticket key
@@ -524,29 +521,25 @@ static void test_bad_blob(void **state) {
  * resumes on the other. A server with its own key answers with a full
  * handshake. */
 static void test_other_server_same_key(void **state) {
-  ctx c;
+  ctx *c = *state;
   mstls_udp_peer *peer;
   mstls_udp_stats st;
   uint8_t blob[4096];
   size_t len;
-  (void)state;
-  setup(&c, 1000, NULL);
-  add_server(&c, 0, server_creds(1), 0);
-  add_server(&c, 1, server_creds(1), 0);
-  add_server(&c, 2, server_creds(0), 0);
-  assert_false(handshake(&c, 0, NULL, 0, &peer));
+  add_server(c, 1, server_creds(1), 0);
+  add_server(c, 2, server_creds(0), 0);
+  assert_false(handshake(c, 0, NULL, 0, &peer));
   len = take_blob(peer, blob, sizeof(blob));
   assert_int_equal(mstls_udp_peer_close(peer), 0);
-  udpt_net_run(c.net, NULL, NULL, 100);
-  assert_true(handshake(&c, 1, blob, len, NULL));
-  assert_false(handshake(&c, 2, blob, len, NULL));
-  st = client_stats(&c);
+  udpt_net_run(c->net, NULL, NULL, 100);
+  assert_true(handshake(c, 1, blob, len, NULL));
+  assert_false(handshake(c, 2, blob, len, NULL));
+  st = client_stats(c);
   assert_int_equal(st.resumption_offers, 2);
   assert_int_equal(st.handshakes_resumed, 1);
   assert_int_equal(st.resumption_rejected, 1);
-  assert_int_equal(mstls_udp_endpoint_get_stats(c.server[1], &st), 0);
+  assert_int_equal(mstls_udp_endpoint_get_stats(c->server[1], &st), 0);
   assert_int_equal(st.handshakes_resumed, 1);
-  teardown(&c);
 }
 
 static int group_setup(void **state) {
@@ -567,18 +560,29 @@ static int group_teardown(void **state) {
   return 0;
 }
 
+/* A test on the default fixture, or on fixture @p f. */
+#define CASE(t) cmocka_unit_test_setup_teardown(t, ctx_setup, ctx_teardown)
+#define CASE_ON(t, f)                                                          \
+  cmocka_unit_test_prestate_setup_teardown(t, ctx_setup, ctx_teardown, f)
+
+static fixture k_no_tickets = {1000, 0, MSTLS_UDP_NO_TICKETS, 0};
+static fixture k_cache_2 = {2, 0, 0, 0};
+static fixture k_cache_off = {0, 0, 0, 0};
+static fixture k_counted = {1000, 1, 0, 0};
+static fixture k_shared_key = {1000, 0, 0, 1};
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_second_connect_resumes),
-      cmocka_unit_test(test_session_id_resumes),
-      cmocka_unit_test(test_server_without_cache),
-      cmocka_unit_test(test_ticket_key),
-      cmocka_unit_test(test_failure_forgets),
-      cmocka_unit_test(test_cache_lru),
-      cmocka_unit_test(test_cache_off),
-      cmocka_unit_test(test_store_restore),
-      cmocka_unit_test(test_bad_blob),
-      cmocka_unit_test(test_other_server_same_key),
+      CASE(test_second_connect_resumes),
+      CASE_ON(test_session_id_resumes, &k_no_tickets),
+      CASE_ON(test_server_without_cache, &k_no_tickets),
+      CASE(test_ticket_key),
+      CASE(test_failure_forgets),
+      CASE_ON(test_cache_lru, &k_cache_2),
+      CASE_ON(test_cache_off, &k_cache_off),
+      CASE(test_store_restore),
+      CASE_ON(test_bad_blob, &k_counted),
+      CASE_ON(test_other_server_same_key, &k_shared_key),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -21,37 +21,7 @@
 #include <mstls/udp.h>
 
 #include "certs.h"
-
-#define QMAX 64
-
-/* Datagrams an endpoint sent, in order. */
-typedef struct queue {
-  uint8_t data[QMAX][2048];
-  size_t len[QMAX];
-  size_t n;
-  int done; /* handshakes completed */
-} queue;
-
-static int q_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
-                  socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
-  queue *q = ud;
-  (void)ep;
-  (void)to;
-  (void)tolen;
-  assert_true(q->n < QMAX && len <= sizeof(q->data[0]));
-  memcpy(q->data[q->n], d, len);
-  q->len[q->n++] = len;
-  return (int)len;
-}
-
-static void q_done(mstls_udp_endpoint *ep, uint32_t f, mstls_udp_peer *p,
-                   void *ud) {
-  queue *q = ud;
-  (void)ep;
-  (void)f;
-  (void)p;
-  q->done++;
-}
+#include "udp_helpers.h"
 
 static void addr(struct sockaddr_in *sa, uint8_t last) {
   memset(sa, 0, sizeof(*sa));
@@ -60,34 +30,15 @@ static void addr(struct sockaddr_in *sa, uint8_t last) {
   sa->sin_addr.s_addr = htonl(0x0a000000u | last);
 }
 
+/* A worker with cookie secret @p secret (a client: NULL). */
 static mstls_udp_endpoint *endpoint(int server, mstls_credentials *cred,
-                                    queue *q, const uint8_t *secret) {
-  mstls_udp_settings s;
-  mstls_udp_callbacks cb;
-  mstls_udp_endpoint *ep = NULL;
-  mstls_udp_settings_default(&s);
-  if (!server)
-    s.flags = MSTLS_UDP_INSECURE;
-  memset(&cb, 0, sizeof(cb));
-  cb.send = q_send;
-  cb.handshake_done = q_done;
-  assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, cred, q), 0);
+                                    udpt_queue *q, const uint8_t *secret) {
+  mstls_udp_endpoint *ep = udpt_queue_endpoint(server, cred, q);
   if (secret != NULL)
     assert_int_equal(mstls_udp_endpoint_set_cookie_secret(
                          ep, secret, MSTLS_UDP_COOKIE_SECRET_SIZE),
                      0);
   return ep;
-}
-
-/* Move what @p from queued into @p to (from address @p src). */
-static void carry(queue *from, mstls_udp_endpoint *to,
-                  const struct sockaddr_in *src, mstls_tstamp now) {
-  size_t i;
-  for (i = 0; i < from->n; i++)
-    (void)mstls_udp_endpoint_feed(to, (const struct sockaddr *)src,
-                                  sizeof(*src), from->data[i], from->len[i],
-                                  now);
-  from->n = 0;
 }
 
 /* The first ClientHello goes to worker A, everything after to worker B. */
@@ -96,7 +47,7 @@ static void handoff(int shared, int *b_done, mstls_udp_stats *bst) {
   uint8_t sb_secret[MSTLS_UDP_COOKIE_SECRET_SIZE];
   mstls_credentials *scred = test_server_creds(NULL);
   mstls_credentials *ccred = NULL;
-  static queue qa, qb, qc;
+  static udpt_queue qa, qb, qc;
   struct sockaddr_in server, client;
   mstls_udp_endpoint *a, *b, *c;
   mstls_udp_peer *peer = NULL;
@@ -118,12 +69,13 @@ static void handoff(int shared, int *b_done, mstls_udp_stats *bst) {
   assert_int_equal(mstls_udp_endpoint_connect(c, (struct sockaddr *)&server,
                                               sizeof(server), NULL, now, &peer),
                    0);
-  carry(&qc, a, &client, now); /* ClientHello -> A: HelloVerifyRequest */
+  /* ClientHello -> A: HelloVerifyRequest */
+  udpt_queue_carry(&qc, a, &client, now);
   assert_int_equal(qa.n, 1);
-  carry(&qa, c, &server, now);
+  udpt_queue_carry(&qa, c, &server, now);
   for (round = 0; round < 10; round++) { /* the rest: C <-> B */
-    carry(&qc, b, &client, now);
-    carry(&qb, c, &server, now);
+    udpt_queue_carry(&qc, b, &client, now);
+    udpt_queue_carry(&qb, c, &server, now);
   }
   *b_done = qb.done;
   mstls_udp_endpoint_get_stats(b, bst);

@@ -11,8 +11,9 @@ mstls_add_test(NAME test_udp_unit SOURCES test_udp_unit.c LABELS unit
 mstls_add_test(NAME test_udp_tlsopt SOURCES test_udp_tlsopt.c LABELS unit
   TIMEOUT 120 LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_workers SOURCES test_udp_workers.c LABELS unit
-  TIMEOUT 120)
-mstls_add_test(NAME test_fleet SOURCES test_fleet.c LABELS unit TIMEOUT 120)
+  TIMEOUT 120 LIBS mstls_udp_testlib)
+mstls_add_test(NAME test_fleet SOURCES test_fleet.c LABELS unit TIMEOUT 120
+  LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_endpoint SOURCES test_udp_endpoint.c
   LABELS integration TIMEOUT 180 LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_interop SOURCES test_udp_interop.c

@@ -1,12 +1,15 @@
 #include "udp_helpers.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -590,4 +593,55 @@ mstls_udp_endpoint *udpt_net_renew(udpt_net *n, mstls_udp_endpoint *old,
     return NULL;
   }
   return n->nodes[i].ep;
+}
+
+/* ---- hand-carried queues --------------------------------------------------
+ */
+
+static int queue_send(mstls_udp_endpoint *ep, const struct sockaddr *to,
+                      socklen_t tolen, const uint8_t *d, size_t len, void *ud) {
+  udpt_queue *q = ud;
+  (void)ep;
+  (void)to;
+  (void)tolen;
+  assert_true(q->n < UDPT_QUEUE_MAX && len <= sizeof(q->data[0]));
+  memcpy(q->data[q->n], d, len);
+  q->len[q->n++] = len;
+  return 0;
+}
+
+void udpt_queue_done(mstls_udp_endpoint *ep, uint32_t flags,
+                     mstls_udp_peer *peer, void *ud) {
+  udpt_queue *q = ud;
+  (void)ep;
+  (void)flags;
+  (void)peer;
+  q->done++;
+}
+
+mstls_udp_endpoint *udpt_queue_endpoint(int server, mstls_credentials *cred,
+                                        udpt_queue *q) {
+  mstls_udp_settings s;
+  mstls_udp_callbacks cb;
+  mstls_udp_endpoint *ep = NULL;
+  mstls_udp_settings_default(&s);
+  if (!server) {
+    s.flags = MSTLS_UDP_INSECURE;
+  }
+  memset(&cb, 0, sizeof(cb));
+  cb.send = queue_send;
+  cb.handshake_done = udpt_queue_done;
+  assert_int_equal(mstls_udp_endpoint_new(&ep, &s, &cb, cred, q), 0);
+  return ep;
+}
+
+void udpt_queue_carry(udpt_queue *from, mstls_udp_endpoint *to,
+                      const struct sockaddr_in *src, mstls_tstamp now) {
+  size_t i;
+  for (i = 0; i < from->n; i++) {
+    (void)mstls_udp_endpoint_feed(to, (const struct sockaddr *)src,
+                                  sizeof(*src), from->data[i], from->len[i],
+                                  now);
+  }
+  from->n = 0;
 }

@@ -1,6 +1,7 @@
 /* Helpers of the UDP tests: a simulated network between sans-IO endpoints
- * (fake addresses, seeded loss/duplication/reordering), credentials, a
- * counting allocator and a real ClientHello. */
+ * (fake addresses, seeded loss/duplication/reordering), hand-carried
+ * datagram queues, credentials, a counting allocator and a real
+ * ClientHello. */
 #ifndef MSTLS_UDP_HELPERS_H
 #define MSTLS_UDP_HELPERS_H
 
@@ -78,6 +79,29 @@ int udpt_net_run(udpt_net *n, int (*done)(void *ctx), void *ctx,
 size_t udpt_net_in_flight(udpt_net *n);
 uint64_t udpt_net_sent(udpt_net *n);
 uint64_t udpt_net_dropped(udpt_net *n);
+
+/* A hand-carried link: an endpoint whose user_data is a udpt_queue keeps
+ * every datagram it sends there, in order, until the test feeds them on
+ * with udpt_queue_carry(); the queue counts completed handshakes too. */
+#define UDPT_QUEUE_MAX 64
+typedef struct udpt_queue {
+  uint8_t data[UDPT_QUEUE_MAX][2048];
+  size_t len[UDPT_QUEUE_MAX];
+  size_t n;
+  int done; /* handshakes completed */
+} udpt_queue;
+
+/* Handshake-done callback counting into the udpt_queue at @p ud. */
+void udpt_queue_done(mstls_udp_endpoint *ep, uint32_t flags,
+                     mstls_udp_peer *peer, void *ud);
+/* A sans-IO endpoint sending into @p q: a server (@p server), or a client
+ * that does not verify the server (MSTLS_UDP_INSECURE). */
+mstls_udp_endpoint *udpt_queue_endpoint(int server, mstls_credentials *cred,
+                                        udpt_queue *q);
+/* Feed what @p from queued to @p to, from address @p src at @p now, and
+ * empty @p from. */
+void udpt_queue_carry(udpt_queue *from, mstls_udp_endpoint *to,
+                      const struct sockaddr_in *src, mstls_tstamp now);
 
 /* A real DTLS 1.2 ClientHello from GnuTLS (first flight, no cookie). */
 size_t udpt_client_hello(uint8_t *buf, size_t cap);
