@@ -26,3 +26,7 @@ mstls_add_test(NAME test_udp_resume SOURCES test_udp_resume.c LABELS unit
   TIMEOUT 120 LIBS mstls_udp_testlib)
 mstls_add_test(NAME test_udp_log SOURCES test_udp_log.c LABELS unit
   TIMEOUT 120 LIBS mstls_udp_testlib)
+# Worker threads on one SO_REUSEPORT address sharing credentials and fleet
+# keys, credentials replaced while serving; run under ThreadSanitizer too.
+mstls_add_test(NAME test_udp_threads SOURCES test_udp_threads.c
+  LABELS "unit;threads" TIMEOUT 120)

@@ -193,9 +193,15 @@ typedef void (*mstls_log_cb)(int level, const char *line, void *user_data);
 /**
  * @brief Send mstls's log (and, from MSTLS_LOG_DEBUG on, GnuTLS's) to
  *        @p cb; off by default, and then free: nothing is formatted.
- *        Process-wide, like GnuTLS's own log: set it before making
- *        connections. @p level MSTLS_LOG_OFF or a NULL callback turns it
- *        off.
+ *        Process-wide, like GnuTLS's own log. @p level MSTLS_LOG_OFF or a
+ *        NULL callback turns it off.
+ *
+ * Thread-safe: it may be called from any thread while connections run.
+ * Each line reaches a callback with the user data and the level given
+ * with it in the same call, never with another call's. A line that
+ * another thread was logging at that moment may still reach the previous
+ * callback with its user data, so keep that data valid (static data is
+ * the simple way).
  */
 MSTLS_EXTERN void mstls_set_log(mstls_log_cb cb, int level, void *user_data);
 
