@@ -684,11 +684,27 @@ static int usctp_shutdown(mstls_sctp_sock *s) {
 
 static void usctp_close(mstls_sctp_sock *s);
 
-/* ABORT the association: linger 0 makes the close send an ABORT. The
- * socket is freed. */
+/* ABORT the association, then free the socket.
+ *
+ * The ABORT goes first, as a send with SCTP_ABORT, and the close after it.
+ * usrsctp_close() drops the socket's last reference and frees it before
+ * the stack marks it gone, and a packet of a live association being
+ * processed in that moment (on usrsctp's receive thread, holding the
+ * association's lock) takes a new reference to the socket, then drops it
+ * and frees the socket a second time (seen under ASan with both cores
+ * busy: a double free in sofree()). The abort frees the association under
+ * that same lock, so a packet in flight took its reference before it and
+ * a later one finds no association. An association still being set up
+ * cannot be aborted that way (EINVAL); linger 0 makes the close abort it. */
 static void usctp_abort(mstls_sctp_sock *s) {
+  static const uint8_t none;
+  struct sctp_sndinfo si;
   struct linger l = {1, 0};
 
+  memset(&si, 0, sizeof(si));
+  si.snd_flags = SCTP_ABORT;
+  (void)usrsctp_sendv(s->so, &none, 0, NULL, 0, &si, sizeof(si),
+                      SCTP_SENDV_SNDINFO, 0);
   (void)usrsctp_setsockopt(s->so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
   usctp_close(s);
 }
