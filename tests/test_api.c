@@ -1,4 +1,8 @@
-/* The public API's argument checking, error strings and version. */
+/* The public API's argument checking, error strings and version.
+ *
+ * Load-proof: no sockets, no threads; the one session pair
+ * (t_session_args) runs over the memlink on its simulated clock, and every
+ * step is synchronous. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

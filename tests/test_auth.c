@@ -1,5 +1,10 @@
 /* Certificates: verification of the server by default (name and issuer),
- * INSECURE as the explicit opt-out, and client certificates. */
+ * INSECURE as the explicit opt-out, and client certificates.
+ *
+ * Load-proof: no sockets, no threads; every session pair runs over the
+ * memlink on its simulated clock, one step after the other. The only real
+ * clock is GnuTLS's when it verifies a certificate, and every certificate
+ * here is valid from an hour before the run to a day after it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

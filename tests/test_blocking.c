@@ -2,7 +2,13 @@
  * bytes, stream ids out of range, lengths larger than the buffer, and
  * error codes. Each must end in a clean error in bounded simulated time
  * (the clock callback advances one second per call), with no crash or
- * leak. */
+ * leak.
+ *
+ * Load-proof: no sockets, no threads. The sessions on bad_pull read the
+ * clock callback above, so their timeouts count calls, not wall time. The
+ * memlink sessions use CLOCK_MONOTONIC, but nothing else runs to deliver
+ * data during t_recv_timeout_then_data's 20 ms wait, so it always expires,
+ * and the data it reads next is delivered (flushed) before the call. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

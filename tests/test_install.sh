@@ -5,6 +5,10 @@
 # `pkg-config --cflags --libs mstls`, whose cflags carry nothing of
 # usrsctp (-DINET -DINET6 stay private).
 #
+# Load-proof: no clock, no network, no background process; each step is a
+# command that runs to its end (install, --help, pkg-config, the compiler,
+# the consumer) and is judged by its exit code and output.
+#
 # usage: test_install.sh BUILD_DIR LIBDIR C_COMPILER
 set -u
 B=${1:?build dir}

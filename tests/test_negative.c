@@ -2,7 +2,12 @@
  * oversized messages, corrupted records, unordered delivery on a TLS
  * stream, a vanished peer, receive caps, TLS 1.1-only peers, and
  * ABORT_ON_FAILURE. Each failure must stay on its stream unless the
- * session is told otherwise. */
+ * session is told otherwise.
+ *
+ * Load-proof: no sockets, no threads; every pair runs over the memlink on
+ * its simulated clock, and each deadline is reached by handing
+ * mstls_session_handle_expiry() or memlink_advance() its time stamp, never
+ * by waiting. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,8 @@
 /* RFC 3436 §6 plaintext streams and their STARTTLS-style upgrade, and the
- * callback (push-style) delivery mode with pause/resume. */
+ * callback (push-style) delivery mode with pause/resume.
+ *
+ * Load-proof: no sockets, no threads; both sessions run over the memlink
+ * on its simulated clock, and every step is synchronous. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

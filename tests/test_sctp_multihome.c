@@ -9,7 +9,14 @@
  * started, and 127.0.0.2 is on no interface by default: as root the
  * program moves into a network namespace of its own and adds 127.0.0.2 to
  * its loopback there (the host's network is not touched); otherwise the
- * two-address test is skipped. */
+ * two-address test is skipped.
+ *
+ * Load-proof: assertions are on paths, events and data, never on elapsed
+ * time. Each wait is a loop of at most 500 mstls_sctp_assoc_wait() calls of
+ * 20 ms (about 10 s), plus 50 listen tries 100 ms apart while an earlier
+ * case's association lets go of the port: bounds that only mean hung.
+ * usrsctp counts SCTP time in 10 ms turns of its timer thread, so the
+ * failover profile's short timers slow down with a starved process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,12 @@
 /* usrsctp on an ephemeral UDP port (MSTLS_SCTP_USRSCTP_ANY_PORT): the stack
  * binds a port the kernel picks, reports it, refuses contradictory
  * requests, and a client on it talks to a server on a fixed port. The
- * stack is per process, so this is a program of its own. */
+ * stack is per process, so this is a program of its own.
+ *
+ * Load-proof: assertions are on outcomes (the port held, the echo, the
+ * listener's counters), never on elapsed time. Each wait is a loop of at
+ * most 600 waits for readiness of at most 100 ms each (about 60 s), which
+ * only means hung, as does the sessions' 30 s handshake timeout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

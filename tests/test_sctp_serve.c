@@ -8,7 +8,14 @@
  *  - --max-assocs;
  *  - associations waiting to be accepted: bounded in number and data.
  * Every assertion is on outcomes and on the server's counters; the waits
- * are generous and bounded. */
+ * are generous and bounded.
+ *
+ * Load-proof: clients wake on readiness (the ready callbacks, through a
+ * pipe, polled at most 100 ms) and the counters come on SIGUSR1; each
+ * phase is bounded by WAIT_MS (60 s) as a hang guard. Not yet: the legit
+ * clients of t_slowloris must finish within the server's 3 s handshake
+ * timeout, noreader_blocked() takes 300 ms without progress for a blocked
+ * server, and t_pending_bounded stops pushing after 1.5 s of quiet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,12 @@
 /* TLS over real SCTP between two processes: usrsctp with UDP encapsulation
- * on loopback (kernel SCTP: test_sctp_kernel runs the same suite). */
+ * on loopback (kernel SCTP: test_sctp_kernel runs the same suite).
+ *
+ * Load-proof: the verdict is the children's exit codes (bytes echoed,
+ * streams resumed, counters), never an elapsed time. Waits are for events
+ * (blocking calls; poll() with a 100 ms tick) bounded only against a hang:
+ * each child's alarm (60 s, MSTLS_E2E_TIMEOUT), handshakes at half of it,
+ * reaping at it plus 10 s. One check is timed: an event loop fails when its
+ * socket stays readable through two full ticks with no wakeup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

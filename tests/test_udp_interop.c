@@ -1,7 +1,13 @@
 /* Interop with DTLS peers nobody here wrote: gnutls-cli and
  * openssl s_client against the endpoint's server; the endpoint's client
  * against gnutls-serv and openssl s_server. Children run on loopback with
- * ports picked by the kernel, bounded in time and always killed. */
+ * ports picked by the kernel, bounded in time and always killed.
+ *
+ * Load-proof: assertions are on outcomes (handshakes, echoed markers, exit
+ * codes, the endpoint's counters), never on elapsed time. Each wait pumps
+ * the loop in 10 ms rounds until its event, within DEADLINE_MS (20 s, as
+ * the endpoint's handshake timeout) as a hang guard; a server child that
+ * may start late is met by our ClientHello retransmitted from 100 ms on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -8,8 +8,11 @@
  *    (RFC 5246 §7.2.2); the stream goes on, the refusal is counted and
  *    reported as MSTLS_EVENT_RENEGOTIATION_REFUSED.
  * The renegotiating peers are plain GnuTLS sessions driven by hand over an
- * in-memory byte link, since mstls itself never renegotiates. Everything
- * runs in one thread on simulated time: no clock, no timing luck. */
+ * in-memory byte link, since mstls itself never renegotiates.
+ *
+ * Load-proof: everything runs in one thread, with no sockets: the memlink
+ * on its simulated clock, and the byte link with no clock at all (no timer
+ * of its session is ever run); every step is synchronous. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

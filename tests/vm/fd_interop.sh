@@ -26,6 +26,12 @@
 # freeDiameter drops 127.0.0.0/8 from its listening addresses and refuses to
 # start with nothing left, so the guest's lo gets 192.0.2.1/32 (TEST-NET-1;
 # the guest has no network device, nothing leaves it).
+#
+# Load-proof: each step polls for an event (a line in a log, a process
+# exit) every 0.1 s; mstls's bounds (HS_TIMEOUT, WAIT, CASE_LIMIT) only
+# mean hung, and freeDiameter's own ticket timing is recorded, not judged
+# (check=allornone). Not yet: a fixed "sleep 1" lets freeDiameter log the
+# end of a case, and its own handshake limit has run out in a loaded guest.
 set -u
 
 group=full

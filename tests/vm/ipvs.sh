@@ -24,6 +24,12 @@
 # Usage: ipvs.sh [--rounds N] IPVS_PEER
 # Exits 0 when every check passed, 1 otherwise, 77 when the guest lacks
 # what the test needs (no ip, no ipvsadm, no veth, no IPVS).
+#
+# Load-proof: the script waits for lines in logs (polled every 0.1 s, up
+# to 120 s) and for the client's exit; the verdict is the servers' counts
+# of resumed handshakes and the client's status. Not yet: ipvs_peer fails
+# a round whose echo takes over 3 s (recv_timeout, and the DTLS echo
+# wait), the same 3 s that tells it a killed server is gone.
 set -u
 
 rounds=4

@@ -14,6 +14,12 @@
 #                 [--loss PCT] [--delay MS] MH_PEER
 # Exits 0 when both peers passed, 1 otherwise, 77 when the guest lacks
 # what the test needs (no ip/tc, no veth, no netem).
+#
+# Load-proof: the verdict is every byte echoed intact and both exit codes;
+# --duration only sets how long the client sends, and the handshake (60 s),
+# the echo's drain (50 s after sending ends) and the processes (300 s) are
+# bounded against a hang. Not yet: the wait for the server to listen gives
+# up silently after 10 s.
 set -u
 
 backend=kernel

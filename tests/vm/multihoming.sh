@@ -21,6 +21,13 @@
 # namespace's addresses) instead of both of its own.
 # Exits 0 when both peers passed, 1 otherwise, 77 when the guest lacks
 # what the test needs (no ip/tc, no veth).
+#
+# Load-proof: the verdict is every byte echoed intact, the path events and
+# both exit codes; the handshake (60 s), the path's return (20 s after the
+# restore) and the processes (150 s) are bounded against a hang. Not yet:
+# the cut lasts a fixed duration/2 s, within which the path must be
+# reported down and every stream must move; and the wait for the server to
+# listen gives up silently after 10 s.
 set -u
 
 mode=netem

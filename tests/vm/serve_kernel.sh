@@ -15,6 +15,12 @@
 # stream of the 6 resumed, and the counters are summed and printed per
 # worker; SIGHUP makes every worker read the fleet file again.
 #
+# Load-proof: each step waits for an event (a line in a log polled every
+# 0.1 s for up to 60 s, a process exit, counters asked with SIGUSR1 every
+# 0.5 s for up to 120 s); the verdict is the server's counters. Not yet:
+# the legitimate clients must finish within the 15 s handshake timeout
+# that also ends the silent associations.
+#
 # Usage: serve_kernel.sh PATH/TO/mstls
 set -u
 T=$1
