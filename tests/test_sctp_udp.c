@@ -5,8 +5,11 @@
  * streams resumed, counters), never an elapsed time. Waits are for events
  * (blocking calls; poll() with a 100 ms tick) bounded only against a hang:
  * each child's alarm (60 s, MSTLS_E2E_TIMEOUT), handshakes at half of it,
- * reaping at it plus 10 s. One check is timed: an event loop fails when its
- * socket stays readable through two full ticks with no wakeup. */
+ * reaping at it plus 10 s. Clients wait up to a fixed 10 s for stream 0's
+ * ticket (settings.ticket_wait), not a bound measured on the real clock.
+ * One check is timed: an event loop fails when its socket stays readable
+ * through ten full ticks (1 s) with no wakeup, which a lost wakeup does
+ * and a descheduled stack thread does not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
