@@ -67,6 +67,9 @@ struct mstls_sctp_assoc {
   assoc_parked **park_tail;
   size_t parked_bytes;
   pthread_mutex_t rlock;
+  /* A send that failed while mstls_sctp_assoc_process() fed the session
+   * (0: none), judged once it has read all that is waiting; under rlock. */
+  int send_failed;
   uint8_t *sbuf;
   size_t scap;
   pthread_mutex_t slock;
@@ -246,12 +249,26 @@ static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
   }
 }
 
+/* The association whose messages this thread is feeding to its session
+ * in mstls_sctp_assoc_process(), with the read lock held; NULL if none. */
+static _Thread_local const mstls_sctp_assoc *assoc_feeding;
+
 /* A send failed. The stack refuses data once the peer's SHUTDOWN has
  * arrived, and a peer that closes right after its last message (a
  * Diameter peer after its DPA) makes that race ordinary: read what is
  * waiting -- data is set aside, notifications handled -- and if the peer
  * did shut down, the association ends in order (MSTLS_E_CLOSED). */
 static int assoc_send_failed(mstls_sctp_assoc *a, int rc) {
+  /* The session answered a message that mstls_sctp_assoc_process() on
+   * this thread is feeding it (a ticket after a client's Finished, say):
+   * the read lock is ours and rbuf is in use, so the peer's SHUTDOWN may
+   * still sit unread behind that message. Hold the record back and let
+   * the reader judge the failure once it has read what is waiting. */
+  if (!a->peer_shutdown && assoc_feeding == a) {
+    if (a->send_failed == 0)
+      a->send_failed = rc;
+    return MSTLS_E_AGAIN;
+  }
   if (!a->peer_shutdown && pthread_mutex_trylock(&a->rlock) == 0) {
     while (assoc_read_msg(a) == 1 && assoc_park_msg(a) == 0) {
     }
@@ -1120,7 +1137,8 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
 }
 
 int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
-  int rc;
+  const mstls_sctp_assoc *feeding;
+  int rc, failed;
 
   if (a == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
@@ -1129,6 +1147,8 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
   if (!a->up && a->error == 0)
     (void)assoc_become_up(a, 0, 0);
   pthread_mutex_lock(&a->rlock);
+  feeding = assoc_feeding; /* another association's, in a callback */
+  assoc_feeding = a;
   for (;;) {
     assoc_msg m;
     if (assoc_next_msg(a, &m) != 1)
@@ -1144,7 +1164,15 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
     if (a->error != 0)
       break;
   }
+  assoc_feeding = feeding;
+  failed = a->send_failed;
+  a->send_failed = 0;
   pthread_mutex_unlock(&a->rlock);
+  /* Everything waiting has been read: a SHUTDOWN of the peer among it
+   * makes a send that failed meanwhile an orderly end, anything else a
+   * failure. */
+  if (failed != 0 && a->error == 0)
+    (void)assoc_send_failed(a, failed);
   /* Records and flights that met a full socket go out once it has room. */
   if (a->session != NULL && a->error == 0 &&
       mstls_session_get_error(a->session) == 0) {

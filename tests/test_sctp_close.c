@@ -196,12 +196,66 @@ static void test_shutdown_race(void **state) {
   sctp_h_close(&h);
 }
 
+/* The peer finishes its handshakes and shuts down before the server has
+ * read its last Finished. The server's answer to that Finished (a TLS 1.3
+ * NewSessionTicket) meets a stack that takes no more data once the
+ * SHUTDOWN has arrived, and the SHUTDOWN itself still waits, unread,
+ * behind the Finished. That is an orderly end as well: MSTLS_E_CLOSED,
+ * not MSTLS_E_PEER_GONE. Deterministic: the server is not run at all
+ * between the step in which the client completes and the end of the
+ * client's SCTP shutdown, so its last Finished is always unread. */
+static void test_shutdown_before_last_finished(void **state) {
+  sctp_h h;
+  mstls_session *cs = NULL, *ss;
+  int step, rc;
+  (void)state;
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
+  h.port = 5975;
+  assert_int_equal(sctp_h_start(&h), 0);
+  for (step = 0; step < 2000; step++) {
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    if (h.srv == NULL)
+      (void)mstls_sctp_accept(h.lst, &h.srv, &h.ss, &h.scb, h.scred, h.sud);
+    assert_int_equal(mstls_sctp_assoc_process(h.cli), 0);
+    cs = mstls_sctp_assoc_get_session(h.cli);
+    if (cs != NULL && mstls_session_handshake(cs) == 0)
+      break;
+    if (h.srv != NULL)
+      assert_int_equal(mstls_sctp_assoc_process(h.srv), 0);
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    mstls_sctp_usrsctp_handle_timers(10);
+  }
+  assert_non_null(cs);
+  assert_int_equal(mstls_session_handshake(cs), 0);
+  ss = mstls_sctp_assoc_get_session(h.srv);
+  assert_non_null(ss);
+  assert_int_equal(mstls_session_handshake(ss), MSTLS_E_AGAIN);
+  /* The client closes; only its side is run until SCTP has ended. */
+  rc = mstls_sctp_assoc_shutdown(h.cli);
+  for (step = 0; step < 400 && rc != MSTLS_E_CLOSED; step++) {
+    assert_true(orderly(rc));
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    mstls_sctp_usrsctp_handle_timers(10);
+    rc = mstls_sctp_assoc_process(h.cli);
+    if (rc == 0)
+      rc = mstls_sctp_assoc_shutdown(h.cli);
+  }
+  assert_int_equal(rc, MSTLS_E_CLOSED);
+  /* Now the server reads the Finished, answers it, and finds the end. */
+  h.srv_rc = mstls_sctp_assoc_process(h.srv);
+  assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
+  assert_true(orderly(mstls_session_get_error(ss)));
+  h.cli_rc = MSTLS_E_CLOSED;
+  sctp_h_close(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
       cmocka_unit_test(test_crossing_shutdowns),
       cmocka_unit_test(test_shutdown_race),
+      cmocka_unit_test(test_shutdown_before_last_finished),
   };
   return cmocka_run_group_tests(tests, sctp_h_group_setup,
                                 sctp_h_group_teardown);
