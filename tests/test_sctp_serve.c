@@ -706,6 +706,9 @@ static void t_max_assocs(void **state) {
     w.cls[i].ready = 1;
   }
   run_until(&w, holders_closed, WAIT_MS);
+  for (i = 0; i < 2; i++)
+    if (w.cls[i].state != CL_DONE)
+      fprintf(stderr, "client %zu: %s\n", i, mstls_strerror(w.cls[i].err));
   assert_int_equal(count_state(&w, 0, 2, CL_DONE), 2);
   srv_wait_idle(&w, &c, max_over);
   srv_stop(&w, &c);
