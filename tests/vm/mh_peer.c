@@ -197,6 +197,18 @@ static int mh_path_state(mstls_sctp_assoc *a, const char *addr) {
   return 0;
 }
 
+/* The GnuTLS error behind a stream's failure, for the FAIL lines: " (GnuTLS:
+ * ...)", or "" when there is none. */
+static const char *mh_tls_why(mstls_session *s, unsigned stream) {
+  static char why[160];
+  int e = s != NULL ? mstls_stream_get_tls_error(s, (uint16_t)stream) : 0;
+
+  if (e == 0)
+    return "";
+  snprintf(why, sizeof(why), " (GnuTLS %d: %s)", e, gnutls_strerror(e));
+  return why;
+}
+
 static uint8_t mh_byte(unsigned stream, uint64_t off) {
   return (uint8_t)(off * 31u + stream * 7u + (off >> 9));
 }
@@ -486,8 +498,8 @@ static int mh_client(const mh_opts *o) {
         if (n == MSTLS_E_AGAIN)
           break;
         if (n < 0) {
-          printf("FAIL t=%.3f stream %u send: %s\n", mh_now(), i,
-                 mstls_strerror((int)n));
+          printf("FAIL t=%.3f stream %u send: %s%s\n", mh_now(), i,
+                 mstls_strerror((int)n), mh_tls_why(s, i));
           failed = 1;
           break;
         }
@@ -499,8 +511,8 @@ static int mh_client(const mh_opts *o) {
         if (n == MSTLS_E_AGAIN)
           break;
         if (n <= 0) {
-          printf("FAIL t=%.3f stream %u recv: %s\n", mh_now(), i,
-                 n == 0 ? "closed" : mstls_strerror((int)n));
+          printf("FAIL t=%.3f stream %u recv: %s%s\n", mh_now(), i,
+                 n == 0 ? "closed" : mstls_strerror((int)n), mh_tls_why(s, i));
           failed = 1;
           break;
         }
@@ -698,7 +710,8 @@ static int mh_server(const mh_opts *o) {
             if (n == MSTLS_E_AGAIN)
               break;
             if (n < 0) {
-              printf("FAIL stream %u echo: %s\n", i, mstls_strerror((int)n));
+              printf("FAIL t=%.3f stream %u echo: %s%s\n", mh_now(), i,
+                     mstls_strerror((int)n), mh_tls_why(s, i));
               failed = 1;
               break;
             }
@@ -716,7 +729,8 @@ static int mh_server(const mh_opts *o) {
             break;
           }
           if (n < 0) {
-            printf("FAIL stream %u recv: %s\n", i, mstls_strerror((int)n));
+            printf("FAIL t=%.3f stream %u recv: %s%s\n", mh_now(), i,
+                   mstls_strerror((int)n), mh_tls_why(s, i));
             failed = 1;
             break;
           }
@@ -743,9 +757,10 @@ static int mh_server(const mh_opts *o) {
     if (mstls_sctp_assoc_get_session(a) != NULL &&
         mstls_stream_get_error(mstls_sctp_assoc_get_session(a), (uint16_t)i) !=
             0) {
-      printf("FAIL stream %u: %s\n", i,
+      printf("FAIL stream %u: %s%s\n", i,
              mstls_strerror(mstls_stream_get_error(
-                 mstls_sctp_assoc_get_session(a), (uint16_t)i)));
+                 mstls_sctp_assoc_get_session(a), (uint16_t)i)),
+             mh_tls_why(mstls_sctp_assoc_get_session(a), i));
       failed = 1;
     }
   }
