@@ -28,10 +28,14 @@
 # the guest has no network device, nothing leaves it).
 #
 # Load-proof: each step polls for an event (a line in a log, a process
-# exit) every 0.1 s; mstls's bounds (HS_TIMEOUT, WAIT, CASE_LIMIT) only
-# mean hung, and freeDiameter's own ticket timing is recorded, not judged
-# (check=allornone). Not yet: a fixed "sleep 1" lets freeDiameter log the
-# end of a case, and its own handshake limit has run out in a loaded guest.
+# exit) every 0.1 s: freeDiameter's start, fd_peer listening, and, before
+# freeDiameter is stopped, its log of the connection's end (the peer's
+# change to STATE_CLOSED or STATE_ZOMBIE, and the ENOTCONN line when the
+# close verdict depends on it); mstls's bounds (HS_TIMEOUT, WAIT,
+# CASE_LIMIT) and the waits' bounds (START_WAIT, END_WAIT) only mean hung,
+# and freeDiameter's own ticket timing is recorded, not judged
+# (check=allornone). Not yet: freeDiameter's own handshake limit (fixed in
+# its code, not in its configuration) has run out in a loaded guest.
 set -u
 
 group=full
@@ -86,10 +90,14 @@ readonly PEER_ID=peer.mstls.test
 readonly REALM=mstls.test
 # Bounds: freeDiameter gives up a handshake after GnuTLS's default; mstls
 # after HS_TIMEOUT; every Diameter exchange after WAIT; every process is
-# killed after CASE_LIMIT.
+# killed after CASE_LIMIT. freeDiameterd and fd_peer get START_WAIT to say
+# they are up, and freeDiameterd END_WAIT after fd_peer's exit to log the
+# end of the connection.
 readonly HS_TIMEOUT=15
 readonly WAIT=20
 readonly CASE_LIMIT=60
+readonly START_WAIT=60
+readonly END_WAIT=60
 # What freeDiameter's TLS 1.3 client race (xfail=fdrace) makes GnuTLS say,
 # each seen in these runs.
 readonly FD_RACE='Decryption has failed|An unexpected TLS packet was received|Error decoding the received TLS packet'
@@ -166,6 +174,33 @@ wait_for() {
   local i
   for ((i = 0; i < $2 * 10; i++)); do
     grep -q -- "$3" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Whether freeDiameter's log $1 shows the end of its connection with
+# fd_peer: a change of the peer's state to STATE_CLOSED or STATE_ZOMBIE,
+# or no state of the peer at all (no CER reached it, so there is no
+# connection to end).
+fd_conn_ended() {
+  grep -a -q -E "'STATE_[A-Z_]*'.*-> '?STATE_[A-Z_]*'?.*'$PEER_ID'" "$1" ||
+    return 0
+  grep -a -q -E -e "-> '?STATE_(CLOSED|ZOMBIE)'?.*'$PEER_ID'" "$1"
+}
+
+# Wait (bounded by END_WAIT, or until freeDiameterd $2 exits) until its
+# log $1 shows the end of the connection and, with $3 = enotconn, its
+# receive thread's ENOTCONN line (which the close verdict reads).
+fd_wait_end() {
+  local log=$1 pid=$2 need=$3 i
+  for ((i = 0; i < END_WAIT * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    if fd_conn_ended "$log" && { [ "$need" != enotconn ] ||
+      grep -a -q 'fd_tls_rcvthr_core.*Transport endpoint is not connected' \
+        "$log"; }; then
+      return 0
+    fi
     sleep 0.1
   done
   return 1
@@ -255,7 +290,7 @@ run_case() {
     timeout -k 5 "$CASE_LIMIT" "$fdd" -c "$dir/fd.conf" -d -d \
       >"$dir/fd.log" 2>&1 &
     fd_pid=$!
-    if ! wait_for "$dir/fd.log" 30 'daemon initialized'; then
+    if ! wait_for "$dir/fd.log" "$START_WAIT" 'daemon initialized'; then
       reason="freeDiameterd did not start"
     else
       timeout -k 5 "$CASE_LIMIT" "$peer" client --connect "$ADDR:$secport" \
@@ -267,7 +302,7 @@ run_case() {
     timeout -k 5 "$CASE_LIMIT" "$peer" server --listen "$ADDR:$mport" \
       --client-cert "$cc" "${common[@]}" >"$dir/peer.log" 2>&1 &
     peer_pid=$!
-    if ! wait_for "$dir/peer.log" 10 'listening on'; then
+    if ! wait_for "$dir/peer.log" "$START_WAIT" 'listening on'; then
       reason="fd_peer did not listen"
       stop_pid "$peer_pid"
     else
@@ -278,9 +313,18 @@ run_case() {
       peer_rc=$?
     fi
   fi
-  # Let freeDiameter log the end of the connection, then stop it.
-  sleep 1
-  [ -n "$fd_pid" ] && stop_pid "$fd_pid"
+  # Let freeDiameter log the end of the connection (and, where fd_peer
+  # says the peer was gone at its close, its receive thread's ENOTCONN,
+  # which the close verdict reads), then stop it.
+  if [ -n "$fd_pid" ]; then
+    local need=''
+    [ "$peer_rc" = 3 ] &&
+      grep -a -q '^fd_peer: shutdown: .*peer is gone' "$dir/peer.log" &&
+      need=enotconn
+    fd_wait_end "$dir/fd.log" "$fd_pid" "$need" ||
+      echo "  (freeDiameter's log: no end of the connection${need:+ or no ENOTCONN} within ${END_WAIT}s)"
+    stop_pid "$fd_pid"
+  fi
 
   # Both sides' account, printed in full for a case that did not pass (or
   # with FD_INTEROP_VERBOSE=1), so that a failure stays near the end of

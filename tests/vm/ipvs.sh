@@ -16,20 +16,26 @@
 # round-robin sends consecutive ones to different real servers, and every
 # one after the first must resume there with no full handshake. Then it
 # holds one association and one DTLS connection; this script removes the
-# real server that holds the association (ipvsadm -d) and kills it
-# (SIGKILL). The client must notice within its bounds, reconnect, and
-# resume on the remaining server; then --rounds more rounds, all resumed.
+# real server that holds the association (ipvsadm -d), kills it (SIGKILL)
+# and waits until its namespace has no process left, then tells the client
+# whether its DTLS connection was on that server too. The client must see
+# the association end, reconnect, and resume on the remaining server; its
+# DTLS connection must still be served if its server was kept, and be
+# reconnected and resumed if not; then --rounds more rounds, all resumed.
 # The run ends with a table per real server.
 #
 # Usage: ipvs.sh [--rounds N] IPVS_PEER
 # Exits 0 when every check passed, 1 otherwise, 77 when the guest lacks
 # what the test needs (no ip, no ipvsadm, no veth, no IPVS).
 #
-# Load-proof: the script waits for lines in logs (polled every 0.1 s, up
-# to 120 s) and for the client's exit; the verdict is the servers' counts
-# of resumed handshakes and the client's status. Not yet: ipvs_peer fails
-# a round whose echo takes over 3 s (recv_timeout, and the DTLS echo
-# wait), the same 3 s that tells it a killed server is gone.
+# Load-proof: the script waits for events (lines in logs polled every
+# 0.1 s for up to 120 s, the killed server's processes gone, the client's
+# exit); the verdict is the servers' counts of resumed handshakes and the
+# client's status. ipvs_peer bounds an ordinary round's handshake (60 s)
+# and echo (30 s) only against a hang; the killed server's association is
+# noticed by its end, not by a timeout. The one short bound (3 s) is the
+# held DTLS connection's wait for an echo from a server this script has
+# killed and confirmed gone, where silence is the expected outcome.
 set -u
 
 rounds=4
@@ -126,23 +132,52 @@ cpid=$!
 pids="$pids $cpid"
 
 removed=
+word=go
+fail=0
 if wait_for "$work/client.log" holding; then
-  # The real server that holds the client's association.
-  dest=$(ipvsadm -L -n -c | awk '$1 == "SCTP" && $3 == "ESTABLISHED" {
+  # The real server that holds the client's association, and the one that
+  # holds its DTLS connection (found by the client's UDP port).
+  table=$(ipvsadm -L -n -c)
+  dport=$(sed -n 's/^holding (dtls port \([0-9]*\))$/\1/p' "$work/client.log")
+  dest=$(echo "$table" | awk '$1 == "SCTP" && $3 == "ESTABLISHED" {
+    sub(/:[0-9]+$/, "", $6); print $6; exit }')
+  ddest=$(echo "$table" | awk -v p=":$dport" '$1 == "UDP" &&
+    substr($4, length($4) - length(p) + 1) == p {
     sub(/:[0-9]+$/, "", $6); print $6; exit }')
   case $dest in
   10.2.0.2) removed=1 ;;
   10.3.0.2) removed=2 ;;
   *) echo "FAIL no established SCTP connection in the IPVS table"
-     ipvsadm -L -n -c ;;
+     echo "$table" ;;
   esac
   if [ -n "$removed" ]; then
     echo "removing real server rs$removed ($dest) and killing it"
     ipvsadm -d -u "$vip:$uport" -r "$dest:$uport"
     ipvsadm -d --sctp-service "$vip:$sport" -r "$dest:$sport"
     eval "kill -9 \$rs${removed}_pid"
+    eval "wait \$rs${removed}_pid"
+    # Its other worker dies with it (PR_SET_PDEATHSIG): wait until the
+    # namespace has no process left, so every socket of it is closed
+    # before the client tries the held connections again.
+    i=0
+    while [ $i -lt 1200 ] && [ -n "$(ip netns pids ipr$removed)" ]; do
+      sleep 0.1
+      i=$((i + 1))
+    done
+    if [ -n "$(ip netns pids ipr$removed)" ]; then
+      echo "FAIL rs$removed still has processes after SIGKILL"
+      fail=1
+    fi
+    case $ddest in
+    "$dest") word="go dtls-gone" ;;
+    10.2.0.2 | 10.3.0.2) word="go dtls-kept" ;;
+    *) echo "FAIL no IPVS entry for the held DTLS connection (port $dport)"
+       echo "$table"
+       fail=1 ;;
+    esac
+    echo "held DTLS connection on ${ddest:-?}: $word"
   fi
-  echo go >"$work/hold"
+  echo "$word" >"$work/hold"
 else
   echo "FAIL the client never held its connections"
   kill "$cpid" 2>/dev/null
@@ -164,7 +199,6 @@ ipvsadm -L -n --stats | sed 's/^/ipvs: /'
 echo
 printf '%-6s %-8s %8s %12s %14s %14s %10s %12s\n' server state workers \
   "sctp assocs" "streams full" "streams res." "dtls full" "dtls resumed"
-fail=0
 for n in 1 2; do
   log=$work/rs$n.log
   assocs=$(grep -c "sctp association:" "$log")

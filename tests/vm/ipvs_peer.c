@@ -18,14 +18,24 @@
  *       and a new DTLS connection (echo checked) through the virtual
  *       address, each offering the resumption data of the previous one.
  *       With --hold: first one SCTP association and one DTLS connection
- *       are opened and echo once, "holding" is printed, and the client
- *       waits for a line on FIFO (the script removes a real server and
- *       kills it meanwhile); then each echoes again and, where that fails
- *       (reported), reconnects and resumes.
+ *       are opened and echo once, "holding (dtls port N)" is printed (N:
+ *       the DTLS connection's local UDP port, by which the script finds
+ *       its real server), and the client waits for a line on FIFO (the
+ *       script removes the real server that holds the association, kills
+ *       it and waits until its processes are gone meanwhile). The line
+ *       says whether the DTLS connection's real server is the killed one
+ *       ("dtls-gone") or the other ("dtls-kept"). Then each echoes again:
+ *       the association must fail (the killed server's kernel ends it, or
+ *       SCTP's failure detection reports it gone) and the client
+ *       reconnects and resumes; the DTLS connection must still be served
+ *       when kept, and when gone (UDP says nothing, so only a bound can
+ *       tell) it is reconnected and resumed after IV_GONE_WAIT.
  *
- * Every wait is bounded. The client exits 0 only if every round echoed
- * intact and every round after the first resumed on every stream with no
- * full handshake. */
+ * Every wait is bounded. The bounds of ordinary rounds (IV_HS_WAIT,
+ * IV_ECHO_WAIT) only mean hung; the one short bound, IV_GONE_WAIT, is only
+ * used where silence is the expected outcome. The client exits 0 only if
+ * every round echoed intact and every round after the first resumed on
+ * every stream with no full handshake. */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -46,6 +56,14 @@
 #define IV_STREAMS 4
 #define IV_MAX_ASSOCS 32
 #define IV_RESUME_MAX 8192
+/* Bounds (s) of a handshake and of an echo in an ordinary round: long,
+ * since the guest emulates its CPU in software, often under load; reaching
+ * one means hung. */
+#define IV_HS_WAIT 60
+#define IV_ECHO_WAIT 30
+/* How long the held DTLS connection waits for an echo from a server the
+ * script has killed: no answer can come, and UDP reports nothing. */
+#define IV_GONE_WAIT 3
 
 static volatile sig_atomic_t iv_stop;
 
@@ -252,12 +270,14 @@ static int iv_server_run(const iv_opts *o) {
   mstls_settings_default(&set);
   set.policy = MSTLS_POLICY_RESUME;
   set.nstreams = IV_STREAMS;
+  set.handshake_timeout = IV_HS_WAIT * MSTLS_SECONDS;
   rc = mstls_sctp_listen(&l, &cfg, o->addr, o->sctp_port);
   if (rc != 0) {
     printf("FAIL %s: sctp listen: %s\n", o->name, mstls_strerror(rc));
     return 1;
   }
   mstls_udp_settings_default(&us);
+  us.handshake_timeout = IV_HS_WAIT * MSTLS_SECONDS;
   if (o->workers > 1)
     us.flags |= MSTLS_UDP_REUSEPORT;
   memset(&cb, 0, sizeof(cb));
@@ -416,8 +436,11 @@ static int iv_sctp_open(iv_client *cl, mstls_sctp_assoc **pa,
   set.policy = MSTLS_POLICY_RESUME;
   set.nstreams = IV_STREAMS;
   set.server_name = "server.test";
-  set.handshake_timeout = 10 * MSTLS_SECONDS;
-  set.recv_timeout = 3 * MSTLS_SECONDS;
+  set.handshake_timeout = IV_HS_WAIT * MSTLS_SECONDS;
+  /* A hang guard: a killed server is noticed by the association's end
+   * (its kernel aborts or shuts the association down, or SCTP's failure
+   * detection reports the peer gone), never by this bound. */
+  set.recv_timeout = IV_ECHO_WAIT * MSTLS_SECONDS;
   if (cl->sctp_resume_len > 0) {
     set.resumption_data = cl->sctp_resume;
     set.resumption_data_len = cl->sctp_resume_len;
@@ -436,8 +459,8 @@ static int iv_sctp_open(iv_client *cl, mstls_sctp_assoc **pa,
   return 0;
 }
 
-/* One message on every stream, the echo checked (bounded by recv_timeout:
- * no echo in time counts as a failure). */
+/* One message on every stream, the echo checked (bounded by recv_timeout,
+ * IV_ECHO_WAIT: no echo in time counts as a failure). */
 static int iv_sctp_echo(mstls_sctp_assoc *a, unsigned round) {
   mstls_session *s = mstls_sctp_assoc_get_session(a);
   unsigned i;
@@ -589,7 +612,7 @@ static int iv_dtls_open(iv_client *cl, iv_dtls *d, int *resumed) {
         cl->dtls_resume_len > 0 ? cl->dtls_resume : NULL, cl->dtls_resume_len,
         &d->peer);
   if (rc == 0)
-    rc = iv_dtls_wait(d, iv_is_done, 15);
+    rc = iv_dtls_wait(d, iv_is_done, IV_HS_WAIT);
   if (rc == 0 && mstls_udp_peer_get_info(d->peer, &info) == 0)
     *resumed = info.resumed;
   if (rc == 0) {
@@ -602,7 +625,8 @@ static int iv_dtls_open(iv_client *cl, iv_dtls *d, int *resumed) {
   return rc;
 }
 
-static int iv_dtls_echo(iv_dtls *d, unsigned round) {
+/* One message, the echo checked within @p secs. */
+static int iv_dtls_echo(iv_dtls *d, unsigned round, double secs) {
   char msg[64];
   size_t len = (size_t)snprintf(msg, sizeof(msg), "dtls round %u", round);
   long n;
@@ -613,8 +637,7 @@ static int iv_dtls_echo(iv_dtls *d, unsigned round) {
   n = mstls_udp_peer_send(d->peer, msg, len);
   if (n < 0)
     return (int)n;
-  /* No answer within 3 s: the server is gone (UDP says nothing). */
-  n = iv_dtls_wait(d, iv_has_echo, 3);
+  n = iv_dtls_wait(d, iv_has_echo, secs);
   if (n != 0)
     return (int)n;
   return d->echo_len == len && memcmp(d->echo, msg, len) == 0 ? 0 : MSTLS_E_TLS;
@@ -632,7 +655,7 @@ static int iv_dtls_round(iv_client *cl, unsigned round) {
   int resumed = 0, rc = iv_dtls_open(cl, &d, &resumed);
 
   if (rc == 0)
-    rc = iv_dtls_echo(&d, round);
+    rc = iv_dtls_echo(&d, round, IV_ECHO_WAIT);
   if (rc != 0) {
     printf("FAIL dtls round %u: %s\n", round, mstls_strerror(rc));
     iv_dtls_close(&d);
@@ -648,14 +671,31 @@ static int iv_dtls_round(iv_client *cl, unsigned round) {
   return 0;
 }
 
-/* Hold one association and one DTLS connection while the script removes a
- * real server; then echo on each, and where the server is gone, say so,
- * reconnect and resume. */
+/* The local UDP port of @p d's socket, or 0. */
+static unsigned iv_dtls_port(iv_dtls *d) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int fd = mstls_udp_loop_get_fd(d->loop);
+
+  if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+      ss.ss_family != AF_INET)
+    return 0;
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Hold one association and one DTLS connection while the script removes
+ * the real server that holds the association; then echo on each. The
+ * association's end is an event (the killed server's kernel aborts or shuts
+ * it down, or SCTP's failure detection reports it gone): say so, reconnect
+ * and resume. The DTLS connection must still be served where its real
+ * server was kept; where it was killed, silence is the expected outcome
+ * (UDP reports nothing), bounded by IV_GONE_WAIT, then reconnect and
+ * resume. */
 static void iv_hold(iv_client *cl, unsigned round) {
   mstls_sctp_assoc *a = NULL;
   iv_dtls d;
   unsigned resumed = 0;
-  int dres = 0, rc, drc;
+  int dres = 0, rc, drc, gone = 0, kept = 0;
   char line[64];
   FILE *f;
 
@@ -664,7 +704,7 @@ static void iv_hold(iv_client *cl, unsigned round) {
     rc = iv_sctp_echo(a, round);
   drc = iv_dtls_open(cl, &d, &dres);
   if (drc == 0)
-    drc = iv_dtls_echo(&d, round);
+    drc = iv_dtls_echo(&d, round, IV_ECHO_WAIT);
   if (rc != 0 || drc != 0) {
     printf("FAIL hold: sctp %s, dtls %s\n", mstls_strerror(rc),
            mstls_strerror(drc));
@@ -673,15 +713,24 @@ static void iv_hold(iv_client *cl, unsigned round) {
     iv_dtls_close(&d);
     return;
   }
-  printf("holding\n");
+  printf("holding (dtls port %u)\n", iv_dtls_port(&d));
   fflush(stdout);
   f = fopen(cl->o->hold, "r"); /* blocks until the script opens it */
   if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
     printf("FAIL no word on %s\n", cl->o->hold);
     cl->failures++;
+    line[0] = '\0';
   }
   if (f != NULL)
     fclose(f);
+  gone = strstr(line, "dtls-gone") != NULL;
+  kept = strstr(line, "dtls-kept") != NULL;
+  if (gone == kept) {
+    printf("FAIL the word on %s does not say where the DTLS connection "
+           "was\n",
+           cl->o->hold);
+    cl->failures++;
+  }
   round++;
   rc = iv_sctp_echo(a, round);
   if (rc == 0) {
@@ -694,9 +743,18 @@ static void iv_hold(iv_client *cl, unsigned round) {
     cl->reconnects++;
     (void)iv_sctp_round(cl, round);
   }
-  drc = iv_dtls_echo(&d, round);
+  drc = iv_dtls_echo(&d, round, kept ? IV_ECHO_WAIT : IV_GONE_WAIT);
   if (drc == 0) {
     printf("held dtls connection: still served\n");
+    if (gone) {
+      printf("FAIL the held DTLS connection was served by a killed server\n");
+      cl->failures++;
+    }
+    iv_dtls_close(&d);
+  } else if (kept) {
+    printf("FAIL held dtls connection on the remaining server: %s\n",
+           mstls_strerror(drc));
+    cl->failures++;
     iv_dtls_close(&d);
   } else {
     printf("held dtls connection: %s; reconnecting\n", mstls_strerror(drc));

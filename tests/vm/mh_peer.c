@@ -4,27 +4,34 @@
  *
  *   mh_peer server --listen A1,A2 --port P [options]
  *   mh_peer client --connect A1,A2 [--local L1,L2] --port P [options]
- *            [--cut-at S --cut CMD] [--restore-at S --restore CMD]
- *            [--expect-down ADDR]
+ *            [--cut-at S --cut CMD] [--restore CMD --expect-down ADDR
+ *            [--cut-deadline S]]
  *
  * The client sends a known byte pattern on every stream without pause, the
- * server echoes it, the client checks every byte that comes back. At
- * --cut-at seconds the client runs --cut (the script takes the primary path
- * down), at --restore-at it runs --restore. It prints each path event with
- * its time and address, the paths, the longest stall of the echo after the
- * cut and a summary, and exits 0 only when every check passed: no stream
- * and no association error, every byte echoed intact, every stream moving
- * while the path was down, the path reported unreachable and then
- * available again. The server exits 0 when the client closed in order
- * with nothing failed.
+ * server echoes it, the client checks every byte that comes back. --cut-at
+ * seconds after every stream is up the client runs --cut (the script takes
+ * the primary path down). It runs --restore once the cut is done, ADDR
+ * has been reported unreachable (ADDR_UNREACHABLE), the paths show it
+ * inactive, and every stream has carried echoed data since that report;
+ * if that has not all happened --cut-deadline seconds (default 90) after
+ * the cut was done, it says what is missing, fails, and restores. It keeps
+ * sending while the path is cut and until the restored path is reported
+ * available again. It prints each path event with its time and address,
+ * the paths, the longest stall of the echo after the cut and a summary,
+ * and exits 0 only when every check passed: no stream and no association
+ * error, every byte echoed intact, every stream moving while the path was
+ * down, the path reported unreachable and then available again. The
+ * server exits 0 when the client closed in order with nothing failed.
  *
  * Options: --backend kernel|usrsctp (default kernel), --udp-port N
  * (usrsctp: local UDP encapsulation port; the client also needs
- * --remote-udp-port), --streams N (default 8, at most 128), --duration S
+ * --remote-udp-port), --streams N (default 8, at most 128), --max-retrans N
+ * (Association.Max.Retrans and Path.Max.Retrans; default: the failover
+ * profile's 3 and 2), --duration S
  * (client: how
- * long to send, default 15), --timeout S (server: longest run, default
- * 120). The test PKI is made afresh in each process: the server writes its
- * CA certificate to --ca-out FILE before it listens, the client verifies
+ * long to send at least, default 15), --timeout S (server: longest run,
+ * default 120). The test PKI is made afresh in each process: the server writes
+ * its CA certificate to --ca-out FILE before it listens, the client verifies
  * the server's certificate (name "server.test") with --ca FILE. */
 #include <errno.h>
 #include <poll.h>
@@ -43,6 +50,12 @@
 #define MH_MAX_STREAMS 128
 #define MH_CHUNK 4096
 #define MH_WINDOW (48 * 1024) /* bytes in flight per stream */
+/* How long (s) every stream's handshake may take, the restored path to be
+ * reported available again, and the echo to drain once sending stopped:
+ * bounds against a hang. */
+#define MH_HS_WAIT 60
+#define MH_UP_WAIT 60
+#define MH_DRAIN_WAIT 50
 
 typedef struct mh_opts {
   int server;
@@ -53,11 +66,12 @@ typedef struct mh_opts {
   uint16_t udp_port;
   uint16_t remote_udp_port;
   unsigned streams;
+  unsigned max_retrans; /* 0: the failover profile's */
   double duration;
   double timeout;
   double cut_at;
   const char *cut;
-  double restore_at;
+  double cut_deadline;
   const char *restore;
   const char *expect_down;
   const char *ca_out; /* server: where to write its CA certificate */
@@ -183,6 +197,18 @@ static int mh_path_state(mstls_sctp_assoc *a, const char *addr) {
   return 0;
 }
 
+/* The GnuTLS error behind a stream's failure, for the FAIL lines: " (GnuTLS:
+ * ...)", or "" when there is none. */
+static const char *mh_tls_why(mstls_session *s, unsigned stream) {
+  static char why[160];
+  int e = s != NULL ? mstls_stream_get_tls_error(s, (uint16_t)stream) : 0;
+
+  if (e == 0)
+    return "";
+  snprintf(why, sizeof(why), " (GnuTLS %d: %s)", e, gnutls_strerror(e));
+  return why;
+}
+
 static uint8_t mh_byte(unsigned stream, uint64_t off) {
   return (uint8_t)(off * 31u + stream * 7u + (off >> 9));
 }
@@ -209,6 +235,10 @@ static void mh_config(const mh_opts *o, mstls_sctp_config *cfg) {
   /* Quick path failure detection: Path.Max.Retrans 2, RTO 100..1000 ms,
    * a heartbeat a second. */
   mstls_sctp_config_failover(cfg);
+  if (o->max_retrans > 0) {
+    cfg->assoc_max_retrans = (uint16_t)o->max_retrans;
+    cfg->path_max_retrans = (uint16_t)o->max_retrans;
+  }
   cfg->backend = o->backend;
   cfg->blocking = 0;
   cfg->streams_in = cfg->streams_out = (uint16_t)o->streams;
@@ -273,11 +303,48 @@ typedef struct mh_stream {
   uint64_t tx;         /* bytes taken by mstls_stream_send */
   uint64_t rx;         /* echoed bytes checked */
   uint64_t rx_at_cut;  /* rx when the cut ran */
+  uint64_t rx_at_down; /* rx when expect_down was reported unreachable */
   uint64_t rx_at_rest; /* rx when the restore ran */
   double last_rx;      /* time of the last echo */
   double stall;        /* longest gap between echoes after the cut */
   int bad;             /* a byte differed */
 } mh_stream;
+
+/* Whether the cut has done its work: expect_down reported unreachable,
+ * inactive in the paths, and every stream echoed since the report (@p
+ * down_snap: rx_at_down holds the counts at the report). With @p say,
+ * prints what is missing. */
+static int mh_cut_seen(mstls_sctp_assoc *a, const mh_opts *o,
+                       const mh_state *st, const mh_stream *ms, int down_snap,
+                       int say) {
+  unsigned i, still = 0;
+  int ok = 1;
+
+  if (st->down_at < 0 || !down_snap) {
+    if (say)
+      printf("FAIL %s not reported unreachable\n", o->expect_down);
+    return 0;
+  }
+  for (i = 0; i < o->streams; i++) {
+    if (ms[i].rx <= ms[i].rx_at_down) {
+      if (say)
+        printf("FAIL stream %u carried nothing since %s was reported "
+               "unreachable\n",
+               i, o->expect_down);
+      still++;
+    }
+  }
+  if (still > 0)
+    ok = 0;
+  if (ok || say) {
+    if (mh_path_state(a, o->expect_down) != MSTLS_SCTP_PATH_INACTIVE) {
+      if (say)
+        printf("FAIL %s not inactive in the paths\n", o->expect_down);
+      ok = 0;
+    }
+  }
+  return ok;
+}
 
 static int mh_client(const mh_opts *o) {
   mstls_sctp_config cfg;
@@ -289,8 +356,9 @@ static int mh_client(const mh_opts *o) {
   mh_stream ms[MH_MAX_STREAMS];
   uint8_t buf[16384];
   double end_send, deadline, worst = 0, t_connect, t_up, t_drained = -1;
+  double t_stop = -1; /* when sending stopped */
   unsigned i;
-  int rc, failed = 0, down_seen = 0, handshaken = 0;
+  int rc, failed = 0, down_seen = 0, handshaken = 0, down_snap = 0;
   uint64_t total = 0;
   mh_cmd cut = {NULL, 0, 0, 0}, restore = {NULL, 0, 0, 0};
   memset(ms, 0, sizeof(ms));
@@ -305,6 +373,7 @@ static int mh_client(const mh_opts *o) {
   }
   mh_config(o, &cfg);
   test_client_settings(&set, o->streams, MSTLS_POLICY_RESUME);
+  set.handshake_timeout = MH_HS_WAIT * MSTLS_SECONDS;
   t_connect = mh_now();
   rc = mstls_sctp_connect(&a, &cfg, o->addrs, o->port, &set, NULL, cred, &st);
   if (rc != 0) {
@@ -313,7 +382,7 @@ static int mh_client(const mh_opts *o) {
   }
   /* Set-up and handshake, bounded (generous: 100 streams on an emulated
    * CPU over a lossy path). */
-  deadline = mh_now() + 60;
+  deadline = mh_now() + MH_HS_WAIT;
   while (!handshaken && mh_now() < deadline) {
     mh_wait(a, NULL, 20);
     rc = mstls_sctp_assoc_process(a);
@@ -333,7 +402,7 @@ static int mh_client(const mh_opts *o) {
     }
   }
   if (!handshaken) {
-    printf("FAIL handshake: not done in 60 s\n");
+    printf("FAIL handshake: not done in %d s\n", MH_HS_WAIT);
     return 1;
   }
   s = mstls_sctp_assoc_get_session(a);
@@ -345,16 +414,21 @@ static int mh_client(const mh_opts *o) {
     ms[i].last_rx = mh_now();
   for (;;) {
     double now = mh_now();
-    /* Send for --duration, and on until the restored path is reported
-     * available (at most 20 s more) and one second past that, so the
-     * path's return is seen under traffic. */
+    /* Send for --duration, on while the path is cut, and on until the
+     * restored path is reported available (bounded by MH_UP_WAIT) and one
+     * second past that, so the path's return is seen under traffic. */
+    int cutting = o->restore != NULL && st.cut_time >= 0 && st.restore_time < 0;
     int waiting_up = o->expect_down != NULL && st.restore_time >= 0 &&
-                     st.up_at < 0 && now < st.restore_time + 20;
-    int sending =
-        now < end_send || waiting_up || (st.up_at >= 0 && now < st.up_at + 1);
+                     st.up_at < 0 && now < st.restore_time + MH_UP_WAIT;
+    int sending = now < end_send || cutting || waiting_up ||
+                  (st.up_at >= 0 && now < st.up_at + 1);
     int drained = 1;
 
-    if (o->cut != NULL && st.cut_time < 0 && now >= o->cut_at) {
+    if (sending)
+      t_stop = -1;
+    else if (t_stop < 0)
+      t_stop = now;
+    if (o->cut != NULL && st.cut_time < 0 && now >= t_up + o->cut_at) {
       mh_print_paths(a, "before cut");
       for (i = 0; i < o->streams; i++) {
         ms[i].rx_at_cut = ms[i].rx;
@@ -369,19 +443,34 @@ static int mh_client(const mh_opts *o) {
     }
     (void)mh_cmd_poll(&cut, 0);
     (void)mh_cmd_poll(&restore, 0);
-    if (o->restore != NULL && st.restore_time < 0 && cut.pid < 0 &&
-        now >= o->restore_at) {
-      mh_print_paths(a, "before restore");
-      if (o->expect_down != NULL &&
-          mh_path_state(a, o->expect_down) == MSTLS_SCTP_PATH_INACTIVE)
-        down_seen = 1;
-      for (i = 0; i < o->streams; i++)
-        ms[i].rx_at_rest = ms[i].rx;
-      st.restore_time = mh_now();
-      if (mh_cmd_start(&restore, "restore", o->restore) != 0) {
-        printf("FAIL cannot run the restore command\n");
+    /* Restore once the cut has done its work, or, failing, when it has
+     * had --cut-deadline seconds (a bound against a hang). */
+    if (o->restore != NULL && st.restore_time < 0 && st.cut_time >= 0 &&
+        cut.pid < 0) {
+      int seen = cut.status == 0 && mh_cut_seen(a, o, &st, ms, down_snap, 0);
+      int late = !seen && now > cut.done_at + o->cut_deadline;
+      if (cut.status != 0) {
+        printf("FAIL t=%.3f the cut command failed (status %d)\n", now,
+               cut.status);
         failed = 1;
-        break;
+      } else if (late) {
+        printf("FAIL t=%.3f the path has been cut for %.0f s, and:\n", now,
+               now - cut.done_at);
+        (void)mh_cut_seen(a, o, &st, ms, down_snap, 1);
+        failed = 1;
+      }
+      if (seen || late || cut.status != 0) {
+        mh_print_paths(a, "before restore");
+        if (mh_path_state(a, o->expect_down) == MSTLS_SCTP_PATH_INACTIVE)
+          down_seen = 1;
+        for (i = 0; i < o->streams; i++)
+          ms[i].rx_at_rest = ms[i].rx;
+        st.restore_time = mh_now();
+        if (mh_cmd_start(&restore, "restore", o->restore) != 0) {
+          printf("FAIL cannot run the restore command\n");
+          failed = 1;
+          break;
+        }
       }
     }
     rc = mstls_sctp_assoc_process(a);
@@ -389,6 +478,13 @@ static int mh_client(const mh_opts *o) {
       printf("FAIL t=%.3f association: %s\n", mh_now(), mstls_strerror(rc));
       failed = 1;
       break;
+    }
+    /* The path events came with that call: take the streams' counts at
+     * the unreachable report before reading more. */
+    if (st.down_at >= 0 && !down_snap) {
+      for (i = 0; i < o->streams; i++)
+        ms[i].rx_at_down = ms[i].rx;
+      down_snap = 1;
     }
     for (i = 0; i < o->streams; i++) {
       mh_stream *m = &ms[i];
@@ -402,8 +498,8 @@ static int mh_client(const mh_opts *o) {
         if (n == MSTLS_E_AGAIN)
           break;
         if (n < 0) {
-          printf("FAIL t=%.3f stream %u send: %s\n", mh_now(), i,
-                 mstls_strerror((int)n));
+          printf("FAIL t=%.3f stream %u send: %s%s\n", mh_now(), i,
+                 mstls_strerror((int)n), mh_tls_why(s, i));
           failed = 1;
           break;
         }
@@ -415,8 +511,8 @@ static int mh_client(const mh_opts *o) {
         if (n == MSTLS_E_AGAIN)
           break;
         if (n <= 0) {
-          printf("FAIL t=%.3f stream %u recv: %s\n", mh_now(), i,
-                 n == 0 ? "closed" : mstls_strerror((int)n));
+          printf("FAIL t=%.3f stream %u recv: %s%s\n", mh_now(), i,
+                 n == 0 ? "closed" : mstls_strerror((int)n), mh_tls_why(s, i));
           failed = 1;
           break;
         }
@@ -443,8 +539,9 @@ static int mh_client(const mh_opts *o) {
       t_drained = mh_now();
       break;
     }
-    if (!sending && mh_now() > end_send + 50) {
-      printf("FAIL echo not drained 30 s after the end\n");
+    if (!sending && mh_now() > t_stop + MH_DRAIN_WAIT) {
+      printf("FAIL echo not drained %d s after sending stopped\n",
+             MH_DRAIN_WAIT);
       failed = 1;
       break;
     }
@@ -569,6 +666,7 @@ static int mh_server(const mh_opts *o) {
   mh_config(o, &cfg);
   cfg.local_addrs = NULL;
   test_server_settings(&set, o->streams, MSTLS_POLICY_RESUME);
+  set.handshake_timeout = MH_HS_WAIT * MSTLS_SECONDS;
   rc = mstls_sctp_listen(&l, &cfg, o->addrs, o->port);
   if (rc != 0) {
     printf("FAIL listen: %s\n", mstls_strerror(rc));
@@ -612,7 +710,8 @@ static int mh_server(const mh_opts *o) {
             if (n == MSTLS_E_AGAIN)
               break;
             if (n < 0) {
-              printf("FAIL stream %u echo: %s\n", i, mstls_strerror((int)n));
+              printf("FAIL t=%.3f stream %u echo: %s%s\n", mh_now(), i,
+                     mstls_strerror((int)n), mh_tls_why(s, i));
               failed = 1;
               break;
             }
@@ -630,7 +729,8 @@ static int mh_server(const mh_opts *o) {
             break;
           }
           if (n < 0) {
-            printf("FAIL stream %u recv: %s\n", i, mstls_strerror((int)n));
+            printf("FAIL t=%.3f stream %u recv: %s%s\n", mh_now(), i,
+                   mstls_strerror((int)n), mh_tls_why(s, i));
             failed = 1;
             break;
           }
@@ -657,9 +757,10 @@ static int mh_server(const mh_opts *o) {
     if (mstls_sctp_assoc_get_session(a) != NULL &&
         mstls_stream_get_error(mstls_sctp_assoc_get_session(a), (uint16_t)i) !=
             0) {
-      printf("FAIL stream %u: %s\n", i,
+      printf("FAIL stream %u: %s%s\n", i,
              mstls_strerror(mstls_stream_get_error(
-                 mstls_sctp_assoc_get_session(a), (uint16_t)i)));
+                 mstls_sctp_assoc_get_session(a), (uint16_t)i)),
+             mh_tls_why(mstls_sctp_assoc_get_session(a), i));
       failed = 1;
     }
   }
@@ -677,8 +778,9 @@ static int mh_usage(void) {
   fprintf(stderr, "usage: mh_peer server|client --port P (--listen|--connect) "
                   "A1[,A2...] [--local L1,L2] [--backend kernel|usrsctp] "
                   "[--udp-port N] [--remote-udp-port N] [--streams N] "
+                  "[--max-retrans N] "
                   "[--duration S] [--timeout S] [--cut-at S --cut CMD] "
-                  "[--restore-at S --restore CMD] [--expect-down ADDR] "
+                  "[--restore CMD --expect-down ADDR [--cut-deadline S]] "
                   "[--ca-out FILE] [--ca FILE]\n");
   return 2;
 }
@@ -692,6 +794,7 @@ int main(int argc, char **argv) {
   o.streams = 8;
   o.duration = 15;
   o.timeout = 120;
+  o.cut_deadline = 90;
   if (argc < 2)
     return mh_usage();
   if (strcmp(argv[1], "server") == 0)
@@ -715,6 +818,8 @@ int main(int argc, char **argv) {
       o.remote_udp_port = (uint16_t)atoi(v);
     else if (strcmp(k, "--streams") == 0)
       o.streams = (unsigned)atoi(v);
+    else if (strcmp(k, "--max-retrans") == 0)
+      o.max_retrans = (unsigned)atoi(v);
     else if (strcmp(k, "--duration") == 0)
       o.duration = atof(v);
     else if (strcmp(k, "--timeout") == 0)
@@ -723,8 +828,8 @@ int main(int argc, char **argv) {
       o.cut_at = atof(v);
     else if (strcmp(k, "--cut") == 0)
       o.cut = v;
-    else if (strcmp(k, "--restore-at") == 0)
-      o.restore_at = atof(v);
+    else if (strcmp(k, "--cut-deadline") == 0)
+      o.cut_deadline = atof(v);
     else if (strcmp(k, "--restore") == 0)
       o.restore = v;
     else if (strcmp(k, "--expect-down") == 0)
@@ -737,7 +842,8 @@ int main(int argc, char **argv) {
       return mh_usage();
   }
   if (i != argc || o.addrs == NULL || o.port == 0 || o.streams == 0 ||
-      o.streams > MH_MAX_STREAMS)
+      o.streams > MH_MAX_STREAMS ||
+      (o.restore != NULL && (o.cut == NULL || o.expect_down == NULL)))
     return mh_usage();
   mh_t0 = mh_now();
   if (o.backend == MSTLS_SCTP_BACKEND_USRSCTP) {
