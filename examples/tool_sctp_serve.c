@@ -539,10 +539,10 @@ static int tsrv_session_full(const tsrv *sv, const tsrv_conn *c) {
   return st.rx_buffered >= sv->o->echo_backlog;
 }
 
-/* Every stream of @p s completed its handshake (it may have ended since). */
+/* Every stream of @p s completed its handshake, and none failed since. */
 static int tsrv_handshakes_done(mstls_session *s) {
   mstls_session_stats st;
-  return mstls_session_get_stats(s, &st) == 0 &&
+  return mstls_session_get_stats(s, &st) == 0 && st.streams_failed == 0 &&
          st.streams_established >= mstls_session_get_nstreams(s);
 }
 

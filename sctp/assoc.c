@@ -253,18 +253,34 @@ static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
  * in mstls_sctp_assoc_process(), with the read lock held; NULL if none. */
 static _Thread_local const mstls_sctp_assoc *assoc_feeding;
 
+/* How a refused send ends the association: in order if the peer has shut
+ * down (the stack takes no data after its SHUTDOWN), else failed. */
+static int assoc_judge_send(mstls_sctp_assoc *a, int rc) {
+  if (a->peer_shutdown)
+    return assoc_fail(a, MSTLS_E_CLOSED);
+  return assoc_fail(a, rc == MSTLS_E_PEER_GONE || rc == MSTLS_E_TIMEOUT
+                           ? rc
+                           : MSTLS_E_TRANSPORT);
+}
+
 /* A send failed. The stack refuses data once the peer's SHUTDOWN has
  * arrived, and a peer that closes right after its last message (a
  * Diameter peer after its DPA) makes that race ordinary: read what is
  * waiting -- data is set aside, notifications handled -- and if the peer
- * did shut down, the association ends in order (MSTLS_E_CLOSED). */
+ * did shut down, the association ends in order (MSTLS_E_CLOSED).
+ * @return the association's error, or MSTLS_E_AGAIN when the judgement
+ * is left to mstls_sctp_assoc_process() (below). */
 static int assoc_send_failed(mstls_sctp_assoc *a, int rc) {
   /* The session answered a message that mstls_sctp_assoc_process() on
    * this thread is feeding it (a ticket after a client's Finished, say):
    * the read lock is ours and rbuf is in use, so the peer's SHUTDOWN may
-   * still sit unread behind that message. Hold the record back and let
-   * the reader judge the failure once it has read what is waiting. */
-  if (!a->peer_shutdown && assoc_feeding == a) {
+   * still sit unread behind that message. Hold the record back; the
+   * reader judges the failure once it has read all that is waiting. Not
+   * in blocking mode, whose sends wait for room and must not see
+   * MSTLS_E_AGAIN, and not for a send that already waited its
+   * send_timeout_ms out. */
+  if (!a->peer_shutdown && assoc_feeding == a && !a->cfg.blocking &&
+      rc != MSTLS_E_TIMEOUT) {
     if (a->send_failed == 0)
       a->send_failed = rc;
     return MSTLS_E_AGAIN;
@@ -274,11 +290,7 @@ static int assoc_send_failed(mstls_sctp_assoc *a, int rc) {
     }
     pthread_mutex_unlock(&a->rlock);
   }
-  if (a->peer_shutdown)
-    return assoc_fail(a, MSTLS_E_CLOSED);
-  return assoc_fail(a, rc == MSTLS_E_PEER_GONE || rc == MSTLS_E_TIMEOUT
-                           ? rc
-                           : MSTLS_E_TRANSPORT);
+  return assoc_judge_send(a, rc);
 }
 
 static int assoc_push(mstls_session *session, uint16_t stream,
@@ -294,6 +306,10 @@ static int assoc_push(mstls_session *session, uint16_t stream,
     return a->error;
   if (stream >= a->nbidi)
     return MSTLS_E_INVALID_STREAM;
+  /* A send was refused during this feed: nothing more goes out before
+   * process() has judged it. */
+  if (assoc_feeding == a && a->send_failed != 0)
+    return MSTLS_E_AGAIN;
   pthread_mutex_lock(&a->slock);
   if (iovcnt == 1) {
     data = iov[0].base;
@@ -1138,7 +1154,7 @@ int mstls_sctp_accept(mstls_sctp_listener *l, mstls_sctp_assoc **passoc,
 
 int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
   const mstls_sctp_assoc *feeding;
-  int rc, failed;
+  int rc;
 
   if (a == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
@@ -1165,14 +1181,13 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
       break;
   }
   assoc_feeding = feeding;
-  failed = a->send_failed;
+  /* Everything waiting has been read: a SHUTDOWN of the peer among it
+   * makes a send refused meanwhile an orderly end, anything else a
+   * failure. */
+  if (a->send_failed != 0 && a->error == 0)
+    (void)assoc_judge_send(a, a->send_failed);
   a->send_failed = 0;
   pthread_mutex_unlock(&a->rlock);
-  /* Everything waiting has been read: a SHUTDOWN of the peer among it
-   * makes a send that failed meanwhile an orderly end, anything else a
-   * failure. */
-  if (failed != 0 && a->error == 0)
-    (void)assoc_send_failed(a, failed);
   /* Records and flights that met a full socket go out once it has room. */
   if (a->session != NULL && a->error == 0 &&
       mstls_session_get_error(a->session) == 0) {

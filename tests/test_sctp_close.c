@@ -207,6 +207,7 @@ static void test_shutdown_race(void **state) {
 static void test_shutdown_before_last_finished(void **state) {
   sctp_h h;
   mstls_session *cs = NULL, *ss;
+  mstls_session_stats st;
   int step, rc;
   (void)state;
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
@@ -241,10 +242,14 @@ static void test_shutdown_before_last_finished(void **state) {
       rc = mstls_sctp_assoc_shutdown(h.cli);
   }
   assert_int_equal(rc, MSTLS_E_CLOSED);
-  /* Now the server reads the Finished, answers it, and finds the end. */
+  /* Now the server reads the Finished, answers it, and finds the end:
+   * every handshake completed, no stream failed. */
   h.srv_rc = mstls_sctp_assoc_process(h.srv);
   assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
   assert_true(orderly(mstls_session_get_error(ss)));
+  assert_int_equal(mstls_session_get_stats(ss, &st), 0);
+  assert_int_equal(st.streams_established, NSTREAMS);
+  assert_int_equal(st.streams_failed, 0);
   h.cli_rc = MSTLS_E_CLOSED;
   sctp_h_close(&h);
 }
