@@ -100,6 +100,7 @@ void mstls_sctp_config_default(mstls_sctp_config *config) {
   config->send_timeout_ms = MSTLS_SCTP_DEFAULT_SEND_TIMEOUT_MS;
   config->backlog = MSTLS_SCTP_DEFAULT_BACKLOG;
   config->pending_recv_buffer = MSTLS_SCTP_DEFAULT_PENDING_RECV_BUFFER;
+  config->linger_ms = MSTLS_SCTP_DEFAULT_LINGER_MS;
 }
 
 void mstls_sctp_config_failover(mstls_sctp_config *config) {
@@ -918,8 +919,8 @@ static int assoc_check_rto(const mstls_sctp_config *cfg) {
 static int assoc_check_config(const mstls_sctp_config *cfg) {
   if (cfg->streams_out == 0 || cfg->streams_in == 0 || cfg->backlog < 1 ||
       cfg->backlog > 65535 || cfg->send_timeout_ms > INT32_MAX ||
-      assoc_check_rto(cfg) < 0 || cfg->sack_delay_ms > 500 ||
-      cfg->heartbeat_interval_ms > INT32_MAX)
+      cfg->linger_ms > INT32_MAX || assoc_check_rto(cfg) < 0 ||
+      cfg->sack_delay_ms > 500 || cfg->heartbeat_interval_ms > INT32_MAX)
     return MSTLS_E_INVALID_ARGUMENT;
   switch (cfg->backend) {
   case MSTLS_SCTP_BACKEND_DEFAULT:

@@ -65,6 +65,9 @@ void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
 
 /* The stack ----------------------------------------------------------------*/
 
+static void usctp_closer_stop(void);
+static void usctp_abort_so(struct socket *so);
+
 /* Live links: conn_output may run for an address whose link is being freed,
  * so a link is only used after it is found here. */
 #define USCTP_MAX_LINKS 256
@@ -198,6 +201,7 @@ int mstls_sctp_usrsctp_release(void) {
     return 0;
   }
   pthread_mutex_unlock(&usctp_lock);
+  usctp_closer_stop();
   /* usrsctp_finish() refuses while associations exist: let their timers
    * run (closing associations time out) and retry, a bounded number of
    * times. */
@@ -283,7 +287,9 @@ void mstls_sctp_link_del(mstls_sctp_link *link) {
 
   if (link == NULL)
     return;
-  usrsctp_deregister_address(link);
+  /* After the last release the stack, and the address with it, is gone. */
+  if (usctp_running())
+    usrsctp_deregister_address(link);
   pthread_mutex_lock(&usctp_lock);
   for (i = 0; i < USCTP_MAX_LINKS; i++) {
     if (usctp_links[i] == link)
@@ -445,6 +451,12 @@ struct mstls_sctp_sock {
    * each processing round while the socket stays readable. */
   int efd;
   int efd_used;
+  /* mstls_sctp_config.linger_ms, and while the closer holds the socket:
+   * its place in the closer's list and when it is aborted (monotonic ms;
+   * 0: no limit). */
+  uint32_t linger_ms;
+  uint64_t close_deadline;
+  struct mstls_sctp_sock *close_next;
 };
 
 static void usctp_signal(mstls_sctp_sock *s) {
@@ -471,12 +483,14 @@ static void usctp_upcall(struct socket *so, void *arg, int flags) {
   pthread_mutex_unlock(&s->lock);
 }
 
-static mstls_sctp_sock *usctp_sock_wrap(struct socket *so) {
+static mstls_sctp_sock *usctp_sock_wrap(struct socket *so,
+                                        const mstls_sctp_config *cfg) {
   mstls_sctp_sock *s = calloc(1, sizeof(*s));
 
   if (s == NULL)
     return NULL;
   s->so = so;
+  s->linger_ms = cfg->linger_ms;
   s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (s->efd < 0) {
     free(s);
@@ -663,12 +677,15 @@ static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
   if (so == NULL)
     return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
                                                         : MSTLS_E_TRANSPORT;
+  /* The association is up: abort it before the close ("Closing"). */
   if (usctp_setup(so, cfg, 1) < 0) {
+    usctp_abort_so(so);
     usrsctp_close(so);
     return MSTLS_E_TRANSPORT;
   }
-  ns = usctp_sock_wrap(so);
+  ns = usctp_sock_wrap(so, cfg);
   if (ns == NULL) {
+    usctp_abort_so(so);
     usrsctp_close(so);
     return MSTLS_E_NOMEM;
   }
@@ -682,40 +699,283 @@ static int usctp_shutdown(mstls_sctp_sock *s) {
   return 0;
 }
 
-static void usctp_close(mstls_sctp_sock *s);
+static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
+
+/* Free the socket. Only safe once the stack holds no association of it
+ * (or in NOTHREADS mode, where no other thread runs the stack). */
+static void usctp_free(mstls_sctp_sock *s) {
+  usrsctp_set_upcall(s->so, NULL, NULL);
+  usrsctp_close(s->so);
+  /* An upcall that started before the one above cleared it may still run:
+   * it holds s->lock from start to end, so taking it waits it out. */
+  pthread_mutex_lock(&s->lock);
+  pthread_mutex_unlock(&s->lock);
+  close(s->efd);
+  pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->cond);
+  free(s);
+}
 
 /* ABORT the association, then free the socket.
  *
- * The ABORT goes first, as a send with SCTP_ABORT, and the close after it.
- * usrsctp_close() drops the socket's last reference and frees it before
- * the stack marks it gone, and a packet of a live association being
- * processed in that moment (on usrsctp's receive thread, holding the
- * association's lock) takes a new reference to the socket, then drops it
- * and frees the socket a second time (seen under ASan with both cores
- * busy: a double free in sofree()). The abort frees the association under
- * that same lock, so a packet in flight took its reference before it and
- * a later one finds no association. An association still being set up
- * cannot be aborted that way (EINVAL); linger 0 makes the close abort it. */
-static void usctp_abort(mstls_sctp_sock *s) {
+ * The ABORT goes first, as a send with SCTP_ABORT, and the close after it:
+ * see "Closing" below for why a socket is never closed while its
+ * association lives. The abort frees the association under the lock that
+ * packet processing holds, so a packet in flight took its reference to
+ * the socket before it and a later one finds no association. An
+ * association still being set up cannot be aborted that way (EINVAL);
+ * linger 0 makes the close abort it. */
+static void usctp_abort_so(struct socket *so) {
   static const uint8_t none;
   struct sctp_sndinfo si;
   struct linger l = {1, 0};
 
   memset(&si, 0, sizeof(si));
   si.snd_flags = SCTP_ABORT;
-  (void)usrsctp_sendv(s->so, &none, 0, NULL, 0, &si, sizeof(si),
+  (void)usrsctp_sendv(so, &none, 0, NULL, 0, &si, sizeof(si),
                       SCTP_SENDV_SNDINFO, 0);
-  (void)usrsctp_setsockopt(s->so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-  usctp_close(s);
+  (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void usctp_abort(mstls_sctp_sock *s) {
+  usctp_abort_so(s->so);
+  usctp_free(s);
+}
+
+/* Closing -------------------------------------------------------------------
+ *
+ * usrsctp_close() drops the socket's last reference and frees it before
+ * the stack marks the socket gone. A packet (or timer) of a live
+ * association that usrsctp's own thread processes in that moment takes a
+ * new reference and frees the socket a second time (usrsctp issue 709;
+ * seen under ASan with both cores busy as a double free in sofree()). With
+ * no association left, nothing in the stack takes a reference. So a socket
+ * whose association is up is not closed: it is shut down (SCTP SHUTDOWN
+ * once the queued data is acknowledged) and handed to the closer, a thread
+ * that reads and discards what still arrives (so the peer's last data
+ * cannot stall the SHUTDOWN), frees the socket once SCTP reports the
+ * association gone, and aborts it when its linger_ms runs out. The closer
+ * sleeps until an upcall of one of its sockets or the nearest deadline. */
+
+/* Longest time mstls_sctp_usrsctp_release() gives the closer to finish
+ * graceful closes before it aborts what is left. */
+#define USCTP_RELEASE_WAIT_MS 6000u
+
+static struct {
+  pthread_once_t once;
+  pthread_mutex_t lock;
+  pthread_cond_t cond; /* CLOCK_MONOTONIC */
+  pthread_t thread;
+  int running;
+  uint64_t gen;          /* bumped by every upcall of a closing socket */
+  uint64_t drain_by;     /* release: abort what is left by then (0: none) */
+  mstls_sctp_sock *head; /* sockets waiting for their association to end */
+  mstls_sctp_usrsctp_stats stats;
+} usctp_closer = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void usctp_closer_init(void) {
+  pthread_condattr_t attr;
+
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&usctp_closer.cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
+static uint64_t usctp_now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The socket's readiness callback while the closer holds it (runs in the
+ * upcall, under s->lock). */
+static void usctp_closer_wake(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&usctp_closer.lock);
+  usctp_closer.gen++;
+  pthread_cond_signal(&usctp_closer.cond);
+  pthread_mutex_unlock(&usctp_closer.lock);
+}
+
+/* Whether the stack still holds an association of the socket: SCTP_STATUS
+ * finds none once it is freed (SHUTDOWN complete, ABORT, or given up). */
+static int usctp_has_assoc(mstls_sctp_sock *s) {
+  struct sctp_status st;
+  socklen_t len = sizeof(st);
+
+  memset(&st, 0, sizeof(st));
+  return usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) == 0;
+}
+
+/* Read and drop what arrived (at most 64 reads a round; the next upcall
+ * brings the closer back). */
+static void usctp_discard(mstls_sctp_sock *s) {
+  uint8_t buf[4096];
+  int i;
+
+  for (i = 0; i < 64; i++) {
+    struct sctp_rcvinfo rcv;
+    socklen_t rlen = sizeof(rcv);
+    unsigned int type = 0;
+    int flags = 0;
+
+    if (usrsctp_recvv(s->so, buf, sizeof(buf), NULL, NULL, &rcv, &rlen, &type,
+                      &flags) <= 0)
+      return;
+  }
+}
+
+/* One round over @p list, without the closer's lock (every call into
+ * usrsctp runs without it: the upcall takes it under usrsctp's locks).
+ * @return the sockets still lingering; *next is their nearest deadline. */
+static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
+                                           uint64_t drain_by, uint64_t *next,
+                                           uint64_t *closed,
+                                           uint64_t *aborted) {
+  const uint64_t now = usctp_now_ms();
+  mstls_sctp_sock *keep = NULL;
+
+  *next = drain_by;
+  while (list != NULL) {
+    mstls_sctp_sock *s = list;
+    uint64_t by = s->close_deadline;
+
+    list = s->close_next;
+    if (drain_by != 0 && (by == 0 || drain_by < by))
+      by = drain_by;
+    usctp_discard(s);
+    if (!usctp_has_assoc(s)) {
+      usctp_free(s);
+      (*closed)++;
+    } else if (by != 0 && now >= by) {
+      usctp_abort(s);
+      (*aborted)++;
+    } else {
+      s->close_next = keep;
+      keep = s;
+      if (by != 0 && (*next == 0 || by < *next))
+        *next = by;
+    }
+  }
+  return keep;
+}
+
+static void *usctp_closer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&usctp_closer.lock);
+  for (;;) {
+    mstls_sctp_sock *list = usctp_closer.head, *keep;
+    const uint64_t gen = usctp_closer.gen, drain_by = usctp_closer.drain_by;
+    uint64_t next = 0, closed = 0, aborted = 0;
+
+    if (list == NULL && drain_by != 0)
+      break;
+    usctp_closer.head = NULL;
+    pthread_mutex_unlock(&usctp_closer.lock);
+    keep = usctp_closer_round(list, drain_by, &next, &closed, &aborted);
+    pthread_mutex_lock(&usctp_closer.lock);
+    usctp_closer.stats.lingering -= closed + aborted;
+    usctp_closer.stats.linger_closed += closed;
+    usctp_closer.stats.linger_aborted += aborted;
+    while (keep != NULL) {
+      mstls_sctp_sock *s = keep;
+      keep = s->close_next;
+      s->close_next = usctp_closer.head;
+      usctp_closer.head = s;
+    }
+    /* Sleep until an upcall, a new socket or release (each bumps gen),
+     * or the nearest deadline. */
+    while (usctp_closer.gen == gen) {
+      struct timespec ts;
+
+      if (next == 0) {
+        pthread_cond_wait(&usctp_closer.cond, &usctp_closer.lock);
+        continue;
+      }
+      ts.tv_sec = (time_t)(next / 1000u);
+      ts.tv_nsec = (long)(next % 1000u) * 1000000L;
+      if (pthread_cond_timedwait(&usctp_closer.cond, &usctp_closer.lock, &ts) !=
+          0)
+        break;
+    }
+  }
+  pthread_mutex_unlock(&usctp_closer.lock);
+  return NULL;
+}
+
+/* Hand a socket whose association is up to the closer. */
+static void usctp_linger(mstls_sctp_sock *s) {
+  int started = 1;
+
+  /* SHUT_WR: SCTP SHUTDOWN after the queued data. An association that is
+   * not established (still being set up) cannot be shut down: abort it. */
+  if (usrsctp_shutdown(s->so, SHUT_WR) < 0 && errno != ENOTCONN) {
+    usctp_abort(s);
+    return;
+  }
+  s->close_deadline = s->linger_ms ? usctp_now_ms() + s->linger_ms : 0;
+  usctp_set_ready(s, usctp_closer_wake, NULL);
+  pthread_once(&usctp_closer.once, usctp_closer_init);
+  pthread_mutex_lock(&usctp_closer.lock);
+  if (!usctp_closer.running) {
+    usctp_closer.drain_by = 0;
+    started = pthread_create(&usctp_closer.thread, NULL, usctp_closer_main,
+                             NULL) == 0;
+    usctp_closer.running = started;
+  }
+  if (started) {
+    s->close_next = usctp_closer.head;
+    usctp_closer.head = s;
+    usctp_closer.stats.lingering++;
+    usctp_closer.gen++;
+    pthread_cond_signal(&usctp_closer.cond);
+  } else {
+    usctp_closer.stats.linger_aborted++;
+  }
+  pthread_mutex_unlock(&usctp_closer.lock);
+  if (!started)
+    usctp_abort(s); /* no thread to wait with: never the racy close */
 }
 
 static void usctp_close(mstls_sctp_sock *s) {
-  usrsctp_set_upcall(s->so, NULL, NULL);
-  usrsctp_close(s->so);
-  close(s->efd);
-  pthread_mutex_destroy(&s->lock);
-  pthread_cond_destroy(&s->cond);
-  free(s);
+  if (mstls_sctp_usrsctp_is_nothreads() || !usctp_has_assoc(s))
+    usctp_free(s);
+  else
+    usctp_linger(s);
+}
+
+/* Release: let the closer finish graceful closes for a bounded time, abort
+ * the rest, and wait for it to end. */
+static void usctp_closer_stop(void) {
+  pthread_t thread;
+
+  pthread_once(&usctp_closer.once, usctp_closer_init);
+  pthread_mutex_lock(&usctp_closer.lock);
+  if (!usctp_closer.running) {
+    pthread_mutex_unlock(&usctp_closer.lock);
+    return;
+  }
+  usctp_closer.drain_by = usctp_now_ms() + USCTP_RELEASE_WAIT_MS;
+  usctp_closer.gen++;
+  pthread_cond_signal(&usctp_closer.cond);
+  thread = usctp_closer.thread;
+  pthread_mutex_unlock(&usctp_closer.lock);
+  pthread_join(thread, NULL);
+  pthread_mutex_lock(&usctp_closer.lock);
+  usctp_closer.running = 0;
+  usctp_closer.drain_by = 0;
+  pthread_mutex_unlock(&usctp_closer.lock);
+}
+
+int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats) {
+  if (stats == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  pthread_mutex_lock(&usctp_closer.lock);
+  *stats = usctp_closer.stats;
+  pthread_mutex_unlock(&usctp_closer.lock);
+  return 0;
 }
 
 /* Drain the eventfd, then signal it again if the socket still has
@@ -862,9 +1122,10 @@ static int usctp_open_conn(struct socket **pso, const mstls_sctp_config *cfg,
   return 0;
 }
 
-static int usctp_finish_open(struct socket *so, mstls_sctp_sock **ps,
+static int usctp_finish_open(struct socket *so, const mstls_sctp_config *cfg,
+                             mstls_sctp_sock **ps,
                              const mstls_sctp_ops **pops) {
-  mstls_sctp_sock *s = usctp_sock_wrap(so);
+  mstls_sctp_sock *s = usctp_sock_wrap(so, cfg);
 
   if (s == NULL) {
     usrsctp_close(so);
@@ -894,7 +1155,7 @@ int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
     if (usrsctp_connect(so, (struct sockaddr *)&sc, sizeof(sc)) < 0 &&
         errno != EINPROGRESS)
       goto fail;
-    return usctp_finish_open(so, ps, pops);
+    return usctp_finish_open(so, cfg, ps, pops);
   } else {
     const int family = remote->a[0].ss_family;
     struct sctp_udpencaps enc;
@@ -932,7 +1193,7 @@ int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
     }
     if (rc < 0 && errno != EINPROGRESS)
       goto fail;
-    return usctp_finish_open(so, ps, pops);
+    return usctp_finish_open(so, cfg, ps, pops);
   }
 fail:
   usrsctp_close(so);
@@ -974,7 +1235,7 @@ int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,
   /* usrsctp drops a COOKIE-ECHO while `backlog` associations wait. */
   if (usrsctp_listen(so, cfg->backlog) < 0)
     goto fail;
-  return usctp_finish_open(so, ps, pops);
+  return usctp_finish_open(so, cfg, ps, pops);
 fail:
   usrsctp_close(so);
   return MSTLS_E_TRANSPORT;

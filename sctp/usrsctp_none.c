@@ -14,6 +14,12 @@ uint16_t mstls_sctp_usrsctp_get_port(void) {
 int mstls_sctp_usrsctp_release(void) {
   return MSTLS_E_INVALID_STATE;
 }
+int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats) {
+  if (stats == NULL)
+    return MSTLS_E_INVALID_ARGUMENT;
+  memset(stats, 0, sizeof(*stats));
+  return MSTLS_E_UNSUPPORTED;
+}
 void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms) {
   (void)elapsed_ms;
 }

@@ -254,8 +254,80 @@ static void test_shutdown_before_last_finished(void **state) {
   sctp_h_close(&h);
 }
 
+/* The client sends on two streams and closes at once (close_notify, then
+ * SHUTDOWN), and the server reads nothing until SCTP has ended, so one
+ * mstls_sctp_assoc_process() finds the messages and the end together. SCTP
+ * delivered every message sent before the SHUTDOWN: the server still
+ * reads each stream's data, then 0 for its close_notify. @p any reads through
+ * mstls_session_recv_any(). */
+static void data_then_close(int any) {
+  sctp_h h;
+  mstls_session *cs, *ss;
+  char buf[16];
+  long n;
+  uint16_t sid = 0;
+  int step, rc, got1 = 0, got2 = 0;
+
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
+  h.port = (uint16_t)(5976 + any);
+  assert_int_equal(sctp_h_start(&h), 0);
+  assert_int_equal(sctp_h_handshake(&h, 2000), 0);
+  cs = mstls_sctp_assoc_get_session(h.cli);
+  ss = mstls_sctp_assoc_get_session(h.srv);
+  assert_int_equal(mstls_stream_send(cs, 1, "one", 3), 3);
+  assert_int_equal(mstls_stream_send(cs, 2, "two", 3), 3);
+  rc = mstls_sctp_assoc_shutdown(h.cli);
+  for (step = 0; step < 400 && rc != MSTLS_E_CLOSED; step++) {
+    assert_true(orderly(rc));
+    (void)mstls_sctp_link_pair_pump(h.pair);
+    mstls_sctp_usrsctp_handle_timers(10);
+    rc = mstls_sctp_assoc_process(h.cli);
+  }
+  assert_int_equal(rc, MSTLS_E_CLOSED);
+  h.srv_rc = mstls_sctp_assoc_process(h.srv);
+  assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
+  if (any) {
+    for (step = 0; step < 4; step++) {
+      n = mstls_session_recv_any(ss, &sid, buf, sizeof(buf));
+      if (n == 3 && sid == 1 && memcmp(buf, "one", 3) == 0)
+        got1++;
+      else if (n == 3 && sid == 2 && memcmp(buf, "two", 3) == 0)
+        got2++;
+      else
+        assert_int_equal(n, 0); /* a close_notify */
+    }
+    assert_int_equal(got1, 1);
+    assert_int_equal(got2, 1);
+  } else {
+    assert_int_equal(mstls_stream_recv(ss, 1, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "one", 3);
+    assert_int_equal(mstls_stream_recv(ss, 1, buf, sizeof(buf)), 0);
+    assert_int_equal(mstls_stream_recv(ss, 2, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "two", 3);
+    assert_int_equal(mstls_stream_recv(ss, 2, buf, sizeof(buf)), 0);
+    /* A stream that received nothing has only the end to report. */
+    assert_int_equal(mstls_stream_recv(ss, 3, buf, sizeof(buf)), 0);
+  }
+  /* The end stays reported. */
+  assert_int_equal(mstls_stream_recv(ss, 1, buf, sizeof(buf)), 0);
+  h.cli_rc = MSTLS_E_CLOSED;
+  sctp_h_close(&h);
+}
+
+static void test_data_then_close_stream_recv(void **state) {
+  (void)state;
+  data_then_close(0);
+}
+
+static void test_data_then_close_recv_any(void **state) {
+  (void)state;
+  data_then_close(1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_data_then_close_stream_recv),
+      cmocka_unit_test(test_data_then_close_recv_any),
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
       cmocka_unit_test(test_crossing_shutdowns),

@@ -244,12 +244,25 @@ typedef struct mstls_sctp_config {
    *  MSTLS_E_UNSUPPORTED: there, one listener hands accepted associations
    *  to workers. Default 0. */
   int reuseport;
+  /** usrsctp: how long in milliseconds an association deleted while
+   *  still up (mstls_sctp_assoc_del() without a completed close) may take
+   *  to close gracefully in the background -- the queued data delivered,
+   *  then SCTP SHUTDOWN -- before it is aborted. A peer that stops reading
+   *  would otherwise hold it, and the memory of its queued data, as long as
+   *  it keeps acknowledging. Counted in mstls_sctp_usrsctp_stats. Default
+   *  MSTLS_SCTP_DEFAULT_LINGER_MS; 0: no limit but SCTP's own (and
+   *  mstls_sctp_usrsctp_release(), which aborts what is still closing
+   *  after 6 s). Kernel SCTP closes such an association on its own and
+   *  ignores it. */
+  uint32_t linger_ms;
 } mstls_sctp_config;
 
 /** Default of mstls_sctp_config.park_max: 4 MiB. */
 #define MSTLS_SCTP_DEFAULT_PARK_MAX ((size_t)4 << 20)
 /** Default of mstls_sctp_config.send_timeout_ms: 30 s. */
 #define MSTLS_SCTP_DEFAULT_SEND_TIMEOUT_MS 30000u
+/** Default of mstls_sctp_config.linger_ms: 30 s. */
+#define MSTLS_SCTP_DEFAULT_LINGER_MS 30000u
 /** Default of mstls_sctp_config.backlog. */
 #define MSTLS_SCTP_DEFAULT_BACKLOG 32
 /** Default of mstls_sctp_config.pending_recv_buffer: 64 KiB. */
@@ -318,14 +331,38 @@ MSTLS_EXTERN int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags);
 MSTLS_EXTERN uint16_t mstls_sctp_usrsctp_get_port(void);
 
 /**
- * @brief Drop a reference; the last one stops the stack (usrsctp_finish,
- *        retried a bounded number of times while packets and timers are
- *        still processed).
+ * @brief Drop a reference; the last one stops the stack: associations
+ *        still closing in the background get up to 6 s more to close
+ *        gracefully and are aborted after it (mstls_sctp_config.linger_ms),
+ *        then usrsctp_finish, retried a bounded number of times while
+ *        packets and timers are still processed.
  * @return 0, MSTLS_E_INVALID_STATE (not running), MSTLS_E_AGAIN
  *         (associations still alive after the retries; the stack keeps
  *         running and may be released again).
  */
 MSTLS_EXTERN int mstls_sctp_usrsctp_release(void);
+
+/** Counters of the process's usrsctp stack, for the whole life of the
+ *  process. */
+typedef struct mstls_sctp_usrsctp_stats {
+  /** Associations deleted while still up and closing in the background
+   *  now (mstls_sctp_config.linger_ms). */
+  uint64_t lingering;
+  /** Of those, the ones SCTP closed gracefully (SHUTDOWN complete) or the
+   *  peer ended. */
+  uint64_t linger_closed;
+  /** Of those, the ones aborted because linger_ms ran out, at
+   *  mstls_sctp_usrsctp_release(), or because no thread could be started
+   *  to wait for them. */
+  uint64_t linger_aborted;
+} mstls_sctp_usrsctp_stats;
+
+/**
+ * @brief Copy the usrsctp stack's counters.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (@p stats NULL), MSTLS_E_UNSUPPORTED
+ *         (built without usrsctp).
+ */
+MSTLS_EXTERN int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats);
 
 /** @brief Advance usrsctp's timers by @p elapsed_ms (NOTHREADS mode only;
  *  a no-op otherwise). */
@@ -737,7 +774,14 @@ MSTLS_EXTERN int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *assoc);
 MSTLS_EXTERN void mstls_sctp_assoc_abort(mstls_sctp_assoc *assoc);
 
 /** @brief Free the association, its socket and its session (NULL ignored).
- *  Without a previous shutdown the socket is closed gracefully by SCTP. */
+ *  An association still up (no shutdown, or one not yet complete) is
+ *  closed gracefully in the background: the queued data is delivered,
+ *  then SCTP SHUTDOWN. With usrsctp the library keeps the socket until
+ *  SCTP reports the association gone (closing the socket of a live
+ *  association races usrsctp's own threads), discarding what still
+ *  arrives, and aborts it after config.linger_ms
+ *  (mstls_sctp_usrsctp_get_stats()). After a send that timed out
+ *  (MSTLS_E_TIMEOUT) the association is aborted at once. */
 MSTLS_EXTERN void mstls_sctp_assoc_del(mstls_sctp_assoc *assoc);
 
 #ifdef __cplusplus
