@@ -12,9 +12,10 @@ if(MSTLS_WITH_USRSCTP)
                  LABELS unit TIMEOUT 600 LIBS mstls_sctp_testlib)
   mstls_add_test(NAME test_sctp_close SOURCES test_sctp_close.c
                  LABELS integration TIMEOUT 900 LIBS mstls_sctp_testlib)
-  # mstls_sctp_assoc_del() on a live association, threaded stack.
+  # mstls_sctp_assoc_del() on a live association: the closer thread, with
+  # usrsctp's own threads (under ThreadSanitizer too).
   mstls_add_test(NAME test_sctp_linger SOURCES test_sctp_linger.c
-                 LABELS integration LIBS mstls_sctp_testlib)
+                 LABELS "integration;threads" LIBS mstls_sctp_testlib)
   # Tunables and the failover profile, in virtual time.
   mstls_add_test(NAME test_sctp_tune SOURCES test_sctp_tune.c
                  LABELS integration LIBS mstls_sctp_testlib)
