@@ -539,13 +539,6 @@ static int tsrv_session_full(const tsrv *sv, const tsrv_conn *c) {
   return st.rx_buffered >= sv->o->echo_backlog;
 }
 
-/* Every stream of @p s completed its handshake, and none failed since. */
-static int tsrv_handshakes_done(mstls_session *s) {
-  mstls_session_stats st;
-  return mstls_session_get_stats(s, &st) == 0 && st.streams_failed == 0 &&
-         st.streams_established >= mstls_session_get_nstreams(s);
-}
-
 /* Run one association: read, handshake, echo, close, deadlines. Frees it
  * when it ended. */
 static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
@@ -567,16 +560,14 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
   }
   if (s != NULL && !c->established && (rc == 0 || rc == MSTLS_E_CLOSED)) {
     /* 0 only once every stream is established: a server stream is, after
-     * the client's Finished was verified. */
-    hs = rc == 0 ? mstls_session_handshake(s) : rc;
-    /* A peer that shuts down the moment its handshakes finish: the
-     * association ends in order in the call that completed them, or in
-     * the next one, which tries to send our answer to its last Finished.
-     * Its handshakes did complete. */
-    if (hs == MSTLS_E_CLOSED && tsrv_handshakes_done(s)) {
-      hs = 0;
-      rc = MSTLS_E_CLOSED;
-    }
+     * the client's Finished was verified. Asked after an orderly end too:
+     * a peer that shuts down the moment its handshakes finish ends the
+     * association in the call that completed them, and they did. */
+    hs = mstls_session_handshake(s);
+    if (rc == 0)
+      rc = mstls_session_get_error(s); /* it may have ended in this call */
+    if (hs == MSTLS_E_AGAIN && rc != 0)
+      hs = rc;
     if (hs == MSTLS_E_TIMEOUT) {
       tsrv_end_conn(sv, c, TSRV_END_HS_TIMEOUT, hs);
       return;

@@ -197,6 +197,12 @@ long mstls_stream_recv_blocking(mstls_session *s, uint16_t stream, void *buf,
       break; /* MSTLS_E_AGAIN: recv_timeout passed */
     }
     rv = blk_step_until(s, deadline);
+    if (rv == MSTLS_E_CLOSED) {
+      /* The step that found the end may have brought the last data. */
+      rv = mstls_stream_recv(s, stream, buf, len);
+      rv = rv == MSTLS_E_AGAIN ? MSTLS_E_CLOSED : rv;
+      break;
+    }
     if (rv < 0) {
       break;
     }
@@ -247,6 +253,12 @@ long mstls_session_recv_any_blocking(mstls_session *s, uint16_t *pstream,
       break; /* MSTLS_E_AGAIN: recv_timeout passed */
     }
     rv = blk_step_until(s, deadline);
+    if (rv == MSTLS_E_CLOSED) {
+      /* The step that found the end may have brought the last data. */
+      rv = mstls_session_recv_any(s, pstream, buf, len);
+      rv = rv == MSTLS_E_AGAIN ? MSTLS_E_CLOSED : rv;
+      break;
+    }
     if (rv < 0) {
       break;
     }

@@ -264,6 +264,7 @@ static int sess_mark_failed(void *p, void *ctx) {
   case MSTLS_STREAM_OPEN:
   case MSTLS_STREAM_PLAINTEXT:
     if (s->err == MSTLS_E_CLOSED) {
+      st->drain = st->state == MSTLS_STREAM_OPEN;
       st->state = MSTLS_STREAM_CLOSED; /* the transport closed in order */
       break;
     }
@@ -553,6 +554,13 @@ int mstls_session_handshake(mstls_session *s) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
   if (s->err) {
+    /* A peer may close in order the moment its handshakes finish, even
+     * before our answer to its last Finished goes out: those handshakes
+     * completed, and the end is the transport's to report. */
+    if (s->err == MSTLS_E_CLOSED && s->target > 0 &&
+        s->target_done == s->target) {
+      return 0;
+    }
     return s->err;
   }
   if (!s->started) {

@@ -33,6 +33,9 @@ struct mstls_strm {
   unsigned ticket_anchor : 1;  /* client: the stream whose ticket others use */
   unsigned sent_bye : 1;
   unsigned peer_closed : 1;
+  /* Open when the session ended in order (MSTLS_E_CLOSED): the records it
+   * received are still read out (mstls_strm_recv_closed()). */
+  unsigned drain : 1;
   unsigned eof_reported : 1;
   unsigned counted_target : 1; /* counts toward handshake() completion */
   unsigned resumed : 1;

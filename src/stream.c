@@ -919,6 +919,24 @@ int mstls_stream_flush(mstls_session *s, uint16_t stream) {
   return rv;
 }
 
+/* After an orderly end of the session (MSTLS_E_CLOSED) -- the transport
+ * delivered every message the peer sent before it ended -- what a stream
+ * received is still read out: held plaintext, then the records queued for
+ * it. Then the end is reported: 0 after the peer's close_notify, else
+ * MSTLS_E_CLOSED. */
+static long strm_recv_closed(mstls_strm *st, uint8_t *buf, size_t len) {
+  long n;
+  if (st->plain.bytes || st->drain) {
+    n = mstls_strm_recv(st, buf, len);
+    if (n != MSTLS_E_AGAIN) {
+      st->drain = n > 0;
+      return n;
+    }
+    st->drain = 0;
+  }
+  return st->peer_closed ? 0 : MSTLS_E_CLOSED;
+}
+
 long mstls_stream_recv(mstls_session *s, uint16_t stream, void *buf,
                        size_t len) {
   mstls_strm *st;
@@ -926,15 +944,21 @@ long mstls_stream_recv(mstls_session *s, uint16_t stream, void *buf,
   if (!s || !buf || len == 0) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  if (s->err) {
+  if (s->err && s->err != MSTLS_E_CLOSED) {
     return s->err;
   }
   if (s->cb.recv_data) {
-    return MSTLS_E_INVALID_STATE;
+    return s->err ? s->err : MSTLS_E_INVALID_STATE;
   }
-  st = strm_lookup(s, stream, 1, &rv);
+  st = strm_lookup(s, stream, !s->err, &rv);
   if (!st) {
+    if (s->err) {
+      return rv < 0 ? rv : s->err;
+    }
     return rv == MSTLS_E_NOMEM ? mstls_sess_fail(s, rv) : rv;
+  }
+  if (s->err) {
+    return strm_recv_closed(st, buf, len);
   }
   return mstls_strm_recv(st, buf, len);
 }
@@ -944,19 +968,19 @@ long mstls_session_recv_any(mstls_session *s, uint16_t *pstream, void *buf,
   if (!s || !pstream || !buf || len == 0) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
-  if (s->err) {
+  if (s->err && s->err != MSTLS_E_CLOSED) {
     return s->err;
   }
   if (s->cb.recv_data) {
-    return MSTLS_E_INVALID_STATE;
+    return s->err ? s->err : MSTLS_E_INVALID_STATE;
   }
   while (s->ready_head) {
     mstls_strm *st = s->ready_head;
     long n;
     /* Round robin: a busy stream goes to the back of the list. */
     mstls_sess_ready_remove(s, st);
-    n = mstls_strm_recv(st, buf, len);
-    if (n == MSTLS_E_AGAIN) {
+    n = s->err ? strm_recv_closed(st, buf, len) : mstls_strm_recv(st, buf, len);
+    if (n == MSTLS_E_AGAIN || n == MSTLS_E_CLOSED) {
       continue;
     }
     if (n == 0 && st->eof_reported) {
@@ -969,9 +993,9 @@ long mstls_session_recv_any(mstls_session *s, uint16_t *pstream, void *buf,
       mstls_sess_ready_add(s, st);
     }
     *pstream = st->id;
-    return s->err ? s->err : n;
+    return s->err && n < 0 ? s->err : n;
   }
-  return MSTLS_E_AGAIN;
+  return s->err ? s->err : MSTLS_E_AGAIN;
 }
 
 /* A stream that never started shares the session's end, as

@@ -256,6 +256,64 @@ static void t_recv_timeout_then_data(void **state) {
   test_pair_free(&p);
 }
 
+/* The server sends on streams 1 and 2, then the transport ends in order.
+ * A blocking receive on stream 3 pulls both messages and then the end; the
+ * data it did not want is still read afterwards, through either call, and
+ * only then is the end reported. */
+static void recv_blocking_after_close(int any) {
+  test_pair p;
+  mstls_settings cs, ss;
+  char buf[16];
+  uint16_t sid = 0;
+  int got = 0, i;
+  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_send(p.server, 1, "one", 3), 3);
+  assert_int_equal(mstls_stream_send(p.server, 2, "two", 3), 3);
+  memlink_set_closed(p.link, MEMLINK_CLIENT);
+  assert_int_equal(mstls_stream_recv_blocking(p.client, 3, buf, sizeof(buf)),
+                   MSTLS_E_CLOSED);
+  assert_int_equal(mstls_session_get_error(p.client), MSTLS_E_CLOSED);
+  if (any) {
+    for (i = 0; i < 2; i++) {
+      assert_int_equal(
+          mstls_session_recv_any_blocking(p.client, &sid, buf, sizeof(buf)), 3);
+      assert_memory_equal(buf, sid == 1 ? "one" : "two", 3);
+      got |= 1 << sid;
+    }
+    assert_int_equal(got, 6);
+    assert_int_equal(
+        mstls_session_recv_any_blocking(p.client, &sid, buf, sizeof(buf)),
+        MSTLS_E_CLOSED);
+  } else {
+    assert_int_equal(mstls_stream_recv_blocking(p.client, 2, buf, sizeof(buf)),
+                     3);
+    assert_memory_equal(buf, "two", 3);
+    assert_int_equal(mstls_stream_recv_blocking(p.client, 1, buf, sizeof(buf)),
+                     3);
+    assert_memory_equal(buf, "one", 3);
+  }
+  /* No close_notify came: the end, not a clean EOF. */
+  assert_int_equal(mstls_stream_recv_blocking(p.client, 1, buf, sizeof(buf)),
+                   MSTLS_E_CLOSED);
+  assert_int_equal(mstls_stream_recv(p.client, 2, buf, sizeof(buf)),
+                   MSTLS_E_CLOSED);
+  test_pair_free(&p);
+}
+
+static void t_recv_blocking_after_close(void **state) {
+  (void)state;
+  recv_blocking_after_close(0);
+}
+
+static void t_recv_any_blocking_after_close(void **state) {
+  (void)state;
+  recv_blocking_after_close(1);
+}
+
 /* Blocking functions need a pull callback. */
 static void t_no_pull(void **state) {
   test_pair p;
@@ -303,6 +361,8 @@ int main(void) {
       cmocka_unit_test(t_too_long),
       cmocka_unit_test(t_negative),
       cmocka_unit_test(t_no_pull),
+      cmocka_unit_test(t_recv_blocking_after_close),
+      cmocka_unit_test(t_recv_any_blocking_after_close),
       cmocka_unit_test(t_recv_timeout),
       cmocka_unit_test(t_recv_timeout_then_data),
   };

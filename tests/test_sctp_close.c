@@ -247,6 +247,7 @@ static void test_shutdown_before_last_finished(void **state) {
   h.srv_rc = mstls_sctp_assoc_process(h.srv);
   assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
   assert_true(orderly(mstls_session_get_error(ss)));
+  assert_int_equal(mstls_session_handshake(ss), 0);
   assert_int_equal(mstls_session_get_stats(ss, &st), 0);
   assert_int_equal(st.streams_established, NSTREAMS);
   assert_int_equal(st.streams_failed, 0);
@@ -259,8 +260,9 @@ static void test_shutdown_before_last_finished(void **state) {
  * mstls_sctp_assoc_process() finds the messages and the end together. SCTP
  * delivered every message sent before the SHUTDOWN: the server still
  * reads each stream's data, then 0 for its close_notify. @p any reads through
- * mstls_session_recv_any(). */
-static void data_then_close(int any) {
+ * mstls_session_recv_any(); @p send_first has the server send before it
+ * reads, which ends its session (MSTLS_E_CLOSED) first. */
+static void data_then_close(int any, int send_first) {
   sctp_h h;
   mstls_session *cs, *ss;
   char buf[16];
@@ -269,7 +271,7 @@ static void data_then_close(int any) {
   int step, rc, got1 = 0, got2 = 0;
 
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
-  h.port = (uint16_t)(5976 + any);
+  h.port = (uint16_t)(5976 + any * 2 + send_first);
   assert_int_equal(sctp_h_start(&h), 0);
   assert_int_equal(sctp_h_handshake(&h, 2000), 0);
   cs = mstls_sctp_assoc_get_session(h.cli);
@@ -286,6 +288,14 @@ static void data_then_close(int any) {
   assert_int_equal(rc, MSTLS_E_CLOSED);
   h.srv_rc = mstls_sctp_assoc_process(h.srv);
   assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
+  if (send_first) {
+    /* The server sends before it reads: the send finds the end and ends
+     * the session in order. Its handshakes did complete, and what it
+     * received is still there. */
+    assert_int_equal(mstls_stream_send(ss, 3, "x", 1), MSTLS_E_CLOSED);
+    assert_int_equal(mstls_session_get_error(ss), MSTLS_E_CLOSED);
+    assert_int_equal(mstls_session_handshake(ss), 0);
+  }
   if (any) {
     for (step = 0; step < 4; step++) {
       n = mstls_session_recv_any(ss, &sid, buf, sizeof(buf));
@@ -316,18 +326,30 @@ static void data_then_close(int any) {
 
 static void test_data_then_close_stream_recv(void **state) {
   (void)state;
-  data_then_close(0);
+  data_then_close(0, 0);
 }
 
 static void test_data_then_close_recv_any(void **state) {
   (void)state;
-  data_then_close(1);
+  data_then_close(1, 0);
+}
+
+static void test_data_after_send_found_close(void **state) {
+  (void)state;
+  data_then_close(0, 1);
+}
+
+static void test_data_after_send_found_close_any(void **state) {
+  (void)state;
+  data_then_close(1, 1);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_data_then_close_stream_recv),
       cmocka_unit_test(test_data_then_close_recv_any),
+      cmocka_unit_test(test_data_after_send_found_close),
+      cmocka_unit_test(test_data_after_send_found_close_any),
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
       cmocka_unit_test(test_crossing_shutdowns),

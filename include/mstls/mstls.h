@@ -996,7 +996,12 @@ MSTLS_EXTERN int mstls_session_feed(mstls_session *session, uint32_t flags,
  *         stream error if every stream failed
  *         (MSTLS_E_CERT_VERIFY, MSTLS_E_VERSION, MSTLS_E_TIMEOUT,
  *         MSTLS_E_HANDSHAKE, ...), or a fatal error (MSTLS_E_ABORTED,
- *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_CALLBACK_FAILURE).
+ *         MSTLS_E_TRANSPORT, MSTLS_E_NOMEM, MSTLS_E_CALLBACK_FAILURE,
+ *         MSTLS_E_CLOSED when the transport ended in order first). Once
+ *         every such stream was established, it stays 0 after an orderly
+ *         end of the transport (a peer that closes as soon as it is up):
+ *         the end is then reported by the transport's calls
+ *         (mstls_sctp_assoc_process()) and by sends and receives.
  */
 MSTLS_EXTERN int mstls_session_handshake(mstls_session *session);
 
@@ -1072,7 +1077,12 @@ MSTLS_EXTERN long mstls_stream_send_blocking(mstls_session *session,
  *         MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE (callback mode),
  *         or the error that failed the stream, now or earlier (as
  *         mstls_stream_get_error(): MSTLS_E_BAD_RECORD, MSTLS_E_ALERT,
- *         MSTLS_E_TIMEOUT, MSTLS_E_TLS, ...).
+ *         MSTLS_E_TIMEOUT, MSTLS_E_TLS, ...). After the session ended in
+ *         order (mstls_session_get_error() MSTLS_E_CLOSED: the transport
+ *         closed once it had delivered everything) what the stream
+ *         received is still returned, then 0 if the peer sent
+ *         close_notify, else MSTLS_E_CLOSED; after any other fatal error,
+ *         that error.
  */
 MSTLS_EXTERN long mstls_stream_recv(mstls_session *session, uint16_t stream,
                                     void *buf, size_t len);
@@ -1096,7 +1106,9 @@ MSTLS_EXTERN long mstls_stream_recv_blocking(mstls_session *session,
  * @return bytes (> 0), 0 when a stream was closed by the peer (*pstream
  *         says which; reported once), MSTLS_E_AGAIN, MSTLS_E_INVALID_ARGUMENT,
  *         MSTLS_E_INVALID_STATE (callback mode), or a stream's error
- *         (*pstream says which).
+ *         (*pstream says which). After an orderly end of the session
+ *         (MSTLS_E_CLOSED) what the streams received is still returned,
+ *         then MSTLS_E_CLOSED; after another fatal error, that error.
  */
 MSTLS_EXTERN long mstls_session_recv_any(mstls_session *session,
                                          uint16_t *pstream, void *buf,

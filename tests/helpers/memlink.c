@@ -31,6 +31,7 @@ struct memlink {
   memlink_tamper_fn tamper;
   void *tamper_ctx;
   int blackhole[2];
+  int closed[2]; /* pulls towards the side end with MSTLS_E_CLOSED */
   int push_err[2];
   long push_budget[2]; /* pushes still taken, -1: unlimited */
   uint64_t push_refused[2];
@@ -106,6 +107,13 @@ void memlink_set_tamper(memlink *l, memlink_tamper_fn fn, void *ctx) {
 
 void memlink_set_blackhole(memlink *l, int side, int on) {
   l->blackhole[side] = on;
+}
+
+void memlink_set_closed(memlink *l, int side) {
+  pthread_mutex_lock(&l->lock);
+  l->closed[side] = 1;
+  pthread_cond_broadcast(&l->cond);
+  pthread_mutex_unlock(&l->lock);
 }
 
 void memlink_set_push_error(memlink *l, int side, int err) {
@@ -239,6 +247,10 @@ static int ml_pull(mstls_session *s, int side, uint32_t *flags,
   }
   pthread_mutex_lock(&l->lock);
   while (!l->dir[side]->head) {
+    if (l->closed[side]) {
+      pthread_mutex_unlock(&l->lock);
+      return MSTLS_E_CLOSED;
+    }
     if (timeout_ms >= 0 &&
         pthread_cond_timedwait(&l->cond, &l->lock, &ts) == ETIMEDOUT) {
       pthread_mutex_unlock(&l->lock);
