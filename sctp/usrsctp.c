@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,7 @@
 #include <usrsctp.h>
 
 #include "backend.h"
+#include "clock.h"
 
 /* usrsctp has no potentially-failed notification: a state none takes. */
 #define BACKEND_ADDR_PF 0xffffffffu
@@ -65,7 +67,7 @@ void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
 
 /* The stack ----------------------------------------------------------------*/
 
-static void usctp_closer_stop(void);
+static int usctp_closer_stop(void);
 static void usctp_abort_so(struct socket *so);
 
 /* Live links: conn_output may run for an address whose link is being freed,
@@ -201,7 +203,8 @@ int mstls_sctp_usrsctp_release(void) {
     return 0;
   }
   pthread_mutex_unlock(&usctp_lock);
-  usctp_closer_stop();
+  if (usctp_closer_stop() != 0)
+    return MSTLS_E_AGAIN;
   /* usrsctp_finish() refuses while associations exist: let their timers
    * run (closing associations time out) and retry, a bounded number of
    * times. */
@@ -457,7 +460,23 @@ struct mstls_sctp_sock {
   uint32_t linger_ms;
   uint64_t close_deadline;
   struct mstls_sctp_sock *close_next;
+  int close_dirty;   /* an upcall came (under the closer's lock) */
+  int close_check;   /* look at it this round (the closer's own) */
+  int close_aborted; /* an ABORT was sent (the closer's own) */
 };
+
+/* Live wrappers. usrsctp calls the upcall outside its locks, with the
+ * function and argument it read before any usrsctp_set_upcall() that
+ * clears them, so an upcall may start after usctp_free(): it looks its
+ * wrapper up here, under the read lock, and returns if it is gone. The
+ * pointer is compared, never followed, until it is found. */
+static pthread_rwlock_t usctp_socks_lock = PTHREAD_RWLOCK_INITIALIZER;
+static void *usctp_socks; /* tsearch() tree */
+
+static int usctp_ptr_cmp(const void *a, const void *b) {
+  const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return x < y ? -1 : x > y;
+}
 
 static void usctp_signal(mstls_sctp_sock *s) {
   uint64_t one = 1;
@@ -471,16 +490,20 @@ static void usctp_upcall(struct socket *so, void *arg, int flags) {
 
   (void)so;
   (void)flags;
-  /* The ready callback runs under s->lock so that set_ready(NULL) is a
-   * barrier: once it returned, the owner may be freed. */
-  pthread_mutex_lock(&s->lock);
-  s->gen++;
-  pthread_cond_broadcast(&s->cond);
-  if (s->ready != NULL)
-    s->ready(s->ready_arg);
-  if (__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
-    usctp_signal(s);
-  pthread_mutex_unlock(&s->lock);
+  pthread_rwlock_rdlock(&usctp_socks_lock);
+  if (tfind(s, &usctp_socks, usctp_ptr_cmp) != NULL) {
+    /* The ready callback runs under s->lock so that set_ready(NULL) is a
+     * barrier: once it returned, the owner may be freed. */
+    pthread_mutex_lock(&s->lock);
+    s->gen++;
+    pthread_cond_broadcast(&s->cond);
+    if (s->ready != NULL)
+      s->ready(s->ready_arg);
+    if (__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
+      usctp_signal(s);
+    pthread_mutex_unlock(&s->lock);
+  }
+  pthread_rwlock_unlock(&usctp_socks_lock);
 }
 
 static mstls_sctp_sock *usctp_sock_wrap(struct socket *so,
@@ -498,6 +521,16 @@ static mstls_sctp_sock *usctp_sock_wrap(struct socket *so,
   }
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->cond, NULL);
+  pthread_rwlock_wrlock(&usctp_socks_lock);
+  if (tsearch(s, &usctp_socks, usctp_ptr_cmp) == NULL) {
+    pthread_rwlock_unlock(&usctp_socks_lock);
+    close(s->efd);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+    return NULL;
+  }
+  pthread_rwlock_unlock(&usctp_socks_lock);
   usrsctp_set_upcall(so, usctp_upcall, s);
   return s;
 }
@@ -654,12 +687,24 @@ static int usctp_wait(mstls_sctp_sock *s, int events, int timeout_ms) {
   }
 }
 
+/* SCTP_STATUS of the socket's association: 0, or -1 when it has none
+ * (SHUTDOWN complete, aborted, given up, or never set up). */
+static int usctp_get_status(mstls_sctp_sock *s, struct sctp_status *st) {
+  socklen_t len = sizeof(*st);
+
+  memset(st, 0, sizeof(*st));
+  return usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, st, &len);
+}
+
+static int usctp_has_assoc(mstls_sctp_sock *s) {
+  struct sctp_status st;
+  return usctp_get_status(s, &st) == 0;
+}
+
 static int usctp_status(mstls_sctp_sock *s, uint16_t *in, uint16_t *out) {
   struct sctp_status st;
-  socklen_t len = sizeof(st);
 
-  memset(&st, 0, sizeof(st));
-  if (usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) < 0)
+  if (usctp_get_status(s, &st) < 0)
     return MSTLS_E_AGAIN;
   if (st.sstat_state != SCTP_ESTABLISHED || st.sstat_instrms == 0 ||
       st.sstat_outstrms == 0)
@@ -704,27 +749,25 @@ static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
 /* Free the socket. Only safe once the stack holds no association of it
  * (or in NOTHREADS mode, where no other thread runs the stack). */
 static void usctp_free(mstls_sctp_sock *s) {
+  /* Waits out an upcall on s, and keeps later ones off it. */
+  pthread_rwlock_wrlock(&usctp_socks_lock);
+  tdelete(s, &usctp_socks, usctp_ptr_cmp);
+  pthread_rwlock_unlock(&usctp_socks_lock);
   usrsctp_set_upcall(s->so, NULL, NULL);
   usrsctp_close(s->so);
-  /* An upcall that started before the one above cleared it may still run:
-   * it holds s->lock from start to end, so taking it waits it out. */
-  pthread_mutex_lock(&s->lock);
-  pthread_mutex_unlock(&s->lock);
-  close(s->efd);
+  if (s->efd >= 0)
+    close(s->efd);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->cond);
   free(s);
 }
 
-/* ABORT the association, then free the socket.
- *
- * The ABORT goes first, as a send with SCTP_ABORT, and the close after it:
- * see "Closing" below for why a socket is never closed while its
- * association lives. The abort frees the association under the lock that
- * packet processing holds, so a packet in flight took its reference to
- * the socket before it and a later one finds no association. An
- * association still being set up cannot be aborted that way (EINVAL);
- * linger 0 makes the close abort it. */
+/* Send an ABORT: a send with SCTP_ABORT, which frees the association
+ * under the lock that packet processing holds, so a packet in flight took
+ * its reference to the socket before it and a later one finds no
+ * association. An association still being set up cannot be aborted that
+ * way (EINVAL); the closer then waits for it to come up or give up. Linger
+ * 0 makes a close in NOTHREADS mode abort it. */
 static void usctp_abort_so(struct socket *so) {
   static const uint8_t none;
   struct sctp_sndinfo si;
@@ -737,11 +780,6 @@ static void usctp_abort_so(struct socket *so) {
   (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-static void usctp_abort(mstls_sctp_sock *s) {
-  usctp_abort_so(s->so);
-  usctp_free(s);
-}
-
 /* Closing -------------------------------------------------------------------
  *
  * usrsctp_close() drops the socket's last reference and frees it before
@@ -750,25 +788,33 @@ static void usctp_abort(mstls_sctp_sock *s) {
  * new reference and frees the socket a second time (usrsctp issue 709;
  * seen under ASan with both cores busy as a double free in sofree()). With
  * no association left, nothing in the stack takes a reference. So a socket
- * whose association is up is not closed: it is shut down (SCTP SHUTDOWN
- * once the queued data is acknowledged) and handed to the closer, a thread
- * that reads and discards what still arrives (so the peer's last data
- * cannot stall the SHUTDOWN), frees the socket once SCTP reports the
- * association gone, and aborts it when its linger_ms runs out. The closer
- * sleeps until an upcall of one of its sockets or the nearest deadline. */
+ * is closed only once SCTP_STATUS finds no association; until then the
+ * closer, a thread, holds it:
+ * - a graceful close is shut down first (SCTP SHUTDOWN once the queued
+ *   data is acknowledged); the closer reads and discards what still
+ *   arrives, so the peer's last data cannot stall the SHUTDOWN;
+ * - when its linger_ms runs out, or at the release, it is aborted;
+ * - an association that cannot be aborted yet (still being set up) is
+ *   aborted once it is up, or freed once SCTP gives up on it.
+ * The closer sleeps until an upcall of one of its sockets, the nearest
+ * deadline, or a tick a second while it holds any (usrsctp frees some
+ * associations from a timer, without an upcall). */
 
 /* Longest time mstls_sctp_usrsctp_release() gives the closer to finish
  * graceful closes before it aborts what is left. */
 #define USCTP_RELEASE_WAIT_MS 6000u
+/* The closer looks at every socket it holds at least this often. */
+#define USCTP_CLOSER_TICK_MS 1000u
 
 static struct {
   pthread_once_t once;
   pthread_mutex_t lock;
-  pthread_cond_t cond; /* CLOCK_MONOTONIC */
-  pthread_t thread;
+  pthread_cond_t cond; /* wakes the closer; CLOCK_MONOTONIC */
+  pthread_cond_t done; /* the closer ended; CLOCK_MONOTONIC */
   int running;
-  uint64_t gen;          /* bumped by every upcall of a closing socket */
+  uint64_t gen;          /* bumped by upcalls, new sockets and release */
   uint64_t drain_by;     /* release: abort what is left by then (0: none) */
+  uint64_t next_tick;    /* when every socket is looked at again */
   mstls_sctp_sock *head; /* sockets waiting for their association to end */
   mstls_sctp_usrsctp_stats stats;
 } usctp_closer = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER};
@@ -779,38 +825,38 @@ static void usctp_closer_init(void) {
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&usctp_closer.cond, &attr);
+  pthread_cond_init(&usctp_closer.done, &attr);
   pthread_condattr_destroy(&attr);
 }
 
 static uint64_t usctp_now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  return mstls_clock_monotonic() / MSTLS_MILLISECONDS;
 }
 
-/* The socket's readiness callback while the closer holds it (runs in the
- * upcall, under s->lock). */
+/* Wait on @p cond until @p ms (monotonic): pthread_cond_timedwait's
+ * result. */
+static int usctp_wait_until(pthread_cond_t *cond, uint64_t ms) {
+  struct timespec ts;
+
+  ts.tv_sec = (time_t)(ms / 1000u);
+  ts.tv_nsec = (long)(ms % 1000u) * 1000000L;
+  return pthread_cond_timedwait(cond, &usctp_closer.lock, &ts);
+}
+
+/* The readiness callback of a socket the closer holds (in the upcall,
+ * under s->lock). */
 static void usctp_closer_wake(void *arg) {
-  (void)arg;
+  mstls_sctp_sock *s = arg;
+
   pthread_mutex_lock(&usctp_closer.lock);
+  s->close_dirty = 1;
   usctp_closer.gen++;
   pthread_cond_signal(&usctp_closer.cond);
   pthread_mutex_unlock(&usctp_closer.lock);
 }
 
-/* Whether the stack still holds an association of the socket: SCTP_STATUS
- * finds none once it is freed (SHUTDOWN complete, ABORT, or given up). */
-static int usctp_has_assoc(mstls_sctp_sock *s) {
-  struct sctp_status st;
-  socklen_t len = sizeof(st);
-
-  memset(&st, 0, sizeof(st));
-  return usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &st, &len) == 0;
-}
-
 /* Read and drop what arrived (at most 64 reads a round; the next upcall
- * brings the closer back). */
+ * or tick brings the closer back). */
 static void usctp_discard(mstls_sctp_sock *s) {
   uint8_t buf[4096];
   int i;
@@ -829,7 +875,7 @@ static void usctp_discard(mstls_sctp_sock *s) {
 
 /* One round over @p list, without the closer's lock (every call into
  * usrsctp runs without it: the upcall takes it under usrsctp's locks).
- * @return the sockets still lingering; *next is their nearest deadline. */
+ * @return the sockets still held; *next is their nearest deadline. */
 static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
                                            uint64_t drain_by, uint64_t *next,
                                            uint64_t *closed,
@@ -837,27 +883,34 @@ static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
   const uint64_t now = usctp_now_ms();
   mstls_sctp_sock *keep = NULL;
 
-  *next = drain_by;
   while (list != NULL) {
     mstls_sctp_sock *s = list;
     uint64_t by = s->close_deadline;
+    int expired;
 
     list = s->close_next;
     if (drain_by != 0 && (by == 0 || drain_by < by))
       by = drain_by;
-    usctp_discard(s);
-    if (!usctp_has_assoc(s)) {
-      usctp_free(s);
-      (*closed)++;
-    } else if (by != 0 && now >= by) {
-      usctp_abort(s);
-      (*aborted)++;
-    } else {
-      s->close_next = keep;
-      keep = s;
-      if (by != 0 && (*next == 0 || by < *next))
-        *next = by;
+    expired = by != 0 && now >= by;
+    if (s->close_check || expired) {
+      usctp_discard(s);
+      if (expired && usctp_has_assoc(s)) {
+        usctp_abort_so(s->so);
+        s->close_aborted = 1;
+      }
+      if (!usctp_has_assoc(s)) {
+        if (s->close_aborted)
+          (*aborted)++;
+        else
+          (*closed)++;
+        usctp_free(s);
+        continue;
+      }
     }
+    s->close_next = keep;
+    keep = s;
+    if (!expired && by != 0 && (*next == 0 || by < *next))
+      *next = by;
   }
   return keep;
 }
@@ -866,12 +919,20 @@ static void *usctp_closer_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&usctp_closer.lock);
   for (;;) {
-    mstls_sctp_sock *list = usctp_closer.head, *keep;
+    mstls_sctp_sock *list = usctp_closer.head, *keep, *s;
     const uint64_t gen = usctp_closer.gen, drain_by = usctp_closer.drain_by;
+    const uint64_t now = usctp_now_ms();
+    const int tick = now >= usctp_closer.next_tick;
     uint64_t next = 0, closed = 0, aborted = 0;
 
     if (list == NULL && drain_by != 0)
       break;
+    if (tick)
+      usctp_closer.next_tick = now + USCTP_CLOSER_TICK_MS;
+    for (s = list; s != NULL; s = s->close_next) {
+      s->close_check = s->close_dirty || tick;
+      s->close_dirty = 0;
+    }
     usctp_closer.head = NULL;
     pthread_mutex_unlock(&usctp_closer.lock);
     keep = usctp_closer_round(list, drain_by, &next, &closed, &aborted);
@@ -880,93 +941,136 @@ static void *usctp_closer_main(void *arg) {
     usctp_closer.stats.linger_closed += closed;
     usctp_closer.stats.linger_aborted += aborted;
     while (keep != NULL) {
-      mstls_sctp_sock *s = keep;
+      s = keep;
       keep = s->close_next;
       s->close_next = usctp_closer.head;
       usctp_closer.head = s;
     }
+    if (usctp_closer.head == NULL && usctp_closer.drain_by != 0)
+      break; /* released, and nothing left */
+    if (usctp_closer.head != NULL &&
+        (next == 0 || usctp_closer.next_tick < next))
+      next = usctp_closer.next_tick;
     /* Sleep until an upcall, a new socket or release (each bumps gen),
-     * or the nearest deadline. */
+     * the nearest deadline or the tick; with nothing held, until woken. */
     while (usctp_closer.gen == gen) {
-      struct timespec ts;
-
-      if (next == 0) {
+      if (next == 0)
         pthread_cond_wait(&usctp_closer.cond, &usctp_closer.lock);
-        continue;
-      }
-      ts.tv_sec = (time_t)(next / 1000u);
-      ts.tv_nsec = (long)(next % 1000u) * 1000000L;
-      if (pthread_cond_timedwait(&usctp_closer.cond, &usctp_closer.lock, &ts) !=
-          0)
+      else if (usctp_wait_until(&usctp_closer.cond, next) != 0)
         break;
     }
   }
+  usctp_closer.running = 0;
+  pthread_cond_broadcast(&usctp_closer.done);
   pthread_mutex_unlock(&usctp_closer.lock);
   return NULL;
 }
 
-/* Hand a socket whose association is up to the closer. */
-static void usctp_linger(mstls_sctp_sock *s) {
-  int started = 1;
+/* Start the closer if it is not running (with its lock held). */
+static int usctp_closer_start(void) {
+  pthread_attr_t attr;
+  pthread_t thread;
+  int rc;
 
-  /* SHUT_WR: SCTP SHUTDOWN after the queued data. An association that is
-   * not established (still being set up) cannot be shut down: abort it. */
-  if (usrsctp_shutdown(s->so, SHUT_WR) < 0 && errno != ENOTCONN) {
-    usctp_abort(s);
-    return;
+  if (usctp_closer.running)
+    return 0;
+  if (pthread_attr_init(&attr) != 0)
+    return -1;
+  /* Detached: release waits for its end on `done`. */
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  rc = pthread_create(&thread, &attr, usctp_closer_main, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0)
+    return -1;
+  usctp_closer.running = 1;
+  usctp_closer.drain_by = 0;
+  return 0;
+}
+
+/* Hand a socket whose association is still there to the closer: to be
+ * shut down gracefully, or (@p abort_now) already aborted but not yet
+ * gone. */
+static void usctp_hand_over(mstls_sctp_sock *s, int abort_now) {
+  int efd;
+
+  if (!abort_now && usrsctp_shutdown(s->so, SHUT_WR) < 0 && errno != ENOTCONN) {
+    usctp_abort_so(s->so);
+    abort_now = 1;
   }
-  s->close_deadline = s->linger_ms ? usctp_now_ms() + s->linger_ms : 0;
-  usctp_set_ready(s, usctp_closer_wake, NULL);
+  s->close_aborted = abort_now;
+  s->close_deadline = abort_now      ? usctp_now_ms()
+                      : s->linger_ms ? usctp_now_ms() + s->linger_ms
+                                     : 0;
+  /* The owner is gone: its readiness callback and its fd with it. */
+  pthread_mutex_lock(&s->lock);
+  s->ready = usctp_closer_wake;
+  s->ready_arg = s;
+  __atomic_store_n(&s->efd_used, 0, __ATOMIC_RELEASE);
+  efd = s->efd;
+  s->efd = -1;
+  pthread_mutex_unlock(&s->lock);
+  if (efd >= 0)
+    close(efd);
   pthread_once(&usctp_closer.once, usctp_closer_init);
   pthread_mutex_lock(&usctp_closer.lock);
-  if (!usctp_closer.running) {
-    usctp_closer.drain_by = 0;
-    started = pthread_create(&usctp_closer.thread, NULL, usctp_closer_main,
-                             NULL) == 0;
-    usctp_closer.running = started;
-  }
-  if (started) {
+  usctp_closer.stats.lingering++;
+  if (usctp_closer_start() == 0) {
     s->close_next = usctp_closer.head;
+    s->close_dirty = 1;
     usctp_closer.head = s;
-    usctp_closer.stats.lingering++;
     usctp_closer.gen++;
     pthread_cond_signal(&usctp_closer.cond);
-  } else {
-    usctp_closer.stats.linger_aborted++;
+    pthread_mutex_unlock(&usctp_closer.lock);
+    return;
   }
+  /* No thread to wait with: the last resort is the close itself. */
+  usctp_closer.stats.lingering--;
+  usctp_closer.stats.linger_aborted++;
   pthread_mutex_unlock(&usctp_closer.lock);
-  if (!started)
-    usctp_abort(s); /* no thread to wait with: never the racy close */
+  if (!abort_now)
+    usctp_abort_so(s->so);
+  usctp_free(s);
 }
 
 static void usctp_close(mstls_sctp_sock *s) {
   if (mstls_sctp_usrsctp_is_nothreads() || !usctp_has_assoc(s))
     usctp_free(s);
   else
-    usctp_linger(s);
+    usctp_hand_over(s, 0);
 }
 
-/* Release: let the closer finish graceful closes for a bounded time, abort
- * the rest, and wait for it to end. */
-static void usctp_closer_stop(void) {
-  pthread_t thread;
+/* ABORT the association, then free the socket -- once it is gone. */
+static void usctp_abort(mstls_sctp_sock *s) {
+  usctp_abort_so(s->so);
+  if (mstls_sctp_usrsctp_is_nothreads() || !usctp_has_assoc(s))
+    usctp_free(s);
+  else
+    usctp_hand_over(s, 1);
+}
+
+/* Release: let the closer finish graceful closes for a bounded time and
+ * abort the rest. @return 0 once it ended, MSTLS_E_AGAIN if it still
+ * holds associations that could not be aborted yet (still being set up):
+ * it keeps them, and a later release tries again. */
+static int usctp_closer_stop(void) {
+  uint64_t until;
+  int rc = 0;
 
   pthread_once(&usctp_closer.once, usctp_closer_init);
   pthread_mutex_lock(&usctp_closer.lock);
-  if (!usctp_closer.running) {
-    pthread_mutex_unlock(&usctp_closer.lock);
-    return;
+  if (usctp_closer.running) {
+    usctp_closer.drain_by = usctp_now_ms() + USCTP_RELEASE_WAIT_MS;
+    usctp_closer.gen++;
+    pthread_cond_signal(&usctp_closer.cond);
+    /* Room for the abort round after the deadline. */
+    until = usctp_closer.drain_by + 2 * USCTP_CLOSER_TICK_MS;
+    while (usctp_closer.running &&
+           usctp_wait_until(&usctp_closer.done, until) == 0) {
+    }
+    rc = usctp_closer.running ? MSTLS_E_AGAIN : 0;
   }
-  usctp_closer.drain_by = usctp_now_ms() + USCTP_RELEASE_WAIT_MS;
-  usctp_closer.gen++;
-  pthread_cond_signal(&usctp_closer.cond);
-  thread = usctp_closer.thread;
   pthread_mutex_unlock(&usctp_closer.lock);
-  pthread_join(thread, NULL);
-  pthread_mutex_lock(&usctp_closer.lock);
-  usctp_closer.running = 0;
-  usctp_closer.drain_by = 0;
-  pthread_mutex_unlock(&usctp_closer.lock);
+  return rc;
 }
 
 int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats) {
@@ -1136,68 +1240,83 @@ static int usctp_finish_open(struct socket *so, const mstls_sctp_config *cfg,
   return 0;
 }
 
+/* Connect the wrapped socket (an AF_CONN link, or UDP encapsulation).
+ * @return 0 or -1 (errno). */
+static int usctp_connect_to(mstls_sctp_sock *s, const mstls_sctp_config *cfg,
+                            const mstls_sctp_addrs *remote,
+                            const mstls_sctp_addrs *local, uint16_t port,
+                            struct sockaddr_conn *sc) {
+  struct sctp_udpencaps enc;
+  mstls_sctp_addrs bound;
+
+  if (cfg->link != NULL) {
+    sc->sconn_port = htons(port);
+    return usrsctp_connect(s->so, (struct sockaddr *)sc, sizeof(*sc));
+  }
+  /* RFC 6951 §5: one remote UDP port for every address of the peer. */
+  memset(&enc, 0, sizeof(enc));
+  enc.sue_address.ss_family = remote->a[0].ss_family;
+  enc.sue_port = htons(cfg->remote_udp_port ? cfg->remote_udp_port : port);
+  if (usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &enc,
+                         sizeof(enc)) < 0)
+    return -1;
+  if (local->n > 0) {
+    bound = *local;
+    usctp_set_port(&bound, cfg->local_port);
+    if (usctp_bind(s->so, &bound) < 0)
+      return -1;
+  }
+  if (remote->n == 1)
+    return usrsctp_connect(
+        s->so, (struct sockaddr *)(uintptr_t)&remote->a[0],
+        mstls_sctp_sa_len((const struct sockaddr *)&remote->a[0]));
+  {
+    /* RFC 6458 §9.9: every peer address at once; the first is the
+     * primary path. */
+    uint8_t packed[sizeof(remote->a)];
+    mstls_sctp_addrs_pack(remote, packed);
+    return usrsctp_connectx(s->so, (const struct sockaddr *)packed,
+                            (int)remote->n, NULL);
+  }
+}
+
 int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
                                const mstls_sctp_ops **pops,
                                const mstls_sctp_config *cfg,
                                const mstls_sctp_addrs *remote,
                                const mstls_sctp_addrs *local, uint16_t port) {
+  struct sockaddr_conn sc;
   struct socket *so = NULL;
+  mstls_sctp_sock *s;
   int rc;
 
   if (cfg->link != NULL) {
-    struct sockaddr_conn sc;
     if (local->n > 0)
       return MSTLS_E_INVALID_ARGUMENT; /* a link has one address */
     rc = usctp_open_conn(&so, cfg, cfg->local_port, &sc);
-    if (rc != 0)
-      return rc;
-    sc.sconn_port = htons(port);
-    if (usrsctp_connect(so, (struct sockaddr *)&sc, sizeof(sc)) < 0 &&
-        errno != EINPROGRESS)
-      goto fail;
-    return usctp_finish_open(so, cfg, ps, pops);
   } else {
-    const int family = remote->a[0].ss_family;
-    struct sctp_udpencaps enc;
-    mstls_sctp_addrs bound;
-
-    if (remote->n == 0 || (local->n > 0 && local->a[0].ss_family != family))
+    if (remote->n == 0 ||
+        (local->n > 0 && local->a[0].ss_family != remote->a[0].ss_family))
       return MSTLS_E_INVALID_ARGUMENT;
-    rc = usctp_open(&so, family, cfg);
-    if (rc != 0)
-      return rc;
-    /* RFC 6951 §5: one remote UDP port for every address of the peer. */
-    memset(&enc, 0, sizeof(enc));
-    enc.sue_address.ss_family = (sa_family_t)family;
-    enc.sue_port = htons(cfg->remote_udp_port ? cfg->remote_udp_port : port);
-    if (usrsctp_setsockopt(so, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &enc,
-                           sizeof(enc)) < 0)
-      goto fail;
-    if (local->n > 0) {
-      bound = *local;
-      usctp_set_port(&bound, cfg->local_port);
-      if (usctp_bind(so, &bound) < 0)
-        goto fail;
-    }
-    if (remote->n == 1) {
-      rc = usrsctp_connect(
-          so, (struct sockaddr *)(uintptr_t)&remote->a[0],
-          mstls_sctp_sa_len((const struct sockaddr *)&remote->a[0]));
-    } else {
-      /* RFC 6458 §9.9: every peer address at once; the first is the
-       * primary path. */
-      uint8_t packed[sizeof(remote->a)];
-      mstls_sctp_addrs_pack(remote, packed);
-      rc = usrsctp_connectx(so, (const struct sockaddr *)packed, (int)remote->n,
-                            NULL);
-    }
-    if (rc < 0 && errno != EINPROGRESS)
-      goto fail;
-    return usctp_finish_open(so, cfg, ps, pops);
+    rc = usctp_open(&so, remote->a[0].ss_family, cfg);
   }
-fail:
-  usrsctp_close(so);
-  return MSTLS_E_TRANSPORT;
+  if (rc != 0)
+    return rc;
+  /* Wrapped before the connect: once an association exists, the socket
+   * is closed only through usctp_close() ("Closing"). */
+  s = usctp_sock_wrap(so, cfg);
+  if (s == NULL) {
+    usrsctp_close(so);
+    return MSTLS_E_NOMEM;
+  }
+  if (usctp_connect_to(s, cfg, remote, local, port, &sc) < 0 &&
+      errno != EINPROGRESS) {
+    usctp_close(s);
+    return MSTLS_E_TRANSPORT;
+  }
+  *ps = s;
+  *pops = &usctp_ops;
+  return 0;
 }
 
 int mstls_sctp_usrsctp_listen(mstls_sctp_sock **ps, const mstls_sctp_ops **pops,

@@ -258,13 +258,17 @@ mstls_strm *mstls_sess_stream(mstls_session *s, uint16_t id, int create,
 static int sess_mark_failed(void *p, void *ctx) {
   mstls_strm *st = p;
   mstls_session *s = ctx;
+  /* After an orderly end, what an established stream received stays
+   * readable: an open one, or one we already said close_notify on. */
+  st->drain = s->err == MSTLS_E_CLOSED && st->has_channel &&
+              (st->state == MSTLS_STREAM_OPEN ||
+               (st->state == MSTLS_STREAM_CLOSED && !st->peer_closed));
   switch (st->state) {
   case MSTLS_STREAM_IDLE:
   case MSTLS_STREAM_HANDSHAKING:
   case MSTLS_STREAM_OPEN:
   case MSTLS_STREAM_PLAINTEXT:
     if (s->err == MSTLS_E_CLOSED) {
-      st->drain = st->state == MSTLS_STREAM_OPEN;
       st->state = MSTLS_STREAM_CLOSED; /* the transport closed in order */
       break;
     }

@@ -934,6 +934,9 @@ static long strm_recv_closed(mstls_strm *st, uint8_t *buf, size_t len) {
     }
     st->drain = 0;
   }
+  if (st->state == MSTLS_STREAM_FAILED) {
+    return st->err;
+  }
   return st->peer_closed ? 0 : MSTLS_E_CLOSED;
 }
 
@@ -989,11 +992,13 @@ long mstls_session_recv_any(mstls_session *s, uint16_t *pstream, void *buf,
     if (n == 0) {
       st->eof_reported = 1;
     }
-    if (strm_queued(st) && st->state != MSTLS_STREAM_FAILED) {
+    /* A stream still draining may hold the rest of a record in GnuTLS,
+     * which strm_queued() does not see. */
+    if ((strm_queued(st) || st->drain) && st->state != MSTLS_STREAM_FAILED) {
       mstls_sess_ready_add(s, st);
     }
     *pstream = st->id;
-    return s->err && n < 0 ? s->err : n;
+    return s->err && s->err != MSTLS_E_CLOSED && n < 0 ? s->err : n;
   }
   return s->err ? s->err : MSTLS_E_AGAIN;
 }

@@ -261,8 +261,9 @@ static void test_shutdown_before_last_finished(void **state) {
  * delivered every message sent before the SHUTDOWN: the server still
  * reads each stream's data, then 0 for its close_notify. @p any reads through
  * mstls_session_recv_any(); @p send_first has the server send before it
- * reads, which ends its session (MSTLS_E_CLOSED) first. */
-static void data_then_close(int any, int send_first) {
+ * reads, which ends its session (MSTLS_E_CLOSED) first; @p bye_first has
+ * it say close_notify on streams 1 and 2 before the client sends. */
+static void data_then_close(int any, int send_first, int bye_first) {
   sctp_h h;
   mstls_session *cs, *ss;
   char buf[16];
@@ -271,11 +272,17 @@ static void data_then_close(int any, int send_first) {
   int step, rc, got1 = 0, got2 = 0;
 
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
-  h.port = (uint16_t)(5976 + any * 2 + send_first);
+  h.port = (uint16_t)(5976 + any * 4 + send_first * 2 + bye_first);
   assert_int_equal(sctp_h_start(&h), 0);
   assert_int_equal(sctp_h_handshake(&h, 2000), 0);
   cs = mstls_sctp_assoc_get_session(h.cli);
   ss = mstls_sctp_assoc_get_session(h.srv);
+  if (bye_first) {
+    /* The server has said close_notify on both streams already; the
+     * client's data on them still counts. */
+    assert_int_equal(mstls_stream_bye(ss, 1), 0);
+    assert_int_equal(mstls_stream_bye(ss, 2), 0);
+  }
   assert_int_equal(mstls_stream_send(cs, 1, "one", 3), 3);
   assert_int_equal(mstls_stream_send(cs, 2, "two", 3), 3);
   rc = mstls_sctp_assoc_shutdown(h.cli);
@@ -297,17 +304,24 @@ static void data_then_close(int any, int send_first) {
     assert_int_equal(mstls_session_handshake(ss), 0);
   }
   if (any) {
-    for (step = 0; step < 4; step++) {
+    int eofs = 0;
+    for (step = 0; step < 20; step++) {
       n = mstls_session_recv_any(ss, &sid, buf, sizeof(buf));
       if (n == 3 && sid == 1 && memcmp(buf, "one", 3) == 0)
         got1++;
       else if (n == 3 && sid == 2 && memcmp(buf, "two", 3) == 0)
         got2++;
+      else if (n == 0)
+        eofs++; /* a close_notify, once per stream */
       else
-        assert_int_equal(n, 0); /* a close_notify */
+        break;
     }
     assert_int_equal(got1, 1);
     assert_int_equal(got2, 1);
+    assert_int_equal(eofs, NSTREAMS);
+    /* The data and the close_notifies, then the end (or, while the
+     * session has not ended, nothing more). */
+    assert_int_equal(n, send_first ? MSTLS_E_CLOSED : MSTLS_E_AGAIN);
   } else {
     assert_int_equal(mstls_stream_recv(ss, 1, buf, sizeof(buf)), 3);
     assert_memory_equal(buf, "one", 3);
@@ -326,22 +340,32 @@ static void data_then_close(int any, int send_first) {
 
 static void test_data_then_close_stream_recv(void **state) {
   (void)state;
-  data_then_close(0, 0);
+  data_then_close(0, 0, 0);
 }
 
 static void test_data_then_close_recv_any(void **state) {
   (void)state;
-  data_then_close(1, 0);
+  data_then_close(1, 0, 0);
 }
 
 static void test_data_after_send_found_close(void **state) {
   (void)state;
-  data_then_close(0, 1);
+  data_then_close(0, 1, 0);
 }
 
 static void test_data_after_send_found_close_any(void **state) {
   (void)state;
-  data_then_close(1, 1);
+  data_then_close(1, 1, 0);
+}
+
+static void test_data_after_own_bye(void **state) {
+  (void)state;
+  data_then_close(0, 1, 1);
+}
+
+static void test_data_after_own_bye_any(void **state) {
+  (void)state;
+  data_then_close(1, 1, 1);
 }
 
 int main(void) {
@@ -350,6 +374,8 @@ int main(void) {
       cmocka_unit_test(test_data_then_close_recv_any),
       cmocka_unit_test(test_data_after_send_found_close),
       cmocka_unit_test(test_data_after_send_found_close_any),
+      cmocka_unit_test(test_data_after_own_bye),
+      cmocka_unit_test(test_data_after_own_bye_any),
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
       cmocka_unit_test(test_crossing_shutdowns),

@@ -204,6 +204,32 @@ static void test_linger_runs_out(void **state) {
   finish(&h);
 }
 
+/* An association deleted while still being set up (its INIT unanswered)
+ * cannot be aborted yet (usrsctp refuses an ABORT before COOKIE-ECHO),
+ * nor may its socket be closed while it exists: the closer keeps it past
+ * linger_ms until SCTP gives up on the INIT (the failover profile: four
+ * INITs, about 2.4 s), then frees it, counted as aborted. Every packet is
+ * dropped, so it can never come up, whatever the load. */
+static void test_del_while_connecting(void **state) {
+  const mstls_sctp_usrsctp_stats base = stats_now();
+  sctp_h h;
+
+  (void)state;
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_PARALLEL);
+  h.port = 5106;
+  mstls_sctp_config_failover(&h.ccfg);
+  h.ccfg.linger_ms = 50;
+  drop_all = 1;
+  assert_int_equal(sctp_h_start(&h), 0);
+  mstls_sctp_link_pair_set_tap(h.pair, tap, NULL);
+  (void)mstls_sctp_link_pair_pump(h.pair); /* the INIT, dropped */
+  mstls_sctp_assoc_del(h.cli);
+  h.cli = NULL;
+  assert_int_equal(stats_now().lingering, base.lingering + 1);
+  wait_stats(&h, &base, 0, 1);
+  finish(&h);
+}
+
 /* The last release of the stack does not wait for a silent peer beyond
  * its bound: what still lingers is aborted, and the stack stops. */
 static void test_release_aborts_lingering(void **state) {
@@ -277,6 +303,7 @@ int main(void) {
       cmocka_unit_test(test_del_live_is_graceful),
       cmocka_unit_test(test_del_discards_late_data),
       cmocka_unit_test(test_linger_runs_out),
+      cmocka_unit_test(test_del_while_connecting),
       cmocka_unit_test(test_release_aborts_lingering),
       cmocka_unit_test(test_bad_arguments),
   };

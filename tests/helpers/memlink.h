@@ -41,10 +41,10 @@ void memlink_callbacks(mstls_callbacks *cb, int side);
 void memlink_set_tamper(memlink *l, memlink_tamper_fn fn, void *ctx);
 /* Drop everything sent by a side from now on (a vanished peer). */
 void memlink_set_blackhole(memlink *l, int side, int on);
-/* Make pushes of a side fail with this error (0: normal). */
 /* The transport towards @p side ended in order: once the messages queued
  * for it are pulled, its blocking pull returns MSTLS_E_CLOSED. */
 void memlink_set_closed(memlink *l, int side);
+/* Make pushes of a side fail with this error (0: normal). */
 void memlink_set_push_error(memlink *l, int side, int err);
 /* A transport that fills up: the next @p n pushes of a side are taken,
  * later ones return MSTLS_E_AGAIN (-1: no limit, the default). */
