@@ -337,8 +337,9 @@ MSTLS_EXTERN uint16_t mstls_sctp_usrsctp_get_port(void);
  *        then usrsctp_finish, retried a bounded number of times while
  *        packets and timers are still processed.
  * @return 0, MSTLS_E_INVALID_STATE (not running), MSTLS_E_AGAIN
- *         (associations still alive after the retries; the stack keeps
- *         running and may be released again).
+ *         (associations still alive after the retries, or one deleted
+ *         while still being set up that can be neither aborted nor freed
+ *         yet; the stack keeps running and may be released again).
  */
 MSTLS_EXTERN int mstls_sctp_usrsctp_release(void);
 
@@ -774,8 +775,9 @@ MSTLS_EXTERN int mstls_sctp_assoc_shutdown(mstls_sctp_assoc *assoc);
 MSTLS_EXTERN void mstls_sctp_assoc_abort(mstls_sctp_assoc *assoc);
 
 /** @brief Free the association, its socket and its session (NULL ignored).
- *  An association still up (no shutdown, or one not yet complete) is
- *  closed gracefully in the background: the queued data is delivered,
+ *  The readiness callback and the fd of mstls_sctp_assoc_get_fd() end
+ *  here. An association still up (no shutdown, or one not yet complete)
+ *  is closed gracefully in the background: the queued data is delivered,
  *  then SCTP SHUTDOWN. With usrsctp the library keeps the socket until
  *  SCTP reports the association gone (closing the socket of a live
  *  association races usrsctp's own threads), discarding what still
