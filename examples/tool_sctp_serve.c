@@ -218,7 +218,20 @@ static void tsrv_print_counters(tsrv *sv, const char *when,
 
   sv->n.live = sv->live;
   if (sv->report_fd < 0) {
+    mstls_sctp_usrsctp_stats us;
+
     tool_sctp_print_counters(&sv->n, when);
+    /* Associations this process deleted while still up, closing in the
+     * background (mstls_sctp_config.linger_ms). */
+    if (sv->o->backend == MSTLS_SCTP_BACKEND_USRSCTP &&
+        mstls_sctp_usrsctp_get_stats(&us) == 0) {
+      printf("closing in the background (%s): now %llu, closed %llu, "
+             "aborted %llu\n",
+             when, (unsigned long long)us.lingering,
+             (unsigned long long)us.linger_closed,
+             (unsigned long long)us.linger_aborted);
+      fflush(stdout);
+    }
     return;
   }
   memset(&r, 0, sizeof(r));

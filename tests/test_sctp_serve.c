@@ -567,6 +567,9 @@ static void t_slowloris(void **state) {
   assert_int_equal(c.failed, 0);
   assert_int_equal(c.refused, 0);
   assert_int_equal(c.live, 0);
+  /* The closer's counters come with the exit counters. */
+  assert_int_equal(
+      srv_count_lines(&w, "closing in the background (exit): now "), 1);
   world_free(&w);
 }
 
