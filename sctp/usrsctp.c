@@ -208,7 +208,7 @@ int mstls_sctp_usrsctp_release(void) {
   /* usrsctp_finish() refuses while associations exist: let their timers
    * run (closing associations time out) and retry, a bounded number of
    * times. */
-  for (i = 0; i < 600; i++) {
+  for (i = 0; i < 3000; i++) {
     if (usrsctp_finish() == 0) {
       pthread_mutex_lock(&usctp_lock);
       usctp_refs = 0;
@@ -803,6 +803,9 @@ static void usctp_abort_so(struct socket *so) {
 /* Longest time mstls_sctp_usrsctp_release() gives the closer to finish
  * graceful closes before it aborts what is left. */
 #define USCTP_RELEASE_WAIT_MS 6000u
+/* Release gives up waiting for aborted associations to be freed after
+ * this much more (usrsctp frees them from its timer, at once normally). */
+#define USCTP_RELEASE_GUARD_MS 60000u
 /* The closer looks at every socket it holds at least this often. */
 #define USCTP_CLOSER_TICK_MS 1000u
 
@@ -814,6 +817,7 @@ static struct {
   int running;
   uint64_t gen;          /* bumped by upcalls, new sockets and release */
   uint64_t drain_by;     /* release: abort what is left by then (0: none) */
+  int drained;           /* a round after drain_by has run */
   uint64_t next_tick;    /* when every socket is looked at again */
   mstls_sctp_sock *head; /* sockets waiting for their association to end */
   mstls_sctp_usrsctp_stats stats;
@@ -873,13 +877,24 @@ static void usctp_discard(mstls_sctp_sock *s) {
   }
 }
 
+/* Whether the socket's association is still being set up: usrsctp
+ * refuses to abort it until the COOKIE exchange is done. */
+static int usctp_setting_up(mstls_sctp_sock *s) {
+  struct sctp_status st;
+  return usctp_get_status(s, &st) == 0 &&
+         (st.sstat_state == SCTP_COOKIE_WAIT ||
+          st.sstat_state == SCTP_COOKIE_ECHOED);
+}
+
 /* One round over @p list, without the closer's lock (every call into
  * usrsctp runs without it: the upcall takes it under usrsctp's locks).
- * @return the sockets still held; *next is their nearest deadline. */
+ * @return the sockets still held; *next is their nearest deadline, *busy
+ * how many of them are neither still being set up nor waiting for
+ * anything but a round after their deadline. */
 static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
                                            uint64_t drain_by, uint64_t *next,
-                                           uint64_t *closed,
-                                           uint64_t *aborted) {
+                                           uint64_t *closed, uint64_t *aborted,
+                                           uint64_t *busy) {
   const uint64_t now = usctp_now_ms();
   mstls_sctp_sock *keep = NULL;
 
@@ -911,6 +926,10 @@ static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
     keep = s;
     if (!expired && by != 0 && (*next == 0 || by < *next))
       *next = by;
+    /* Aborted but not yet freed (usrsctp frees it from a timer when the
+     * association was in use): gone at a later tick. */
+    if (!expired || !usctp_setting_up(s))
+      (*busy)++;
   }
   return keep;
 }
@@ -923,7 +942,7 @@ static void *usctp_closer_main(void *arg) {
     const uint64_t gen = usctp_closer.gen, drain_by = usctp_closer.drain_by;
     const uint64_t now = usctp_now_ms();
     const int tick = now >= usctp_closer.next_tick;
-    uint64_t next = 0, closed = 0, aborted = 0;
+    uint64_t next = 0, closed = 0, aborted = 0, busy = 0;
 
     if (list == NULL && drain_by != 0)
       break;
@@ -935,11 +954,16 @@ static void *usctp_closer_main(void *arg) {
     }
     usctp_closer.head = NULL;
     pthread_mutex_unlock(&usctp_closer.lock);
-    keep = usctp_closer_round(list, drain_by, &next, &closed, &aborted);
+    keep = usctp_closer_round(list, drain_by, &next, &closed, &aborted, &busy);
     pthread_mutex_lock(&usctp_closer.lock);
     usctp_closer.stats.lingering -= closed + aborted;
     usctp_closer.stats.linger_closed += closed;
     usctp_closer.stats.linger_aborted += aborted;
+    if (drain_by != 0 && now >= drain_by && busy == 0) {
+      /* All that is left is still being set up: release may judge. */
+      usctp_closer.drained = 1;
+      pthread_cond_broadcast(&usctp_closer.done);
+    }
     while (keep != NULL) {
       s = keep;
       keep = s->close_next;
@@ -1060,11 +1084,14 @@ static int usctp_closer_stop(void) {
   pthread_mutex_lock(&usctp_closer.lock);
   if (usctp_closer.running) {
     usctp_closer.drain_by = usctp_now_ms() + USCTP_RELEASE_WAIT_MS;
+    usctp_closer.drained = 0;
     usctp_closer.gen++;
     pthread_cond_signal(&usctp_closer.cond);
-    /* Room for the abort round after the deadline. */
-    until = usctp_closer.drain_by + 2 * USCTP_CLOSER_TICK_MS;
-    while (usctp_closer.running &&
+    /* Until it ends, or holds only associations still being set up once
+     * drain_by has passed: events, whatever the load. The bound is only
+     * against a stack that never frees an aborted association. */
+    until = usctp_closer.drain_by + USCTP_RELEASE_GUARD_MS;
+    while (usctp_closer.running && !usctp_closer.drained &&
            usctp_wait_until(&usctp_closer.done, until) == 0) {
     }
     rc = usctp_closer.running ? MSTLS_E_AGAIN : 0;
