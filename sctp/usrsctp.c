@@ -68,7 +68,9 @@ void mstls_sctp_usrsctp_parse_event(const uint8_t *buf, size_t len,
 /* The stack ----------------------------------------------------------------*/
 
 static int usctp_closer_stop(void);
-static void usctp_abort_so(struct socket *so);
+static int usctp_abort_so(struct socket *so);
+struct mstls_sctp_sock;
+static void usctp_abort(struct mstls_sctp_sock *s);
 
 /* Live links: conn_output may run for an address whose link is being freed,
  * so a link is only used after it is found here. */
@@ -463,13 +465,16 @@ struct mstls_sctp_sock {
   int close_dirty;   /* an upcall came (under the closer's lock) */
   int close_check;   /* look at it this round (the closer's own) */
   int close_aborted; /* an ABORT was sent (the closer's own) */
+  int close_stuck;   /* the ABORT was refused: still being set up */
+  int refs;          /* upcalls that found it in the registry (atomic) */
 };
 
 /* Live wrappers. usrsctp calls the upcall outside its locks, with the
  * function and argument it read before any usrsctp_set_upcall() that
- * clears them, so an upcall may start after usctp_free(): it looks its
- * wrapper up here, under the read lock, and returns if it is gone. The
- * pointer is compared, never followed, until it is found. */
+ * changes them, so an upcall may start after usctp_free(): it looks its
+ * wrapper up here, under the read lock, takes a reference and returns if
+ * it is gone. The pointer is compared, never followed, until it is found.
+ * The lock is held for the lookup only, never across a callback. */
 static pthread_rwlock_t usctp_socks_lock = PTHREAD_RWLOCK_INITIALIZER;
 static void *usctp_socks; /* tsearch() tree */
 
@@ -488,22 +493,29 @@ static void usctp_signal(mstls_sctp_sock *s) {
 static void usctp_upcall(struct socket *so, void *arg, int flags) {
   mstls_sctp_sock *s = arg;
 
+  int found;
+
   (void)so;
   (void)flags;
   pthread_rwlock_rdlock(&usctp_socks_lock);
-  if (tfind(s, &usctp_socks, usctp_ptr_cmp) != NULL) {
-    /* The ready callback runs under s->lock so that set_ready(NULL) is a
-     * barrier: once it returned, the owner may be freed. */
-    pthread_mutex_lock(&s->lock);
-    s->gen++;
-    pthread_cond_broadcast(&s->cond);
-    if (s->ready != NULL)
-      s->ready(s->ready_arg);
-    if (__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
-      usctp_signal(s);
-    pthread_mutex_unlock(&s->lock);
-  }
+  found = s != NULL && tfind(s, &usctp_socks, usctp_ptr_cmp) != NULL;
+  if (found)
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
   pthread_rwlock_unlock(&usctp_socks_lock);
+  if (!found)
+    return;
+  /* The ready callback runs under s->lock so that set_ready(NULL) is a
+   * barrier: once it returned, the owner may be freed. */
+  pthread_mutex_lock(&s->lock);
+  s->gen++;
+  if (s->ready != NULL)
+    s->ready(s->ready_arg);
+  if (__atomic_load_n(&s->efd_used, __ATOMIC_ACQUIRE))
+    usctp_signal(s);
+  __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+  /* Wakes waiters on gen, and usctp_free() waiting for refs. */
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
 }
 
 static mstls_sctp_sock *usctp_sock_wrap(struct socket *so,
@@ -722,17 +734,17 @@ static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
   if (so == NULL)
     return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
                                                         : MSTLS_E_TRANSPORT;
-  /* The association is up: abort it before the close ("Closing"). */
-  if (usctp_setup(so, cfg, 1) < 0) {
-    usctp_abort_so(so);
-    usrsctp_close(so);
-    return MSTLS_E_TRANSPORT;
-  }
+  /* The association is up: the socket is wrapped first, so that every
+   * failure below ends through usctp_abort() ("Closing"). */
   ns = usctp_sock_wrap(so, cfg);
   if (ns == NULL) {
-    usctp_abort_so(so);
-    usrsctp_close(so);
+    (void)usctp_abort_so(so);
+    usrsctp_close(so); /* an accepted association takes the ABORT */
     return MSTLS_E_NOMEM;
+  }
+  if (usctp_setup(so, cfg, 1) < 0) {
+    usctp_abort(ns);
+    return MSTLS_E_TRANSPORT;
   }
   *pnew = ns;
   return 0;
@@ -749,11 +761,17 @@ static void usctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg);
 /* Free the socket. Only safe once the stack holds no association of it
  * (or in NOTHREADS mode, where no other thread runs the stack). */
 static void usctp_free(mstls_sctp_sock *s) {
-  /* Waits out an upcall on s, and keeps later ones off it. */
+  /* Later upcalls find it gone; wait out those that found it. */
   pthread_rwlock_wrlock(&usctp_socks_lock);
   tdelete(s, &usctp_socks, usctp_ptr_cmp);
   pthread_rwlock_unlock(&usctp_socks_lock);
-  usrsctp_set_upcall(s->so, NULL, NULL);
+  pthread_mutex_lock(&s->lock);
+  while (__atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) != 0)
+    pthread_cond_wait(&s->cond, &s->lock);
+  pthread_mutex_unlock(&s->lock);
+  /* Never a NULL function: usrsctp reads the pointer twice without a
+   * lock. A NULL argument finds nothing in the registry. */
+  usrsctp_set_upcall(s->so, usctp_upcall, NULL);
   usrsctp_close(s->so);
   if (s->efd >= 0)
     close(s->efd);
@@ -766,18 +784,21 @@ static void usctp_free(mstls_sctp_sock *s) {
  * under the lock that packet processing holds, so a packet in flight took
  * its reference to the socket before it and a later one finds no
  * association. An association still being set up cannot be aborted that
- * way (EINVAL); the closer then waits for it to come up or give up. Linger
- * 0 makes a close in NOTHREADS mode abort it. */
-static void usctp_abort_so(struct socket *so) {
+ * way (EINVAL: @return -1); the closer then waits for it to come up or
+ * give up. Linger 0 makes a close in NOTHREADS mode abort it. */
+static int usctp_abort_so(struct socket *so) {
   static const uint8_t none;
   struct sctp_sndinfo si;
   struct linger l = {1, 0};
+  int refused;
 
   memset(&si, 0, sizeof(si));
   si.snd_flags = SCTP_ABORT;
-  (void)usrsctp_sendv(so, &none, 0, NULL, 0, &si, sizeof(si),
-                      SCTP_SENDV_SNDINFO, 0);
+  refused = usrsctp_sendv(so, &none, 0, NULL, 0, &si, sizeof(si),
+                          SCTP_SENDV_SNDINFO, 0) < 0 &&
+            errno == EINVAL;
   (void)usrsctp_setsockopt(so, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  return refused ? -1 : 0;
 }
 
 /* Closing -------------------------------------------------------------------
@@ -877,20 +898,11 @@ static void usctp_discard(mstls_sctp_sock *s) {
   }
 }
 
-/* Whether the socket's association is still being set up: usrsctp
- * refuses to abort it until the COOKIE exchange is done. */
-static int usctp_setting_up(mstls_sctp_sock *s) {
-  struct sctp_status st;
-  return usctp_get_status(s, &st) == 0 &&
-         (st.sstat_state == SCTP_COOKIE_WAIT ||
-          st.sstat_state == SCTP_COOKIE_ECHOED);
-}
-
 /* One round over @p list, without the closer's lock (every call into
  * usrsctp runs without it: the upcall takes it under usrsctp's locks).
  * @return the sockets still held; *next is their nearest deadline, *busy
- * how many of them are neither still being set up nor waiting for
- * anything but a round after their deadline. */
+ * how many of them are not known to be stuck in set-up past their
+ * deadline. Release's drain deadline becomes each socket's own. */
 static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
                                            uint64_t drain_by, uint64_t *next,
                                            uint64_t *closed, uint64_t *aborted,
@@ -905,12 +917,12 @@ static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
 
     list = s->close_next;
     if (drain_by != 0 && (by == 0 || drain_by < by))
-      by = drain_by;
+      by = s->close_deadline = drain_by;
     expired = by != 0 && now >= by;
     if (s->close_check || expired) {
       usctp_discard(s);
       if (expired && usctp_has_assoc(s)) {
-        usctp_abort_so(s->so);
+        s->close_stuck = usctp_abort_so(s->so) < 0;
         s->close_aborted = 1;
       }
       if (!usctp_has_assoc(s)) {
@@ -928,7 +940,7 @@ static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
       *next = by;
     /* Aborted but not yet freed (usrsctp frees it from a timer when the
      * association was in use): gone at a later tick. */
-    if (!expired || !usctp_setting_up(s))
+    if (!expired || !s->close_stuck)
       (*busy)++;
   }
   return keep;
@@ -1017,8 +1029,10 @@ static int usctp_closer_start(void) {
 static void usctp_hand_over(mstls_sctp_sock *s, int abort_now) {
   int efd;
 
+  /* Before usctp_closer_wake can run on the closer's condition. */
+  pthread_once(&usctp_closer.once, usctp_closer_init);
   if (!abort_now && usrsctp_shutdown(s->so, SHUT_WR) < 0 && errno != ENOTCONN) {
-    usctp_abort_so(s->so);
+    (void)usctp_abort_so(s->so);
     abort_now = 1;
   }
   s->close_aborted = abort_now;
@@ -1035,7 +1049,6 @@ static void usctp_hand_over(mstls_sctp_sock *s, int abort_now) {
   pthread_mutex_unlock(&s->lock);
   if (efd >= 0)
     close(efd);
-  pthread_once(&usctp_closer.once, usctp_closer_init);
   pthread_mutex_lock(&usctp_closer.lock);
   usctp_closer.stats.lingering++;
   if (usctp_closer_start() == 0) {
@@ -1052,7 +1065,7 @@ static void usctp_hand_over(mstls_sctp_sock *s, int abort_now) {
   usctp_closer.stats.linger_aborted++;
   pthread_mutex_unlock(&usctp_closer.lock);
   if (!abort_now)
-    usctp_abort_so(s->so);
+    (void)usctp_abort_so(s->so);
   usctp_free(s);
 }
 
@@ -1065,7 +1078,7 @@ static void usctp_close(mstls_sctp_sock *s) {
 
 /* ABORT the association, then free the socket -- once it is gone. */
 static void usctp_abort(mstls_sctp_sock *s) {
-  usctp_abort_so(s->so);
+  (void)usctp_abort_so(s->so);
   if (mstls_sctp_usrsctp_is_nothreads() || !usctp_has_assoc(s))
     usctp_free(s);
   else
@@ -1095,6 +1108,10 @@ static int usctp_closer_stop(void) {
            usctp_wait_until(&usctp_closer.done, until) == 0) {
     }
     rc = usctp_closer.running ? MSTLS_E_AGAIN : 0;
+    /* What it keeps has its deadline (the closer wrote drain_by into
+     * each); later closes get their own linger_ms again. */
+    if (rc != 0)
+      usctp_closer.drain_by = 0;
   }
   pthread_mutex_unlock(&usctp_closer.lock);
   return rc;

@@ -338,44 +338,29 @@ static void data_then_close(int any, int send_first, int bye_first) {
   sctp_h_close(&h);
 }
 
-static void test_data_then_close_stream_recv(void **state) {
-  (void)state;
-  data_then_close(0, 0, 0);
+typedef struct dtc_case {
+  int any, send_first, bye_first;
+} dtc_case;
+
+static dtc_case dtc_cases[] = {{0, 0, 0}, {1, 0, 0}, {0, 1, 0},
+                               {1, 1, 0}, {0, 1, 1}, {1, 1, 1}};
+
+static void test_data_then_close(void **state) {
+  const dtc_case *c = *state;
+  data_then_close(c->any, c->send_first, c->bye_first);
 }
 
-static void test_data_then_close_recv_any(void **state) {
-  (void)state;
-  data_then_close(1, 0, 0);
-}
-
-static void test_data_after_send_found_close(void **state) {
-  (void)state;
-  data_then_close(0, 1, 0);
-}
-
-static void test_data_after_send_found_close_any(void **state) {
-  (void)state;
-  data_then_close(1, 1, 0);
-}
-
-static void test_data_after_own_bye(void **state) {
-  (void)state;
-  data_then_close(0, 1, 1);
-}
-
-static void test_data_after_own_bye_any(void **state) {
-  (void)state;
-  data_then_close(1, 1, 1);
-}
+#define DTC(name, i)                                                           \
+  { name, test_data_then_close, NULL, NULL, &dtc_cases[i] }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_data_then_close_stream_recv),
-      cmocka_unit_test(test_data_then_close_recv_any),
-      cmocka_unit_test(test_data_after_send_found_close),
-      cmocka_unit_test(test_data_after_send_found_close_any),
-      cmocka_unit_test(test_data_after_own_bye),
-      cmocka_unit_test(test_data_after_own_bye_any),
+      DTC("test_data_then_close_stream_recv", 0),
+      DTC("test_data_then_close_recv_any", 1),
+      DTC("test_data_after_send_found_close", 2),
+      DTC("test_data_after_send_found_close_any", 3),
+      DTC("test_data_after_own_bye", 4),
+      DTC("test_data_after_own_bye_any", 5),
       cmocka_unit_test(test_dead_association_fails_streams),
       cmocka_unit_test(test_1000_short_associations),
       cmocka_unit_test(test_crossing_shutdowns),

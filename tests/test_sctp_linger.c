@@ -262,6 +262,49 @@ static void test_release_aborts_lingering(void **state) {
   assert_int_equal(mstls_sctp_usrsctp_init(0, 0), 0);
 }
 
+/* The last release while an association deleted before its INIT was
+ * answered is still being set up: it cannot be aborted, so the release
+ * says so (MSTLS_E_AGAIN) once its 6 s drain has passed, and the stack
+ * keeps running; when SCTP gives up on the INIT (20 INITs 1 s apart, 14 s
+ * after the drain at the earliest) the closer frees it, and the next
+ * release succeeds. Had the release waited for it instead, it would have
+ * returned 0. */
+static void test_release_while_connecting(void **state) {
+  mstls_sctp_usrsctp_stats base;
+  sctp_h h;
+
+  (void)state;
+  assert_int_equal(mstls_sctp_usrsctp_init(0, 0), 0);
+  base = stats_now();
+  sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_PARALLEL);
+  h.port = 5107;
+  h.ccfg.rto_initial_ms = 1000;
+  h.ccfg.rto_min_ms = 1000;
+  /* RTO.Max sets the shutdown guard (5 x RTO.Max = 50 s), which would
+   * otherwise end the association, shut down while set up, first. */
+  h.ccfg.rto_max_ms = 10000;
+  h.ccfg.init_max_attempts = 20;
+  h.ccfg.init_max_timeout_ms = 1000;
+  drop_all = 1;
+  assert_int_equal(sctp_h_start(&h), 0);
+  mstls_sctp_link_pair_set_tap(h.pair, tap, NULL);
+  (void)mstls_sctp_link_pair_pump(h.pair); /* the INIT, dropped */
+  mstls_sctp_assoc_del(h.cli);
+  h.cli = NULL;
+  mstls_sctp_listener_del(h.lst);
+  h.lst = NULL;
+  /* The group's reference, then the last one. */
+  assert_int_equal(mstls_sctp_usrsctp_release(), 0);
+  assert_int_equal(mstls_sctp_usrsctp_release(), MSTLS_E_AGAIN);
+  assert_int_equal(stats_now().lingering, base.lingering + 1);
+  wait_stats(&h, &base, 0, 1);
+  assert_int_equal(mstls_sctp_usrsctp_release(), 0);
+  mstls_sctp_link_pair_del(h.pair);
+  mstls_credentials_del(h.ccred);
+  mstls_credentials_del(h.scred);
+  assert_int_equal(mstls_sctp_usrsctp_init(0, 0), 0);
+}
+
 /* linger_ms beyond INT32_MAX is refused; INT32_MAX itself passes the
  * check (and the connect then fails for its own reason: this stack has no
  * UDP port). */
@@ -305,6 +348,7 @@ int main(void) {
       cmocka_unit_test(test_linger_runs_out),
       cmocka_unit_test(test_del_while_connecting),
       cmocka_unit_test(test_release_aborts_lingering),
+      cmocka_unit_test(test_release_while_connecting),
       cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, group_setup, sctp_h_group_teardown);
