@@ -117,10 +117,6 @@ void mstls_sctp_config_failover(mstls_sctp_config *config) {
   config->sack_delay_ms = 50;
 }
 
-static uint64_t assoc_now_ms(void) {
-  return mstls_clock_monotonic() / MSTLS_MILLISECONDS;
-}
-
 /* Callback wrappers: the session's user_data is the association; the
  * application's callbacks get its own user_data. */
 static int assoc_cb_recv(mstls_session *s, uint16_t stream, const uint8_t *d,
@@ -237,7 +233,7 @@ static int assoc_send_msg(mstls_sctp_assoc *a, uint16_t stream, uint32_t ppid,
     if (a->error != 0)
       return a->error; /* read while waiting (COMM_LOST, ...) */
     if (a->cfg.send_timeout_ms > 0) {
-      uint64_t now = assoc_now_ms();
+      uint64_t now = mstls_clock_monotonic_ms();
       if (deadline == 0)
         deadline = now + a->cfg.send_timeout_ms;
       if (now >= deadline) {
@@ -733,7 +729,7 @@ static int assoc_pull_msg(mstls_sctp_assoc *a, uint32_t *flags,
                           uint16_t *stream, uint8_t *buf, size_t len,
                           int timeout_ms) {
   uint64_t deadline =
-      timeout_ms < 0 ? 0 : assoc_now_ms() + (uint64_t)timeout_ms;
+      timeout_ms < 0 ? 0 : mstls_clock_monotonic_ms() + (uint64_t)timeout_ms;
 
   pthread_mutex_lock(&a->rlock);
   for (;;) {
@@ -769,7 +765,7 @@ static int assoc_pull_msg(mstls_sctp_assoc *a, uint32_t *flags,
     }
     wait_ms = -1;
     if (timeout_ms >= 0) {
-      uint64_t now = assoc_now_ms();
+      uint64_t now = mstls_clock_monotonic_ms();
       if (now >= deadline) {
         pthread_mutex_unlock(&a->rlock);
         return MSTLS_E_AGAIN;

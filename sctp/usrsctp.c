@@ -854,10 +854,6 @@ static void usctp_closer_init(void) {
   pthread_condattr_destroy(&attr);
 }
 
-static uint64_t usctp_now_ms(void) {
-  return mstls_clock_monotonic() / MSTLS_MILLISECONDS;
-}
-
 /* Wait on @p cond until @p ms (monotonic): pthread_cond_timedwait's
  * result. */
 static int usctp_wait_until(pthread_cond_t *cond, uint64_t ms) {
@@ -907,7 +903,7 @@ static mstls_sctp_sock *usctp_closer_round(mstls_sctp_sock *list,
                                            uint64_t drain_by, uint64_t *next,
                                            uint64_t *closed, uint64_t *aborted,
                                            uint64_t *busy) {
-  const uint64_t now = usctp_now_ms();
+  const uint64_t now = mstls_clock_monotonic_ms();
   mstls_sctp_sock *keep = NULL;
 
   while (list != NULL) {
@@ -952,7 +948,7 @@ static void *usctp_closer_main(void *arg) {
   for (;;) {
     mstls_sctp_sock *list = usctp_closer.head, *keep, *s;
     const uint64_t gen = usctp_closer.gen, drain_by = usctp_closer.drain_by;
-    const uint64_t now = usctp_now_ms();
+    const uint64_t now = mstls_clock_monotonic_ms();
     const int tick = now >= usctp_closer.next_tick;
     uint64_t next = 0, closed = 0, aborted = 0, busy = 0;
 
@@ -1036,8 +1032,8 @@ static void usctp_hand_over(mstls_sctp_sock *s, int abort_now) {
     abort_now = 1;
   }
   s->close_aborted = abort_now;
-  s->close_deadline = abort_now      ? usctp_now_ms()
-                      : s->linger_ms ? usctp_now_ms() + s->linger_ms
+  s->close_deadline = abort_now      ? mstls_clock_monotonic_ms()
+                      : s->linger_ms ? mstls_clock_monotonic_ms() + s->linger_ms
                                      : 0;
   /* The owner is gone: its readiness callback and its fd with it. */
   pthread_mutex_lock(&s->lock);
@@ -1096,7 +1092,7 @@ static int usctp_closer_stop(void) {
   pthread_once(&usctp_closer.once, usctp_closer_init);
   pthread_mutex_lock(&usctp_closer.lock);
   if (usctp_closer.running) {
-    usctp_closer.drain_by = usctp_now_ms() + USCTP_RELEASE_WAIT_MS;
+    usctp_closer.drain_by = mstls_clock_monotonic_ms() + USCTP_RELEASE_WAIT_MS;
     usctp_closer.drained = 0;
     usctp_closer.gen++;
     pthread_cond_signal(&usctp_closer.cond);

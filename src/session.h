@@ -34,7 +34,7 @@ struct mstls_strm {
   unsigned sent_bye : 1;
   unsigned peer_closed : 1;
   /* Open when the session ended in order (MSTLS_E_CLOSED): the records it
-   * received are still read out (mstls_strm_recv_closed()). */
+   * received are still read out (strm_recv_closed() in stream.c). */
   unsigned drain : 1;
   unsigned eof_reported : 1;
   unsigned counted_target : 1; /* counts toward handshake() completion */
