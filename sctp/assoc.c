@@ -508,11 +508,23 @@ static void assoc_log_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
     mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s on stream %u",
               (const void *)a, name, (unsigned)ri->event_stream);
     break;
+  case MSTLS_SCTP_EVENT_COMM_LOST:
+  case MSTLS_SCTP_EVENT_CANT_START:
+    /* Why: an ABORT from the peer (its cause code), or a peer that
+     * stopped answering (retransmissions or INITs ran out). */
+    if (ri->event_peer_abort)
+      mstls_log(MSTLS_LOG_INFO,
+                "sctp association %p: %s: the peer aborted (cause %u)",
+                (const void *)a, name, (unsigned)ri->event_cause);
+    else
+      mstls_log(MSTLS_LOG_INFO,
+                "sctp association %p: %s: no answer from the peer (error %u)",
+                (const void *)a, name, (unsigned)ri->event_cause);
+    a->down_logged = 1;
+    break;
   default:
     mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s", (const void *)a, name);
-    if (ri->event == MSTLS_SCTP_EVENT_COMM_LOST ||
-        ri->event == MSTLS_SCTP_EVENT_CANT_START ||
-        ri->event == MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE)
+    if (ri->event == MSTLS_SCTP_EVENT_SHUTDOWN_COMPLETE)
       a->down_logged = 1;
     break;
   }

@@ -21,6 +21,12 @@ typedef struct mstls_sctp_rcv {
   uint16_t event_stream; /* 0xffff: all streams */
   uint16_t event_in;     /* stream counts of COMM_UP/RESTART */
   uint16_t event_out;
+  /* COMM_LOST/CANT_START: the error the stack gave (sac_error: the cause
+   * code of a received ABORT, else 0) and whether the peer sent an ABORT
+   * (RFC 6458 §6.1.1: sac_info then holds that chunk); not aborted means
+   * the peer stopped answering. */
+  uint16_t event_cause;
+  int event_peer_abort;
   /* STREAM_RESET: the reset streams (event_count 16-bit ids, unaligned,
    * pointing into the read buffer; 0 ids: every stream), and whether the
    * reset was denied or failed (nothing was reset). */

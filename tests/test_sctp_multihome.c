@@ -347,7 +347,7 @@ static int mh_log_count(const mh_log *r, const char *a, const char *b) {
 
 /* Up on both ends, with the stream counts; the path confirmations of a
  * two-address association with their address; down on the server when
- * the client aborts. */
+ * the client aborts, saying that the peer aborted. */
 static void test_log_events(void **state) {
   mh_pair p;
   mh_log r;
@@ -380,6 +380,12 @@ static void test_log_events(void **state) {
    * lost", or as an error of the socket, "the peer is gone", whichever
    * usrsctp gives first). */
   assert_int_equal(mh_log_count(&r, ": down: ", NULL), 2);
+  /* A notification says why: the client's ABORT, not a silent peer. */
+  assert_int_equal(mh_log_count(&r, ": down: communication lost",
+                                ": the peer aborted (cause ") +
+                       mh_log_count(&r, ": down: the peer is gone", NULL),
+                   1);
+  assert_int_equal(mh_log_count(&r, "no answer from the peer", NULL), 0);
   if (mh_have_second)
     assert_true(mh_log_count(&r, ": path 127.0.0.", ": confirmed") >= 1);
   mh_close(&p);

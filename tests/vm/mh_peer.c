@@ -27,7 +27,9 @@
  * (usrsctp: local UDP encapsulation port; the client also needs
  * --remote-udp-port), --streams N (default 8, at most 128), --max-retrans N
  * (Association.Max.Retrans and Path.Max.Retrans; default: the failover
- * profile's 3 and 2), --duration S
+ * profile's 3 and 2), --rto-max MS and --heartbeat MS (RTO.Max and the
+ * heartbeat interval; default: the failover profile's 1000 and 100),
+ * --duration S
  * (client: how
  * long to send at least, default 15), --timeout S (server: longest run,
  * default 120). The test PKI is made afresh in each process: the server writes
@@ -67,6 +69,8 @@ typedef struct mh_opts {
   uint16_t remote_udp_port;
   unsigned streams;
   unsigned max_retrans; /* 0: the failover profile's */
+  unsigned rto_max_ms;  /* 0: the failover profile's */
+  unsigned hb_ms;       /* 0: the failover profile's */
   double duration;
   double timeout;
   double cut_at;
@@ -161,6 +165,18 @@ static void mh_on_event(mstls_sctp_assoc *a, mstls_sctp_event ev,
   fflush(stdout);
 }
 
+/* The library's account of how the association ended (a peer's ABORT
+ * and its cause, or a peer that stopped answering); its other lines are
+ * told by the events. */
+static void mh_on_log(int level, const char *line, void *user_data) {
+  (void)level;
+  (void)user_data;
+  if (strstr(line, ": down: ") != NULL) {
+    printf("t=%.3f %s\n", mh_now(), line);
+    fflush(stdout);
+  }
+}
+
 static void mh_print_paths(mstls_sctp_assoc *a, const char *when) {
   mstls_sctp_path p[MSTLS_SCTP_MAX_ADDRS];
   static const char *const names[] = {
@@ -239,6 +255,10 @@ static void mh_config(const mh_opts *o, mstls_sctp_config *cfg) {
     cfg->assoc_max_retrans = (uint16_t)o->max_retrans;
     cfg->path_max_retrans = (uint16_t)o->max_retrans;
   }
+  if (o->rto_max_ms > 0)
+    cfg->rto_max_ms = o->rto_max_ms;
+  if (o->hb_ms > 0)
+    cfg->heartbeat_interval_ms = o->hb_ms;
   cfg->backend = o->backend;
   cfg->blocking = 0;
   cfg->streams_in = cfg->streams_out = (uint16_t)o->streams;
@@ -778,7 +798,7 @@ static int mh_usage(void) {
   fprintf(stderr, "usage: mh_peer server|client --port P (--listen|--connect) "
                   "A1[,A2...] [--local L1,L2] [--backend kernel|usrsctp] "
                   "[--udp-port N] [--remote-udp-port N] [--streams N] "
-                  "[--max-retrans N] "
+                  "[--max-retrans N] [--rto-max MS] [--heartbeat MS] "
                   "[--duration S] [--timeout S] [--cut-at S --cut CMD] "
                   "[--restore CMD --expect-down ADDR [--cut-deadline S]] "
                   "[--ca-out FILE] [--ca FILE]\n");
@@ -790,6 +810,7 @@ int main(int argc, char **argv) {
   int i, rc;
 
   memset(&o, 0, sizeof(o));
+  mstls_set_log(mh_on_log, MSTLS_LOG_INFO, NULL);
   o.backend = MSTLS_SCTP_BACKEND_KERNEL;
   o.streams = 8;
   o.duration = 15;
@@ -820,6 +841,10 @@ int main(int argc, char **argv) {
       o.streams = (unsigned)atoi(v);
     else if (strcmp(k, "--max-retrans") == 0)
       o.max_retrans = (unsigned)atoi(v);
+    else if (strcmp(k, "--rto-max") == 0)
+      o.rto_max_ms = (unsigned)atoi(v);
+    else if (strcmp(k, "--heartbeat") == 0)
+      o.hb_ms = (unsigned)atoi(v);
     else if (strcmp(k, "--duration") == 0)
       o.duration = atof(v);
     else if (strcmp(k, "--timeout") == 0)
