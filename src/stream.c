@@ -1303,6 +1303,26 @@ int mstls_session_fail(mstls_session *s, int error) {
   return rv;
 }
 
+/* Callback mode after an orderly end (MSTLS_E_CLOSED): what a paused
+ * stream still held -- plaintext, then the records queued for it -- goes
+ * to the application, as mstls_stream_recv() would return it. Stops when
+ * the stream is paused again or has nothing more. */
+static int strm_deliver_closed(mstls_strm *st) {
+  mstls_session *s = st->sess;
+  while (!st->paused && (st->plain.bytes || st->drain)) {
+    long n = mstls_strm_recv(st, s->scratch, MSTLS_RECORD_MAX);
+    if (n <= 0) {
+      st->drain = 0; /* nothing more, the peer's close_notify, a failure */
+      break;
+    }
+    if (s->cb.recv_data(s, st->id, s->scratch, (size_t)n, s->user_data) < 0) {
+      st->drain = 0;
+      return MSTLS_E_CALLBACK_FAILURE;
+    }
+  }
+  return 0;
+}
+
 int mstls_stream_resume(mstls_session *s, uint16_t stream) {
   int rv;
   mstls_strm *st = strm_lookup(s, stream, 1, &rv);
@@ -1313,6 +1333,10 @@ int mstls_stream_resume(mstls_session *s, uint16_t stream) {
     return 0;
   }
   st->paused = 0;
+  if (s->err == MSTLS_E_CLOSED && s->cb.recv_data) {
+    rv = strm_deliver_closed(st);
+    return rv < 0 ? rv : s->err;
+  }
   if (s->err) {
     return s->err;
   }

@@ -241,6 +241,62 @@ static void t_callback_pause(void **state) {
 }
 
 /* A plaintext stream in callback mode: data delivered once, counted once. */
+/* After an orderly end of the transport (MSTLS_E_CLOSED: every message
+ * the peer sent was delivered), a paused stream's data is not lost:
+ * resume delivers it, then reports the end. A stream paused again in its
+ * callback keeps the rest for the next resume. */
+static int pause_after_one(mstls_session *s, uint16_t stream,
+                           const uint8_t *data, size_t len, void *ud) {
+  int rv = on_data(s, stream, data, len, ud);
+  if (rv == 0 && stream == 2) {
+    (void)mstls_stream_pause(s, stream);
+  }
+  return rv;
+}
+
+static void t_callback_pause_then_close(void **state) {
+  mstls_settings cs, ss;
+  mstls_callbacks scb;
+  test_pair p;
+  sink k;
+  unsigned i;
+
+  (void)state;
+  memset(&k, 0, sizeof(k));
+  memset(&scb, 0, sizeof(scb));
+  scb.recv_data = pause_after_one;
+  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, &scb), 0);
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(mstls_stream_set_user_data(p.server, i, &k), 0);
+  }
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_pause(p.server, 2), 0);
+  assert_int_equal(mstls_stream_send(p.client, 2, "last", 4), 4);
+  assert_int_equal(mstls_stream_send(p.client, 2, "-more", 5), 5);
+  assert_int_equal(mstls_stream_send(p.client, 1, "one", 3), 3);
+  test_pair_flush(&p);
+  assert_int_equal(k.len[1], 3);
+  assert_int_equal(k.len[2], 0);
+  /* The transport ends in order, as an SCTP SHUTDOWN does. */
+  assert_int_equal(mstls_session_fail(p.server, MSTLS_E_CLOSED),
+                   MSTLS_E_CLOSED);
+  /* One record per resume: the callback pauses the stream again. */
+  assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
+  assert_int_equal(k.len[2], 4);
+  assert_memory_equal(k.data[2], "last", 4);
+  assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
+  assert_int_equal(k.len[2], 9);
+  assert_memory_equal(k.data[2], "last-more", 9);
+  /* Nothing more: the end, and nothing delivered twice. */
+  assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
+  assert_int_equal(k.len[2], 9);
+  assert_int_equal(mstls_stream_resume(p.server, 2), 0); /* not paused */
+  test_pair_free(&p);
+}
+
 static void t_callback_plaintext(void **state) {
   mstls_settings cs, ss;
   mstls_callbacks scb;
@@ -317,6 +373,7 @@ int main(void) {
       cmocka_unit_test(t_plaintext),
       cmocka_unit_test(t_starttls),
       cmocka_unit_test(t_callback_pause),
+      cmocka_unit_test(t_callback_pause_then_close),
       cmocka_unit_test(t_callback_plaintext),
       cmocka_unit_test(t_callback_events),
   };

@@ -1427,9 +1427,15 @@ MSTLS_EXTERN int mstls_stream_fail(mstls_session *session, uint16_t stream,
 MSTLS_EXTERN int mstls_session_fail(mstls_session *session, int error);
 
 /** @brief Resume delivery of a paused stream; waiting data is delivered
- *         from inside this call.
- *  @return 0, MSTLS_E_INVALID_STREAM, or a stream/fatal error from
- *  delivering its data. */
+ *         from inside this call. After an orderly end of the session
+ *         (MSTLS_E_CLOSED: the transport delivered everything the peer
+ *         sent) the data the stream still held is delivered too, until the
+ *         stream is paused again or has nothing more, and the call then
+ *         returns MSTLS_E_CLOSED; after any other end it is discarded.
+ *  @return 0, MSTLS_E_INVALID_ARGUMENT (NULL session),
+ *  MSTLS_E_INVALID_STREAM, MSTLS_E_CLOSED (see above),
+ *  MSTLS_E_CALLBACK_FAILURE (recv_data failed), or a stream/fatal error
+ *  from delivering its data. */
 MSTLS_EXTERN int mstls_stream_resume(mstls_session *session, uint16_t stream);
 
 #ifdef __cplusplus
