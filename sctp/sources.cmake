@@ -2,7 +2,7 @@
 # implementation (kernel and usrsctp headers cannot share a file).
 set(MSTLS_SCTP_SOURCES sctp/assoc.c sctp/addrs.c)
 if(MSTLS_WITH_USRSCTP)
-  list(APPEND MSTLS_SCTP_SOURCES sctp/usrsctp.c)
+  list(APPEND MSTLS_SCTP_SOURCES sctp/usrsctp.c sctp/usrsctp_closer.c)
 else()
   list(APPEND MSTLS_SCTP_SOURCES sctp/usrsctp_none.c)
 endif()
