@@ -510,16 +510,21 @@ static void assoc_log_event(mstls_sctp_assoc *a, const mstls_sctp_rcv *ri) {
     break;
   case MSTLS_SCTP_EVENT_COMM_LOST:
   case MSTLS_SCTP_EVENT_CANT_START:
-    /* Why: an ABORT from the peer (its cause code), or a peer that
-     * stopped answering (retransmissions or INITs ran out). */
+    /* Why: an ABORT from the peer (its cause code); an abort with a cause
+     * the stack could not attribute (one of its own for a protocol
+     * violation, or on Linux a peer's ABORT during set-up); or no cause:
+     * a peer that stopped answering (retransmissions or INITs ran out). */
     if (ri->event_peer_abort)
       mstls_log(MSTLS_LOG_INFO,
                 "sctp association %p: %s: the peer aborted (cause %u)",
                 (const void *)a, name, (unsigned)ri->event_cause);
+    else if (ri->event_cause != 0)
+      mstls_log(MSTLS_LOG_INFO, "sctp association %p: %s: aborted (cause %u)",
+                (const void *)a, name, (unsigned)ri->event_cause);
     else
       mstls_log(MSTLS_LOG_INFO,
-                "sctp association %p: %s: no answer from the peer (error %u)",
-                (const void *)a, name, (unsigned)ri->event_cause);
+                "sctp association %p: %s: no answer from the peer",
+                (const void *)a, name);
     a->down_logged = 1;
     break;
   default:

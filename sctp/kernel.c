@@ -15,6 +15,12 @@
 #include "backend.h"
 
 #define BACKEND_ADDR_PF SCTP_ADDR_POTENTIALLY_FAILED
+/* Linux departs from RFC 6458 §6.1.1 here: sac_info holds only the body
+ * of the peer's ABORT (its causes, chunk header stripped), and nothing
+ * otherwise; sac_error is the first cause as it was on the wire. An
+ * ABORT without causes reads like a peer that stopped answering. */
+#define BACKEND_SAC_ERROR(e) ntohs(e)
+#define BACKEND_SAC_INFO_IS_ABORT(b) 1
 #include "event_parse.inc"
 
 typedef int backend_handle;

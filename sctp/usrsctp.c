@@ -23,6 +23,11 @@
 
 /* usrsctp has no potentially-failed notification: a state none takes. */
 #define BACKEND_ADDR_PF 0xffffffffu
+/* usrsctp follows RFC 6458 §6.1.1: the whole ABORT chunk (type 6) in
+ * sac_info, sac_error in host byte order. (On COMM_UP sac_info lists
+ * features instead.) */
+#define BACKEND_SAC_ERROR(e) (e)
+#define BACKEND_SAC_INFO_IS_ABORT(b) ((b) == 6)
 #include "event_parse.inc"
 
 typedef struct socket *backend_handle;

@@ -1303,24 +1303,31 @@ int mstls_session_fail(mstls_session *s, int error) {
   return rv;
 }
 
-/* Callback mode after an orderly end (MSTLS_E_CLOSED): what a paused
- * stream still held -- plaintext, then the records queued for it -- goes
- * to the application, as mstls_stream_recv() would return it. Stops when
- * the stream is paused again or has nothing more. */
+/* Callback mode after an orderly end (MSTLS_E_CLOSED): what a stream
+ * still held -- plaintext, then the records queued for it -- goes to the
+ * application, as mstls_stream_recv() would return it, until the stream
+ * is paused again or has nothing more. Runs as the outermost delivery
+ * (s->delivering): a callback's data points into s->scratch.
+ * @return 0, or the stream's failure, or MSTLS_E_CALLBACK_FAILURE. */
 static int strm_deliver_closed(mstls_strm *st) {
   mstls_session *s = st->sess;
+  int rv = 0;
+
+  s->delivering = 1;
   while (!st->paused && (st->plain.bytes || st->drain)) {
     long n = mstls_strm_recv(st, s->scratch, MSTLS_RECORD_MAX);
     if (n <= 0) {
       st->drain = 0; /* nothing more, the peer's close_notify, a failure */
+      rv = n < 0 && n != MSTLS_E_AGAIN ? (int)n : 0;
       break;
     }
     if (s->cb.recv_data(s, st->id, s->scratch, (size_t)n, s->user_data) < 0) {
-      st->drain = 0;
-      return MSTLS_E_CALLBACK_FAILURE;
+      rv = MSTLS_E_CALLBACK_FAILURE;
+      break;
     }
   }
-  return 0;
+  s->delivering = 0;
+  return rv;
 }
 
 int mstls_stream_resume(mstls_session *s, uint16_t stream) {
@@ -1329,14 +1336,20 @@ int mstls_stream_resume(mstls_session *s, uint16_t stream) {
   if (!st) {
     return rv;
   }
+  if (s->err == MSTLS_E_CLOSED && s->cb.recv_data) {
+    /* Paused or not: what the stream holds is delivered here, unless
+     * this is called from a callback (a later call outside one does it). */
+    st->paused = 0;
+    if (s->delivering) {
+      return s->err;
+    }
+    rv = strm_deliver_closed(st);
+    return rv < 0 ? rv : s->err;
+  }
   if (!st->paused) {
     return 0;
   }
   st->paused = 0;
-  if (s->err == MSTLS_E_CLOSED && s->cb.recv_data) {
-    rv = strm_deliver_closed(st);
-    return rv < 0 ? rv : s->err;
-  }
   if (s->err) {
     return s->err;
   }

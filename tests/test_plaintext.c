@@ -153,6 +153,8 @@ typedef struct sink {
   char data[4][256];
   size_t len[4];
   int fail;
+  int resume_in_cb; /* stream + 1 to resume from stream 2's callback */
+  int resume_rv;    /* what that resume returned */
 } sink;
 
 static int on_data(mstls_session *s, uint16_t stream, const uint8_t *data,
@@ -171,25 +173,33 @@ static int on_data(mstls_session *s, uint16_t stream, const uint8_t *data,
   return 0;
 }
 
-static void t_callback_pause(void **state) {
+/* A pair on 4 streams, handshaken, whose server delivers through @p cb
+ * into @p k. */
+static void sink_pair_new(test_pair *p, sink *k, mstls_recv_data_cb cb) {
   mstls_settings cs, ss;
   mstls_callbacks scb;
+  uint16_t i;
+
+  memset(k, 0, sizeof(*k));
+  memset(&scb, 0, sizeof(scb));
+  scb.recv_data = cb;
+  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
+  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
+  assert_int_equal(test_pair_new(p, &cs, &ss, NULL, NULL, &scb), 0);
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(mstls_stream_set_user_data(p->server, i, k), 0);
+  }
+  assert_int_equal(test_pair_handshake(p, 10000), 0);
+  test_pair_flush(p);
+}
+
+static void t_callback_pause(void **state) {
   test_pair p;
   sink k;
   uint16_t i;
   char rb[8];
   (void)state;
-  memset(&k, 0, sizeof(k));
-  memset(&scb, 0, sizeof(scb));
-  scb.recv_data = on_data;
-  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
-  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
-  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, &scb), 0);
-  for (i = 0; i < 4; i++) {
-    assert_int_equal(mstls_stream_set_user_data(p.server, i, &k), 0);
-  }
-  assert_int_equal(test_pair_handshake(&p, 10000), 0);
-  test_pair_flush(&p);
+  sink_pair_new(&p, &k, on_data);
   /* Pull-mode reads are refused in callback mode. */
   assert_int_equal(mstls_stream_recv(p.server, 0, rb, sizeof(rb)),
                    MSTLS_E_INVALID_STATE);
@@ -240,63 +250,69 @@ static void t_callback_pause(void **state) {
   test_pair_free(&p);
 }
 
-/* A plaintext stream in callback mode: data delivered once, counted once. */
 /* After an orderly end of the transport (MSTLS_E_CLOSED: every message
  * the peer sent was delivered), a paused stream's data is not lost:
  * resume delivers it, then reports the end. A stream paused again in its
- * callback keeps the rest for the next resume. */
+ * callback keeps the rest for the next resume; a resume from inside a
+ * callback delivers nothing there (the callback's data would be
+ * overwritten), a later one does. */
 static int pause_after_one(mstls_session *s, uint16_t stream,
                            const uint8_t *data, size_t len, void *ud) {
+  sink *k = mstls_stream_get_user_data(s, stream);
   int rv = on_data(s, stream, data, len, ud);
   if (rv == 0 && stream == 2) {
     (void)mstls_stream_pause(s, stream);
+    if (k->resume_in_cb) {
+      k->resume_rv = mstls_stream_resume(s, (uint16_t)(k->resume_in_cb - 1));
+      k->resume_in_cb = 0;
+    }
   }
   return rv;
 }
 
 static void t_callback_pause_then_close(void **state) {
-  mstls_settings cs, ss;
-  mstls_callbacks scb;
   test_pair p;
   sink k;
-  unsigned i;
 
   (void)state;
-  memset(&k, 0, sizeof(k));
-  memset(&scb, 0, sizeof(scb));
-  scb.recv_data = pause_after_one;
-  test_client_settings(&cs, 4, MSTLS_POLICY_RESUME);
-  test_server_settings(&ss, 4, MSTLS_POLICY_RESUME);
-  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, &scb), 0);
-  for (i = 0; i < 4; i++) {
-    assert_int_equal(mstls_stream_set_user_data(p.server, i, &k), 0);
-  }
-  assert_int_equal(test_pair_handshake(&p, 10000), 0);
-  test_pair_flush(&p);
+  sink_pair_new(&p, &k, pause_after_one);
   assert_int_equal(mstls_stream_pause(p.server, 2), 0);
   assert_int_equal(mstls_stream_send(p.client, 2, "last", 4), 4);
   assert_int_equal(mstls_stream_send(p.client, 2, "-more", 5), 5);
+  assert_int_equal(mstls_stream_pause(p.server, 3), 0);
+  assert_int_equal(mstls_stream_send(p.client, 3, "three", 5), 5);
   assert_int_equal(mstls_stream_send(p.client, 1, "one", 3), 3);
   test_pair_flush(&p);
   assert_int_equal(k.len[1], 3);
   assert_int_equal(k.len[2], 0);
+  assert_int_equal(k.len[3], 0);
   /* The transport ends in order, as an SCTP SHUTDOWN does. */
   assert_int_equal(mstls_session_fail(p.server, MSTLS_E_CLOSED),
                    MSTLS_E_CLOSED);
-  /* One record per resume: the callback pauses the stream again. */
+  /* One record per resume: the callback pauses the stream again. Its
+   * resume of stream 3 delivers nothing from inside the callback. */
+  k.resume_in_cb = 3 + 1;
   assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
+  assert_int_equal(k.resume_rv, MSTLS_E_CLOSED);
   assert_int_equal(k.len[2], 4);
   assert_memory_equal(k.data[2], "last", 4);
+  assert_int_equal(k.len[3], 0);
   assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
   assert_int_equal(k.len[2], 9);
   assert_memory_equal(k.data[2], "last-more", 9);
   /* Nothing more: the end, and nothing delivered twice. */
   assert_int_equal(mstls_stream_resume(p.server, 2), MSTLS_E_CLOSED);
   assert_int_equal(k.len[2], 9);
-  assert_int_equal(mstls_stream_resume(p.server, 2), 0); /* not paused */
+  /* Stream 3, no longer paused, gets its data from a call outside. */
+  assert_int_equal(mstls_stream_resume(p.server, 3), MSTLS_E_CLOSED);
+  assert_int_equal(k.len[3], 5);
+  assert_memory_equal(k.data[3], "three", 5);
+  assert_int_equal(mstls_stream_resume(p.server, 3), MSTLS_E_CLOSED);
+  assert_int_equal(k.len[3], 5);
   test_pair_free(&p);
 }
 
+/* A plaintext stream in callback mode: data delivered once, counted once. */
 static void t_callback_plaintext(void **state) {
   mstls_settings cs, ss;
   mstls_callbacks scb;

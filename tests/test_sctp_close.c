@@ -196,6 +196,22 @@ static void test_shutdown_race(void **state) {
   sctp_h_close(&h);
 }
 
+/* The client shuts down and only its side runs (packets still flow both
+ * ways, so the server's stack answers) until its SCTP shutdown is
+ * complete; bounded steps, no clock. */
+static void client_shutdown_alone(sctp_h *h) {
+  int step, rc = mstls_sctp_assoc_shutdown(h->cli);
+
+  for (step = 0; step < 400 && rc != MSTLS_E_CLOSED; step++) {
+    assert_true(orderly(rc));
+    (void)mstls_sctp_link_pair_pump(h->pair);
+    mstls_sctp_usrsctp_handle_timers(10);
+    rc = mstls_sctp_assoc_process(h->cli);
+    if (rc == 0)
+      rc = mstls_sctp_assoc_shutdown(h->cli);
+  }
+  assert_int_equal(rc, MSTLS_E_CLOSED);
+}
 /* The peer finishes its handshakes and shuts down before the server has
  * read its last Finished. The server's answer to that Finished (a TLS 1.3
  * NewSessionTicket) meets a stack that takes no more data once the
@@ -208,7 +224,7 @@ static void test_shutdown_before_last_finished(void **state) {
   sctp_h h;
   mstls_session *cs = NULL, *ss;
   mstls_session_stats st;
-  int step, rc;
+  int step;
   (void)state;
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
   h.port = 5975;
@@ -232,16 +248,7 @@ static void test_shutdown_before_last_finished(void **state) {
   assert_non_null(ss);
   assert_int_equal(mstls_session_handshake(ss), MSTLS_E_AGAIN);
   /* The client closes; only its side is run until SCTP has ended. */
-  rc = mstls_sctp_assoc_shutdown(h.cli);
-  for (step = 0; step < 400 && rc != MSTLS_E_CLOSED; step++) {
-    assert_true(orderly(rc));
-    (void)mstls_sctp_link_pair_pump(h.pair);
-    mstls_sctp_usrsctp_handle_timers(10);
-    rc = mstls_sctp_assoc_process(h.cli);
-    if (rc == 0)
-      rc = mstls_sctp_assoc_shutdown(h.cli);
-  }
-  assert_int_equal(rc, MSTLS_E_CLOSED);
+  client_shutdown_alone(&h);
   /* Now the server reads the Finished, answers it, and finds the end:
    * every handshake completed, no stream failed. */
   h.srv_rc = mstls_sctp_assoc_process(h.srv);
@@ -269,7 +276,7 @@ static void data_then_close(int any, int send_first, int bye_first) {
   char buf[16];
   long n;
   uint16_t sid = 0;
-  int step, rc, got1 = 0, got2 = 0;
+  int step, got1 = 0, got2 = 0;
 
   sctp_h_defaults(&h, NSTREAMS, MSTLS_POLICY_RESUME);
   h.port = (uint16_t)(5976 + any * 4 + send_first * 2 + bye_first);
@@ -285,14 +292,7 @@ static void data_then_close(int any, int send_first, int bye_first) {
   }
   assert_int_equal(mstls_stream_send(cs, 1, "one", 3), 3);
   assert_int_equal(mstls_stream_send(cs, 2, "two", 3), 3);
-  rc = mstls_sctp_assoc_shutdown(h.cli);
-  for (step = 0; step < 400 && rc != MSTLS_E_CLOSED; step++) {
-    assert_true(orderly(rc));
-    (void)mstls_sctp_link_pair_pump(h.pair);
-    mstls_sctp_usrsctp_handle_timers(10);
-    rc = mstls_sctp_assoc_process(h.cli);
-  }
-  assert_int_equal(rc, MSTLS_E_CLOSED);
+  client_shutdown_alone(&h);
   h.srv_rc = mstls_sctp_assoc_process(h.srv);
   assert_int_equal(h.srv_rc, MSTLS_E_CLOSED);
   if (send_first) {

@@ -204,6 +204,17 @@ static void test_linger_runs_out(void **state) {
   finish(&h);
 }
 
+/* Start the pair with every packet dropped, so that the client's INIT is
+ * lost, and delete the client while it is still being set up. */
+static void del_while_connecting(sctp_h *h) {
+  drop_all = 1;
+  assert_int_equal(sctp_h_start(h), 0);
+  mstls_sctp_link_pair_set_tap(h->pair, tap, NULL);
+  (void)mstls_sctp_link_pair_pump(h->pair); /* the INIT, dropped */
+  mstls_sctp_assoc_del(h->cli);
+  h->cli = NULL;
+}
+
 /* An association deleted while still being set up (its INIT unanswered)
  * cannot be aborted yet (usrsctp refuses an ABORT before COOKIE-ECHO),
  * nor may its socket be closed while it exists: the closer keeps it past
@@ -219,12 +230,7 @@ static void test_del_while_connecting(void **state) {
   h.port = 5106;
   mstls_sctp_config_failover(&h.ccfg);
   h.ccfg.linger_ms = 50;
-  drop_all = 1;
-  assert_int_equal(sctp_h_start(&h), 0);
-  mstls_sctp_link_pair_set_tap(h.pair, tap, NULL);
-  (void)mstls_sctp_link_pair_pump(h.pair); /* the INIT, dropped */
-  mstls_sctp_assoc_del(h.cli);
-  h.cli = NULL;
+  del_while_connecting(&h);
   assert_int_equal(stats_now().lingering, base.lingering + 1);
   wait_stats(&h, &base, 0, 1);
   finish(&h);
@@ -285,12 +291,7 @@ static void test_release_while_connecting(void **state) {
   h.ccfg.rto_max_ms = 10000;
   h.ccfg.init_max_attempts = 20;
   h.ccfg.init_max_timeout_ms = 1000;
-  drop_all = 1;
-  assert_int_equal(sctp_h_start(&h), 0);
-  mstls_sctp_link_pair_set_tap(h.pair, tap, NULL);
-  (void)mstls_sctp_link_pair_pump(h.pair); /* the INIT, dropped */
-  mstls_sctp_assoc_del(h.cli);
-  h.cli = NULL;
+  del_while_connecting(&h);
   mstls_sctp_listener_del(h.lst);
   h.lst = NULL;
   /* The group's reference, then the last one. */

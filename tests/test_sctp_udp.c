@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -124,10 +125,18 @@ static uint64_t ms_now(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Log lines that tell of a peer's user-initiated ABORT. */
+static void count_aborted(int level, const char *line, void *user_data) {
+  (void)level;
+  if (strstr(line, ": down: communication lost: the peer aborted (cause 12)"))
+    ++*(int *)user_data;
+}
+
 /* SCTP workers: listeners with config.reuseport share one port. Kernel:
  * two bind it, a third without the flag cannot, and associations from
  * one client are accepted by the two between them, every one exactly
- * once. usrsctp (one stack per process) refuses the flag. */
+ * once; when the servers abort them, each client logs the peer's ABORT
+ * and its cause. usrsctp (one stack per process) refuses the flag. */
 #define RP_CLIENTS 8
 static void test_reuseport(void **s) {
   mstls_sctp_config cfg, ccfg;
@@ -137,6 +146,7 @@ static void test_reuseport(void **s) {
   mstls_credentials *cli = test_client_creds(NULL, NULL, 0);
   mstls_settings sst, cst;
   unsigned per[2] = {0, 0}, n = 0, i;
+  int aborted_lines = 0;
   uint16_t port = e2e_pick_port();
   uint64_t deadline;
   (void)s;
@@ -199,8 +209,27 @@ static void test_reuseport(void **s) {
          n, per[0], per[1]);
   assert_int_equal(n, RP_CLIENTS);
   assert_int_equal(per[0] + per[1], RP_CLIENTS);
-  for (i = 0; i < RP_CLIENTS; i++) {
+  /* The servers abort; each client's log says that the peer did, with
+   * the ABORT's cause (12, user-initiated), not that it went silent. */
+  mstls_set_log(count_aborted, MSTLS_LOG_INFO, &aborted_lines);
+  for (i = 0; i < RP_CLIENTS; i++)
     mstls_sctp_assoc_abort(a[i]);
+  deadline = ms_now() + 60000; /* against a hang only */
+  for (n = 0; n < RP_CLIENTS && ms_now() < deadline;) {
+    struct pollfd p[RP_CLIENTS];
+    for (i = 0; i < RP_CLIENTS; i++) {
+      p[i].fd = mstls_sctp_assoc_get_fd(c[i]);
+      p[i].events = POLLIN;
+      p[i].revents = 0;
+    }
+    (void)poll(p, RP_CLIENTS, 100);
+    for (i = n = 0; i < RP_CLIENTS; i++)
+      n += mstls_sctp_assoc_process(c[i]) == MSTLS_E_PEER_GONE;
+  }
+  mstls_set_log(NULL, MSTLS_LOG_OFF, NULL);
+  assert_int_equal(n, RP_CLIENTS);
+  assert_int_equal(aborted_lines, RP_CLIENTS);
+  for (i = 0; i < RP_CLIENTS; i++) {
     mstls_sctp_assoc_del(a[i]);
     mstls_sctp_assoc_del(c[i]);
   }

@@ -1427,15 +1427,19 @@ MSTLS_EXTERN int mstls_stream_fail(mstls_session *session, uint16_t stream,
 MSTLS_EXTERN int mstls_session_fail(mstls_session *session, int error);
 
 /** @brief Resume delivery of a paused stream; waiting data is delivered
- *         from inside this call. After an orderly end of the session
- *         (MSTLS_E_CLOSED: the transport delivered everything the peer
- *         sent) the data the stream still held is delivered too, until the
- *         stream is paused again or has nothing more, and the call then
- *         returns MSTLS_E_CLOSED; after any other end it is discarded.
+ *         from inside this call.
+ *
+ * After an orderly end of the session (MSTLS_E_CLOSED: the transport
+ * delivered everything the peer sent), the data a stream still held,
+ * paused or not, is delivered by this call until the stream is paused
+ * again or has nothing more; it then returns MSTLS_E_CLOSED. Called from a
+ * recv_data callback it only lifts the pause (the callback's data would be
+ * overwritten) and returns MSTLS_E_CLOSED: call it again once the callback
+ * returned. After any other end the data is discarded.
  *  @return 0, MSTLS_E_INVALID_ARGUMENT (NULL session),
  *  MSTLS_E_INVALID_STREAM, MSTLS_E_CLOSED (see above),
  *  MSTLS_E_CALLBACK_FAILURE (recv_data failed), or a stream/fatal error
- *  from delivering its data. */
+ *  from delivering its data (such as a record that failed decryption). */
 MSTLS_EXTERN int mstls_stream_resume(mstls_session *session, uint16_t stream);
 
 #ifdef __cplusplus
