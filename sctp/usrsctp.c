@@ -706,7 +706,8 @@ static int usctp_accept(mstls_sctp_sock *s, mstls_sctp_sock **pnew,
     return usctp_errno_to_mstls(errno) == MSTLS_E_AGAIN ? MSTLS_E_AGAIN
                                                         : MSTLS_E_TRANSPORT;
   /* The association is up: the socket is wrapped first, so that every
-   * failure below ends through mstls_usctp_abort() ("Closing"). */
+   * failure below ends through mstls_usctp_abort() ("Closing" in
+   * usrsctp_closer.c). */
   ns = usctp_sock_wrap(so, cfg);
   if (ns == NULL) {
     (void)mstls_usctp_abort_so(so);
@@ -972,7 +973,8 @@ int mstls_sctp_usrsctp_connect(mstls_sctp_sock **ps,
   if (rc != 0)
     return rc;
   /* Wrapped before the connect: once an association exists, the socket
-   * is closed only through mstls_usctp_close() ("Closing"). */
+   * is closed only through mstls_usctp_close() ("Closing" in usrsctp_closer.c).
+   */
   s = usctp_sock_wrap(so, cfg);
   if (s == NULL) {
     usrsctp_close(so);
