@@ -774,7 +774,7 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   mstls_session *s = st->sess;
   size_t done = 0;
   long n;
-  int rv = 0;
+  int rv = 0, zero = 0;
 
   switch (st->state) {
   case MSTLS_STREAM_IDLE:
@@ -822,6 +822,15 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
     if (n > 0) {
       done += (size_t)n;
       st->bytes_sent += (uint64_t)n;
+      zero = 0;
+      continue;
+    }
+    if (n == 0 && !zero) {
+      /* GnuTLS found a record of its own (not this data) still pending
+       * from an earlier call that met a full transport, sent it and
+       * reported the 0 bytes of ours it took: offer ours again, once (the
+       * pending record is gone now). Not an error code. */
+      zero = 1;
       continue;
     }
     if (s->err) {
