@@ -822,7 +822,6 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
     if (n > 0) {
       done += (size_t)n;
       st->bytes_sent += (uint64_t)n;
-      zero = 0;
       continue;
     }
     if (n == 0 && !zero) {
@@ -1324,10 +1323,10 @@ static int strm_deliver_closed(mstls_strm *st) {
 
   s->delivering = 1;
   while (!st->paused && (st->plain.bytes || st->drain)) {
-    long n = mstls_strm_recv(st, s->scratch, MSTLS_RECORD_MAX);
+    long n = strm_recv_closed(st, s->scratch, MSTLS_RECORD_MAX);
     if (n <= 0) {
-      st->drain = 0; /* nothing more, the peer's close_notify, a failure */
-      rv = n < 0 && n != MSTLS_E_AGAIN ? (int)n : 0;
+      /* the end (close_notify or not), or the stream's failure */
+      rv = n == 0 || n == MSTLS_E_CLOSED ? 0 : (int)n;
       break;
     }
     if (s->cb.recv_data(s, st->id, s->scratch, (size_t)n, s->user_data) < 0) {
