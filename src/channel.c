@@ -14,6 +14,7 @@
 static int chan_push_one(mstls_channel *ch, const giovec_t *iov, int iovcnt) {
   int rv = ch->push(ch->push_ctx, iov, iovcnt);
   if (rv == MSTLS_E_AGAIN) {
+    ch->tls_holds = 1; /* GnuTLS keeps what this push did not take */
     gnutls_transport_set_errno(ch->tls, EAGAIN);
     return -1;
   }
@@ -120,6 +121,11 @@ static ssize_t chan_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
     total += iov[i].iov_len;
   }
   if (!ch->datagram) {
+    /* GnuTLS offers every byte it holds in one push (lib/buffers.c,
+     * _gnutls_io_write_flush), so a push cut short by a full transport is
+     * exactly what leaves it holding some (after a failed push it writes
+     * no more). */
+    ch->tls_holds = 0;
     return chan_push_records(ch, iov, iovcnt, total);
   }
   /* DTLS: several records of a flight share a datagram (RFC 6347 §4.1.1). */

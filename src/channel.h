@@ -24,7 +24,10 @@ typedef struct mstls_channel {
   mstls_chan_push_fn push;
   void *push_ctx;
   int datagram;
-  int push_err;    /* error of the last failed push, 0 if none */
+  int push_err; /* error of the last failed push, 0 if none */
+  /* TLS over a stream transport: GnuTLS still holds bytes of records it
+   * offered, because the last push took less than all it offered. */
+  int tls_holds;
   int last_gnutls; /* last GnuTLS error code seen, 0 if none */
   /* TLS options (tlsopt.c), set by mstls_tlsopt_apply(). */
   const struct mstls_tlsopt *opt;

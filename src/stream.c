@@ -371,18 +371,54 @@ static void strm_refuse_renegotiation(mstls_strm *st) {
   strm_event(st, MSTLS_EVENT_RENEGOTIATION_REFUSED, 0);
 }
 
+/* A record of GnuTLS's own that met a full transport outside
+ * mstls_strm_send() (a NewSessionTicket, a KeyUpdate, an alert) stays with
+ * GnuTLS, which sends it first on the next gnutls_record_send() and
+ * returns that record's size as if it were the caller's data (lib/record.c,
+ * _gnutls_send_tlen_int: 0 for a handshake message, 2 for an alert). A
+ * TLS 1.3 server's gnutls_handshake() can even report completion with a
+ * NewSessionTicket still held: after a resumption (no early start) the
+ * state that sends the tickets is skipped on the call that follows
+ * GNUTLS_E_AGAIN, since the tickets count as sent once queued (GnuTLS
+ * 3.7.9, lib/handshake-tls13.c, STATE115). Once a stream's handshake is
+ * done, such a record is taken over as a kept record (strm_push under
+ * in_send): it goes out in order with the stream's next push or flush, and
+ * GnuTLS never holds one when the application sends. Not while gnutls_bye()
+ * is under way, which offers its close_notify again itself.
+ * @return 0, or a GnuTLS error code (the stream's push failed). */
+static int strm_take_held(mstls_strm *st) {
+  ssize_t n;
+  if (!st->has_channel || !st->ch.tls_holds || st->bye_started ||
+      st->sess->err) {
+    return 0;
+  }
+  st->in_send = 1;
+  n = gnutls_record_send(st->ch.tls, NULL, 0);
+  st->in_send = 0;
+  if (n >= 0 || n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+    return 0; /* taken, or still held: tried again on the next call */
+  }
+  return (int)n;
+}
+
 /* Read from the stream's TLS session. GnuTLS returns GNUTLS_E_AGAIN after
  * consuming a post-handshake message (a NewSessionTicket, a KeyUpdate) even
  * when more records are queued: read on while input remains. */
 static long strm_tls_read(mstls_strm *st, uint8_t *buf, size_t len) {
   for (;;) {
     long n = gnutls_record_recv(st->ch.tls, buf, len);
+    int held;
     if (n == GNUTLS_E_REHANDSHAKE) {
       strm_refuse_renegotiation(st);
       if (st->sess->err) {
         return st->sess->err;
       }
       n = GNUTLS_E_AGAIN;
+    }
+    /* A KeyUpdate answered or an alert sent while reading. */
+    held = strm_take_held(st);
+    if (held < 0) {
+      return held;
     }
     if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) ||
         st->ch.rxq.count == 0) {
@@ -587,6 +623,10 @@ int mstls_strm_process(mstls_strm *st) {
         return rv;
       }
     }
+    rv = strm_take_held(st); /* the tickets of a resumption */
+    if (rv < 0) {
+      return strm_fail_tls(st, rv, 1);
+    }
     rv = strm_handshake_done(st);
     if (rv < 0 || st->state != MSTLS_STREAM_OPEN) {
       return rv;
@@ -774,7 +814,7 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   mstls_session *s = st->sess;
   size_t done = 0;
   long n;
-  int rv = 0, zero = 0;
+  int rv = 0;
 
   switch (st->state) {
   case MSTLS_STREAM_IDLE:
@@ -805,8 +845,12 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   default:
     break;
   }
-  if (st->sent_bye) {
+  if (st->sent_bye || st->bye_started) {
     return MSTLS_E_CLOSED;
+  }
+  rv = strm_take_held(st);
+  if (rv < 0) {
+    return strm_fail_tls(st, rv, 0);
   }
   rv = mstls_strm_flush(st);
   if (rv < 0) {
@@ -824,13 +868,12 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
       st->bytes_sent += (uint64_t)n;
       continue;
     }
-    if (n == 0 && !zero) {
-      /* GnuTLS found a record of its own (not this data) still pending
-       * from an earlier call that met a full transport, sent it and
-       * reported the 0 bytes of ours it took: offer ours again, once (the
-       * pending record is gone now). Not an error code. */
-      zero = 1;
-      continue;
+    if (n == 0) {
+      /* Only a record GnuTLS held could make it take none of ours, and
+       * strm_take_held() leaves it none. Not an error code either. */
+      mstls_chan_set_detail(&st->ch, "GnuTLS took no data of a record");
+      rv = mstls_strm_fail(st, MSTLS_E_TLS);
+      break;
     }
     if (s->err) {
       rv = s->err;
@@ -859,6 +902,7 @@ int mstls_strm_bye(mstls_strm *st) {
   if (rv < 0) {
     return rv;
   }
+  st->bye_started = 1;
   rv = gnutls_bye(st->ch.tls, GNUTLS_SHUT_WR);
   if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
     return MSTLS_E_AGAIN;

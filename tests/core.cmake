@@ -4,6 +4,7 @@
 # catches a hang.
 mstls_add_test(NAME test_handshake SOURCES test_handshake.c LABELS unit TIMEOUT 1800)
 mstls_add_test(NAME test_data SOURCES test_data.c LABELS unit)
+mstls_add_test(NAME test_full_transport SOURCES test_full_transport.c LABELS unit)
 mstls_add_test(NAME test_negative SOURCES test_negative.c LABELS unit)
 mstls_add_test(NAME test_auth SOURCES test_auth.c LABELS unit)
 mstls_add_test(NAME test_tlsopt SOURCES test_tlsopt.c LABELS unit)

@@ -200,6 +200,7 @@ typedef struct raw_link {
   mstls_session *mstls;
   gnutls_session_t raw;
   int feed_err;
+  int refuse; /* pushes of the mstls side still to refuse (a full transport) */
 } raw_link;
 
 static int raw_push_to_raw(mstls_session *s, uint16_t stream,
@@ -208,6 +209,10 @@ static int raw_push_to_raw(mstls_session *s, uint16_t stream,
   size_t i;
   (void)s;
   assert_int_equal(stream, 0);
+  if (l->refuse > 0) {
+    l->refuse--;
+    return MSTLS_E_AGAIN;
+  }
   for (i = 0; i < iovcnt; i++) {
     assert_true(l->len + iov[i].len <= sizeof(l->buf));
     memcpy(l->buf + l->len, iov[i].base, iov[i].len);
@@ -354,8 +359,11 @@ static void t_renegotiation_from_server(void **state) {
 }
 
 /* A GnuTLS client renegotiates with the mstls server (ClientHello after
- * the handshake). */
-static void t_renegotiation_from_client(void **state) {
+ * the handshake). With @p full, the server's transport is full when it
+ * answers: the alert is kept and goes out before the server's next record,
+ * and is not taken for two bytes of that record (GnuTLS reports a held
+ * alert's size from the next gnutls_record_send()). */
+static void renegotiation_from_client(int full) {
   static raw_link l;
   mstls_credentials *scred = test_server_creds(NULL);
   mstls_credentials *ccred = test_client_creds(NULL, NULL, 0);
@@ -363,7 +371,6 @@ static void t_renegotiation_from_client(void **state) {
   gnutls_session_t cli;
   char buf[64];
   int rv, i;
-  (void)state;
 
   assert_non_null(scred);
   assert_non_null(ccred);
@@ -384,11 +391,24 @@ static void t_renegotiation_from_client(void **state) {
    * server's stream; the server reads and refuses. */
   rv = gnutls_handshake(cli);
   assert_int_equal(rv, GNUTLS_E_AGAIN);
+  l.refuse = full ? 2 : 0; /* the alert, and the first try to flush it */
   assert_int_equal(mstls_read(&l, buf, sizeof(buf)), MSTLS_E_AGAIN);
   assert_int_equal(g_ev[1].refused[0], 1);
   assert_int_equal(mstls_session_get_stats(l.mstls, &st), 0);
   assert_int_equal(st.renegotiations_refused, 1);
+  if (full) {
+    assert_int_equal(l.refuse, 0);
+    assert_int_equal(st.streams_kept, 1);
+    assert_int_equal(l.len, 0); /* nothing went out yet */
+  }
   for (i = 0; i < 10 && rv == GNUTLS_E_AGAIN; i++) {
+    rv = gnutls_handshake(cli);
+  }
+  if (full) {
+    /* The transport has room again: the next send pushes the kept
+     * alert first, then all of its own record. */
+    assert_int_equal(rv, GNUTLS_E_AGAIN);
+    assert_int_equal(mstls_stream_send(l.mstls, 0, "still", 5), 5);
     rv = gnutls_handshake(cli);
   }
   assert_int_equal(rv, GNUTLS_E_WARNING_ALERT_RECEIVED);
@@ -396,7 +416,9 @@ static void t_renegotiation_from_client(void **state) {
   /* The stream stays up and carries data both ways. */
   assert_int_equal(mstls_stream_get_state(l.mstls, 0), MSTLS_STREAM_OPEN);
   assert_int_equal(g_ev[1].failed[0], 0);
-  assert_int_equal(mstls_stream_send(l.mstls, 0, "still", 5), 5);
+  if (!full) {
+    assert_int_equal(mstls_stream_send(l.mstls, 0, "still", 5), 5);
+  }
   assert_int_equal(gnutls_record_recv(cli, buf, sizeof(buf)), 5);
   assert_memory_equal(buf, "still", 5);
   assert_int_equal(gnutls_record_send(cli, "here", 4), 4);
@@ -409,6 +431,16 @@ static void t_renegotiation_from_client(void **state) {
   mstls_credentials_del(ccred);
 }
 
+static void t_renegotiation_from_client(void **state) {
+  (void)state;
+  renegotiation_from_client(0);
+}
+
+static void t_renegotiation_from_client_full(void **state) {
+  (void)state;
+  renegotiation_from_client(1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_unordered_established),
@@ -416,6 +448,7 @@ int main(void) {
       cmocka_unit_test(t_unordered_plaintext_ok),
       cmocka_unit_test(t_renegotiation_from_server),
       cmocka_unit_test(t_renegotiation_from_client),
+      cmocka_unit_test(t_renegotiation_from_client_full),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

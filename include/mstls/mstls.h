@@ -1134,6 +1134,10 @@ MSTLS_EXTERN long mstls_session_recv_any_blocking(mstls_session *session,
 MSTLS_EXTERN int mstls_session_bye(mstls_session *session);
 
 /** @brief Send close_notify on one stream.
+ *
+ *  MSTLS_E_AGAIN: a kept record or the alert itself met a full transport;
+ *  call again when it has room. Once the alert has been offered, sends on
+ *  the stream return MSTLS_E_CLOSED, even before this returns 0.
  *  @return 0, MSTLS_E_AGAIN, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE
  *  (not established), MSTLS_E_TRANSPORT. */
 MSTLS_EXTERN int mstls_stream_bye(mstls_session *session, uint16_t stream);
