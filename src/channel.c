@@ -14,7 +14,7 @@
 static int chan_push_one(mstls_channel *ch, const giovec_t *iov, int iovcnt) {
   int rv = ch->push(ch->push_ctx, iov, iovcnt);
   if (rv == MSTLS_E_AGAIN) {
-    ch->tls_holds = 1; /* GnuTLS keeps what this push did not take */
+    ch->tls_holds = !ch->datagram; /* GnuTLS keeps what was not taken */
     gnutls_transport_set_errno(ch->tls, EAGAIN);
     return -1;
   }

@@ -372,7 +372,7 @@ static void strm_refuse_renegotiation(mstls_strm *st) {
 }
 
 /* A record of GnuTLS's own that met a full transport outside
- * mstls_strm_send() (a NewSessionTicket, a KeyUpdate, an alert) stays with
+ * mstls_strm_send() (a NewSessionTicket, the no_renegotiation alert) stays with
  * GnuTLS, which sends it first on the next gnutls_record_send() and
  * returns that record's size as if it were the caller's data (lib/record.c,
  * _gnutls_send_tlen_int: 0 for a handshake message, 2 for an alert). A
@@ -387,6 +387,7 @@ static void strm_refuse_renegotiation(mstls_strm *st) {
  * is under way, which offers its close_notify again itself.
  * @return 0, or a GnuTLS error code (the stream's push failed). */
 static int strm_take_held(mstls_strm *st) {
+  unsigned in_send = st->in_send;
   ssize_t n;
   if (!st->has_channel || !st->ch.tls_holds || st->bye_started ||
       st->sess->err) {
@@ -394,9 +395,13 @@ static int strm_take_held(mstls_strm *st) {
   }
   st->in_send = 1;
   n = gnutls_record_send(st->ch.tls, NULL, 0);
-  st->in_send = 0;
-  if (n >= 0 || n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-    return 0; /* taken, or still held: tried again on the next call */
+  st->in_send = in_send;
+  if (n >= 0 || n == GNUTLS_E_INVALID_REQUEST) {
+    st->ch.tls_holds = 0; /* taken, or GnuTLS held nothing after all */
+    return 0;
+  }
+  if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+    return 0; /* still held: tried again on the next call */
   }
   return (int)n;
 }
@@ -415,10 +420,13 @@ static long strm_tls_read(mstls_strm *st, uint8_t *buf, size_t len) {
       }
       n = GNUTLS_E_AGAIN;
     }
-    /* A KeyUpdate answered or an alert sent while reading. */
-    held = strm_take_held(st);
-    if (held < 0) {
-      return held;
+    /* The no_renegotiation alert sent while reading (a KeyUpdate answer
+     * waits for GnuTLS's next gnutls_record_send(), under in_send). */
+    if (n >= 0 || n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+      held = strm_take_held(st);
+      if (held < 0) {
+        return held;
+      }
     }
     if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) ||
         st->ch.rxq.count == 0) {

@@ -1020,7 +1020,9 @@ MSTLS_EXTERN int mstls_session_handshake_blocking(mstls_session *session);
  * into records of at most 16384 bytes (each its own message), and returns
  * how much it took. When the push callback returns MSTLS_E_AGAIN, the
  * record it was offered is already encrypted: the session keeps it (one
- * record per stream at most), counts its bytes as taken and stops there.
+ * application record per stream at most; TLS's own records that met a full
+ * transport, such as NewSessionTickets, are kept the same way and go
+ * first), counts its bytes as taken and stops there.
  * It goes out first on the stream's next send, mstls_stream_flush(),
  * mstls_session_flush() or close; until it has, further sends on the
  * stream return MSTLS_E_AGAIN. The application never offers the same
@@ -1241,8 +1243,10 @@ typedef struct mstls_session_stats {
   /** Renegotiation requests refused with a no_renegotiation warning
    *  (MSTLS_EVENT_RENEGOTIATION_REFUSED). */
   uint32_t renegotiations_refused;
-  /** Application records that met a full transport and were kept by
-   *  mstls_stream_send() until it had room (at most one per stream). */
+  /** Records that met a full transport and were kept until it had room:
+   *  application records of mstls_stream_send() (at most one per stream)
+   *  and TLS's own records of an established stream (NewSessionTickets,
+   *  the no_renegotiation alert). */
   uint64_t records_kept;
   /** Streams that have a kept record now. */
   uint32_t streams_kept;
