@@ -853,7 +853,7 @@ long mstls_strm_send(mstls_strm *st, const uint8_t *data, size_t len) {
   default:
     break;
   }
-  if (st->sent_bye || st->bye_started) {
+  if (st->bye_started) { /* set before sent_bye */
     return MSTLS_E_CLOSED;
   }
   rv = strm_take_held(st);

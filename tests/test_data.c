@@ -23,10 +23,7 @@
 
 static uint64_t rng = 88172645463325252ULL;
 static uint32_t rnd(uint32_t n) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % n);
+  return test_rand(&rng, n);
 }
 
 typedef struct dir_state {

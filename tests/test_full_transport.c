@@ -37,10 +37,7 @@ typedef struct ft_case {
 
 static uint64_t rng;
 static uint32_t rnd(uint32_t n) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % n);
+  return test_rand(&rng, n);
 }
 
 typedef struct ft_state {

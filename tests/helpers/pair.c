@@ -110,6 +110,15 @@ void test_pair_flush(test_pair *p) {
   memlink_run(p->link, 10000000);
 }
 
+uint32_t test_rand(uint64_t *state, uint32_t n) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  *state = x;
+  return (uint32_t)(x % n);
+}
+
 uint8_t test_pattern(uint16_t stream, uint64_t off) {
   uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)stream << 40);
   x ^= x >> 29;

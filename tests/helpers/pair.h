@@ -37,6 +37,8 @@ void test_pair_flush(test_pair *p);
 
 /* Deterministic content of byte @p off of stream @p stream's data. */
 uint8_t test_pattern(uint16_t stream, uint64_t off);
+/* A seeded xorshift64 generator: the next value of @p state, in [0, n). */
+uint32_t test_rand(uint64_t *state, uint32_t n);
 void test_pair_free(test_pair *p);
 
 #endif
