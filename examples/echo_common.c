@@ -310,6 +310,31 @@ static int echo_timers(mstls_session *s) {
   return mstls_session_handle_expiry(s, now);
 }
 
+/* One line of what an association holds now, to explain one that stopped
+ * moving: records kept for room in the socket, bytes read and not taken,
+ * DATA chunks the peer has not acknowledged, messages set aside. */
+static void echo_assoc_report(FILE *f, const char *who,
+                              mstls_sctp_assoc *assoc) {
+  mstls_session *s = mstls_sctp_assoc_get_session(assoc);
+  mstls_session_stats ss;
+  mstls_sctp_stats st;
+  uint32_t unacked = 0;
+
+  memset(&ss, 0, sizeof(ss));
+  memset(&st, 0, sizeof(st));
+  if (s != NULL)
+    (void)mstls_session_get_stats(s, &ss);
+  (void)mstls_sctp_assoc_get_stats(assoc, &st);
+  (void)mstls_sctp_assoc_get_outstanding(assoc, &unacked);
+  fprintf(f,
+          "%s: %u streams kept a record (%llu kept so far), %zu bytes "
+          "read and not taken, %u DATA chunks unacknowledged, messages "
+          "%llu in and %llu out, %llu set aside\n",
+          who, ss.streams_kept, (unsigned long long)ss.records_kept,
+          ss.rx_buffered, unacked, (unsigned long long)st.msgs_in,
+          (unsigned long long)st.msgs_out, (unsigned long long)st.parked);
+}
+
 /* Server ------------------------------------------------------------------- */
 
 echo_conn *echo_conn_accept(mstls_sctp_listener *l, mstls_credentials *cred,
@@ -480,8 +505,14 @@ void echo_conn_end(echo_conn *c, int rc) {
      * already exited. The exchange itself was complete. */
     printf("association %u: closed, %llu bytes echoed (then: %s)\n", c->id,
            c->echoed, mstls_strerror(rc));
-  else
-    printf("association %u: dropped: %s\n", c->id, mstls_strerror(rc));
+  else {
+    char who[32];
+
+    printf("association %u: dropped: %s, %llu bytes echoed\n", c->id,
+           mstls_strerror(rc), c->echoed);
+    snprintf(who, sizeof(who), "association %u", c->id);
+    echo_assoc_report(stdout, who, c->assoc);
+  }
   fflush(stdout);
   mstls_sctp_assoc_del(c->assoc);
   for (k = 0; k < c->nstreams; k++)
@@ -709,6 +740,20 @@ int echo_client_run(echo_client *cl) {
     return echo_client_fail(cl, rc);
   cl->want_write = rc == MSTLS_E_AGAIN;
   return 0;
+}
+
+void echo_client_report(echo_client *cl) {
+  static const char *const stage[] = {"connecting", "handshaking",
+                                      "transferring", "closing", "done"};
+  uint32_t k;
+
+  fprintf(stderr, "%s: stopped while %s\n", cl->o->prog, stage[cl->stage]);
+  if (cl->stage >= ECHO_TRANSFER)
+    for (k = 0; k < cl->o->streams; k++)
+      fprintf(stderr, "%s: stream %u: %llu bytes sent, %llu echoed\n",
+              cl->o->prog, k, (unsigned long long)cl->sent[k],
+              (unsigned long long)cl->echoed[k]);
+  echo_assoc_report(stderr, cl->o->prog, cl->assoc);
 }
 
 int echo_client_fd(echo_client *cl) {

@@ -143,6 +143,11 @@ int echo_client_start(echo_client *cl, const echo_opts *o,
  * association closed in order), or -1 (failed; printed why). */
 int echo_client_run(echo_client *cl);
 
+/* Print to stderr where the client stopped: its stage, each stream's
+ * bytes sent and echoed, and what the association holds. For a client
+ * stopped by a signal. */
+void echo_client_report(echo_client *cl);
+
 int echo_client_fd(echo_client *cl);
 int echo_client_want_write(echo_client *cl);
 int echo_client_timeout_ms(echo_client *cl);

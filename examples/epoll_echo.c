@@ -26,6 +26,8 @@
  *  - on readiness or a due timer, echo_conn_run() / echo_client_run()
  *    (echo_common.c) process the association and do the application's
  *    work with the non-blocking session calls.
+ *  - SIGINT/SIGTERM stop the server, and stop the client with a report of
+ *    where it was (echo_client_report()).
  */
 #define _GNU_SOURCE
 
@@ -41,7 +43,8 @@
 
 #define MAX_EVENTS 64
 
-/* Set by SIGINT/SIGTERM: the server stops. */
+/* Set by SIGINT/SIGTERM: the server stops; the client reports where it
+ * was and fails. */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) {
@@ -183,7 +186,8 @@ static int run_server(const echo_opts *o, mstls_credentials *cred,
 
 /* Client ------------------------------------------------------------------- */
 
-static int run_client(const echo_opts *o, mstls_credentials *cred) {
+static int run_client(const echo_opts *o, mstls_credentials *cred,
+                      const sigset_t *waitmask) {
   echo_client cl;
   int ep = -1, ww = 0, rc;
 
@@ -209,9 +213,14 @@ static int run_client(const echo_opts *o, mstls_credentials *cred) {
       ww = !ww;
       (void)watch(ep, EPOLL_CTL_MOD, echo_client_fd(&cl), ww, NULL);
     }
-    if (epoll_wait(ep, &ev, 1, echo_client_timeout_ms(&cl)) < 0 &&
+    if (epoll_pwait(ep, &ev, 1, echo_client_timeout_ms(&cl), waitmask) < 0 &&
         errno != EINTR) {
       perror("epoll_wait");
+      rc = -1;
+      break;
+    }
+    if (stop) {
+      echo_client_report(&cl);
       rc = -1;
       break;
     }
@@ -231,23 +240,23 @@ int main(int argc, char **argv) {
   if (rc != 0)
     return rc < 0 ? ECHO_EXIT_OK : rc; /* --help, or bad arguments */
   signal(SIGPIPE, SIG_IGN);
-  if (o.server) {
-    /* SIGINT/SIGTERM stop the server cleanly. They are blocked everywhere
-     * (in usrsctp's threads too, which inherit the mask: block before
-     * echo_setup() starts them) except inside epoll_pwait(), so a stop
-     * request always wakes the loop and is never lost between two waits. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stops, &waitmask);
-  }
+  /* SIGINT/SIGTERM stop the server cleanly, and stop the client with a
+   * report of where it was. They are blocked everywhere (in usrsctp's
+   * threads too, which inherit the mask: block before echo_setup() starts
+   * them) except inside epoll_pwait(), so a stop request always wakes the
+   * loop and is never lost between two waits. */
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stops, &waitmask);
   if (echo_setup(&o, &cred) != 0)
     return ECHO_EXIT_FAIL;
-  rc = o.server ? run_server(&o, cred, &waitmask) : run_client(&o, cred);
+  rc = o.server ? run_server(&o, cred, &waitmask)
+                : run_client(&o, cred, &waitmask);
   echo_teardown(&o, cred);
   return rc;
 }

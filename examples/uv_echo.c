@@ -193,6 +193,7 @@ typedef struct client {
   echo_client cl;
   uv_poll_t poll;
   uv_timer_t timer;
+  uv_signal_t sigint, sigterm; /* stop with a report of where it was */
   int events;
   int result; /* of echo_client_run(): 1 done, -1 failed */
 } client;
@@ -200,15 +201,21 @@ typedef struct client {
 static void on_client_poll(uv_poll_t *h, int status, int events);
 static void on_client_timer(uv_timer_t *t);
 
+/* Done or failed: closing every handle ends uv_run(). */
+static void client_end(client *c, int result) {
+  c->result = result;
+  uv_close((uv_handle_t *)&c->poll, NULL);
+  uv_close((uv_handle_t *)&c->timer, NULL);
+  uv_close((uv_handle_t *)&c->sigint, NULL);
+  uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
 static void client_run(client *c) {
   int rc = echo_client_run(&c->cl);
   int events, t;
 
   if (rc != 0) {
-    /* Done or failed: closing both handles ends uv_run(). */
-    c->result = rc;
-    uv_close((uv_handle_t *)&c->poll, NULL);
-    uv_close((uv_handle_t *)&c->timer, NULL);
+    client_end(c, rc);
     return;
   }
   events = UV_READABLE | (echo_client_want_write(&c->cl) ? UV_WRITABLE : 0);
@@ -231,9 +238,7 @@ static void on_client_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   if (status < 0) {
     fprintf(stderr, "poll: %s\n", uv_strerror(status));
-    c->result = -1;
-    uv_close((uv_handle_t *)&c->poll, NULL);
-    uv_close((uv_handle_t *)&c->timer, NULL);
+    client_end(c, -1);
     return;
   }
   client_run(c);
@@ -241,6 +246,14 @@ static void on_client_poll(uv_poll_t *h, int status, int events) {
 
 static void on_client_timer(uv_timer_t *t) {
   client_run(t->data);
+}
+
+static void on_client_signal(uv_signal_t *h, int signum) {
+  client *c = h->data;
+
+  (void)signum;
+  echo_client_report(&c->cl);
+  client_end(c, -1);
 }
 
 static int run_client(const echo_opts *o, mstls_credentials *cred) {
@@ -253,7 +266,11 @@ static int run_client(const echo_opts *o, mstls_credentials *cred) {
     return ECHO_EXIT_FAIL;
   }
   uv_timer_init(loop, &c.timer);
-  c.poll.data = c.timer.data = &c;
+  uv_signal_init(loop, &c.sigint);
+  uv_signal_init(loop, &c.sigterm);
+  c.poll.data = c.timer.data = c.sigint.data = c.sigterm.data = &c;
+  uv_signal_start(&c.sigint, on_client_signal, SIGINT);
+  uv_signal_start(&c.sigterm, on_client_signal, SIGTERM);
   client_run(&c);
   uv_run(loop, UV_RUN_DEFAULT); /* until both handles are closed */
   echo_client_free(&c.cl);

@@ -5,7 +5,8 @@
 # 1; a server and three clients at once, each with 4 streams x 256 KiB,
 # every client exits 0 after a byte-exact echo and a close in order, and
 # the server reports every association closed; a client that cannot verify
-# the server fails; the server stops on SIGTERM.
+# the server fails; a client stopped by SIGTERM reports where it was; the
+# server stops on SIGTERM.
 #
 # Load-proof: nothing waits for a fixed time. Each step waits for an event
 # (a line in a log, a process exit) polled every 0.1 s; the bounds (60 s
@@ -96,7 +97,8 @@ if start_server; then
     [ "$rc" = 0 ] || fail "client $i: exit $rc"
     grep -qF "4 streams x 262144 bytes echoed and verified, closed in order" \
       "$W/client$i.out" || fail "client $i: no verified echo"
-    [ "$rc" = 0 ] || sed 's/^/    /' "$W/client$i.out" | tail -5
+    # All of it: a client stopped by timeout's SIGTERM reports where.
+    [ "$rc" = 0 ] || sed "s/^/    client $i: /" "$W/client$i.out"
   done
 
   # The server saw three whole echoes end in order (1 MiB each). A client
@@ -120,6 +122,26 @@ if start_server; then
   [ "$rc" = 1 ] || fail "client without the server's CA: exit $rc, want 1"
   grep -qF "TLS handshake: peer certificate verification failed" \
     "$W/untrusted.out" || fail "client without the server's CA: no reason"
+
+  # SIGTERM stops a client in the middle of its echo: exit 1, with a
+  # report of where it was (it is association 5 on the server; once the
+  # server has its streams up, the client's handler is in place).
+  ncheck=$((ncheck + 1))
+  timeout 120 "$T" client "$P" 4 4294967296 --backend "$BACKEND" \
+    --ca "$W/server.pem" >"$W/stopped.out" 2>&1 </dev/null &
+  CS=$!
+  if wait_for "$W/server.out" "association 5: 4 streams up"; then
+    kill -TERM "$CS"
+    wait "$CS"
+    rc=$?
+    [ "$rc" = 1 ] || fail "client stopped by SIGTERM: exit $rc, want 1"
+    for text in "stopped while" "DATA chunks unacknowledged"; do
+      grep -qF "$text" "$W/stopped.out" ||
+        fail "client stopped by SIGTERM: no '$text'"
+    done
+  else
+    kill "$CS"
+  fi
 
   # SIGTERM stops it (bounded: killed after 60 s).
   ncheck=$((ncheck + 1))
