@@ -30,6 +30,8 @@
 
 #include <mstls/sctp.h>
 
+#include "peer_args.h"
+
 /* RFC 6733: header flags, command codes, AVP codes, result codes. */
 #define FDP_FLAG_REQUEST 0x80u
 #define FDP_AVP_MANDATORY 0x40u
@@ -425,7 +427,7 @@ static int fdp_close(mstls_sctp_assoc *a, fdp_rx *rx, const fdp_opts *o) {
 static int fdp_addr(const char *arg, fdp_opts *o) {
   static char buf[128];
   char *colon;
-  long p;
+  unsigned long p;
 
   if (strlen(arg) >= sizeof(buf))
     return -1;
@@ -434,8 +436,7 @@ static int fdp_addr(const char *arg, fdp_opts *o) {
   if (colon == NULL)
     return -1;
   *colon = '\0';
-  p = strtol(colon + 1, NULL, 10);
-  if (p <= 0 || p > 65535 || buf[0] == '\0')
+  if (buf[0] == '\0' || peer_arg_uint("the port", colon + 1, 1, 65535, &p) != 0)
     return -1;
   o->host = buf;
   o->port = (uint16_t)p;
@@ -443,6 +444,7 @@ static int fdp_addr(const char *arg, fdp_opts *o) {
 }
 
 static int fdp_parse_args(int argc, char **argv, fdp_opts *o) {
+  unsigned long u;
   int i;
 
   memset(o, 0, sizeof(*o));
@@ -464,10 +466,9 @@ static int fdp_parse_args(int argc, char **argv, fdp_opts *o) {
       if (fdp_addr(v, o) < 0)
         return -1;
     } else if (strcmp(a, "--streams") == 0) {
-      long n = strtol(v, NULL, 10);
-      if (n < 1 || n > 65535)
+      if (peer_arg_uint(a, v, 1, 65535, &u) != 0)
         return -1;
-      o->streams = (uint16_t)n;
+      o->streams = (uint16_t)u;
     } else if (strcmp(a, "--policy") == 0) {
       if (strcmp(v, "resume") == 0)
         o->policy = MSTLS_POLICY_RESUME;
@@ -492,18 +493,18 @@ static int fdp_parse_args(int argc, char **argv, fdp_opts *o) {
     } else if (strcmp(a, "--priority") == 0) {
       o->priority = v;
     } else if (strcmp(a, "--handshake-timeout") == 0) {
-      o->handshake_timeout_s = atoi(v);
-      if (o->handshake_timeout_s < 1)
+      if (peer_arg_uint(a, v, 1, 3600, &u) != 0)
         return -1;
+      o->handshake_timeout_s = (int)u;
     } else if (strcmp(a, "--client-cert") == 0) {
       if (strcmp(v, "none") == 0)
         o->no_client_cert = 1;
       else if (strcmp(v, "require") != 0)
         return -1;
     } else if (strcmp(a, "--wait") == 0) {
-      o->wait_s = atoi(v);
-      if (o->wait_s < 1)
+      if (peer_arg_uint(a, v, 1, 3600, &u) != 0)
         return -1;
+      o->wait_s = (int)u;
     } else {
       return -1;
     }

@@ -52,6 +52,7 @@
 #include <mstls/udp.h>
 
 #include "certs.h"
+#include "peer_args.h"
 
 #define IV_STREAMS 4
 #define IV_MAX_ASSOCS 32
@@ -813,6 +814,7 @@ static int iv_usage(void) {
 
 int main(int argc, char **argv) {
   iv_opts o;
+  unsigned long u;
   int i;
 
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -830,21 +832,30 @@ int main(int argc, char **argv) {
       o.name = v;
     else if (strcmp(k, "--addr") == 0 || strcmp(k, "--vip") == 0)
       o.addr = v;
-    else if (strcmp(k, "--sctp-port") == 0)
-      o.sctp_port = (uint16_t)atoi(v);
-    else if (strcmp(k, "--udp-port") == 0)
-      o.udp_port = (uint16_t)atoi(v);
-    else if (strcmp(k, "--dir") == 0)
+    else if (strcmp(k, "--sctp-port") == 0) {
+      if (peer_arg_uint(k, v, 1, 65535, &u) != 0)
+        return 2;
+      o.sctp_port = (uint16_t)u;
+    } else if (strcmp(k, "--udp-port") == 0) {
+      if (peer_arg_uint(k, v, 1, 65535, &u) != 0)
+        return 2;
+      o.udp_port = (uint16_t)u;
+    } else if (strcmp(k, "--dir") == 0)
       o.dir = v;
-    else if (strcmp(k, "--timeout") == 0)
-      o.timeout = atof(v);
-    else if (strcmp(k, "--rounds") == 0)
-      o.rounds = (unsigned)atoi(v);
-    else if (strcmp(k, "--hold") == 0)
+    else if (strcmp(k, "--timeout") == 0) {
+      if (peer_arg_seconds(k, v, 86400, &o.timeout) != 0)
+        return 2;
+    } else if (strcmp(k, "--rounds") == 0) {
+      if (peer_arg_uint(k, v, 1, 1000000, &u) != 0)
+        return 2;
+      o.rounds = (unsigned)u;
+    } else if (strcmp(k, "--hold") == 0)
       o.hold = v;
-    else if (strcmp(k, "--workers") == 0)
-      o.workers = (unsigned)atoi(v);
-    else
+    else if (strcmp(k, "--workers") == 0) {
+      if (peer_arg_uint(k, v, 1, 8, &u) != 0)
+        return 2;
+      o.workers = (unsigned)u;
+    } else
       return iv_usage();
   }
   if (o.addr == NULL || o.dir == NULL || o.sctp_port == 0 || o.udp_port == 0)

@@ -47,6 +47,7 @@
 #include <mstls/sctp.h>
 
 #include "certs.h"
+#include "peer_args.h"
 #include "pair.h"
 
 #define MH_MAX_STREAMS 128
@@ -807,6 +808,7 @@ static int mh_usage(void) {
 
 int main(int argc, char **argv) {
   mh_opts o;
+  unsigned long u;
   int i, rc;
 
   memset(&o, 0, sizeof(o));
@@ -828,34 +830,52 @@ int main(int argc, char **argv) {
       o.addrs = v;
     else if (strcmp(k, "--local") == 0)
       o.local = v;
-    else if (strcmp(k, "--port") == 0)
-      o.port = (uint16_t)atoi(v);
-    else if (strcmp(k, "--backend") == 0)
+    else if (strcmp(k, "--port") == 0) {
+      if (peer_arg_uint(k, v, 1, 65535, &u) != 0)
+        return 2;
+      o.port = (uint16_t)u;
+    } else if (strcmp(k, "--backend") == 0)
       o.backend = strcmp(v, "usrsctp") == 0 ? MSTLS_SCTP_BACKEND_USRSCTP
                                             : MSTLS_SCTP_BACKEND_KERNEL;
-    else if (strcmp(k, "--udp-port") == 0)
-      o.udp_port = (uint16_t)atoi(v);
-    else if (strcmp(k, "--remote-udp-port") == 0)
-      o.remote_udp_port = (uint16_t)atoi(v);
-    else if (strcmp(k, "--streams") == 0)
-      o.streams = (unsigned)atoi(v);
-    else if (strcmp(k, "--max-retrans") == 0)
-      o.max_retrans = (unsigned)atoi(v);
-    else if (strcmp(k, "--rto-max") == 0)
-      o.rto_max_ms = (unsigned)atoi(v);
-    else if (strcmp(k, "--heartbeat") == 0)
-      o.hb_ms = (unsigned)atoi(v);
-    else if (strcmp(k, "--duration") == 0)
-      o.duration = atof(v);
-    else if (strcmp(k, "--timeout") == 0)
-      o.timeout = atof(v);
-    else if (strcmp(k, "--cut-at") == 0)
-      o.cut_at = atof(v);
-    else if (strcmp(k, "--cut") == 0)
+    else if (strcmp(k, "--udp-port") == 0) {
+      if (peer_arg_uint(k, v, 0, 65535, &u) != 0)
+        return 2;
+      o.udp_port = (uint16_t)u;
+    } else if (strcmp(k, "--remote-udp-port") == 0) {
+      if (peer_arg_uint(k, v, 0, 65535, &u) != 0)
+        return 2;
+      o.remote_udp_port = (uint16_t)u;
+    } else if (strcmp(k, "--streams") == 0) {
+      if (peer_arg_uint(k, v, 1, MH_MAX_STREAMS, &u) != 0)
+        return 2;
+      o.streams = (unsigned)u;
+    } else if (strcmp(k, "--max-retrans") == 0) {
+      if (peer_arg_uint(k, v, 0, 65535, &u) != 0)
+        return 2;
+      o.max_retrans = (unsigned)u;
+    } else if (strcmp(k, "--rto-max") == 0) {
+      if (peer_arg_uint(k, v, 0, 3600000, &u) != 0)
+        return 2;
+      o.rto_max_ms = (unsigned)u;
+    } else if (strcmp(k, "--heartbeat") == 0) {
+      if (peer_arg_uint(k, v, 0, 3600000, &u) != 0)
+        return 2;
+      o.hb_ms = (unsigned)u;
+    } else if (strcmp(k, "--duration") == 0) {
+      if (peer_arg_seconds(k, v, 86400, &o.duration) != 0)
+        return 2;
+    } else if (strcmp(k, "--timeout") == 0) {
+      if (peer_arg_seconds(k, v, 86400, &o.timeout) != 0)
+        return 2;
+    } else if (strcmp(k, "--cut-at") == 0) {
+      if (peer_arg_seconds(k, v, 86400, &o.cut_at) != 0)
+        return 2;
+    } else if (strcmp(k, "--cut") == 0)
       o.cut = v;
-    else if (strcmp(k, "--cut-deadline") == 0)
-      o.cut_deadline = atof(v);
-    else if (strcmp(k, "--restore") == 0)
+    else if (strcmp(k, "--cut-deadline") == 0) {
+      if (peer_arg_seconds(k, v, 86400, &o.cut_deadline) != 0)
+        return 2;
+    } else if (strcmp(k, "--restore") == 0)
       o.restore = v;
     else if (strcmp(k, "--expect-down") == 0)
       o.expect_down = v;
