@@ -603,12 +603,13 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_streams(mstls_sctp_assoc *assoc,
                                               uint16_t *in, uint16_t *out);
 
 /**
- * @brief DATA chunks the peer has not acknowledged yet: those sent and not
- *        acknowledged plus those queued and not sent (SCTP_STATUS
- *        sstat_unackdata + sstat_penddata). It stays above 0 while a peer
- *        that does not read keeps its window closed, and returns to 0 once
- *        a reading peer has taken everything: an event loop can tell a
- *        stalled peer from an idle one without a send of its own.
+ * @brief DATA chunks sent and not yet acknowledged by the peer (SCTP_STATUS
+ *        sstat_unackdata). Messages the stack holds and has not sent yet
+ *        are not counted. It stays above 0 while a peer that does not read
+ *        keeps its window closed (the chunks in flight when it closed,
+ *        then the zero-window probes), and returns to 0 once a reading
+ *        peer has taken everything: an event loop can tell a stalled peer
+ *        from an idle one without a send of its own.
  * @param chunks receives the count (0 on error).
  * @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not up, or
  *         ended), MSTLS_E_TRANSPORT.
