@@ -37,6 +37,12 @@ static void tsctp_usage(FILE *f, const char *cmd) {
       "  --backend usrsctp|kernel        (default: kernel if available)\n"
       "  --udp-port P         usrsctp local UDP port (1..65535; server: PORT,\n"
       "                       client: PORT+1)\n"
+      "  --udp-buffer BYTES   usrsctp: receive and send buffers of its UDP"
+      " sockets\n"
+      "                       (4096..1073741824, default 4194304; the"
+      " kernel caps\n"
+      "                       them at net.core.rmem_max without"
+      " CAP_NET_ADMIN)\n"
       "  --echo               server: echo every message on its stream\n"
       "  --once               server: exit after one association\n"
       "  --handshake-timeout MS  server: an association whose streams are"
@@ -133,6 +139,7 @@ enum {
   TSCTP_STREAMS,
   TSCTP_STREAM,
   TSCTP_UDP_PORT,
+  TSCTP_UDP_BUFFER,
   TSCTP_POLICY,
   TSCTP_BACKEND,
   TSCTP_ECHO,
@@ -215,6 +222,7 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       {"streams", 1, TSCTP_STREAMS},
       {"stream", 1, TSCTP_STREAM},
       {"udp-port", 1, TSCTP_UDP_PORT},
+      {"udp-buffer", 1, TSCTP_UDP_BUFFER},
       {"policy", 1, TSCTP_POLICY},
       {"backend", 1, TSCTP_BACKEND},
       {"echo", 0, TSCTP_ECHO},
@@ -270,6 +278,7 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
   o->handshake_timeout_ms = TSCTP_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   o->max_assocs = TSCTP_DEFAULT_MAX_ASSOCS;
   o->echo_backlog = TSCTP_DEFAULT_ECHO_BACKLOG;
+  o->udp_buffer = MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER;
   o->stall_timeout_ms = TSCTP_DEFAULT_STALL_TIMEOUT_MS;
   o->backlog = MSTLS_SCTP_DEFAULT_BACKLOG;
   o->workers = 1;
@@ -308,6 +317,11 @@ static int tsctp_parse(int argc, char **argv, tsctp_opts *o, int server,
       break;
     case TSCTP_UDP_PORT:
       if (tool_parse_u16("--udp-port", v, 1, 65535, &o->udp_port, err) < 0)
+        return -1;
+      break;
+    case TSCTP_UDP_BUFFER:
+      if (tool_parse_u32("--udp-buffer", v, 4096, (uint32_t)1 << 30,
+                         &o->udp_buffer, err) < 0)
         return -1;
       break;
     case TSCTP_POLICY:
@@ -465,7 +479,10 @@ int tool_sctp_stack(const tsctp_opts *o) {
 
   if (o->backend != MSTLS_SCTP_BACKEND_USRSCTP)
     return 0;
-  rv = mstls_sctp_usrsctp_init(o->udp_port, 0);
+  /* Before the stack starts: it applies the size at init. */
+  rv = mstls_sctp_usrsctp_set_udp_buffer(o->udp_buffer);
+  if (rv == 0)
+    rv = mstls_sctp_usrsctp_init(o->udp_port, 0);
   if (rv < 0)
     fprintf(stderr, "mstls: usrsctp on UDP port %u: %s\n", o->udp_port,
             mstls_strerror(rv));

@@ -63,7 +63,8 @@ typedef struct tsctp_opts {
   char hostbuf[256];
   const char *host;
   uint16_t port;
-  uint16_t udp_port; /* usrsctp: local UDP encapsulation port */
+  uint16_t udp_port;   /* usrsctp: local UDP encapsulation port */
+  uint32_t udp_buffer; /* usrsctp: its UDP sockets' buffers, bytes */
   uint16_t streams;
   mstls_policy policy;
   mstls_sctp_backend backend;

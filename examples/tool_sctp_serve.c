@@ -230,6 +230,10 @@ static void tsrv_print_counters(tsrv *sv, const char *when,
              when, (unsigned long long)us.lingering,
              (unsigned long long)us.linger_closed,
              (unsigned long long)us.linger_aborted);
+      /* Packets lost at usrsctp's UDP socket before SCTP saw them. */
+      printf("usrsctp UDP (%s): receive buffer %llu, dropped %llu\n", when,
+             (unsigned long long)us.udp_rcvbuf,
+             (unsigned long long)us.udp_drops);
       fflush(stdout);
     }
     return;

@@ -3,7 +3,10 @@
  * usrsctp exports hundreds of unprefixed symbols (sctp_connect, hz, ...):
  * every name here is static or carries the mstls_ prefix. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -82,6 +85,10 @@ static unsigned usctp_refs;
 static uint16_t usctp_port;
 static unsigned usctp_flags;
 static mstls_sctp_link *usctp_links[USCTP_MAX_LINKS];
+/* The UDP buffer size to ask for, and the drops counted on the sockets of
+ * stacks already released. */
+static size_t usctp_udp_buffer = MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER;
+static uint64_t usctp_udp_drops_past;
 
 struct mstls_sctp_link {
   mstls_sctp_link_output_cb output;
@@ -149,6 +156,145 @@ static uint16_t usctp_pick_port(void) {
   return port;
 }
 
+/* usrsctp's UDP encapsulation sockets --------------------------------------
+ *
+ * usrsctp sizes its UDP sockets' buffers to 128 KiB and keeps them to
+ * itself. A burst larger than that overflows the receive buffer while
+ * usrsctp's receive thread waits for a core, and each datagram lost there
+ * is an SCTP packet to retransmit. They are found among the process's
+ * descriptors by the port usrsctp bound them to. */
+#define USCTP_UDP_MAX_FDS 2 /* IPv4 and IPv6 */
+
+static int usctp_is_udp_on(int fd, uint16_t port) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int type = 0, proto = 0;
+  socklen_t tlen = sizeof(type), plen = sizeof(proto);
+
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+      type != SOCK_DGRAM ||
+      getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) != 0 ||
+      proto != IPPROTO_UDP ||
+      getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  if (ss.ss_family == AF_INET)
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port) == port;
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port;
+  return 0;
+}
+
+/* The UDP sockets bound to @p port (usrsctp's, as ours are closed).
+ * @return how many were found, into @p fds. */
+static int usctp_find_udp(uint16_t port, int *fds) {
+  DIR *d;
+  struct dirent *e;
+  int n = 0;
+
+  if (port == 0 || (d = opendir("/proc/self/fd")) == NULL)
+    return 0;
+  while (n < USCTP_UDP_MAX_FDS && (e = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+
+    if (*end != '\0' || end == e->d_name || fd < 0 || fd > INT_MAX ||
+        fd == dirfd(d))
+      continue;
+    if (usctp_is_udp_on((int)fd, port))
+      fds[n++] = (int)fd;
+  }
+  closedir(d);
+  return n;
+}
+
+/* Set one buffer: within net.core.[rw]mem_max, and beyond it when the
+ * process may (CAP_NET_ADMIN), as the kernel allows. */
+static int usctp_set_buf(int fd, int opt, int force_opt, int bytes) {
+  int got = 0;
+  socklen_t len = sizeof(got);
+
+  if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) != 0)
+    return -1;
+  /* Linux reports twice what was set (its bookkeeping overhead). */
+  if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && got / 2 < bytes)
+    (void)setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes));
+  return 0;
+}
+
+/* Whether the running stack opened UDP sockets (threads and a port);
+ * without threads a socket on the port would be the caller's. Caller
+ * holds usctp_lock. */
+static int usctp_has_udp(void) {
+  return usctp_refs > 0 && usctp_port != 0 &&
+         !(usctp_flags & MSTLS_SCTP_USRSCTP_NOTHREADS);
+}
+
+/* Caller holds usctp_lock. */
+static int usctp_udp_apply(size_t bytes) {
+  int fds[USCTP_UDP_MAX_FDS];
+  int n = usctp_find_udp(usctp_port, fds), i;
+
+  if (n == 0)
+    return MSTLS_E_TRANSPORT;
+  for (i = 0; i < n; i++) {
+    if (usctp_set_buf(fds[i], SO_RCVBUF, SO_RCVBUFFORCE, (int)bytes) != 0 ||
+        usctp_set_buf(fds[i], SO_SNDBUF, SO_SNDBUFFORCE, (int)bytes) != 0)
+      return MSTLS_E_TRANSPORT;
+  }
+  return 0;
+}
+
+/* Datagrams the kernel dropped on the sockets bound to @p port. */
+static uint64_t usctp_udp_drops(uint16_t port, uint64_t *rcvbuf,
+                                uint64_t *sndbuf) {
+  int fds[USCTP_UDP_MAX_FDS];
+  int n = usctp_find_udp(port, fds), i;
+  uint64_t drops = 0;
+
+  for (i = 0; i < n; i++) {
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(mem);
+
+    memset(mem, 0, sizeof(mem));
+    if (getsockopt(fds[i], SOL_SOCKET, SO_MEMINFO, mem, &len) != 0)
+      continue;
+    drops += mem[SK_MEMINFO_DROPS];
+    if (i == 0 && rcvbuf != NULL && sndbuf != NULL) {
+      *rcvbuf = mem[SK_MEMINFO_RCVBUF];
+      *sndbuf = mem[SK_MEMINFO_SNDBUF];
+    }
+  }
+  return drops;
+}
+
+int mstls_sctp_usrsctp_set_udp_buffer(size_t bytes) {
+  int rc;
+
+  if (bytes == 0 || bytes > INT_MAX / 2)
+    return MSTLS_E_INVALID_ARGUMENT;
+  pthread_mutex_lock(&usctp_lock);
+  usctp_udp_buffer = bytes;
+  if (usctp_refs == 0)
+    rc = 0; /* applied by the next mstls_sctp_usrsctp_init() */
+  else if (!usctp_has_udp())
+    rc = MSTLS_E_INVALID_STATE; /* usrsctp opened no UDP socket */
+  else
+    rc = usctp_udp_apply(bytes);
+  pthread_mutex_unlock(&usctp_lock);
+  return rc;
+}
+
+void mstls_usctp_udp_stats(mstls_sctp_usrsctp_stats *stats) {
+  pthread_mutex_lock(&usctp_lock);
+  stats->udp_rcvbuf = 0;
+  stats->udp_sndbuf = 0;
+  stats->udp_drops = usctp_udp_drops_past;
+  if (usctp_has_udp())
+    stats->udp_drops +=
+        usctp_udp_drops(usctp_port, &stats->udp_rcvbuf, &stats->udp_sndbuf);
+  pthread_mutex_unlock(&usctp_lock);
+}
+
 int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
   int any = (flags & MSTLS_SCTP_USRSCTP_ANY_PORT) != 0;
 
@@ -179,6 +325,10 @@ int mstls_sctp_usrsctp_init(uint16_t udp_port, unsigned flags) {
   usctp_port = udp_port;
   usctp_flags = flags;
   usctp_refs = 1;
+  /* Best effort: where the sockets cannot be found (no /proc) they keep
+   * usrsctp's size, and mstls_sctp_usrsctp_get_stats() shows it. */
+  if (usctp_has_udp())
+    (void)usctp_udp_apply(usctp_udp_buffer);
   pthread_mutex_unlock(&usctp_lock);
   return 0;
 }
@@ -193,6 +343,7 @@ uint16_t mstls_sctp_usrsctp_get_port(void) {
 }
 
 int mstls_sctp_usrsctp_release(void) {
+  uint64_t drops;
   int i;
 
   pthread_mutex_lock(&usctp_lock);
@@ -205,6 +356,8 @@ int mstls_sctp_usrsctp_release(void) {
     pthread_mutex_unlock(&usctp_lock);
     return 0;
   }
+  /* Read before usrsctp_finish() closes the sockets. */
+  drops = usctp_has_udp() ? usctp_udp_drops(usctp_port, NULL, NULL) : 0;
   pthread_mutex_unlock(&usctp_lock);
   if (mstls_usctp_closer_stop() != 0)
     return MSTLS_E_AGAIN;
@@ -214,6 +367,7 @@ int mstls_sctp_usrsctp_release(void) {
   for (i = 0; i < 3000; i++) {
     if (usrsctp_finish() == 0) {
       pthread_mutex_lock(&usctp_lock);
+      usctp_udp_drops_past += drops;
       usctp_refs = 0;
       pthread_mutex_unlock(&usctp_lock);
       return 0;

@@ -354,7 +354,10 @@ int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats) {
   if (stats == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
   pthread_mutex_lock(&usctp_closer.lock);
-  *stats = usctp_closer.stats;
+  stats->lingering = usctp_closer.stats.lingering;
+  stats->linger_closed = usctp_closer.stats.linger_closed;
+  stats->linger_aborted = usctp_closer.stats.linger_aborted;
   pthread_mutex_unlock(&usctp_closer.lock);
+  mstls_usctp_udp_stats(stats);
   return 0;
 }

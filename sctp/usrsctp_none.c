@@ -20,6 +20,10 @@ int mstls_sctp_usrsctp_get_stats(mstls_sctp_usrsctp_stats *stats) {
   memset(stats, 0, sizeof(*stats));
   return MSTLS_E_UNSUPPORTED;
 }
+int mstls_sctp_usrsctp_set_udp_buffer(size_t bytes) {
+  (void)bytes;
+  return MSTLS_E_UNSUPPORTED;
+}
 void mstls_sctp_usrsctp_handle_timers(uint32_t elapsed_ms) {
   (void)elapsed_ms;
 }

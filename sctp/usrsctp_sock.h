@@ -51,6 +51,9 @@ void mstls_usctp_free(mstls_sctp_sock *s);
 /* Whether SCTP_STATUS still finds the socket's association. */
 int mstls_usctp_has_assoc(mstls_sctp_sock *s);
 
+/* The UDP encapsulation sockets' buffer sizes and drops, into @p stats. */
+void mstls_usctp_udp_stats(mstls_sctp_usrsctp_stats *stats);
+
 /* usrsctp_closer.c */
 
 /* Send an ABORT; -1 when the association is still being set up and

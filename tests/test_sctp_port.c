@@ -1,6 +1,7 @@
 /* usrsctp on an ephemeral UDP port (MSTLS_SCTP_USRSCTP_ANY_PORT): the stack
  * binds a port the kernel picks, reports it, refuses contradictory
- * requests, and a client on it talks to a server on a fixed port. The
+ * requests, and a client on it talks to a server on a fixed port; its UDP
+ * sockets' buffers are sized and their drops counted. The
  * stack is per process, so this is a program of its own.
  *
  * Load-proof: assertions are on outcomes (the port held, the echo, the
@@ -164,6 +165,78 @@ static void test_accept_bad_settings(void **state) {
   mstls_credentials_del(scred);
 }
 
+/* What the kernel grants a UDP socket asked for @p bytes of receive
+ * buffer the way the library asks: within net.core.rmem_max, and beyond it
+ * if this process may (CAP_NET_ADMIN). */
+static uint64_t granted_rcvbuf(int bytes) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0), got = 0;
+  socklen_t len = sizeof(got);
+
+  assert_true(fd >= 0);
+  assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)),
+                   0);
+  assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+  if (got / 2 < bytes) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes));
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+  }
+  close(fd);
+  return (uint64_t)got;
+}
+
+/* usrsctp's UDP sockets get the default buffer at start and the size set
+ * later; datagrams the kernel drops there are counted. */
+static void test_udp_buffer(void **state) {
+  mstls_sctp_usrsctp_stats st;
+  struct sockaddr_in to;
+  uint16_t port = mstls_sctp_usrsctp_get_port();
+  uint8_t junk[1200];
+  int fd, burst, i;
+
+  (void)state;
+  assert_true(port > 0);
+  assert_int_equal(mstls_sctp_usrsctp_get_stats(&st), 0);
+  assert_int_equal(st.udp_rcvbuf,
+                   granted_rcvbuf(MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER));
+  assert_true(st.udp_sndbuf > 0);
+  assert_int_equal(mstls_sctp_usrsctp_set_udp_buffer(0),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_sctp_usrsctp_set_udp_buffer((size_t)1 << 31),
+                   MSTLS_E_INVALID_ARGUMENT);
+  assert_int_equal(mstls_sctp_usrsctp_get_stats(&st), 0);
+  assert_int_equal(st.udp_rcvbuf,
+                   granted_rcvbuf(MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER));
+  /* The smallest buffer: a burst of datagrams that are not SCTP (usrsctp
+   * drops them after reading) overflows it while the receive thread reads.
+   * Bounded by a count of bursts; one is enough unless that thread keeps
+   * pace with a sender that never waits. */
+  assert_int_equal(mstls_sctp_usrsctp_set_udp_buffer(1), 0);
+  assert_int_equal(mstls_sctp_usrsctp_get_stats(&st), 0);
+  assert_int_equal(st.udp_rcvbuf, granted_rcvbuf(1));
+  assert_int_equal(st.udp_drops, 0);
+  fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  memset(&to, 0, sizeof(to));
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  memset(junk, 0xa5, sizeof(junk));
+  for (burst = 0; burst < 100 && st.udp_drops == 0; burst++) {
+    for (i = 0; i < 1000; i++)
+      (void)sendto(fd, junk, sizeof(junk), 0, (struct sockaddr *)&to,
+                   sizeof(to));
+    assert_int_equal(mstls_sctp_usrsctp_get_stats(&st), 0);
+  }
+  close(fd);
+  assert_true(st.udp_drops > 0);
+  assert_int_equal(
+      mstls_sctp_usrsctp_set_udp_buffer(MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER),
+      0);
+  assert_int_equal(mstls_sctp_usrsctp_get_stats(&st), 0);
+  assert_int_equal(st.udp_rcvbuf,
+                   granted_rcvbuf(MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER));
+}
+
 static int group_teardown(void **state) {
   (void)state;
   (void)mstls_sctp_usrsctp_release();
@@ -175,6 +248,7 @@ int main(void) {
       cmocka_unit_test(test_any_port),
       cmocka_unit_test(test_connect_from_any_port),
       cmocka_unit_test(test_accept_bad_settings),
+      cmocka_unit_test(test_udp_buffer),
   };
   return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -109,6 +109,10 @@ expect 2 '--udp-port: 70000 is out of range (1..65535)' \
   sctp-server --listen 5000 --udp-port 70000
 expect 2 '--udp-port: 70000 is out of range (1..65535)' \
   sctp-client --connect 127.0.0.1:5000 --insecure --udp-port 70000
+expect 2 '--udp-buffer: 100 is out of range (4096..1073741824)' \
+  sctp-server --listen 5000 --udp-buffer 100
+expect 2 '--udp-buffer: "4M" is not a number (4096..1073741824)' \
+  sctp-client --connect 127.0.0.1:5000 --insecure --udp-buffer 4M
 expect 2 '--listen: port "99999" is not a number in 1..65535' \
   sctp-server --listen 127.0.0.1:99999
 expect 2 '--listen: ":" has no port (1..65535)' sctp-server --listen :
@@ -328,7 +332,7 @@ expect 0 "TLS1.3" demo --memory
 ncheck=$((ncheck + 1))
 P=$(free_port)
 bg "$W/ss.out" sctp-server --listen "127.0.0.1:$P" --backend usrsctp \
-  --echo --once
+  --echo --once --udp-buffer 1048576
 SP=$BG
 if wait_for "$W/ss.out" "listening on 127.0.0.1:$P"; then
   printf 'hello over sctp\n' |
@@ -344,6 +348,8 @@ rc=$?
 [ "$rc" = 0 ] || fail "sctp-server --once: exit $rc"
 grep -qF "association 1 closed (all streams closed)" "$W/ss.out" ||
   fail "sctp-server: association not reported closed"
+grep -qE '^usrsctp UDP \(exit\): receive buffer [1-9][0-9]*, dropped [0-9]+$' \
+  "$W/ss.out" || fail "sctp-server: no usrsctp UDP counters at exit"
 [ "$rc" = 0 ] || sed 's/^/    /' "$W/ss.out" "$W/sc.out" | tail -20
 
 # A connect to a port where nothing listens (two addresses, both

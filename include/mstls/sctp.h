@@ -356,7 +356,44 @@ typedef struct mstls_sctp_usrsctp_stats {
    *  mstls_sctp_usrsctp_release(), or because no thread could be started
    *  to wait for them. */
   uint64_t linger_aborted;
+  /** Receive and send buffer sizes of usrsctp's UDP encapsulation socket
+   *  (IPv4) as the kernel accounts them (on Linux twice the size set), or
+   *  0 when the stack runs without one (AF_CONN only, NOTHREADS, not
+   *  running) or it cannot be found (no /proc). */
+  uint64_t udp_rcvbuf;
+  uint64_t udp_sndbuf; /**< see udp_rcvbuf */
+  /** Datagrams the kernel dropped at those UDP sockets (IPv4 and IPv6),
+   *  mostly because the receive buffer was full: each is an SCTP packet
+   *  lost before usrsctp saw it, to be retransmitted. Counted over every
+   *  stack the process started. Raise mstls_sctp_usrsctp_set_udp_buffer()
+   *  (and net.core.rmem_max) when it grows. */
+  uint64_t udp_drops;
 } mstls_sctp_usrsctp_stats;
+
+/** Default of mstls_sctp_usrsctp_set_udp_buffer(): 4 MiB. */
+#define MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER (4u * 1024u * 1024u)
+
+/**
+ * @brief Size the receive and send buffers of usrsctp's UDP encapsulation
+ *        sockets (RFC 6951), now if the stack runs and at every later
+ *        mstls_sctp_usrsctp_init().
+ *
+ * usrsctp itself sets 128 KiB. A burst of SCTP packets larger than the
+ * receive buffer, arriving while usrsctp's receive thread waits for a core,
+ * is dropped by the kernel and must be retransmitted (counted in
+ * mstls_sctp_usrsctp_stats.udp_drops). The kernel caps the size at
+ * net.core.rmem_max / wmem_max unless the process holds CAP_NET_ADMIN;
+ * mstls_sctp_usrsctp_stats.udp_rcvbuf shows what was granted. usrsctp does
+ * not hand out its sockets: they are found among the process's descriptors
+ * (/proc/self/fd) by their port.
+ * @param bytes buffer size; default MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (@p bytes 0 or above INT_MAX / 2),
+ *         MSTLS_E_INVALID_STATE (the running stack has no UDP socket:
+ *         AF_CONN only or NOTHREADS; the size is kept for a later start),
+ *         MSTLS_E_TRANSPORT (the sockets could not be found or set),
+ *         MSTLS_E_UNSUPPORTED (built without usrsctp).
+ */
+MSTLS_EXTERN int mstls_sctp_usrsctp_set_udp_buffer(size_t bytes);
 
 /**
  * @brief Copy the usrsctp stack's counters.
