@@ -333,6 +333,14 @@ static int e2e_loop_step(e2e_loop *lp) {
   struct pollfd p;
   int n;
 
+  /* A send that met a full socket may still have counted its bytes as
+   * taken, keeping the record (the last chunk of a burst, say): only a
+   * flush once there is room sends it. Kernel SCTP: wait for POLLOUT while
+   * anything is kept, as mstls_sctp_assoc_get_fd() says; waiting for input
+   * alone would wait for an echo that the kept record holds back.
+   * usrsctp's eventfd is signalled when room appears. */
+  if (lp->kernel && s != NULL && mstls_session_flush(s) == MSTLS_E_AGAIN)
+    lp->want_write = 1;
   p.fd = lp->fd;
   p.events = POLLIN;
   /* usrsctp's eventfd is signalled when room appears too (an upcall). */
