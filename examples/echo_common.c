@@ -5,6 +5,7 @@
 #include "echo_common.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -464,7 +465,6 @@ int echo_conn_run(echo_conn *c) {
   for (k = 0; k < c->nstreams; k++)
     echo_stream(c, s, (uint16_t)k);
   rc = mstls_session_flush(s);
-  c->want_write = rc == MSTLS_E_AGAIN;
   return rc == MSTLS_E_AGAIN ? 0 : rc;
 }
 
@@ -473,8 +473,7 @@ int echo_conn_fd(echo_conn *c) {
 }
 
 int echo_conn_want_write(echo_conn *c) {
-  return c->want_write &&
-         mstls_sctp_assoc_get_backend(c->assoc) == MSTLS_SCTP_BACKEND_KERNEL;
+  return (mstls_sctp_assoc_get_events(c->assoc) & POLLOUT) != 0;
 }
 
 int echo_conn_timeout_ms(echo_conn *c) {
@@ -722,7 +721,6 @@ int echo_client_run(echo_client *cl) {
     if (cl->done == o->streams)
       cl->stage = ECHO_CLOSING;
   }
-  cl->want_write = 0;
   if (cl->stage == ECHO_CLOSING) {
     /* close_notify on every stream, then the SCTP SHUTDOWN; the end comes
      * as MSTLS_E_CLOSED from mstls_sctp_assoc_process(). */
@@ -731,14 +729,12 @@ int echo_client_run(echo_client *cl) {
       if (rc != 0 && rc != MSTLS_E_AGAIN)
         return echo_client_fail(cl, rc);
       cl->shutdown_sent = rc == 0;
-      cl->want_write = rc == MSTLS_E_AGAIN;
     }
     return 0;
   }
   rc = mstls_session_flush(s);
   if (rc != 0 && rc != MSTLS_E_AGAIN)
     return echo_client_fail(cl, rc);
-  cl->want_write = rc == MSTLS_E_AGAIN;
   return 0;
 }
 
@@ -761,8 +757,7 @@ int echo_client_fd(echo_client *cl) {
 }
 
 int echo_client_want_write(echo_client *cl) {
-  return cl->want_write &&
-         mstls_sctp_assoc_get_backend(cl->assoc) == MSTLS_SCTP_BACKEND_KERNEL;
+  return (mstls_sctp_assoc_get_events(cl->assoc) & POLLOUT) != 0;
 }
 
 int echo_client_timeout_ms(echo_client *cl) {

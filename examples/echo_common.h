@@ -76,7 +76,6 @@ typedef struct echo_conn {
   unsigned id; /* for the log */
   mstls_sctp_assoc *assoc;
   int handshaken;
-  int want_write;            /* records wait for room in the socket */
   uint32_t nstreams;         /* 0 until the session exists */
   echo_stream_buf *pending;  /* nstreams entries */
   unsigned long long echoed; /* bytes echoed, all streams */
@@ -100,8 +99,9 @@ int echo_conn_run(echo_conn *c);
 
 /* The association's fd, to poll. */
 int echo_conn_fd(echo_conn *c);
-/* Also wait for POLLOUT now: kernel SCTP with records that met a full
- * socket (usrsctp's eventfd is signalled when room appears). */
+/* Also wait for POLLOUT now (mstls_sctp_assoc_get_events()): kernel SCTP
+ * with something that met a full socket (usrsctp's eventfd is signalled
+ * when room appears). */
 int echo_conn_want_write(echo_conn *c);
 /* Milliseconds until the session's next timer, or -1. */
 int echo_conn_timeout_ms(echo_conn *c);
@@ -124,7 +124,6 @@ typedef struct echo_client {
   const echo_opts *o;
   mstls_sctp_assoc *assoc;
   echo_stage stage;
-  int want_write;
   int shutdown_sent;
   uint64_t *sent, *echoed; /* per stream */
   uint64_t moved;          /* bytes sent + echoed, all streams */

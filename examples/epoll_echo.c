@@ -16,10 +16,11 @@
  *
  * How the loop works, the same on both SCTP backends:
  *  - every association (and the listener) gives one fd that is readable
- *    while it has work: poll it with EPOLLIN (level-triggered). With
- *    kernel SCTP the fd is the socket itself, so while records wait for
- *    room (mstls_session_flush() says MSTLS_E_AGAIN) also poll EPOLLOUT;
- *    usrsctp's fd is an eventfd that is signalled when room appears.
+ *    while it has work: poll it with EPOLLIN (level-triggered), plus
+ *    EPOLLOUT while mstls_sctp_assoc_get_events() says so (kernel SCTP,
+ *    whose fd is the socket itself, while something that met a full
+ *    socket waits for room; usrsctp's fd is an eventfd that is signalled
+ *    when room appears).
  *  - the epoll timeout is the nearest session timer
  *    (mstls_session_get_expiry(); handshake timeouts, the wait for a TLS
  *    1.3 ticket).

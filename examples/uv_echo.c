@@ -10,11 +10,11 @@
  *
  * Each association (and the listener) gives one fd that is readable while
  * it has work, on both SCTP backends: a uv_poll_t watches it for
- * UV_READABLE, plus UV_WRITABLE with kernel SCTP while records wait for
- * room in the socket (usrsctp's fd is an eventfd, signalled when room
- * appears). A uv_timer_t per association fires at the session's next
- * timer (mstls_session_get_expiry()). Either runs echo_conn_run() /
- * echo_client_run() (echo_common.c), then re-arms both.
+ * UV_READABLE, plus UV_WRITABLE while mstls_sctp_assoc_get_events() says
+ * so (kernel SCTP while something waits for room in the socket; usrsctp's
+ * fd is an eventfd, signalled when room appears). A uv_timer_t per association
+ * fires at the session's next timer (mstls_session_get_expiry()). Either runs
+ * echo_conn_run() / echo_client_run() (echo_common.c), then re-arms both.
  */
 #define _GNU_SOURCE /* uv.h needs POSIX threads types */
 

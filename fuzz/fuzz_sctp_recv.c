@@ -217,6 +217,8 @@ static const mstls_sctp_ops fz_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                       NULL,
                                       fz_outstanding,
                                       NULL,
+                                      NULL,
+                                      NULL,
                                       NULL};
 
 static int fz_recv_data(mstls_session *s, uint16_t stream, const uint8_t *d,

@@ -1,6 +1,7 @@
 /* An SCTP association carrying a multistream TLS session: the glue between
  * a backend socket (usrsctp.c or kernel.c) and the sans-IO core. */
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,8 @@ static int assoc_push(mstls_session *session, uint16_t stream,
   if (rc == 0)
     a->stats.msgs_out++;
   pthread_mutex_unlock(&a->slock);
+  if (rc == MSTLS_E_AGAIN && a->ops->want_write != NULL)
+    a->ops->want_write(a->sock, 1); /* the session keeps the record */
   if (rc == 0 || rc == MSTLS_E_AGAIN)
     return rc;
   return assoc_send_failed(a, rc);
@@ -1208,6 +1211,14 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
     rc = mstls_session_flush(a->session);
     if (rc < 0 && mstls_err_is_fatal(rc))
       assoc_fail(a, rc);
+    if (a->sock != NULL && a->ops->want_write != NULL) {
+      /* Watch for room while anything waits for it. When nothing does, a
+       * send on another thread may have kept a record since the flush:
+       * look once more after the watch is off. */
+      a->ops->want_write(a->sock, rc == MSTLS_E_AGAIN);
+      if (rc == 0 && mstls_session_flush(a->session) == MSTLS_E_AGAIN)
+        a->ops->want_write(a->sock, 1);
+    }
   }
   assoc_apply_fails(a);
   if (a->sock != NULL && a->ops->rearm != NULL)
@@ -1215,12 +1226,29 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
   return a->error;
 }
 
+/* Input, and room while the session keeps something that met a full
+ * socket where fd() does not signal room by itself (kernel SCTP). */
+static int assoc_wait_events(mstls_sctp_assoc *a) {
+  int events = MSTLS_SCTP_WAIT_READ;
+
+  if (a->ops->wants_write != NULL && a->ops->wants_write(a->sock))
+    events |= MSTLS_SCTP_WAIT_WRITE;
+  return events;
+}
+
 int mstls_sctp_assoc_wait(mstls_sctp_assoc *a, int timeout_ms) {
   if (a == NULL)
     return MSTLS_E_INVALID_ARGUMENT;
   if (a->sock == NULL || a->park_head != NULL)
     return 0; /* aborted (the error is ready) or messages set aside */
-  return a->ops->wait(a->sock, MSTLS_SCTP_WAIT_READ, timeout_ms);
+  return a->ops->wait(a->sock, assoc_wait_events(a), timeout_ms);
+}
+
+int mstls_sctp_assoc_get_events(mstls_sctp_assoc *a) {
+  if (a == NULL || a->sock == NULL)
+    return 0;
+  return (assoc_wait_events(a) & MSTLS_SCTP_WAIT_WRITE) ? POLLIN | POLLOUT
+                                                        : POLLIN;
 }
 
 mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a) {

@@ -110,6 +110,12 @@ typedef struct mstls_sctp_ops {
   /* SCTP_PRIMARY_ADDR to one of the peer's addresses (as paths() gave
    * it). 0, MSTLS_E_TRANSPORT. */
   int (*set_primary)(mstls_sctp_sock *s, const struct sockaddr_storage *addr);
+  /* Optional: the session keeps a record that met a full socket (on 1)
+   * or nothing (0), and whether it does: the application must then wait
+   * for room on fd() too. NULL where fd() signals room by itself
+   * (usrsctp's eventfd, from its upcalls). */
+  void (*want_write)(mstls_sctp_sock *s, int on);
+  int (*wants_write)(mstls_sctp_sock *s);
 } mstls_sctp_ops;
 
 /* Reset outgoing streams of an association (RFC 6525), as a peer may do.

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/sctp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,11 @@ static mstls_sctp_path_state backend_path_state(int32_t state) {
 
 struct mstls_sctp_sock {
   int fd;
+  /* The session keeps a record (or a flight, an alert) that met a full
+   * socket: mstls_sctp_assoc_get_events() asks for POLLOUT, and
+   * mstls_sctp_assoc_wait() waits for room too. Set by sends on any
+   * thread, cleared by mstls_sctp_assoc_process(). */
+  _Atomic int want_out;
 };
 
 int mstls_sctp_kernel_available(void) {
@@ -281,6 +287,15 @@ static int ksctp_fd(mstls_sctp_sock *s) {
   return s->fd;
 }
 
+/* The session keeps a record for want of room (1), or nothing (0). */
+static void ksctp_want_write(mstls_sctp_sock *s, int on) {
+  atomic_store(&s->want_out, on != 0);
+}
+
+static int ksctp_wants_write(mstls_sctp_sock *s) {
+  return atomic_load(&s->want_out);
+}
+
 static void ksctp_set_ready(mstls_sctp_sock *s, void (*fn)(void *), void *arg) {
   /* Kernel sockets are polled through their fd. */
   (void)s;
@@ -322,7 +337,9 @@ static const mstls_sctp_ops ksctp_ops = {MSTLS_SCTP_BACKEND_KERNEL,
                                          NULL,
                                          ksctp_outstanding,
                                          ksctp_paths,
-                                         ksctp_set_primary};
+                                         ksctp_set_primary,
+                                         ksctp_want_write,
+                                         ksctp_wants_write};
 
 /* A non-blocking SCTP socket of @p family, set up from @p cfg. */
 static int ksctp_socket(int family, const mstls_sctp_config *cfg, int *pfd) {

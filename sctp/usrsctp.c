@@ -972,7 +972,9 @@ static const mstls_sctp_ops usctp_ops = {MSTLS_SCTP_BACKEND_USRSCTP,
                                          usctp_rearm,
                                          usctp_outstanding,
                                          usctp_paths,
-                                         usctp_set_primary};
+                                         usctp_set_primary,
+                                         NULL,
+                                         NULL};
 
 /* Bind the local addresses: one with usrsctp_bind(), several with
  * usrsctp_bindx() (RFC 6458 §9.1), all with the same port. */

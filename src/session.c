@@ -598,17 +598,22 @@ int mstls_session_handshake(mstls_session *s) {
   return 0;
 }
 
+/* @p ctx: nonzero to offer close_notify alerts again too. */
 static int sess_flush_one(void *p, void *ctx) {
   mstls_strm *st = p;
-  (void)ctx;
+  const int *byes = ctx;
   if (st->txq.count) {
     (void)mstls_strm_flush(st);
+  }
+  if (*byes && st->bye_started && !st->sent_bye &&
+      st->state != MSTLS_STREAM_FAILED) {
+    (void)mstls_strm_bye(st); /* sets bye_pending again if still full */
   }
   return 0;
 }
 
 int mstls_session_flush(mstls_session *s) {
-  int rv;
+  int rv, byes;
   if (!s) {
     return MSTLS_E_INVALID_ARGUMENT;
   }
@@ -619,13 +624,17 @@ int mstls_session_flush(mstls_session *s) {
   if (rv < 0) {
     return rv;
   }
-  if (s->n_held) {
-    mstls_dense_foreach(&s->streams, sess_flush_one, NULL);
+  byes = s->bye_pending;
+  s->bye_pending = 0;
+  if (s->n_held || byes) {
+    mstls_dense_foreach(&s->streams, sess_flush_one, &byes);
   }
   if (s->err) {
     return s->err;
   }
-  return s->n_held ? MSTLS_E_AGAIN : 0;
+  /* Kept records, close_notify alerts, and handshake flights that met a
+   * full transport again during the walk above. */
+  return s->n_held || s->bye_pending || s->redrive_pending ? MSTLS_E_AGAIN : 0;
 }
 
 mstls_tstamp mstls_session_get_expiry(mstls_session *s) {

@@ -115,6 +115,9 @@ struct mstls_session {
    * without one, the walk over the handshaking streams is skipped (it
    * would cost N per call, N^2 for a bring-up of N streams). */
   int redrive_pending;
+  /* A stream's gnutls_bye() met a full transport (its close_notify is
+   * GnuTLS's to offer again): mstls_session_flush() calls it again. */
+  int bye_pending;
   uint8_t *pullbuf;
 };
 

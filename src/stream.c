@@ -913,6 +913,7 @@ int mstls_strm_bye(mstls_strm *st) {
   st->bye_started = 1;
   rv = gnutls_bye(st->ch.tls, GNUTLS_SHUT_WR);
   if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+    s->bye_pending = 1; /* mstls_session_flush() offers it again */
     return MSTLS_E_AGAIN;
   }
   if (s->err) {

@@ -224,13 +224,13 @@ static int e2e_client(const e2e_case *c, uint16_t port) {
 /* Event-loop mode -----------------------------------------------------------
  *
  * Each process drives a non-blocking association (config.blocking = 0) from
- * a poll() loop, as an application with its own event loop would. Kernel
- * SCTP: poll() the association's fd. usrsctp has no fd (-1): config.ready,
- * which may run on a usrsctp thread, writes one byte to a pipe that the loop
- * polls. A wakeup drains the pipe and calls mstls_sctp_assoc_process(); the
- * caller then makes progress with the non-blocking session calls until they
- * return MSTLS_E_AGAIN. The poll timeout is the session's next timer
- * deadline, at most one tick. */
+ * a poll() loop, as an application with its own event loop would: it polls
+ * the association's fd (mstls_sctp_assoc_get_fd()) for the events
+ * mstls_sctp_assoc_get_events() names (POLLIN, and with kernel SCTP POLLOUT
+ * while a record that met a full socket waits), and a wakeup calls
+ * mstls_sctp_assoc_process(); the caller then makes progress with the
+ * non-blocking session calls until they return MSTLS_E_AGAIN. The poll
+ * timeout is the session's next timer deadline, at most one tick. */
 
 #define E2E_TICK_MS 100
 #define E2E_CHUNK 16384u /* one TLS record per send */
@@ -238,10 +238,8 @@ static int e2e_client(const e2e_case *c, uint16_t port) {
 
 typedef struct e2e_loop {
   mstls_sctp_assoc *a;
-  int fd;         /* the association's fd: its socket or usrsctp's eventfd */
-  int kernel;     /* kernel SCTP: fd is the socket (POLLOUT means room) */
-  int want_write; /* a send or shutdown met a full transport */
-  int stale;      /* full ticks in a row readable without a wakeup */
+  int fd;    /* the association's fd: its socket or usrsctp's eventfd */
+  int stale; /* full ticks in a row readable without a wakeup */
   unsigned long wakeups;
   unsigned long ticks;
   unsigned long missed; /* readiness never signalled for ten full ticks */
@@ -306,15 +304,16 @@ static int e2e_loop_timeout(mstls_session *s) {
   return e < E2E_TICK_MS ? (int)e : E2E_TICK_MS;
 }
 
-/* usrsctp: the socket stayed readable for E2E_STALE_TICKS full ticks and
- * its eventfd never said so. That would hang a real event loop: count it,
+/* The association had work for E2E_STALE_TICKS full ticks (its socket
+ * readable, or room for a kept record: mstls_sctp_assoc_wait() says so)
+ * and its fd never said so. That would hang a real event loop: count it,
  * then read anyway so that the case ends and reports it. A lost wakeup
  * stays lost (the peer waits for our answer), so ten ticks catch it as
  * surely as two, and a stack thread descheduled between queueing the data
  * and signalling it on a loaded machine is not taken for one. */
 #define E2E_STALE_TICKS 10
 static int e2e_loop_missed(e2e_loop *lp) {
-  if (lp->kernel || mstls_sctp_assoc_wait(lp->a, 0) != 0) {
+  if (mstls_sctp_assoc_wait(lp->a, 0) != 0) {
     lp->stale = 0;
     return 0;
   }
@@ -333,19 +332,10 @@ static int e2e_loop_step(e2e_loop *lp) {
   struct pollfd p;
   int n;
 
-  /* A send that met a full socket may still have counted its bytes as
-   * taken, keeping the record (the last chunk of a burst, say): only a
-   * flush once there is room sends it. Kernel SCTP: wait for POLLOUT while
-   * anything is kept, as mstls_sctp_assoc_get_fd() says; waiting for input
-   * alone would wait for an echo that the kept record holds back.
-   * usrsctp's eventfd is signalled when room appears. */
-  if (lp->kernel && s != NULL && mstls_session_flush(s) == MSTLS_E_AGAIN)
-    lp->want_write = 1;
+  /* A send may keep a record that met a full socket and still count its
+   * bytes as taken: the association says when to wait for room too. */
   p.fd = lp->fd;
-  p.events = POLLIN;
-  /* usrsctp's eventfd is signalled when room appears too (an upcall). */
-  if (lp->kernel && lp->want_write)
-    p.events |= POLLOUT;
+  p.events = (short)mstls_sctp_assoc_get_events(lp->a);
   p.revents = 0;
   do {
     n = poll(&p, 1, timeout);
@@ -364,7 +354,6 @@ static int e2e_loop_step(e2e_loop *lp) {
   } else {
     lp->wakeups++;
     lp->stale = 0;
-    lp->want_write = 0;
   }
   return mstls_sctp_assoc_process(lp->a);
 }
@@ -389,7 +378,6 @@ static int e2e_loop_close_assoc(e2e_loop *lp) {
     rc = mstls_sctp_assoc_shutdown(lp->a);
     if (rc != MSTLS_E_AGAIN)
       break;
-    lp->want_write = 1;
     rc = e2e_loop_step(lp);
     if (rc != 0)
       return rc;
@@ -413,8 +401,8 @@ static void e2e_fill(uint8_t *buf, size_t len, uint16_t k, uint64_t off,
 
 /* Client: send what each stream still has, until done or MSTLS_E_AGAIN. A
  * send that returned MSTLS_E_AGAIN is repeated with the same bytes. */
-static int e2e_client_send(e2e_loop *lp, mstls_session *s, const e2e_case *c,
-                           uint64_t *sent, uint8_t *buf) {
+static int e2e_client_send(mstls_session *s, const e2e_case *c, uint64_t *sent,
+                           uint8_t *buf) {
   uint64_t total = (uint64_t)c->msg_size * c->rounds;
   uint32_t k;
 
@@ -426,13 +414,8 @@ static int e2e_client_send(e2e_loop *lp, mstls_session *s, const e2e_case *c,
 
       e2e_fill(buf, len, (uint16_t)k, sent[k], c->msg_size);
       n = mstls_stream_send(s, (uint16_t)k, buf, len);
-      if (n == MSTLS_E_AGAIN) {
-        /* A stream still handshaking (LAZY) waits for input; only a full
-         * transport waits for room. */
-        if (mstls_stream_get_state(s, (uint16_t)k) == MSTLS_STREAM_OPEN)
-          lp->want_write = 1;
-        break;
-      }
+      if (n == MSTLS_E_AGAIN)
+        break; /* handshaking (LAZY), or a full transport */
       if (n < 0) {
         fprintf(stderr, "client: send %u: %s\n", k, mstls_strerror((int)n));
         return -1;
@@ -495,7 +478,6 @@ static int e2e_client_open(e2e_loop *lp, const e2e_case *c, uint16_t port,
     if (rc != 0)
       return rc;
     lp->fd = mstls_sctp_assoc_get_fd(lp->a);
-    lp->kernel = c->backend == MSTLS_SCTP_BACKEND_KERNEL;
     if (!e2e_fd_ok(c, lp->fd))
       return MSTLS_E_INVALID_STATE;
     /* Readiness from before the association existed was never signalled:
@@ -549,7 +531,7 @@ static int e2e_client_loop(const e2e_case *c, uint16_t port) {
   }
   /* Every stream sends all its rounds at once and checks its echo. */
   for (;;) {
-    if (e2e_client_send(&lp, s, c, sent, buf) != 0)
+    if (e2e_client_send(s, c, sent, buf) != 0)
       return 65;
     if (e2e_client_recv(s, c, echoed, &done, buf, want) != 0)
       return 66;
@@ -632,8 +614,7 @@ static int e2e_server_recv(mstls_session *s, const e2e_case *c, e2e_queue *q,
 
 /* Server: echo what is queued, until done or MSTLS_E_AGAIN. A send that
  * returned MSTLS_E_AGAIN is repeated with the same bytes and length. */
-static int e2e_server_send(e2e_loop *lp, mstls_session *s, const e2e_case *c,
-                           e2e_queue *q) {
+static int e2e_server_send(mstls_session *s, const e2e_case *c, e2e_queue *q) {
   uint32_t k;
 
   for (k = 0; k < c->streams; k++) {
@@ -646,7 +627,6 @@ static int e2e_server_send(e2e_loop *lp, mstls_session *s, const e2e_case *c,
 
       if (n == MSTLS_E_AGAIN) {
         q[k].again = len;
-        lp->want_write = 1;
         break;
       }
       if (n < 0) {
@@ -695,7 +675,6 @@ static int e2e_server_loop(const e2e_case *c, uint16_t port) {
     return 44;
   }
   lp.fd = mstls_sctp_assoc_get_fd(lp.a);
-  lp.kernel = c->backend == MSTLS_SCTP_BACKEND_KERNEL;
   if (!e2e_fd_ok(c, lp.fd))
     return 45;
   /* What arrived before the ready callback was installed was never
@@ -714,7 +693,7 @@ static int e2e_server_loop(const e2e_case *c, uint16_t port) {
     /* What was read before the association ended is still delivered. */
     if (s != NULL && e2e_server_recv(s, c, q, buf, &closed) != 0)
       return 47;
-    if (s != NULL && rc == 0 && e2e_server_send(&lp, s, c, q) != 0)
+    if (s != NULL && rc == 0 && e2e_server_send(s, c, q) != 0)
       return 48;
     if (rc != 0 || closed == c->streams)
       break;

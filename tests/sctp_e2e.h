@@ -12,8 +12,8 @@ typedef struct e2e_case {
   size_t msg_size; /* bytes echoed on each stream */
   unsigned rounds; /* messages per stream */
   /* 0: blocking API. 1: both processes run non-blocking associations
-   * (config.blocking = 0) from a poll() loop: on the association's fd
-   * (kernel SCTP) or on a pipe written by config.ready (usrsctp). */
+   * (config.blocking = 0) from a poll() loop on the association's fd
+   * (mstls_sctp_assoc_get_fd(), mstls_sctp_assoc_get_events()). */
   int event_loop;
   /* Blocking API only. Nonzero: both sockets get send and receive buffers
    * of this many bytes, the client asserts that its blocked sends read

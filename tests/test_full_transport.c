@@ -6,6 +6,9 @@
  * server echoes what it reads, and both close. No stream may fail, every
  * byte must come back once and in order, and nothing may be left waiting.
  *
+ * A close_notify that met a full transport goes out from
+ * mstls_session_flush() alone (t_flush_offers_bye).
+ *
  * This is the path behind a server's echo that failed with MSTLS_E_TLS on
  * a lossy link: a handshake flight that met a full transport stays with
  * GnuTLS, and gnutls_record_send() then flushes it and returns 0.
@@ -326,9 +329,44 @@ static void t_cases(void **state) {
   }
 }
 
+/* A close_notify that met a full transport is GnuTLS's to offer again:
+ * mstls_session_flush() reports it as waiting and, once there is room,
+ * sends it, without mstls_stream_bye() being called again (an event loop
+ * that flushes when the transport has room then closes the stream). */
+static void t_flush_offers_bye(void **state) {
+  mstls_settings cs, ss;
+  test_pair p;
+  uint8_t buf[64];
+  (void)state;
+  test_client_settings(&cs, 2, MSTLS_POLICY_PARALLEL);
+  test_server_settings(&ss, 2, MSTLS_POLICY_PARALLEL);
+  assert_int_equal(test_pair_new(&p, &cs, &ss, NULL, NULL, NULL), 0);
+  assert_int_equal(test_pair_handshake(&p, 10000), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_session_flush(p.client), 0);
+  memlink_set_push_budget(p.link, MEMLINK_CLIENT, 0);
+  assert_int_equal(mstls_stream_bye(p.client, 1), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_flush(p.client), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_flush(p.client), MSTLS_E_AGAIN);
+  memlink_set_push_budget(p.link, MEMLINK_CLIENT, -1);
+  assert_int_equal(mstls_session_flush(p.client), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_recv(p.server, 1, buf, sizeof(buf)), 0);
+  assert_int_equal(mstls_stream_get_state(p.client, 1), MSTLS_STREAM_CLOSED);
+  /* The other stream is untouched; once sent, nothing waits. */
+  assert_int_equal(mstls_stream_get_state(p.client, 0), MSTLS_STREAM_OPEN);
+  assert_int_equal(mstls_stream_send(p.client, 0, "x", 1), 1);
+  assert_int_equal(mstls_session_flush(p.client), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_recv(p.server, 0, buf, sizeof(buf)), 1);
+  assert_int_equal(mstls_session_get_error(p.client), 0);
+  test_pair_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_cases),
+      cmocka_unit_test(t_flush_offers_bye),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

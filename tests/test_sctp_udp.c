@@ -21,7 +21,9 @@
 #include <cmocka.h>
 
 #include <poll.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "certs.h"
 #include "pair.h"
@@ -110,6 +112,154 @@ static void test_event_loop_lazy_16(void **s) {
 static void test_event_loop_256k(void **s) {
   (void)s;
   run_event_loop(2, MSTLS_POLICY_RESUME, 256u * 1024u, 2);
+}
+
+/* Room for a record that met a full socket wakes an event loop that polls
+ * the association's fd for mstls_sctp_assoc_get_events(): a client fills
+ * its socket until mstls_stream_send() keeps a record (the events then
+ * include POLLOUT on kernel SCTP), and is processed only when its fd
+ * polls ready while the server reads. Every byte the client's sends took
+ * must arrive: the kept record goes out from mstls_sctp_assoc_process()
+ * once the fd said there was room (the client's socket never becomes
+ * readable here), and the events are POLLIN again after. In one child
+ * process, on both backends; bounded by 600 waits of at most 100 ms per
+ * phase, which only means hung. */
+#define KR_BUF 65536
+#define KR_ROUNDS 600
+
+static void kr_poll(mstls_sctp_assoc *c, mstls_sctp_assoc *s, short *rev) {
+  struct pollfd p[2];
+
+  p[0].fd = mstls_sctp_assoc_get_fd(c);
+  p[1].fd = s != NULL ? mstls_sctp_assoc_get_fd(s) : -1;
+  p[0].events = (short)mstls_sctp_assoc_get_events(c);
+  p[1].events = (short)mstls_sctp_assoc_get_events(s);
+  p[0].revents = p[1].revents = 0;
+  (void)poll(p, 2, 100);
+  rev[0] = p[0].revents;
+  rev[1] = p[1].revents;
+}
+
+static int kr_child(uint16_t port) {
+  static uint8_t chunk[16384], buf[65536];
+  mstls_sctp_config cfg;
+  mstls_sctp_listener *l = NULL;
+  mstls_sctp_assoc *c = NULL, *s = NULL;
+  mstls_credentials *ccred = test_client_creds(NULL, NULL, 0);
+  mstls_credentials *scred = test_server_creds(NULL);
+  mstls_session *cs = NULL, *ss = NULL;
+  mstls_settings cst, sst;
+  uint64_t taken = 0, got = 0;
+  unsigned long woke = 0;
+  long n = 0;
+  short rev[2];
+  int i, rc = MSTLS_E_AGAIN;
+
+  if (ccred == NULL || scred == NULL)
+    return 10;
+  if (E2E_BACKEND == MSTLS_SCTP_BACKEND_USRSCTP &&
+      mstls_sctp_usrsctp_init(port, 0) != 0)
+    return 11;
+  mstls_sctp_config_default(&cfg);
+  cfg.backend = E2E_BACKEND;
+  cfg.blocking = 0;
+  cfg.streams_in = cfg.streams_out = 1;
+  cfg.send_buffer = cfg.recv_buffer = KR_BUF;
+  test_client_settings(&cst, 1, MSTLS_POLICY_RESUME);
+  test_server_settings(&sst, 1, MSTLS_POLICY_RESUME);
+  if (mstls_sctp_listen(&l, &cfg, "127.0.0.1", port) != 0)
+    return 12;
+  cfg.remote_udp_port = port; /* usrsctp: one stack, one UDP port */
+  if (mstls_sctp_connect(&c, &cfg, "127.0.0.1", port, &cst, NULL, ccred,
+                         NULL) != 0)
+    return 13;
+  for (i = 0; i < KR_ROUNDS && rc == MSTLS_E_AGAIN; i++) {
+    kr_poll(c, s, rev);
+    if (s == NULL &&
+        (rc = mstls_sctp_accept(l, &s, &sst, NULL, scred, NULL)) != 0 &&
+        rc != MSTLS_E_AGAIN)
+      return 14;
+    if (mstls_sctp_assoc_process(c) != 0 ||
+        (s != NULL && mstls_sctp_assoc_process(s) != 0))
+      return 15;
+    cs = mstls_sctp_assoc_get_session(c);
+    ss = s != NULL ? mstls_sctp_assoc_get_session(s) : NULL;
+    rc = cs != NULL && ss != NULL ? mstls_session_handshake(cs) : MSTLS_E_AGAIN;
+  }
+  if (rc != 0)
+    return 16;
+  /* Fill until a send keeps a record that stays kept: the server does
+   * not read meanwhile. */
+  memset(chunk, 0x5a, sizeof(chunk));
+  for (i = 0; i < 100000; i++) {
+    n = mstls_stream_send(cs, 0, chunk, sizeof(chunk));
+    if (n == MSTLS_E_AGAIN && mstls_session_flush(cs) == MSTLS_E_AGAIN)
+      break;
+    if (n < 0 && n != MSTLS_E_AGAIN)
+      return 20;
+    if (n > 0)
+      taken += (uint64_t)n;
+  }
+  if (n != MSTLS_E_AGAIN)
+    return 21;
+  if (mstls_sctp_assoc_get_events(c) !=
+      (E2E_BACKEND == MSTLS_SCTP_BACKEND_KERNEL ? POLLIN | POLLOUT : POLLIN))
+    return 22;
+  for (i = 0; i < KR_ROUNDS && got < taken; i++) {
+    kr_poll(c, s, rev);
+    if (rev[0] != 0) {
+      woke++;
+      if (mstls_sctp_assoc_process(c) != 0)
+        return 30;
+    }
+    if (mstls_sctp_assoc_process(s) != 0)
+      return 31;
+    while ((n = mstls_stream_recv(ss, 0, buf, sizeof(buf))) > 0)
+      got += (uint64_t)n;
+    if (n != MSTLS_E_AGAIN)
+      return 32;
+  }
+  printf("kept record: %llu bytes taken, %llu arrived, client woken %lu "
+         "times\n",
+         (unsigned long long)taken, (unsigned long long)got, woke);
+  fflush(stdout); /* the child ends with _exit() */
+  if (got != taken)
+    return 33; /* the kept record never went: no wakeup for room */
+  if (woke == 0 || mstls_session_flush(cs) != 0 ||
+      mstls_sctp_assoc_get_events(c) != POLLIN)
+    return 34;
+  if (mstls_sctp_assoc_get_events(NULL) != 0)
+    return 35;
+  mstls_sctp_assoc_abort(c);
+  mstls_sctp_assoc_del(c);
+  mstls_sctp_assoc_del(s);
+  mstls_sctp_listener_del(l);
+  mstls_credentials_del(ccred);
+  mstls_credentials_del(scred);
+  if (E2E_BACKEND == MSTLS_SCTP_BACKEND_USRSCTP &&
+      mstls_sctp_usrsctp_release() != 0)
+    return 40;
+  return 0;
+}
+
+static void test_fd_signals_room(void **st) {
+  uint16_t port = e2e_pick_port();
+  pid_t pid;
+  int status = 0;
+
+  (void)st;
+  assert_int_not_equal(port, 0);
+  assert_non_null(test_pki_get()); /* before the fork, as e2e_run */
+  fflush(stdout);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    alarm(120); /* only means hung */
+    _exit(kr_child(port));
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* RFC 3436 §8: every stream of a new association, with another server
@@ -256,6 +406,7 @@ int main(void) {
       cmocka_unit_test(test_event_loop_parallel_16),
       cmocka_unit_test(test_event_loop_lazy_16),
       cmocka_unit_test(test_event_loop_256k),
+      cmocka_unit_test(test_fd_signals_room),
       cmocka_unit_test(test_fleet_resume),
       cmocka_unit_test(test_reuseport),
   };

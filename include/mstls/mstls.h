@@ -1052,9 +1052,11 @@ MSTLS_EXTERN int mstls_stream_flush(mstls_session *session, uint16_t stream);
 
 /**
  * @brief Everything that waits for the transport, on every stream: kept
- *        application records (as mstls_stream_flush()) and handshake
- *        flights that met a full transport. Call it when the transport
- *        can take more.
+ *        application records (as mstls_stream_flush()), handshake flights
+ *        and close_notify alerts (of mstls_stream_bye() and
+ *        mstls_session_bye() that returned MSTLS_E_AGAIN) that met a full
+ *        transport. Call it when the transport can take more; an
+ *        application that only waits for that need not call bye again.
  * @return 0 (nothing waits), MSTLS_E_AGAIN (something still waits),
  *         MSTLS_E_INVALID_ARGUMENT, or the session's fatal error.
  */
@@ -1131,14 +1133,17 @@ MSTLS_EXTERN long mstls_session_recv_any_blocking(mstls_session *session,
  * Streams still handshaking are skipped (close them with
  * mstls_stream_bye() once established, or free the session).
  * @return 0 when every alert was pushed, MSTLS_E_AGAIN if push would block
- *         (call again), MSTLS_E_TRANSPORT.
+ *         (call again, or mstls_session_flush(), when there is room),
+ *         MSTLS_E_TRANSPORT.
  */
 MSTLS_EXTERN int mstls_session_bye(mstls_session *session);
 
 /** @brief Send close_notify on one stream.
  *
  *  MSTLS_E_AGAIN: a kept record or the alert itself met a full transport;
- *  call again when it has room. Once the alert has been offered, sends on
+ *  call again, or mstls_session_flush(), when it has room (the SCTP
+ *  backends' mstls_sctp_assoc_process() does the latter). Once the alert
+ *  has been offered, sends on
  *  the stream return MSTLS_E_CLOSED, even before this returns 0.
  *  @return 0, MSTLS_E_AGAIN, MSTLS_E_INVALID_STREAM, MSTLS_E_INVALID_STATE
  *  (not established), MSTLS_E_TRANSPORT. */

@@ -611,9 +611,12 @@ MSTLS_EXTERN void mstls_sctp_listener_del(mstls_sctp_listener *listener);
 MSTLS_EXTERN int mstls_sctp_assoc_process(mstls_sctp_assoc *assoc);
 
 /** @brief Wait at most @p timeout_ms (-1: forever) for the association to
- *  become readable (kernel or threaded usrsctp). Returns at once while a
- *  blocked send has messages set aside (mstls_sctp_config.park_max).
- *  @return 0 (readable, messages set aside or error pending),
+ *  become readable (kernel or threaded usrsctp), or, while a record waits
+ *  for room, writable (mstls_sctp_assoc_get_events()). Returns at once
+ *  while a blocked send has messages set aside
+ *  (mstls_sctp_config.park_max).
+ *  @return 0 (readable, room for a kept record, messages set aside or
+ *  error pending),
  *  MSTLS_E_AGAIN (timeout),
  *  MSTLS_E_INVALID_STATE (NOTHREADS stack: cannot wait). */
 MSTLS_EXTERN int mstls_sctp_assoc_wait(mstls_sctp_assoc *assoc, int timeout_ms);
@@ -624,8 +627,12 @@ MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
 /** @brief A pollable fd that is readable while the association has
  *  something to process: the socket (kernel SCTP) or an eventfd (usrsctp,
  *  signalled from the stack's upcalls, including room freed for sends).
- *  Poll it for POLLIN, then call mstls_sctp_assoc_process(); with kernel
- *  SCTP also poll POLLOUT while mstls_session_flush() says MSTLS_E_AGAIN.
+ *  Poll it for the events mstls_sctp_assoc_get_events() gives (POLLIN,
+ *  and with kernel SCTP POLLOUT while a record waits for room), then call
+ *  mstls_sctp_assoc_process(). A send may keep a record that met a full
+ *  socket and still count its bytes as taken, so an application that
+ *  polls POLLIN alone on kernel SCTP can wait forever for an answer that
+ *  the kept record holds back.
  *  Level-triggered on both backends: it stays readable while the socket
  *  holds unread messages. mstls_sctp_assoc_process() hands every message
  *  to the session, so read the streams on every wake-up: a stream whose
@@ -633,6 +640,18 @@ MSTLS_EXTERN mstls_session *mstls_sctp_assoc_get_session(mstls_sctp_assoc *a);
  *  MSTLS_E_BUFFER_FULL. Owned by the association.
  *  @return the fd, or -1 (association NULL or closed). */
 MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
+
+/** @brief The poll() events to wait for on mstls_sctp_assoc_get_fd() now:
+ *  POLLIN, plus POLLOUT with kernel SCTP while the session keeps a record,
+ *  a handshake flight or a close_notify that met a full socket (set by
+ *  the send that met it, cleared by mstls_sctp_assoc_process() once
+ *  mstls_session_flush() finds nothing waiting). usrsctp's fd signals room
+ *  by itself, so it is POLLIN alone there. Ask again before every wait. An
+ *  application that stops reading from a peer for a while (back-pressure)
+ *  masks out POLLIN itself.
+ *  @return POLLIN or POLLIN | POLLOUT (as in <poll.h>; EPOLLIN and EPOLLOUT
+ *  have the same values on Linux), 0 if @p assoc is NULL or closed. */
+MSTLS_EXTERN int mstls_sctp_assoc_get_events(mstls_sctp_assoc *assoc);
 
 /** @brief Negotiated stream counts (SCTP_STATUS).
  *  @return 0, MSTLS_E_INVALID_ARGUMENT, MSTLS_E_INVALID_STATE (not up). */
