@@ -743,8 +743,14 @@ static int tsrv_round(tsrv *sv) {
     if (fd < 0)
       continue;
     sv->pfd[np].fd = fd;
+    /* Room, when a send met a full socket, or when the association
+     * keeps something for want of it (kernel SCTP: a record whose bytes
+     * a send counted as taken, a close_notify). */
     sv->pfd[np].events =
-        (short)((c->paused ? 0 : POLLIN) | (c->want_write ? POLLOUT : 0));
+        (short)((c->paused ? 0 : POLLIN) |
+                (c->want_write || (mstls_sctp_assoc_get_events(c->a) & POLLOUT)
+                     ? POLLOUT
+                     : 0));
     sv->pslot[np] = k;
     np++;
   }

@@ -1216,8 +1216,13 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
        * send on another thread may have kept a record since the flush:
        * look once more after the watch is off. */
       a->ops->want_write(a->sock, rc == MSTLS_E_AGAIN);
-      if (rc == 0 && mstls_session_flush(a->session) == MSTLS_E_AGAIN)
-        a->ops->want_write(a->sock, 1);
+      if (rc == 0) {
+        rc = mstls_session_flush(a->session);
+        if (rc == MSTLS_E_AGAIN)
+          a->ops->want_write(a->sock, 1);
+        else if (rc < 0 && mstls_err_is_fatal(rc))
+          assoc_fail(a, rc);
+      }
     }
   }
   assoc_apply_fails(a);
@@ -1231,6 +1236,11 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
 static int assoc_wait_events(mstls_sctp_assoc *a) {
   int events = MSTLS_SCTP_WAIT_READ;
 
+  /* Nothing goes out of an association or session that has ended (the
+   * error is what mstls_sctp_assoc_process() returns): never room. */
+  if (a->error != 0 ||
+      (a->session != NULL && mstls_session_get_error(a->session) != 0))
+    return events;
   if (a->ops->wants_write != NULL && a->ops->wants_write(a->sock))
     events |= MSTLS_SCTP_WAIT_WRITE;
   return events;

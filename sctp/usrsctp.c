@@ -165,6 +165,7 @@ static uint16_t usctp_pick_port(void) {
  * descriptors by the port usrsctp bound them to. */
 #define USCTP_UDP_MAX_FDS 2 /* IPv4 and IPv6 */
 
+/* AF_INET or AF_INET6 if @p fd is a UDP socket bound to @p port, else 0. */
 static int usctp_is_udp_on(int fd, uint16_t port) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof(ss);
@@ -177,15 +178,17 @@ static int usctp_is_udp_on(int fd, uint16_t port) {
       proto != IPPROTO_UDP ||
       getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
     return 0;
-  if (ss.ss_family == AF_INET)
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port) == port;
-  if (ss.ss_family == AF_INET6)
-    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port;
+  if (ss.ss_family == AF_INET &&
+      ntohs(((struct sockaddr_in *)&ss)->sin_port) == port)
+    return AF_INET;
+  if (ss.ss_family == AF_INET6 &&
+      ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port)
+    return AF_INET6;
   return 0;
 }
 
-/* The UDP sockets bound to @p port (usrsctp's, as ours are closed).
- * @return how many were found, into @p fds. */
+/* The UDP sockets bound to @p port (usrsctp's, as ours are closed), the
+ * IPv4 one first. @return how many were found, into @p fds. */
 static int usctp_find_udp(uint16_t port, int *fds) {
   DIR *d;
   struct dirent *e;
@@ -200,8 +203,19 @@ static int usctp_find_udp(uint16_t port, int *fds) {
     if (*end != '\0' || end == e->d_name || fd < 0 || fd > INT_MAX ||
         fd == dirfd(d))
       continue;
-    if (usctp_is_udp_on((int)fd, port))
+    switch (usctp_is_udp_on((int)fd, port)) {
+    case AF_INET:
+      if (n > 0)
+        fds[n] = fds[0];
+      fds[0] = (int)fd;
+      n++;
+      break;
+    case AF_INET6:
       fds[n++] = (int)fd;
+      break;
+    default:
+      break;
+    }
   }
   closedir(d);
   return n;
@@ -237,8 +251,10 @@ static int usctp_udp_apply(size_t bytes) {
   if (n == 0)
     return MSTLS_E_TRANSPORT;
   for (i = 0; i < n; i++) {
-    if (usctp_set_buf(fds[i], SO_RCVBUF, SO_RCVBUFFORCE, (int)bytes) != 0 ||
-        usctp_set_buf(fds[i], SO_SNDBUF, SO_SNDBUFFORCE, (int)bytes) != 0)
+    /* The kernel takes at most INT_MAX / 2 (it doubles the value). */
+    int size = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
+    if (usctp_set_buf(fds[i], SO_RCVBUF, SO_RCVBUFFORCE, size) != 0 ||
+        usctp_set_buf(fds[i], SO_SNDBUF, SO_SNDBUFFORCE, size) != 0)
       return MSTLS_E_TRANSPORT;
   }
   return 0;
@@ -270,7 +286,7 @@ static uint64_t usctp_udp_drops(uint16_t port, uint64_t *rcvbuf,
 int mstls_sctp_usrsctp_set_udp_buffer(size_t bytes) {
   int rc;
 
-  if (bytes == 0 || bytes > INT_MAX / 2)
+  if (bytes == 0 || bytes > (size_t)1 << 30)
     return MSTLS_E_INVALID_ARGUMENT;
   pthread_mutex_lock(&usctp_lock);
   usctp_udp_buffer = bytes;

@@ -605,7 +605,7 @@ static int sess_flush_one(void *p, void *ctx) {
   if (st->txq.count) {
     (void)mstls_strm_flush(st);
   }
-  if (*byes && st->bye_started && !st->sent_bye &&
+  if (*byes && st->bye_wanted && !st->sent_bye &&
       st->state != MSTLS_STREAM_FAILED) {
     (void)mstls_strm_bye(st); /* sets bye_pending again if still full */
   }

@@ -33,6 +33,7 @@ struct mstls_strm {
   unsigned ticket_anchor : 1;  /* client: the stream whose ticket others use */
   unsigned sent_bye : 1;
   unsigned bye_started : 1; /* gnutls_bye() was called (it may be repeated) */
+  unsigned bye_wanted : 1;  /* mstls_strm_bye() was asked, until sent_bye */
   unsigned peer_closed : 1;
   /* Open when the session ended in order (MSTLS_E_CLOSED): the records it
    * received are still read out (strm_recv_closed() in stream.c). */

@@ -906,7 +906,11 @@ int mstls_strm_bye(mstls_strm *st) {
   if (!st->has_channel || st->state == MSTLS_STREAM_HANDSHAKING) {
     return MSTLS_E_INVALID_STATE;
   }
+  st->bye_wanted = 1;
   rv = mstls_strm_flush(st);
+  if (rv == MSTLS_E_AGAIN) {
+    s->bye_pending = 1; /* a kept record goes first */
+  }
   if (rv < 0) {
     return rv;
   }

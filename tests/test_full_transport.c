@@ -359,6 +359,19 @@ static void t_flush_offers_bye(void **state) {
   assert_int_equal(mstls_session_flush(p.client), 0);
   test_pair_flush(&p);
   assert_int_equal(mstls_stream_recv(p.server, 0, buf, sizeof(buf)), 1);
+  /* A close_notify behind a kept record: the bye meets the record first,
+   * and the flush sends both, in order. */
+  memlink_set_push_budget(p.link, MEMLINK_CLIENT, 0);
+  assert_int_equal(mstls_stream_send(p.client, 0, "yz", 2), 2); /* kept */
+  assert_int_equal(mstls_stream_bye(p.client, 0), MSTLS_E_AGAIN);
+  assert_int_equal(mstls_session_flush(p.client), MSTLS_E_AGAIN);
+  memlink_set_push_budget(p.link, MEMLINK_CLIENT, -1);
+  assert_int_equal(mstls_session_flush(p.client), 0);
+  test_pair_flush(&p);
+  assert_int_equal(mstls_stream_recv(p.server, 0, buf, sizeof(buf)), 2);
+  assert_memory_equal(buf, "yz", 2);
+  assert_int_equal(mstls_stream_recv(p.server, 0, buf, sizeof(buf)), 0);
+  assert_int_equal(mstls_stream_get_state(p.client, 0), MSTLS_STREAM_CLOSED);
   assert_int_equal(mstls_session_get_error(p.client), 0);
   test_pair_free(&p);
 }

@@ -386,8 +386,9 @@ typedef struct mstls_sctp_usrsctp_stats {
  * mstls_sctp_usrsctp_stats.udp_rcvbuf shows what was granted. usrsctp does
  * not hand out its sockets: they are found among the process's descriptors
  * (/proc/self/fd) by their port.
- * @param bytes buffer size; default MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER.
- * @return 0, MSTLS_E_INVALID_ARGUMENT (@p bytes 0 or above INT_MAX / 2),
+ * @param bytes buffer size, 1 to 1 GiB (the kernel takes at most INT_MAX /
+ *        2, one byte less); default MSTLS_SCTP_USRSCTP_DEFAULT_UDP_BUFFER.
+ * @return 0, MSTLS_E_INVALID_ARGUMENT (@p bytes 0 or above 1 GiB),
  *         MSTLS_E_INVALID_STATE (the running stack has no UDP socket:
  *         AF_CONN only or NOTHREADS; the size is kept for a later start),
  *         MSTLS_E_TRANSPORT (the sockets could not be found or set),
@@ -649,8 +650,11 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
  *  by itself, so it is POLLIN alone there. Ask again before every wait. An
  *  application that stops reading from a peer for a while (back-pressure)
  *  masks out POLLIN itself.
+ *  POLLIN alone once the association or its session has ended (the error
+ *  is ready for mstls_sctp_assoc_process()).
  *  @return POLLIN or POLLIN | POLLOUT (as in <poll.h>; EPOLLIN and EPOLLOUT
- *  have the same values on Linux), 0 if @p assoc is NULL or closed. */
+ *  have the same values on Linux), 0 if @p assoc is NULL or aborted
+ *  (mstls_sctp_assoc_abort()). */
 MSTLS_EXTERN int mstls_sctp_assoc_get_events(mstls_sctp_assoc *assoc);
 
 /** @brief Negotiated stream counts (SCTP_STATUS).
