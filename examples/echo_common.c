@@ -38,6 +38,10 @@ static void echo_usage(FILE *f, const char *prog) {
       "sends BYTES bytes (1..%llu, default %llu) on each, checks the echo\n"
       "and exits 0 only if every byte came back.\n"
       "  --backend usrsctp|kernel  SCTP stack (default: kernel if available)\n"
+      "  --profile failover|default  SCTP failure detection: failover (a\n"
+      "                dead peer is noticed in seconds; the default) or the\n"
+      "                stack's own timers (minutes, patient with a peer that\n"
+      "                is slow to answer)\n"
       "  --host ADDR   client: server address (default 127.0.0.1);\n"
       "                server: bind address (default: any)\n"
       "  --name NAME   server name in the certificate (default localhost)\n"
@@ -120,12 +124,22 @@ int echo_parse(echo_opts *o, int argc, char **argv) {
       slot = &o->ca;
     else if (strcmp(a, "--cert-out") == 0)
       slot = &o->cert_out;
-    else if (strcmp(a, "--backend") != 0)
+    else if (strcmp(a, "--backend") != 0 && strcmp(a, "--profile") != 0)
       return echo_bad(o, "unknown option", a);
     if (i + 1 == argc)
       return echo_bad(o, "missing value after", a);
     if (slot != NULL) {
       *slot = argv[++i];
+      continue;
+    }
+    if (strcmp(a, "--profile") == 0) {
+      a = argv[++i];
+      if (strcmp(a, "failover") == 0)
+        o->stack_timers = 0;
+      else if (strcmp(a, "default") == 0)
+        o->stack_timers = 1;
+      else
+        return echo_bad(o, "--profile must be failover or default, not", a);
       continue;
     }
     a = argv[++i];
@@ -269,8 +283,10 @@ void echo_sctp_config(const echo_opts *o, mstls_sctp_config *cfg) {
   cfg->streams_in = o->server ? ECHO_MAX_STREAMS : o->streams;
   cfg->streams_out = cfg->streams_in;
   /* A dead peer is noticed in seconds, and a connect that nobody answers
-   * gives up after about 2.4 s instead of minutes. */
-  mstls_sctp_config_failover(cfg);
+   * gives up after about 2.4 s instead of minutes (unless --profile
+   * default: a peer starved of CPU for seconds is not taken for dead). */
+  if (!o->stack_timers)
+    mstls_sctp_config_failover(cfg);
   if (!o->server)
     cfg->remote_udp_port = o->port; /* usrsctp: the server's UDP port */
 }

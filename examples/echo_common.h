@@ -41,6 +41,7 @@ typedef struct echo_opts {
   const char *cert, *key, *ca;
   const char *cert_out; /* server: write the certificate's PEM here */
   int insecure;         /* client: skip verification (testing only) */
+  int stack_timers;     /* --profile default: the stack's own timers */
 } echo_opts;
 
 /* Parse the command line. On bad arguments print the usage to stderr and
