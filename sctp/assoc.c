@@ -1211,10 +1211,12 @@ int mstls_sctp_assoc_process(mstls_sctp_assoc *a) {
     rc = mstls_session_flush(a->session);
     if (rc < 0 && mstls_err_is_fatal(rc))
       assoc_fail(a, rc);
-    if (a->sock != NULL && a->ops->want_write != NULL) {
-      /* Watch for room while anything waits for it. When nothing does, a
-       * send on another thread may have kept a record since the flush:
-       * look once more after the watch is off. */
+    if (a->sock != NULL && a->ops->want_write != NULL &&
+        (rc == MSTLS_E_AGAIN || a->ops->wants_write(a->sock))) {
+      /* Watch for room while anything waits for it. When the watch goes
+       * off, a send on another thread may have kept a record since the
+       * flush: look once more after. (Nothing to do, the usual case, when
+       * nothing waited and nobody watched.) */
       a->ops->want_write(a->sock, rc == MSTLS_E_AGAIN);
       if (rc == 0) {
         rc = mstls_session_flush(a->session);

@@ -247,12 +247,12 @@ static int usctp_has_udp(void) {
 static int usctp_udp_apply(size_t bytes) {
   int fds[USCTP_UDP_MAX_FDS];
   int n = usctp_find_udp(usctp_port, fds), i;
+  /* The kernel takes at most INT_MAX / 2 (it doubles the value). */
+  int size = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
 
   if (n == 0)
     return MSTLS_E_TRANSPORT;
   for (i = 0; i < n; i++) {
-    /* The kernel takes at most INT_MAX / 2 (it doubles the value). */
-    int size = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
     if (usctp_set_buf(fds[i], SO_RCVBUF, SO_RCVBUFFORCE, size) != 0 ||
         usctp_set_buf(fds[i], SO_SNDBUF, SO_SNDBUFFORCE, size) != 0)
       return MSTLS_E_TRANSPORT;
