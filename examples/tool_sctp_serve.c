@@ -87,7 +87,6 @@ typedef struct tsrv_conn {
   int ready;         /* readiness signalled since the last service */
   int established;   /* every stream's handshake done */
   int paused;        /* echo backlog full: not reading from the peer */
-  int want_write;    /* a send or shutdown met a full socket */
   int shutdown;      /* our SHUTDOWN is under way */
   int clean;         /* every stream closed in order */
   int stream_failed; /* a stream ended with an error */
@@ -427,10 +426,8 @@ static int tsrv_flush(tsrv *sv, tsrv_conn *c, mstls_session *s,
   while ((ch = c->head) != NULL) {
     long n =
         mstls_stream_send(s, ch->stream, ch->data + ch->off, ch->len - ch->off);
-    if (n == MSTLS_E_AGAIN) {
-      c->want_write = 1;
-      return 0;
-    }
+    if (n == MSTLS_E_AGAIN)
+      return 0; /* the room to wait for is in tsrv_events() */
     if (n < 0)
       return (int)n;
     sv->n.bytes_out += (uint64_t)n;
@@ -650,9 +647,7 @@ static void tsrv_service(tsrv *sv, tsrv_conn *c, mstls_tstamp now) {
     if (e == 0) {
       c->shutdown = 1;
       c->progress = now; /* the stall clock bounds the close too */
-    } else if (e == MSTLS_E_AGAIN) {
-      c->want_write = 1;
-    } else {
+    } else if (e != MSTLS_E_AGAIN) {
       /* Every stream closed in order: the peer is done with us. */
       tsrv_end_conn(sv, c, TSRV_END_COMPLETED, 0);
       return;
@@ -687,6 +682,21 @@ static mstls_tstamp tsrv_deadline(const tsrv *sv, const tsrv_conn *c) {
       d = e;
   }
   return d;
+}
+
+/* The events to poll an association's fd for: the library's
+ * (mstls_sctp_assoc_get_events(): POLLIN, and with kernel SCTP POLLOUT
+ * while the session keeps a record, a flight or a close_notify for want
+ * of room), without POLLIN while paused, since the fd stays readable as
+ * long as the socket holds messages left unread. With usrsctp that leaves
+ * nothing to poll the fd for while paused (its eventfd is always
+ * writable, so POLLOUT would return at once, every time): the ready
+ * callback, through the pipe, wakes the server on every upcall of the
+ * stack, room freed by the peer's acknowledgements included. */
+static short tsrv_events(const tsrv_conn *c) {
+  int ev = mstls_sctp_assoc_get_events(c->a);
+
+  return (short)(c->paused ? ev & ~POLLIN : ev);
 }
 
 /* Read the ids in the pipe and mark what they name ready. */
@@ -743,14 +753,7 @@ static int tsrv_round(tsrv *sv) {
     if (fd < 0)
       continue;
     sv->pfd[np].fd = fd;
-    /* Room, when a send met a full socket, or when the association
-     * keeps something for want of it (kernel SCTP: a record whose bytes
-     * a send counted as taken, a close_notify). */
-    sv->pfd[np].events =
-        (short)((c->paused ? 0 : POLLIN) |
-                (c->want_write || (mstls_sctp_assoc_get_events(c->a) & POLLOUT)
-                     ? POLLOUT
-                     : 0));
+    sv->pfd[np].events = tsrv_events(c);
     sv->pslot[np] = k;
     np++;
   }
@@ -783,7 +786,6 @@ static int tsrv_round(tsrv *sv) {
       continue;
     }
     sv->conns[sv->pslot[i]].ready = 1;
-    sv->conns[sv->pslot[i]].want_write = 0;
   }
   now = tsrv_now();
   if (sv->listener_ready && !tsrv_sig_stop) {
@@ -794,11 +796,8 @@ static int tsrv_round(tsrv *sv) {
     tsrv_conn *c = &sv->conns[k];
     if (c->a == NULL)
       continue;
-    if (c->ready || tsrv_deadline(sv, c) <= now) {
-      if (c->ready)
-        c->want_write = 0;
+    if (c->ready || tsrv_deadline(sv, c) <= now)
       tsrv_service(sv, c, now);
-    }
   }
   return 0;
 }

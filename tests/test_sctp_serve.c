@@ -4,7 +4,8 @@
  * woken by the associations' ready callbacks:
  *  - slowloris associations (silent, or one ClientHello then silence)
  *    while legitimate clients handshake and echo;
- *  - a peer that never reads while the server echoes to it;
+ *  - a peer that never reads while the server echoes to it, and the
+ *    server's CPU time while it waits for that peer (no busy wait);
  *  - --max-assocs;
  *  - associations waiting to be accepted: bounded in number and data.
  * Every assertion is on outcomes and on the server's counters; the waits
@@ -670,6 +671,75 @@ static void t_noreader_quiet(void **state) {
   world_free(&w);
 }
 
+/* The server's CPU time (user + system) so far, in milliseconds. */
+static long srv_cpu_ms(const world *w) {
+  char path[64], buf[1024];
+  unsigned long ut = 0, st = 0;
+  const char *p;
+  size_t got;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)w->srv);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  got = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[got] = '\0';
+  /* The command name may hold spaces: the fields follow its ')'. */
+  p = strrchr(buf, ')');
+  assert_non_null(p);
+  assert_int_equal(sscanf(p + 1,
+                          " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                          "%lu %lu",
+                          &ut, &st),
+                   2);
+  return (long)((ut + st) * 1000u / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+/* Wait until the server printed a line that holds @p needle, reading its
+ * output only (no SIGUSR1: the server's CPU time is being measured). */
+static void srv_wait_line(const world *w, const char *needle) {
+  mstls_tstamp until = now_ns() + WAIT_MS * MSTLS_MILLISECONDS;
+
+  while (srv_count_lines(w, needle) == 0) {
+    assert_true(now_ns() < until);
+    usleep(100 * 1000);
+  }
+}
+
+/* (b''): no busy wait. The server holds the non-reader's echo back (its
+ * backlog full, its socket full) for the 10 s of --stall-timeout. The
+ * bound is on the server's CPU time over that wait, not on elapsed time:
+ * a server that waits for an event uses almost none whatever the load,
+ * while one whose poll() returns at once uses all the CPU it is given
+ * (with usrsctp, polling the association's eventfd for POLLOUT did: an
+ * eventfd is always writable). */
+#define SRV_WAIT_CPU_MAX_MS 1000L
+
+static void t_noreader_cpu(void **state) {
+  static world w;
+  counters c;
+  long cpu0, cpu;
+  (void)state;
+
+  world_init(&w, 1);
+  srv_start(&w, "--stall-timeout", "10000", "--echo-backlog", "65536", NULL);
+  cl_open(&w, 0, CL_NOREAD);
+  run_until(&w, noreader_blocked, WAIT_MS);
+  assert_int_equal(w.cls[0].state, CL_ECHOING);
+  cpu0 = srv_cpu_ms(&w);
+  srv_wait_line(&w, "closed (peer takes no data)");
+  cpu = srv_cpu_ms(&w) - cpu0;
+  fprintf(stderr, "server CPU while the non-reader held it back: %ld ms\n",
+          cpu);
+  assert_true(cpu < SRV_WAIT_CPU_MAX_MS);
+  srv_stop(&w, &c);
+  assert_int_equal(c.accepted, 1);
+  assert_int_equal(c.stalls, 1);
+  assert_int_equal(c.failed, 0);
+  world_free(&w);
+}
+
 /* (c): --max-assocs 2 and 3 clients. */
 static int two_holding(world *w) {
   return count_state(w, 0, 2, CL_HOLDING) + count_state(w, 0, 2, CL_FAILED) ==
@@ -860,11 +930,15 @@ int main(void) {
       cmocka_unit_test_teardown(t_slowloris, teardown),
       cmocka_unit_test_teardown(t_noreader, teardown),
       cmocka_unit_test_teardown(t_noreader_quiet, teardown),
+      cmocka_unit_test_teardown(t_noreader_cpu, teardown),
       cmocka_unit_test_teardown(t_max_assocs, teardown),
       cmocka_unit_test_teardown(t_pending_bounded, teardown),
   };
+  const char *only = getenv("MSTLS_TEST_FILTER");
   int rc;
   signal(SIGPIPE, SIG_IGN);
+  if (only && *only)
+    cmocka_set_test_filter(only);
   if (access(tool_path(), X_OK) != 0) {
     printf("skip: no mstls tool at %s\n", tool_path());
     return 77;

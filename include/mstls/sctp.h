@@ -649,7 +649,10 @@ MSTLS_EXTERN int mstls_sctp_assoc_get_fd(mstls_sctp_assoc *assoc);
  *  mstls_session_flush() finds nothing waiting). usrsctp's fd signals room
  *  by itself, so it is POLLIN alone there. Ask again before every wait. An
  *  application that stops reading from a peer for a while (back-pressure)
- *  masks out POLLIN itself.
+ *  masks out POLLIN itself; with usrsctp nothing is then left to poll the
+ *  fd for, and room comes through mstls_sctp_config.ready, which runs on
+ *  every upcall of the stack. Never poll usrsctp's fd for POLLOUT: an
+ *  eventfd is always writable, so the loop would spin.
  *  POLLIN alone once the association or its session has ended (the error
  *  is ready for mstls_sctp_assoc_process()).
  *  @return POLLIN or POLLIN | POLLOUT (as in <poll.h>; EPOLLIN and EPOLLOUT
